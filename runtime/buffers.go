@@ -1,0 +1,38 @@
+package runtime
+
+import "sync"
+
+// Buffers come from pools only while a frame or message is being read or
+// written, so that an idle connection holds none.
+const (
+	smallBufferSize = 4 << 10
+	largeBufferSize = 64 << 10
+)
+
+var (
+	smallBuffers = sync.Pool{New: func() any { b := make([]byte, 0, smallBufferSize); return &b }}
+	largeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, largeBufferSize); return &b }}
+)
+
+// getBuffer returns an empty buffer with room for at least n bytes when
+// n <= largeBufferSize (it grows by append beyond that).
+func getBuffer(n int) *[]byte {
+	if n <= smallBufferSize {
+		return smallBuffers.Get().(*[]byte)
+	}
+	return largeBuffers.Get().(*[]byte)
+}
+
+// putBuffer returns b to its pool; buffers that grew beyond the large size
+// are left to the garbage collector so that one huge message does not pin
+// memory.
+func putBuffer(b *[]byte) {
+	switch c := cap(*b); {
+	case c == smallBufferSize:
+		*b = (*b)[:0]
+		smallBuffers.Put(b)
+	case c == largeBufferSize:
+		*b = (*b)[:0]
+		largeBuffers.Put(b)
+	}
+}

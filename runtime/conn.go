@@ -1,0 +1,501 @@
+package runtime
+
+import (
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unicode/utf8"
+)
+
+// Conn is one WebSocket connection. Its methods are safe for concurrent use
+// by any number of goroutines.
+//
+// Reading is done by the runtime, which hands complete messages to the
+// Handler. Writing goes through a bounded queue that one writer at a time
+// drains, so a push never blocks on a slow peer: the peer is disconnected
+// (1008) when its queue overflows instead.
+type Conn struct {
+	srv      *Server
+	nc       net.Conn
+	rc       syscall.RawConn // set when reads go through the poller
+	fd       int             // poller descriptor, -1 when a goroutine reads
+	protocol string
+	compress *CompressionOptions // non-nil when permessage-deflate was negotiated
+
+	session atomic.Pointer[Session]
+
+	// Owned by the reader (one worker or the read goroutine at a time).
+	parser frameParser
+
+	lastRead atomic.Int64 // unix nanoseconds of the last bytes read
+	pingSent atomic.Int64 // unix nanoseconds of an unanswered health ping, 0 when none
+	closing  atomic.Bool  // a close frame was queued: the reader must stop interpreting data
+
+	mu        sync.Mutex
+	queue     []*[]byte // encoded frames waiting for the writer
+	queued    int       // bytes queued or being written
+	writing   bool      // a writer goroutine owns the socket's write side
+	closeSent bool      // our close frame is queued or written: nothing may follow it
+	closeRecv bool      // the peer's close frame arrived
+	finishing bool      // close TCP as soon as the queue is written
+	done      bool      // finished: TCP closed, hooks called
+	closeErr  *CloseError
+	timer     *time.Timer // bounds the close handshake
+	doneCh    chan struct{}
+}
+
+// Session returns the connection's session. It changes only when the
+// client resumes an earlier session (Resume).
+func (c *Conn) Session() *Session { return c.session.Load() }
+
+// Subprotocol returns the negotiated subprotocol, "" when none.
+func (c *Conn) Subprotocol() string { return c.protocol }
+
+// Compressed reports whether permessage-deflate was negotiated.
+func (c *Conn) Compressed() bool { return c.compress != nil }
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// Done returns a channel closed when the connection has ended (TCP closed,
+// OnClose called).
+func (c *Conn) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.doneCh == nil {
+		c.doneCh = make(chan struct{})
+		if c.done {
+			close(c.doneCh)
+		}
+	}
+	return c.doneCh
+}
+
+// CloseError returns how the connection ended, or nil while it is open.
+// During the close handshake it returns the close being negotiated.
+func (c *Conn) CloseError() *CloseError {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeErr
+}
+
+// Resume replaces the connection's fresh session with the detached session
+// whose ResumeToken is token, with its attributes; the fresh session ends
+// (Hooks.OnSessionEnd). It returns ErrSessionNotFound when the token is
+// unknown, expired or already used, leaving the connection's session as it
+// was. A token works once.
+func (c *Conn) Resume(token string) (*Session, error) {
+	s, err := c.srv.sessions.resume(c.srv.ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.conn = c
+	s.mu.Unlock()
+	old := c.session.Swap(s)
+	old.mu.Lock()
+	old.conn = nil
+	old.mu.Unlock()
+	c.srv.endSession(old)
+	return s, nil
+}
+
+// ---- reading ----
+
+// readReady drains what the socket has, without blocking, and re-arms the
+// poller. It runs on a worker goroutine; the poller's one-shot registration
+// guarantees one at a time per connection.
+func (c *Conn) readReady() {
+	buf := getBuffer(smallBufferSize)
+	defer func() { putBuffer(buf) }()
+	for i := 0; i < maxReadsPerWakeup; i++ {
+		if c.isDone() {
+			c.parser.releaseMessage()
+			return
+		}
+		b := (*buf)[:cap(*buf)]
+		n, err := readNonblock(c.rc, b)
+		if err == errWouldBlock {
+			break
+		}
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		c.received(b[:n])
+		if n == len(b) && cap(b) == smallBufferSize {
+			putBuffer(buf)
+			buf = getBuffer(largeBufferSize) // a big message is arriving
+		}
+	}
+	if !c.isDone() {
+		if err := c.srv.poller.Resume(c.fd); err != nil && !c.isDone() {
+			c.readFailed(err)
+		}
+	}
+}
+
+// maxReadsPerWakeup bounds how long one busy connection keeps a worker
+// before it re-arms and goes to the back of the queue.
+const maxReadsPerWakeup = 16
+
+// readLoop is the goroutine-per-connection reader used off Linux, for TLS
+// and when the poller is disabled.
+func (c *Conn) readLoop() {
+	b := make([]byte, smallBufferSize)
+	for {
+		n, err := c.nc.Read(b)
+		if n > 0 {
+			c.received(b[:n])
+		}
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		if c.isDone() {
+			return
+		}
+	}
+}
+
+// received feeds bytes read from the peer to the parser.
+func (c *Conn) received(p []byte) {
+	c.lastRead.Store(time.Now().UnixNano())
+	if c.closing.Load() {
+		c.parser.startClosing()
+	}
+	c.parser.feed(p, c)
+}
+
+// readFailed ends the connection after a read error or EOF. There is no
+// resynchronisation: a deadline or error in the middle of a frame is fatal.
+func (c *Conn) readFailed(err error) {
+	c.mu.Lock()
+	if err == io.EOF && c.closeRecv && c.writing {
+		// The peer half-closed after its close frame; our answer is being
+		// written and flush closes TCP after it (bounded by the close timer).
+		c.mu.Unlock()
+		return
+	}
+	if c.closeErr == nil {
+		c.closeErr = &CloseError{Code: CloseAbnormal, Initiator: ClosedByPeer, Err: err}
+	}
+	c.mu.Unlock()
+	c.parser.releaseMessage()
+	c.finish()
+}
+
+func (c *Conn) isDone() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done
+}
+
+// message implements frameSink: a complete data message.
+func (c *Conn) message(op opcode, compressed bool, data []byte) {
+	if compressed {
+		out, err := inflate(data, c.parser.maxMessage)
+		if err == errTooBig {
+			c.fail(&failure{CloseTooBig, "inflated message too big"})
+			return
+		}
+		if err != nil {
+			c.fail(&failure{CloseInvalidPayload, "invalid deflate data"})
+			return
+		}
+		defer putBuffer(out)
+		data = *out
+		if op == opText && !utf8.Valid(data) {
+			c.fail(&failure{CloseInvalidPayload, "invalid UTF-8 in text message"})
+			return
+		}
+	}
+	typ := BinaryMessage
+	if op == opText {
+		typ = TextMessage
+	}
+	c.serve(typ, data)
+}
+
+// serve calls the handler, turning a panic into a 1011 close.
+func (c *Conn) serve(typ MessageType, data []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.srv.reportError(c, &PanicError{Value: p})
+			c.closeWith(CloseInternalError, "internal error", nil, false)
+		}
+	}()
+	c.srv.cfg.Handler.ServeMessage(c, typ, data)
+}
+
+// control implements frameSink: ping, pong or close (RFC 6455 §5.5).
+func (c *Conn) control(op opcode, payload []byte) {
+	switch op {
+	case opPing:
+		if !c.closing.Load() {
+			c.enqueueFrame(opPong, payload, false)
+		}
+	case opPong:
+		c.pong(payload)
+	case opClose:
+		c.peerClosed(payload)
+	}
+}
+
+// fail implements frameSink: the peer broke the protocol (RFC 6455 §7.1.7).
+func (c *Conn) fail(f *failure) {
+	c.parser.startClosing()
+	c.closeWith(f.code, f.reason, nil, false)
+}
+
+// peerClosed handles the peer's close frame (RFC 6455 §5.5.1): answer with
+// the same code (an empty body for an empty body), then close TCP once the
+// answer is written. When our close was sent first, the handshake is
+// complete and TCP is closed now.
+func (c *Conn) peerClosed(payload []byte) {
+	code, reason, bad := parseCloseBody(payload)
+	c.mu.Lock()
+	c.closeRecv = true
+	c.finishing = true // whichever close frame goes out, TCP closes after it
+	if c.closeSent {
+		c.finishing = true
+		idle := !c.writing
+		c.mu.Unlock()
+		if idle {
+			c.finish()
+		}
+		return
+	}
+	reply := code
+	switch {
+	case bad != 0:
+		reply, reason = bad, "invalid close frame"
+		c.closeErr = &CloseError{Code: bad, Reason: reason, Initiator: ClosedByServer}
+	case code == CloseNoStatus:
+		reply = 0 // empty body answers an empty body
+		c.closeErr = &CloseError{Code: CloseNoStatus, Initiator: ClosedByPeer}
+	default:
+		c.closeErr = &CloseError{Code: code, Reason: reason, Initiator: ClosedByPeer}
+	}
+	c.mu.Unlock()
+	c.sendClose(reply, reasonFor(bad, reason), true)
+}
+
+func reasonFor(bad uint16, reason string) string {
+	if bad != 0 {
+		return "invalid close frame"
+	}
+	return "" // the answer carries the code only
+}
+
+// ---- closing ----
+
+// Close starts the closing handshake (RFC 6455 §7.1.2) with code and
+// reason (cut to 123 bytes at a UTF-8 boundary; codes that may not be sent
+// become 1011). The close frame goes out after what is already queued;
+// nothing is written after it. TCP is closed when the peer's close frame
+// arrives or after CloseTimeout, whichever comes first. Close does not
+// wait; use Done for that. Calls after the first do nothing.
+func (c *Conn) Close(code uint16, reason string) error {
+	c.closeWith(sendableCode(code), reason, nil, false)
+	return nil
+}
+
+// closeWith records why the server closes and queues the close frame.
+// abort drops what is queued and closes TCP as soon as the close frame is
+// written, without waiting for the peer (dead or slow peers).
+func (c *Conn) closeWith(code uint16, reason string, cause error, abort bool) {
+	reason = truncateReason(reason)
+	c.mu.Lock()
+	if c.closeSent || c.done {
+		c.mu.Unlock()
+		return
+	}
+	if c.closeErr == nil {
+		c.closeErr = &CloseError{Code: code, Reason: reason, Initiator: ClosedByServer, Err: cause}
+	}
+	if abort {
+		c.dropQueueLocked()
+	}
+	c.mu.Unlock()
+	c.sendClose(code, reason, abort)
+}
+
+// sendClose queues the close frame and arms the close timer. finishAfter
+// closes TCP once it is written.
+func (c *Conn) sendClose(code uint16, reason string, finishAfter bool) {
+	frame := encodeFrame(opClose, closePayload(code, reason), nil)
+	c.mu.Lock()
+	if c.closeSent || c.done {
+		c.mu.Unlock()
+		putBuffer(frame)
+		return
+	}
+	c.closeSent = true
+	c.closing.Store(true)
+	c.finishing = c.finishing || finishAfter
+	c.queue = append(c.queue, frame)
+	c.queued += len(*frame)
+	c.timer = time.AfterFunc(c.srv.cfg.CloseTimeout, c.closeTimedOut)
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.flush()
+	}
+}
+
+func (c *Conn) closeTimedOut() {
+	c.mu.Lock()
+	if c.closeErr != nil && c.closeErr.Err == nil && !c.closeRecv && c.closeErr.Initiator == ClosedByServer {
+		c.closeErr.Err = errCloseTimeout
+	}
+	c.mu.Unlock()
+	c.finish()
+}
+
+// finish closes TCP and reports the end, once.
+func (c *Conn) finish() {
+	c.mu.Lock()
+	if c.done {
+		c.mu.Unlock()
+		return
+	}
+	c.done = true
+	c.closing.Store(true)
+	c.dropQueueLocked()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if c.closeErr == nil {
+		c.closeErr = &CloseError{Code: CloseAbnormal, Initiator: ClosedByPeer}
+	}
+	ce := c.closeErr
+	if c.doneCh != nil {
+		close(c.doneCh)
+	}
+	c.mu.Unlock()
+
+	if c.fd >= 0 {
+		_ = c.srv.poller.Remove(c.fd)
+	}
+	_ = c.nc.Close()
+	c.srv.connClosed(c, ce)
+}
+
+// ---- writing ----
+
+// WriteMessage queues one message. It copies data, never blocks, and is
+// safe for concurrent use; messages from one goroutine go out in order.
+// It returns ErrClosed once the close has started, and ErrSlowConsumer
+// when the queue limit (MaxQueuedBytes) is hit, in which case the
+// connection is being closed with 1008.
+func (c *Conn) WriteMessage(typ MessageType, data []byte) error {
+	op := opText
+	if typ == BinaryMessage {
+		op = opBinary
+	}
+	return c.enqueueFrame(op, data, c.compress != nil)
+}
+
+// enqueueFrame encodes one frame (compressing it when allowed and worth it)
+// and queues it.
+func (c *Conn) enqueueFrame(op opcode, payload []byte, mayCompress bool) error {
+	var frame *[]byte
+	if mayCompress && len(payload) >= c.compress.threshold() {
+		frame = encodeFrame(op, payload, c.compress)
+	} else {
+		frame = encodeFrame(op, payload, nil)
+	}
+	return c.enqueue(frame, op.IsControl())
+}
+
+func (c *Conn) enqueue(frame *[]byte, control bool) error {
+	c.mu.Lock()
+	if c.closeSent || c.done {
+		c.mu.Unlock()
+		putBuffer(frame)
+		return ErrClosed
+	}
+	if !control && c.queued > 0 && c.queued+len(*frame) > c.srv.cfg.MaxQueuedBytes {
+		c.mu.Unlock()
+		putBuffer(frame)
+		c.closeWith(ClosePolicy, "slow consumer: outgoing queue full", ErrSlowConsumer, true)
+		return ErrSlowConsumer
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += len(*frame)
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.flush()
+	}
+	return nil
+}
+
+func (c *Conn) startWriterLocked() bool {
+	if c.writing || c.done {
+		return false
+	}
+	c.writing = true
+	return true
+}
+
+// dropQueueLocked discards frames not yet handed to the writer.
+func (c *Conn) dropQueueLocked() {
+	for _, f := range c.queue {
+		c.queued -= len(*f)
+		putBuffer(f)
+	}
+	c.queue = nil
+}
+
+// flush writes the queue until it is empty, coalescing everything queued
+// into one writev. Exactly one flush runs per connection at a time (the
+// writing flag); it exits when the queue is empty, so an idle connection
+// holds no goroutine.
+func (c *Conn) flush() {
+	var bufs net.Buffers
+	for {
+		c.mu.Lock()
+		q := c.queue
+		c.queue = nil
+		if len(q) == 0 || c.done {
+			c.writing = false
+			finish := c.finishing && !c.done
+			c.mu.Unlock()
+			if finish {
+				c.finish()
+			}
+			return
+		}
+		c.mu.Unlock()
+
+		bufs = bufs[:0]
+		size := 0
+		for _, f := range q {
+			bufs = append(bufs, *f)
+			size += len(*f)
+		}
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+		_, err := bufs.WriteTo(c.nc)
+		for _, f := range q {
+			putBuffer(f)
+		}
+		c.mu.Lock()
+		c.queued -= size
+		c.mu.Unlock()
+		if err != nil {
+			c.mu.Lock()
+			c.writing = false
+			if c.closeErr == nil {
+				c.closeErr = &CloseError{Code: CloseAbnormal, Initiator: ClosedByPeer, Err: err}
+			}
+			c.mu.Unlock()
+			c.finish()
+			return
+		}
+	}
+}

@@ -1,0 +1,251 @@
+package runtime
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gobwas/httphead"
+)
+
+// Request is the upgrade request as Authorize and the hooks see it, on both
+// the listener path (parsed by the runtime, no net/http) and the ServeHTTP
+// path.
+type Request struct {
+	Method     string
+	RequestURI string   // as sent, e.g. "/ws?room=1"
+	URL        *url.URL // parsed RequestURI; nil when it did not parse
+	Proto      string   // "HTTP/1.1"
+	Host       string
+	Header     http.Header // canonical keys
+	RemoteAddr net.Addr
+	// HTTP is the net/http request on the ServeHTTP path, nil on the
+	// listener path.
+	HTTP *http.Request
+}
+
+// Query returns the parsed query of the request URI.
+func (r *Request) Query() url.Values {
+	if r.URL == nil {
+		return url.Values{}
+	}
+	return r.URL.Query()
+}
+
+// Cookie returns the named cookie of the request, or http.ErrNoCookie.
+func (r *Request) Cookie(name string) (*http.Cookie, error) {
+	return (&http.Request{Header: r.Header}).Cookie(name)
+}
+
+// handshakeResult is what a valid upgrade request negotiated.
+type handshakeResult struct {
+	accept      string // Sec-WebSocket-Accept
+	subprotocol string
+	deflate     bool
+	extHeader   []byte // Sec-WebSocket-Extensions value, when deflate
+}
+
+// websocketGUID is the RFC 6455 §1.3 constant.
+const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+func acceptKey(key string) string {
+	h := sha1.New()
+	h.Write([]byte(key))
+	h.Write([]byte(websocketGUID))
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+func refuse(status int, format string, args ...any) *HTTPError {
+	return &HTTPError{Status: status, Reason: fmt.Sprintf(format, args...)}
+}
+
+// upgradeRequired answers a request that is not an upgrade, or that asks
+// for another WebSocket version (RFC 6455 §4.2.2, §4.4).
+func upgradeRequired(reason string) *HTTPError {
+	return &HTTPError{Status: http.StatusUpgradeRequired, Reason: reason, Header: http.Header{
+		"Upgrade":               {"websocket"},
+		"Connection":            {"Upgrade"},
+		"Sec-Websocket-Version": {"13"},
+	}}
+}
+
+// hasToken reports whether the comma-separated header values contain token
+// (case-insensitive), as httphead scans them.
+func hasToken(values []string, token string) bool {
+	found := false
+	for _, v := range values {
+		httphead.ScanTokens([]byte(v), func(t []byte) bool {
+			if strings.EqualFold(string(t), token) {
+				found = true
+				return false
+			}
+			return true
+		})
+	}
+	return found
+}
+
+// isUpgrade reports whether r asks for a WebSocket upgrade at all.
+func isUpgrade(h http.Header) bool { return hasToken(h["Upgrade"], "websocket") }
+
+// checkHandshake validates an upgrade request (RFC 6455 §4.2.1) and
+// negotiates subprotocol and extensions (§4.2.2, RFC 7692). It does not
+// run Authorize.
+func (s *Server) checkHandshake(r *Request) (handshakeResult, *HTTPError) {
+	var res handshakeResult
+	if r.Method != http.MethodGet {
+		e := refuse(http.StatusMethodNotAllowed, "method %s: a WebSocket upgrade must be GET", r.Method)
+		e.Header = http.Header{"Allow": {"GET"}}
+		return res, e
+	}
+	if r.Proto != "HTTP/1.1" {
+		if major, minor, ok := http.ParseHTTPVersion(r.Proto); !ok || major != 1 || minor < 1 {
+			return res, refuse(http.StatusHTTPVersionNotSupported, "%s: a WebSocket upgrade needs HTTP/1.1", r.Proto)
+		}
+	}
+	h := r.Header
+	if !isUpgrade(h) {
+		if len(h["Upgrade"]) == 0 {
+			return res, upgradeRequired("this URL serves WebSocket connections only")
+		}
+		return res, refuse(http.StatusBadRequest, "Upgrade header %q does not name websocket", h.Get("Upgrade"))
+	}
+	if !hasToken(h["Connection"], "upgrade") {
+		return res, refuse(http.StatusBadRequest, "Connection header %q lacks the upgrade token", h.Get("Connection"))
+	}
+	if r.Host == "" {
+		return res, refuse(http.StatusBadRequest, "missing Host header")
+	}
+	if v := h["Sec-Websocket-Version"]; len(v) != 1 || strings.TrimSpace(v[0]) != "13" {
+		return res, upgradeRequired(fmt.Sprintf("unsupported Sec-WebSocket-Version %q: this server speaks 13", strings.Join(v, ",")))
+	}
+	keys := h["Sec-Websocket-Key"]
+	if len(keys) != 1 {
+		return res, refuse(http.StatusBadRequest, "need exactly one Sec-WebSocket-Key header, got %d", len(keys))
+	}
+	key := strings.TrimSpace(keys[0])
+	if raw, err := base64.StdEncoding.DecodeString(key); err != nil || len(raw) != 16 {
+		return res, refuse(http.StatusBadRequest, "Sec-WebSocket-Key %q is not the base64 of 16 bytes", key)
+	}
+	if !s.originAllowed(r) {
+		return res, refuse(http.StatusForbidden, "origin %q not allowed", h.Get("Origin"))
+	}
+	res.accept = acceptKey(key)
+
+	offered, ok := parseList(h["Sec-Websocket-Protocol"])
+	if !ok {
+		return res, refuse(http.StatusBadRequest, "malformed Sec-WebSocket-Protocol header")
+	}
+	res.subprotocol = s.chooseSubprotocol(offered)
+	if res.subprotocol == "" && s.cfg.RequireSubprotocol {
+		return res, refuse(http.StatusBadRequest, "none of the offered subprotocols %q is spoken here (want one of %q)", offered, s.cfg.Subprotocols)
+	}
+
+	if s.cfg.Compression != nil {
+		var offers []httphead.Option
+		for _, v := range h["Sec-Websocket-Extensions"] {
+			if opts, ok := httphead.ParseOptions([]byte(v), nil); ok {
+				offers = append(offers, opts...)
+			}
+		}
+		if accept, ok := negotiateDeflate(offers); ok {
+			var b bytes.Buffer
+			if _, err := httphead.WriteOptions(&b, []httphead.Option{accept}); err == nil {
+				res.deflate, res.extHeader = true, b.Bytes()
+			}
+		}
+	}
+	return res, nil
+}
+
+// parseList splits comma-separated token lists (Sec-WebSocket-Protocol).
+func parseList(values []string) ([]string, bool) {
+	var out []string
+	ok := true
+	for _, v := range values {
+		ok = ok && httphead.ScanTokens([]byte(v), func(t []byte) bool {
+			out = append(out, string(t))
+			return true
+		})
+	}
+	return out, ok
+}
+
+// chooseSubprotocol returns the first server subprotocol the client
+// offered, "" when none.
+func (s *Server) chooseSubprotocol(offered []string) string {
+	for _, p := range s.cfg.Subprotocols {
+		for _, o := range offered {
+			if o == p {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// originAllowed implements the default same-origin policy: no Origin (not
+// a browser) is allowed; otherwise the Origin's host must equal the Host
+// header, or the origin must be in AllowedOrigins.
+func (s *Server) originAllowed(r *Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	for _, a := range s.cfg.AllowedOrigins {
+		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
+			return true
+		}
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}
+
+// appendUpgradeResponse writes the 101 response (RFC 6455 §4.2.2).
+func appendUpgradeResponse(b []byte, res handshakeResult) []byte {
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = append(b, res.accept...)
+	b = append(b, "\r\n"...)
+	if res.subprotocol != "" {
+		b = append(b, "Sec-WebSocket-Protocol: "...)
+		b = append(b, res.subprotocol...)
+		b = append(b, "\r\n"...)
+	}
+	if res.deflate {
+		b = append(b, "Sec-WebSocket-Extensions: "...)
+		b = append(b, res.extHeader...)
+		b = append(b, "\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+// appendErrorResponse writes a refusal with a plain-text reason.
+func appendErrorResponse(b []byte, e *HTTPError) []byte {
+	body := e.Reason + "\n"
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(e.Status)...)
+	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\n"...)
+	for k, vs := range e.Header {
+		for _, v := range vs {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	b = append(b, "\r\n"...)
+	return append(b, body...)
+}

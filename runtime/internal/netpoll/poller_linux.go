@@ -1,0 +1,237 @@
+//go:build linux
+
+package netpoll
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+)
+
+const (
+	// events is the interest set of every registration. EPOLLHUP and
+	// EPOLLERR are always reported by the kernel.
+	events = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+
+	// batch is the number of events taken from the kernel per epoll_wait.
+	batch = 128
+
+	// efdCloexec and efdNonblock are EFD_CLOEXEC and EFD_NONBLOCK, which
+	// package syscall does not define; they equal O_CLOEXEC and O_NONBLOCK.
+	efdCloexec  = syscall.O_CLOEXEC
+	efdNonblock = syscall.O_NONBLOCK
+)
+
+var errClosed = errors.New("poller closed")
+
+// slot is the registration of one descriptor. gen tells registrations of a
+// reused descriptor number apart: it is stored in the event's data next to
+// the fd, and an event whose gen does not match the slot is dropped, so a
+// stale event for a closed descriptor never reaches the handler of a new
+// connection that got the same number.
+type slot struct {
+	h   Handler
+	gen uint32
+}
+
+// Poller watches descriptors for read readiness with one epoll instance
+// (epoll(7)) and one event goroutine.
+//
+// All methods are safe for concurrent use, and all but Close may be called
+// from a Handler. Add, Resume and Remove make one epoll_ctl(2) call and do
+// not block; Close waits for the event goroutine to finish the handlers it
+// is running.
+type Poller struct {
+	epfd   int
+	wakefd int           // eventfd written by Close to stop the loop
+	done   chan struct{} // closed when the event goroutine returns
+
+	mu      sync.RWMutex
+	slots   []slot // indexed by fd; read by the loop under mu.RLock
+	gen     uint32 // last generation handed out
+	closed  bool
+	loopErr error // set by the loop before done is closed
+}
+
+// New creates an epoll instance (EPOLL_CLOEXEC) and an eventfd used to wake
+// it, and starts the event goroutine. Call Close to release them.
+func New() (*Poller, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("netpoll: create epoll: %w", err)
+	}
+	r, _, errno := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, efdCloexec|efdNonblock, 0)
+	if errno != 0 {
+		syscall.Close(epfd)
+		return nil, fmt.Errorf("netpoll: create eventfd: %w", errno)
+	}
+	wakefd := int(r)
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(wakefd)}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+		syscall.Close(wakefd)
+		syscall.Close(epfd)
+		return nil, fmt.Errorf("netpoll: add eventfd: %w", err)
+	}
+	p := &Poller{epfd: epfd, wakefd: wakefd, done: make(chan struct{})}
+	go p.loop()
+	return p, nil
+}
+
+// Add registers fd for one notification to h when it becomes readable or
+// hangs up (EPOLLIN | EPOLLRDHUP | EPOLLONESHOT). If fd is readable
+// already, the notification comes at once. fd must not be registered.
+func (p *Poller) Add(fd int, h Handler) error {
+	if fd < 0 || h == nil {
+		return fmt.Errorf("netpoll: add fd %d: %w", fd, syscall.EINVAL)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return fmt.Errorf("netpoll: add fd %d: %w", fd, errClosed)
+	}
+	if fd >= len(p.slots) {
+		n := max(fd+1, 2*len(p.slots), 64)
+		slots := make([]slot, n)
+		copy(slots, p.slots)
+		p.slots = slots
+	}
+	if p.slots[fd].h != nil {
+		return fmt.Errorf("netpoll: add fd %d: %w", fd, syscall.EEXIST)
+	}
+	p.gen++
+	// Store the handler before the kernel can report an event for it.
+	p.slots[fd] = slot{h: h, gen: p.gen}
+	ev := syscall.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(p.gen)}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		p.slots[fd] = slot{}
+		return fmt.Errorf("netpoll: add fd %d: %w", fd, err)
+	}
+	return nil
+}
+
+// Resume re-arms fd (EPOLL_CTL_MOD) after a notification, for one more.
+// If fd is still readable (data left unread, or the peer hung up), the
+// notification comes at once. Resuming an armed registration is harmless.
+func (p *Poller) Resume(fd int) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return fmt.Errorf("netpoll: resume fd %d: %w", fd, errClosed)
+	}
+	if fd < 0 || fd >= len(p.slots) || p.slots[fd].h == nil {
+		return fmt.Errorf("netpoll: resume fd %d: %w", fd, syscall.ENOENT)
+	}
+	ev := syscall.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(p.slots[fd].gen)}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev); err != nil {
+		return fmt.Errorf("netpoll: resume fd %d: %w", fd, err)
+	}
+	return nil
+}
+
+// Remove unregisters fd (EPOLL_CTL_DEL) and forgets its handler. Call it
+// before closing fd. A notification that the event goroutine had already
+// taken from the kernel may still be delivered once to the removed handler
+// after Remove returns; it is never delivered to a handler registered later
+// for the same descriptor number.
+func (p *Poller) Remove(fd int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return fmt.Errorf("netpoll: remove fd %d: %w", fd, errClosed)
+	}
+	if fd < 0 || fd >= len(p.slots) || p.slots[fd].h == nil {
+		return fmt.Errorf("netpoll: remove fd %d: %w", fd, syscall.ENOENT)
+	}
+	p.slots[fd] = slot{}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil); err != nil {
+		return fmt.Errorf("netpoll: remove fd %d: %w", fd, err)
+	}
+	return nil
+}
+
+// Close stops the event goroutine, waiting for it to return (so no Handler
+// runs after Close returns), and closes the epoll instance and the eventfd.
+// Registered descriptors are not closed. Later calls to Add, Resume and
+// Remove fail. Close is safe to call more than once; later calls wait for
+// the first to stop the goroutine and return nil. It must not be called
+// from a Handler, whose return it would wait for.
+func (p *Poller) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		<-p.done
+		return nil
+	}
+	p.closed = true
+	p.slots = nil
+	p.mu.Unlock()
+
+	one := [8]byte{1, 0, 0, 0, 0, 0, 0, 0} // any non-zero eventfd counter
+	var werr error
+	for {
+		_, werr = syscall.Write(p.wakefd, one[:])
+		if werr != syscall.EINTR {
+			break
+		}
+	}
+	if werr != nil && werr != syscall.EAGAIN {
+		// The loop cannot be woken; leave it blocked rather than close
+		// a descriptor it is waiting on.
+		return fmt.Errorf("netpoll: wake event loop: %w", werr)
+	}
+	<-p.done
+	err := p.loopErr
+	if cerr := syscall.Close(p.wakefd); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("netpoll: close eventfd: %w", cerr))
+	}
+	if cerr := syscall.Close(p.epfd); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("netpoll: close epoll: %w", cerr))
+	}
+	return err
+}
+
+// loop is the event goroutine. It takes up to batch events per
+// epoll_wait, looks their handlers up under the read lock, and calls them
+// after releasing it, so that handlers may call Add, Resume and Remove.
+func (p *Poller) loop() {
+	defer close(p.done)
+	var (
+		evs      [batch]syscall.EpollEvent
+		handlers [batch]Handler
+	)
+	for {
+		n, err := syscall.EpollWait(p.epfd, evs[:], -1)
+		if err != nil {
+			if err == syscall.EINTR {
+				continue
+			}
+			p.loopErr = fmt.Errorf("netpoll: wait: %w", err)
+			return
+		}
+		stop := false
+		k := 0
+		p.mu.RLock()
+		for i := range n {
+			fd := int(evs[i].Fd)
+			if fd == p.wakefd {
+				stop = true
+				continue
+			}
+			if fd < len(p.slots) {
+				if s := p.slots[fd]; s.h != nil && s.gen == uint32(evs[i].Pad) {
+					handlers[k] = s.h
+					k++
+				}
+			}
+		}
+		p.mu.RUnlock()
+		for i := range k {
+			handlers[i].Readable()
+			handlers[i] = nil
+		}
+		if stop {
+			return
+		}
+	}
+}

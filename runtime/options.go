@@ -1,0 +1,205 @@
+package runtime
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Defaults, chosen for real deployments behind proxies and load balancers,
+// whose idle timeouts are commonly 60 s (nginx proxy_read_timeout, AWS ALB)
+// to 100 s (Cloudflare): a connection that is quiet for PingInterval gets a
+// ping, which keeps such paths open, and a peer that sends nothing at all
+// for PingInterval+PingTimeout (45 s by default) is closed as dead.
+const (
+	DefaultMaxMessageSize   = 1 << 20
+	DefaultMaxQueuedBytes   = 4 << 20
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultCloseTimeout     = 5 * time.Second
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultPingInterval     = 25 * time.Second
+	DefaultPingTimeout      = 20 * time.Second
+	DefaultResumeWindow     = 2 * time.Minute
+)
+
+// MessageType is the type of a data message (RFC 6455 §5.6).
+type MessageType uint8
+
+const (
+	TextMessage   MessageType = 1
+	BinaryMessage MessageType = 2
+)
+
+func (t MessageType) String() string {
+	switch t {
+	case TextMessage:
+		return "text"
+	case BinaryMessage:
+		return "binary"
+	}
+	return "invalid"
+}
+
+// Handler receives the data messages of every connection.
+//
+// ServeMessage is called once per complete message, in the order the peer
+// sent them, never concurrently for one connection (different connections
+// are served concurrently). data is valid only until ServeMessage returns:
+// copy it to keep it. Text messages are valid UTF-8. A panic in ServeMessage
+// closes that connection with 1011 and is reported to Hooks.OnError; the
+// server keeps running. A handler that blocks delays only its own
+// connection's next messages.
+type Handler interface {
+	ServeMessage(c *Conn, typ MessageType, data []byte)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(c *Conn, typ MessageType, data []byte)
+
+// ServeMessage calls f(c, typ, data).
+func (f HandlerFunc) ServeMessage(c *Conn, typ MessageType, data []byte) { f(c, typ, data) }
+
+// Options configure a Server. The zero value of every field means its
+// documented default.
+type Options struct {
+	// Handler receives data messages. Required.
+	Handler Handler
+
+	// Subprotocols the server speaks, in order of preference. The one chosen
+	// is the first of these that the client offered; a protocol the client
+	// did not offer is never answered. When none matches, the connection
+	// proceeds without a subprotocol unless RequireSubprotocol is set, in
+	// which case the handshake is refused with 400.
+	Subprotocols       []string
+	RequireSubprotocol bool
+
+	// Compression enables permessage-deflate (RFC 7692) when non-nil.
+	Compression *CompressionOptions
+
+	// MaxMessageSize bounds an incoming message, compressed and inflated;
+	// a bigger one closes the connection with 1009, decided from the frame
+	// header before the payload is read. Default 1 MiB; -1 means no limit.
+	MaxMessageSize int64
+
+	// MaxQueuedBytes bounds the bytes waiting to be written to one
+	// connection. A write that would exceed it closes the connection with
+	// 1008 (slow consumer) instead of buffering without end; a single
+	// message larger than the bound is still accepted into an empty queue.
+	// Default 4 MiB.
+	MaxQueuedBytes int
+
+	// MaxConnections refuses upgrades with 503 once this many connections
+	// are open. Default 0: no limit.
+	MaxConnections int
+
+	// HandshakeTimeout bounds the time from accepting a TCP connection to
+	// the end of the upgrade response, on Serve's listener path. On the
+	// ServeHTTP path, set http.Server.ReadHeaderTimeout (or use
+	// Server.HTTPServer, which does). Default 10 s.
+	HandshakeTimeout time.Duration
+	// CloseTimeout bounds how long a close started by the server waits for
+	// the peer's close frame, and how long a close reply may take to be
+	// written, before the TCP connection is closed anyway. Default 5 s.
+	CloseTimeout time.Duration
+	// WriteTimeout bounds one write to the socket; a peer that does not
+	// read for that long is disconnected. Default 10 s.
+	WriteTimeout time.Duration
+	// PingInterval: a connection from which nothing has been read for this
+	// long is sent a ping. Default 25 s; negative disables health checks.
+	PingInterval time.Duration
+	// PingTimeout: a connection that sends nothing within this time after
+	// a ping is closed with 1001 "ping timeout". Default 20 s.
+	PingTimeout time.Duration
+
+	// AllowedOrigins lists origins (scheme://host[:port], compared
+	// case-insensitively; "*" allows any) accepted besides the request's
+	// own host. A browser upgrade from any other origin is refused with
+	// 403. Requests without an Origin header (non-browser clients) are not
+	// cross-site and are accepted.
+	AllowedOrigins []string
+
+	// Authorize, when set, sees every upgrade request after protocol
+	// validation and before the upgrade. It may read headers, cookies and
+	// the query, and attach values to the new session. Returning an
+	// *HTTPError refuses the upgrade with its status; any other error
+	// refuses it with 403.
+	Authorize func(r *Request, s *Session) error
+
+	// Fallback serves requests that are not WebSocket upgrades on the
+	// ServeHTTP path (for example the page at the same URL). Without it
+	// they get 426 Upgrade Required.
+	Fallback http.Handler
+
+	// Store keeps detached sessions for resume; default an in-memory store.
+	Store Store
+	// ResumeWindow is how long a session outlives its connection so that
+	// a reconnecting client can resume it. Default 2 min; negative means
+	// sessions end with their connection.
+	ResumeWindow time.Duration
+
+	// Hooks observe the lifecycle; see Hooks.
+	Hooks Hooks
+	// Logger receives debug and warning records; nil logs nothing.
+	Logger *slog.Logger
+
+	// DisablePoller serves every connection with a reading goroutine
+	// instead of the epoll readiness loop (which is used on Linux for
+	// plain TCP connections and keeps idle connections goroutine-free).
+	DisablePoller bool
+}
+
+// HTTPError refuses an upgrade with an HTTP status. Returned from
+// Options.Authorize, and passed to Hooks.OnHandshakeError.
+type HTTPError struct {
+	Status int
+	Reason string
+	Header http.Header // extra response headers, may be nil
+}
+
+func (e *HTTPError) Error() string {
+	return "websocket handshake: " + http.StatusText(e.Status) + ": " + e.Reason
+}
+
+// config is Options with defaults applied.
+type config struct {
+	Options
+	maxMessage int64 // 0: unlimited
+}
+
+func (o Options) withDefaults() (config, error) {
+	if o.Handler == nil {
+		return config{}, errors.New("runtime: Options.Handler is required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&o.HandshakeTimeout, DefaultHandshakeTimeout)
+	def(&o.CloseTimeout, DefaultCloseTimeout)
+	def(&o.WriteTimeout, DefaultWriteTimeout)
+	def(&o.PingInterval, DefaultPingInterval)
+	def(&o.PingTimeout, DefaultPingTimeout)
+	def(&o.ResumeWindow, DefaultResumeWindow)
+	if o.MaxQueuedBytes == 0 {
+		o.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if o.MaxQueuedBytes < 0 || o.MaxConnections < 0 {
+		return config{}, errors.New("runtime: negative MaxQueuedBytes or MaxConnections")
+	}
+	if o.HandshakeTimeout < 0 || o.CloseTimeout < 0 || o.WriteTimeout < 0 || o.PingTimeout < 0 {
+		return config{}, errors.New("runtime: negative timeout")
+	}
+	if o.Store == nil {
+		o.Store = NewMemoryStore()
+	}
+	c := config{Options: o}
+	switch {
+	case o.MaxMessageSize == 0:
+		c.maxMessage = DefaultMaxMessageSize
+	case o.MaxMessageSize > 0:
+		c.maxMessage = o.MaxMessageSize
+	}
+	return c, nil
+}

@@ -1,0 +1,233 @@
+package runtime
+
+import (
+	"context"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/duplexrpc/duplex/runtime/internal/netpoll"
+)
+
+// SupportsV1 is referenced by generated code (const _ = runtime.SupportsV1)
+// so that code generated for wire protocol v1 fails to compile against a
+// runtime that no longer speaks it.
+const SupportsV1 = true
+
+// Server accepts WebSocket connections, reads their messages into a
+// Handler, checks their health and closes them cleanly. Create it with
+// New; serve it with Serve (a net.Listener, zero-copy upgrade) or as an
+// http.Handler; stop it with Shutdown or Restart. Safe for concurrent use.
+type Server struct {
+	cfg      config
+	ctx      context.Context
+	cancel   context.CancelFunc
+	poller   *netpoll.Poller // nil: a goroutine reads each connection
+	work     chan *Conn
+	sessions sessions
+
+	closing   atomic.Bool
+	closeCode atomic.Uint32 // code sent to connections that open during shutdown
+
+	mu        sync.Mutex
+	conns     map[*Conn]struct{}
+	slots     int // open connections plus upgrades in progress
+	listeners map[net.Listener]struct{}
+	drained   chan struct{} // closed when the last connection ends during shutdown
+	stopOnce  sync.Once
+}
+
+// New returns a Server configured by opts. On Linux it starts one epoll
+// goroutine and a small worker pool, plus the health-check goroutine; they
+// stop at Shutdown.
+func New(opts Options) (*Server, error) {
+	cfg, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:       cfg,
+		conns:     make(map[*Conn]struct{}),
+		listeners: make(map[net.Listener]struct{}),
+	}
+	s.sessions.srv = s
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if !cfg.DisablePoller {
+		if p, err := netpoll.New(); err == nil {
+			s.poller = p
+			n := max(4, 2*runtime.GOMAXPROCS(0))
+			s.work = make(chan *Conn, 1024)
+			for range n {
+				go s.worker()
+			}
+		}
+	}
+	if cfg.PingInterval > 0 {
+		go s.healthLoop()
+	}
+	return s, nil
+}
+
+// worker serves readiness events; when all workers are busy (handlers
+// blocking), dispatch starts a goroutine instead of waiting.
+func (s *Server) worker() {
+	for c := range s.work {
+		c.readReady()
+	}
+}
+
+// pollHandler adapts a Conn to netpoll.Handler without exporting Readable.
+type pollHandler Conn
+
+func (h *pollHandler) Readable() {
+	c := (*Conn)(h)
+	select {
+	case c.srv.work <- c:
+	default:
+		go c.readReady()
+	}
+}
+
+func readNonblock(rc syscall.RawConn, b []byte) (int, error) { return netpoll.ReadNonblock(rc, b) }
+
+var errWouldBlock = netpoll.ErrWouldBlock
+
+// open starts serving an upgraded connection. leftover holds bytes the
+// client sent right after its request.
+func (s *Server) open(nc net.Conn, sess *Session, res handshakeResult, leftover []byte) {
+	c := &Conn{srv: s, nc: nc, fd: -1, protocol: res.subprotocol}
+	if res.deflate {
+		c.compress = s.cfg.Compression
+	}
+	c.parser.maxMessage = s.cfg.maxMessage
+	c.parser.deflate = res.deflate
+	c.lastRead.Store(time.Now().UnixNano())
+	c.session.Store(sess)
+	sess.mu.Lock()
+	sess.conn = c
+	sess.mu.Unlock()
+
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	if h := s.cfg.Hooks.OnOpen; h != nil {
+		h(c)
+	}
+	if s.closing.Load() {
+		c.closeWith(uint16(s.closeCode.Load()), "server shutting down", nil, false)
+	}
+	if len(leftover) > 0 {
+		c.received(leftover)
+	}
+	if s.poller != nil {
+		if sc, ok := nc.(syscall.Conn); ok {
+			if fd, err := netpoll.FD(sc); err == nil {
+				if rc, err := sc.SyscallConn(); err == nil {
+					c.rc, c.fd = rc, fd
+					if err := s.poller.Add(fd, (*pollHandler)(c)); err == nil {
+						return
+					}
+					c.rc, c.fd = nil, -1
+				}
+			}
+		}
+	}
+	go c.readLoop()
+}
+
+// connClosed is called once per connection by Conn.finish.
+func (s *Server) connClosed(c *Conn, ce *CloseError) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.slots--
+	if s.drained != nil && len(s.conns) == 0 {
+		close(s.drained)
+		s.drained = nil
+	}
+	s.mu.Unlock()
+	if sess := c.session.Load(); sess != nil {
+		s.sessions.detach(sess)
+	}
+	if h := s.cfg.Hooks.OnClose; h != nil {
+		h(c, ce)
+	}
+	if l := s.cfg.Logger; l != nil {
+		l.Debug("websocket closed", "remote", c.RemoteAddr().String(), "code", ce.Code, "reason", ce.Reason, "by", ce.Initiator.String(), "err", ce.Err)
+	}
+}
+
+func (s *Server) endSession(sess *Session) {
+	if h := s.cfg.Hooks.OnSessionEnd; h != nil {
+		h(sess)
+	}
+}
+
+func (s *Server) reportError(c *Conn, err error) {
+	if h := s.cfg.Hooks.OnError; h != nil {
+		h(c, err)
+	}
+	if l := s.cfg.Logger; l != nil {
+		l.Warn("websocket error", "err", err)
+	}
+}
+
+// reserve takes a connection slot for an upgrade, or reports that the
+// limit is reached or the server is shutting down.
+func (s *Server) reserve() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() || s.cfg.MaxConnections > 0 && s.slots >= s.cfg.MaxConnections {
+		return false
+	}
+	s.slots++
+	return true
+}
+
+func (s *Server) release() {
+	s.mu.Lock()
+	s.slots--
+	s.mu.Unlock()
+}
+
+// Len returns the number of open connections.
+func (s *Server) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Range calls fn for each open connection until fn returns false. It works
+// on a snapshot: connections opened meanwhile may be missed.
+func (s *Server) Range(fn func(c *Conn) bool) {
+	for _, c := range s.snapshot(nil) {
+		if !fn(c) {
+			return
+		}
+	}
+}
+
+func (s *Server) snapshot(dst []*Conn) []*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+func (s *Server) trackListener(ln net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closing.Load() {
+			return false
+		}
+		s.listeners[ln] = struct{}{}
+	} else {
+		delete(s.listeners, ln)
+	}
+	return true
+}

@@ -1,0 +1,298 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Session is the server-side state of one client: a random UUID and string
+// attributes the app reads and writes (a user name after login, a role
+// decided by Authorize). It starts with the connection's upgrade and
+// outlives the connection by the resume window, so that a client that
+// reconnects can resume it with Conn.Resume and find its attributes again.
+//
+// Attribute values are strings so that a shared Store can keep them for
+// several server processes; encode structured values yourself.
+//
+// Safe for concurrent use.
+type Session struct {
+	id string
+
+	mu     sync.Mutex
+	attrs  map[string]string
+	conn   *Conn
+	secret string      // resume secret; "" until first asked for
+	expiry *time.Timer // set while detached
+}
+
+func newSession() *Session {
+	return &Session{id: uuid.NewString()}
+}
+
+// ID returns the session's random UUID.
+func (s *Session) ID() string { return s.id }
+
+// Get returns the attribute key.
+func (s *Session) Get(key string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.attrs[key]
+	return v, ok
+}
+
+// Set sets the attribute key to value.
+func (s *Session) Set(key, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.attrs == nil {
+		s.attrs = make(map[string]string)
+	}
+	s.attrs[key] = value
+}
+
+// Delete removes the attribute key.
+func (s *Session) Delete(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.attrs, key)
+}
+
+// Attrs returns a copy of all attributes.
+func (s *Session) Attrs() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.attrs)
+}
+
+// Conn returns the connection the session is attached to, or nil while it
+// is detached (waiting to be resumed).
+func (s *Session) Conn() *Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn
+}
+
+// ResumeToken returns the secret a client presents to Conn.Resume after a
+// reconnect: "<session id>.<32 random bytes, base64url>". Only a hash of it
+// is stored. It stays the same until the session is resumed, after which a
+// new one is issued.
+func (s *Session) ResumeToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.secret == "" {
+		var b [32]byte
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+		s.secret = base64.RawURLEncoding.EncodeToString(b[:])
+	}
+	return s.id + "." + s.secret
+}
+
+// tokenKey is the store key for a resume token: its SHA-256, so that the
+// store never holds a usable token and a lookup needs the whole secret.
+func tokenKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// ErrSessionNotFound is returned when a session cannot be resumed: the
+// token is unknown, malformed or expired, or it was already used.
+var ErrSessionNotFound = errors.New("session not found")
+
+// ErrSessionExpired is returned by Store.Take for a record found past its
+// ExpiresAt. Stores should keep records a little beyond ExpiresAt (a Redis
+// TTL with some grace, say) and report them so, which lets the process that
+// detached a session tell its expiry from a resume on another process.
+// Conn.Resume reports it to the app as ErrSessionNotFound.
+var ErrSessionExpired = errors.New("session expired")
+
+// SessionRecord is what a Store keeps of a detached session.
+type SessionRecord struct {
+	ID        string
+	Attrs     map[string]string
+	ExpiresAt time.Time
+}
+
+// Store keeps detached sessions until they are resumed or expire. The
+// in-memory default serves one process; an adapter over Redis or NATS
+// lets a client resume on another server process behind a load balancer.
+// Implementations must be safe for concurrent use.
+type Store interface {
+	// Save stores rec under key (a hash of the resume token) until
+	// rec.ExpiresAt, replacing any record under that key.
+	Save(ctx context.Context, key string, rec SessionRecord) error
+	// Take returns and removes the record under key in one atomic step,
+	// so that a session is resumed at most once; ErrSessionNotFound when
+	// there is none or it expired.
+	Take(ctx context.Context, key string) (SessionRecord, error)
+}
+
+// MemoryStore is the in-memory Store: records live in this process only
+// and are gone when it restarts. Expired records are dropped when looked up
+// and by a sweep on every Save.
+type MemoryStore struct {
+	mu      sync.Mutex
+	records map[string]SessionRecord
+	swept   time.Time
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{records: make(map[string]SessionRecord)}
+}
+
+// Save implements Store.
+func (m *MemoryStore) Save(_ context.Context, key string, rec SessionRecord) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	if now.Sub(m.swept) > time.Minute {
+		for k, r := range m.records {
+			if now.After(r.ExpiresAt) {
+				delete(m.records, k)
+			}
+		}
+		m.swept = now
+	}
+	rec.Attrs = maps.Clone(rec.Attrs)
+	m.records[key] = rec
+	return nil
+}
+
+// Take implements Store.
+func (m *MemoryStore) Take(_ context.Context, key string) (SessionRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, ok := m.records[key]
+	if !ok {
+		return SessionRecord{}, ErrSessionNotFound
+	}
+	delete(m.records, key)
+	if !time.Now().Before(rec.ExpiresAt) {
+		return SessionRecord{}, ErrSessionExpired
+	}
+	return rec, nil
+}
+
+// Len returns the number of records held, expired ones included until
+// they are swept.
+func (m *MemoryStore) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.records)
+}
+
+// sessions tracks the sessions of this process that are detached, so that
+// a resume on the same process keeps the same *Session, and so that expiry
+// ends them exactly once.
+type sessions struct {
+	srv      *Server
+	mu       sync.Mutex
+	detached map[string]*Session // by ID
+}
+
+// detach is called when s's connection ended. It saves s in the store for
+// the resume window, or ends it now when resume is disabled.
+func (m *sessions) detach(s *Session) {
+	cfg := &m.srv.cfg
+	s.mu.Lock()
+	s.conn = nil
+	secret := s.secret
+	s.mu.Unlock()
+	if cfg.ResumeWindow < 0 || secret == "" {
+		// Resume disabled, or no token was ever handed out: nobody can
+		// resume this session.
+		m.srv.endSession(s)
+		return
+	}
+	key := tokenKey(s.id + "." + secret)
+	rec := SessionRecord{ID: s.id, Attrs: s.Attrs(), ExpiresAt: time.Now().Add(cfg.ResumeWindow)}
+	if err := cfg.Store.Save(context.Background(), key, rec); err != nil {
+		m.srv.reportError(nil, err)
+		m.srv.endSession(s)
+		return
+	}
+	m.mu.Lock()
+	if m.detached == nil {
+		m.detached = make(map[string]*Session)
+	}
+	m.detached[s.id] = s
+	m.mu.Unlock()
+	s.mu.Lock()
+	s.expiry = time.AfterFunc(cfg.ResumeWindow, func() { m.expire(s, key) })
+	s.mu.Unlock()
+}
+
+// expire ends s unless it was resumed (here or on another process sharing
+// the store) within the window.
+func (m *sessions) expire(s *Session, key string) {
+	m.mu.Lock()
+	cur, ok := m.detached[s.id]
+	if ok && cur == s {
+		delete(m.detached, s.id)
+	}
+	m.mu.Unlock()
+	if !ok || cur != s {
+		return // resumed on this process
+	}
+	_, err := m.srv.cfg.Store.Take(context.Background(), key)
+	if err != nil && !errors.Is(err, ErrSessionExpired) {
+		return // taken by another process sharing the store: it lives on there
+	}
+	m.srv.endSession(s)
+}
+
+// resume takes the detached session for token.
+func (m *sessions) resume(ctx context.Context, token string) (*Session, error) {
+	id, _, ok := strings.Cut(token, ".")
+	if !ok || id == "" {
+		return nil, ErrSessionNotFound
+	}
+	rec, err := m.srv.cfg.Store.Take(ctx, tokenKey(token))
+	if errors.Is(err, ErrSessionExpired) {
+		// Its expiry timer, if it ran here, would no longer find the
+		// record: end it now.
+		m.mu.Lock()
+		s := m.detached[id]
+		delete(m.detached, id)
+		m.mu.Unlock()
+		if s != nil {
+			s.mu.Lock()
+			s.expiry.Stop()
+			s.mu.Unlock()
+			m.srv.endSession(s)
+		}
+		return nil, ErrSessionNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rec.ID != id {
+		return nil, ErrSessionNotFound
+	}
+	m.mu.Lock()
+	s := m.detached[id]
+	delete(m.detached, id)
+	m.mu.Unlock()
+	if s == nil {
+		s = &Session{id: rec.ID}
+	}
+	s.mu.Lock()
+	if s.expiry != nil {
+		s.expiry.Stop()
+		s.expiry = nil
+	}
+	s.attrs = maps.Clone(rec.Attrs)
+	s.secret = "" // the token is spent; a new one is issued on demand
+	s.mu.Unlock()
+	return s, nil
+}

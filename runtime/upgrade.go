@@ -1,0 +1,286 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gobwas/httphead"
+)
+
+// maxRequestHeader bounds the upgrade request's head (request line and
+// headers) on the listener path; a longer one gets 431.
+const maxRequestHeader = 16 << 10
+
+var requestReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+// ErrServerClosed is returned by Serve after Shutdown or Restart.
+var ErrServerClosed = errors.New("runtime: server closed")
+
+// Serve accepts connections on ln and upgrades them without net/http: the
+// request head is read into a pooled buffer and parsed in place (httphead),
+// nothing of it is kept after the upgrade but what Authorize stored in the
+// session. Each handshake must complete within HandshakeTimeout, so that
+// half-sent requests cannot pile up. Serve returns ErrServerClosed after
+// Shutdown, or the listener's error. It may be called for several
+// listeners at once.
+func (s *Server) Serve(ln net.Listener) error {
+	if !s.trackListener(ln, true) {
+		return ErrServerClosed
+	}
+	defer s.trackListener(ln, false)
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			if retryableAccept(err) {
+				// Out of file descriptors or a transient error: back off
+				// instead of spinning, as net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.reportError(nil, fmt.Errorf("accept: %w (retrying in %v)", err, delay))
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		delay = 0
+		go s.handshakeListener(nc)
+	}
+}
+
+// handshakeListener performs the upgrade on a freshly accepted connection.
+func (s *Server) handshakeListener(nc net.Conn) {
+	if h := s.cfg.Hooks.OnConnect; h != nil {
+		h(nc.RemoteAddr())
+	}
+	_ = nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	br := requestReaders.Get().(*bufio.Reader)
+	br.Reset(nc)
+	r, herr, err := readRequest(br, nc.RemoteAddr())
+	var leftover []byte
+	if n := br.Buffered(); n > 0 && err == nil && herr == nil {
+		leftover, _ = br.Peek(n)
+		leftover = bytes.Clone(leftover)
+	}
+	br.Reset(nil)
+	requestReaders.Put(br)
+	if err != nil {
+		s.handshakeFailed(r, 0, err)
+		_ = nc.Close()
+		return
+	}
+	var (
+		res  handshakeResult
+		sess *Session
+	)
+	if herr == nil {
+		res, sess, herr = s.prepare(r)
+	}
+	if herr != nil {
+		_, _ = nc.Write(appendErrorResponse(nil, herr))
+		s.handshakeFailed(r, herr.Status, herr)
+		_ = nc.Close()
+		return
+	}
+	s.finishUpgrade(nc, r, res, sess, leftover)
+}
+
+// readRequest parses an HTTP/1.1 request head from br. A malformed head
+// gives an *HTTPError to answer with; an I/O error (timeout, EOF) gives err.
+func readRequest(br *bufio.Reader, remote net.Addr) (*Request, *HTTPError, error) {
+	r := &Request{RemoteAddr: remote, Header: make(http.Header)}
+	total := 0
+	readLine := func() ([]byte, *HTTPError, error) {
+		line, err := br.ReadSlice('\n')
+		total += len(line)
+		if err == bufio.ErrBufferFull || total > maxRequestHeader {
+			return nil, refuse(http.StatusRequestHeaderFieldsTooLarge, "request head larger than %d bytes", maxRequestHeader), nil
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read upgrade request: %w", err)
+		}
+		return bytes.TrimRight(line, "\r\n"), nil, nil
+	}
+	line, herr, err := readLine()
+	if herr != nil || err != nil {
+		return r, herr, err
+	}
+	rl, ok := httphead.ParseRequestLine(line)
+	if !ok {
+		return r, refuse(http.StatusBadRequest, "malformed request line %q", line), nil
+	}
+	r.Method = string(rl.Method)
+	r.RequestURI = string(rl.URI)
+	r.Proto = fmt.Sprintf("HTTP/%d.%d", rl.Version.Major, rl.Version.Minor)
+	r.URL, _ = url.ParseRequestURI(r.RequestURI)
+	for {
+		line, herr, err := readLine()
+		if herr != nil || err != nil {
+			return r, herr, err
+		}
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return r, refuse(http.StatusBadRequest, "obsolete header line folding"), nil
+		}
+		k, v, ok := httphead.ParseHeaderLine(line)
+		if !ok {
+			return r, refuse(http.StatusBadRequest, "malformed header line %q", line), nil
+		}
+		key := http.CanonicalHeaderKey(string(k))
+		if key == "Host" {
+			if r.Host != "" {
+				return r, refuse(http.StatusBadRequest, "more than one Host header"), nil
+			}
+			r.Host = string(v)
+			continue
+		}
+		r.Header[key] = append(r.Header[key], string(v))
+	}
+	return r, nil, nil
+}
+
+// ServeHTTP upgrades the request to a WebSocket connection: it is the
+// http.Handler path, under any mux and with TLS through http.Server.
+// Requests that are not upgrades go to Options.Fallback, or get 426.
+// Bound the time to read the request with http.Server.ReadHeaderTimeout
+// (Server.HTTPServer sets it to HandshakeTimeout).
+func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
+	if h := s.cfg.Hooks.OnConnect; h != nil {
+		h(addrOf(hr.RemoteAddr))
+	}
+	if s.cfg.Fallback != nil && !isUpgrade(hr.Header) {
+		s.cfg.Fallback.ServeHTTP(w, hr)
+		return
+	}
+	r := &Request{
+		Method:     hr.Method,
+		RequestURI: hr.RequestURI,
+		URL:        hr.URL,
+		Proto:      hr.Proto,
+		Host:       hr.Host,
+		Header:     hr.Header,
+		RemoteAddr: addrOf(hr.RemoteAddr),
+		HTTP:       hr,
+	}
+	res, sess, herr := s.prepare(r)
+	if herr == nil {
+		if _, ok := w.(http.Hijacker); !ok {
+			s.release()
+			herr = refuse(http.StatusInternalServerError, "the ResponseWriter cannot be hijacked (HTTP/2?)")
+		}
+	}
+	if herr != nil {
+		for k, vs := range herr.Header {
+			w.Header()[k] = vs
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(herr.Status)
+		_, _ = w.Write([]byte(herr.Reason + "\n"))
+		s.handshakeFailed(r, herr.Status, herr)
+		return
+	}
+	nc, brw, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		s.release()
+		s.handshakeFailed(r, 0, fmt.Errorf("hijack: %w", err))
+		return
+	}
+	var leftover []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		leftover, _ = brw.Reader.Peek(n)
+		leftover = bytes.Clone(leftover)
+	}
+	_ = nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	s.finishUpgrade(nc, r, res, sess, leftover)
+}
+
+// HTTPServer returns an http.Server serving s at every path of addr, with
+// ReadHeaderTimeout set to HandshakeTimeout so that half-sent requests are
+// closed. Mount s on a mux yourself for anything more.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{Addr: addr, Handler: s, ReadHeaderTimeout: s.cfg.HandshakeTimeout}
+}
+
+// prepare runs every check of an upgrade request, reserves a connection
+// slot and creates the session Authorize sees. On success the caller owns
+// the slot (released by finishUpgrade or release).
+func (s *Server) prepare(r *Request) (handshakeResult, *Session, *HTTPError) {
+	if !s.reserve() {
+		if s.closing.Load() {
+			return handshakeResult{}, nil, refuse(http.StatusServiceUnavailable, "server shutting down")
+		}
+		return handshakeResult{}, nil, refuse(http.StatusServiceUnavailable, "connection limit of %d reached", s.cfg.MaxConnections)
+	}
+	res, herr := s.checkHandshake(r)
+	if herr != nil {
+		s.release()
+		return res, nil, herr
+	}
+	sess := newSession()
+	if auth := s.cfg.Authorize; auth != nil {
+		if err := auth(r, sess); err != nil {
+			s.release()
+			var he *HTTPError
+			if errors.As(err, &he) {
+				return res, nil, he
+			}
+			return res, nil, refuse(http.StatusForbidden, "%v", err)
+		}
+	}
+	return res, sess, nil
+}
+
+// finishUpgrade writes the 101 response and opens the connection.
+func (s *Server) finishUpgrade(nc net.Conn, r *Request, res handshakeResult, sess *Session, leftover []byte) {
+	if _, err := nc.Write(appendUpgradeResponse(make([]byte, 0, 256), res)); err != nil {
+		s.release()
+		s.handshakeFailed(r, 0, fmt.Errorf("write upgrade response: %w", err))
+		_ = nc.Close()
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	s.open(nc, sess, res, leftover)
+}
+
+func (s *Server) handshakeFailed(r *Request, status int, err error) {
+	if h := s.cfg.Hooks.OnHandshakeError; h != nil {
+		h(r, status, err)
+	}
+	if l := s.cfg.Logger; l != nil {
+		l.Debug("websocket handshake refused", "status", status, "err", err)
+	}
+}
+
+// addrOf turns net/http's RemoteAddr string into a net.Addr.
+func addrOf(s string) net.Addr {
+	if ap, err := net.ResolveTCPAddr("tcp", s); err == nil {
+		return ap
+	}
+	return stringAddr(s)
+}
+
+type stringAddr string
+
+func (a stringAddr) Network() string { return "tcp" }
+func (a stringAddr) String() string  { return string(a) }
+
+// retryableAccept reports accept errors that pass: timeouts, and running out
+// of file descriptors (EMFILE, ENFILE) until some connections close.
+func retryableAccept(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() ||
+		errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ECONNABORTED)
+}

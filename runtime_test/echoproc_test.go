@@ -1,0 +1,99 @@
+package runtimetest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// echoBinary builds examples/echo once per test binary run.
+var echoBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "duplex-echo-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "echo")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/duplexrpc/duplex/examples/echo")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build examples/echo: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// echoProcess is a running examples/echo server.
+type echoProcess struct {
+	Addr string // host:port it listens on
+	cmd  *exec.Cmd
+	done chan error
+}
+
+var listeningLine = regexp.MustCompile(`listening on (\S+)`)
+
+// startEcho builds and starts examples/echo on a free loopback port with the
+// given extra flags, and stops it (SIGKILL) when the test ends.
+func startEcho(t testing.TB, flags ...string) *echoProcess {
+	t.Helper()
+	bin, err := echoBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"-addr", "127.0.0.1:0"}, flags...)
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start echo: %v", err)
+	}
+	p := &echoProcess{cmd: cmd, done: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() { p.done <- cmd.Wait() }()
+	select {
+	case p.Addr = <-addr:
+	case err := <-p.done:
+		t.Fatalf("echo exited before listening: %v", err)
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("echo did not print its address within 10s")
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// Signal sends sig to the echo process.
+func (p *echoProcess) Signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Wait waits for the process to exit or ctx to end.
+func (p *echoProcess) Wait(ctx context.Context) error {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
