@@ -37,7 +37,8 @@ type Conn struct {
 	mu        sync.Mutex
 	queue     []*[]byte // encoded frames waiting for the writer
 	queued    int       // bytes queued or being written
-	writing   bool      // a writer goroutine owns the socket's write side
+	writing   bool      // a writer owns the socket's write side
+	inRead    bool      // the reader is feeding the parser: it writes what the handler queued when done
 	closeSent bool      // our close frame is queued or written: nothing may follow it
 	closeRecv bool      // the peer's close frame arrived
 	finishing bool      // close TCP as soon as the queue is written
@@ -161,13 +162,25 @@ func (c *Conn) readLoop() {
 	}
 }
 
-// received feeds bytes read from the peer to the parser.
+// received feeds bytes read from the peer to the parser. What the handler
+// queues meanwhile is written once the bytes are parsed, so that replies to
+// pipelined messages share one system call.
 func (c *Conn) received(p []byte) {
 	c.lastRead.Store(time.Now().UnixNano())
 	if c.closing.Load() {
 		c.parser.startClosing()
 	}
+	c.mu.Lock()
+	c.inRead = true
+	c.mu.Unlock()
 	c.parser.feed(p, c)
+	c.mu.Lock()
+	c.inRead = false
+	start := len(c.queue) > 0 && c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		c.writeQueued()
+	}
 }
 
 // readFailed ends the connection after a read error or EOF. There is no
@@ -340,10 +353,10 @@ func (c *Conn) sendClose(code uint16, reason string, finishAfter bool) {
 	c.queue = append(c.queue, frame)
 	c.queued += len(*frame)
 	c.timer = time.AfterFunc(c.srv.cfg.CloseTimeout, c.closeTimedOut)
-	start := c.startWriterLocked()
+	start := !c.inRead && c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
-		go c.flush()
+		c.writeQueued()
 	}
 }
 
@@ -427,10 +440,10 @@ func (c *Conn) enqueue(frame *[]byte, control bool) error {
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(*frame)
-	start := c.startWriterLocked()
+	start := !c.inRead && c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
-		go c.flush()
+		c.writeQueued()
 	}
 	return nil
 }
@@ -450,6 +463,79 @@ func (c *Conn) dropQueueLocked() {
 		putBuffer(f)
 	}
 	c.queue = nil
+}
+
+// writeQueued is called by whoever just became the writer (writing set).
+// On a poller connection it first tries to write everything queued right
+// away, without blocking and without a goroutine: the common case of a
+// socket with room. Whatever does not fit now is left to a writer goroutine
+// (flush), which blocks in Go's poller under WriteTimeout.
+func (c *Conn) writeQueued() {
+	if c.rc == nil {
+		go c.flush()
+		return
+	}
+	for {
+		c.mu.Lock()
+		q := c.queue
+		if len(q) == 0 || c.done {
+			c.mu.Unlock()
+			c.flush() // releases the writer role, finishing if due
+			return
+		}
+		c.queue = nil
+		c.mu.Unlock()
+
+		frame := q[0]
+		if len(q) > 1 {
+			frame = getBuffer(c.queuedBytes(q))
+			for _, f := range q {
+				*frame = append(*frame, *f...)
+				putBuffer(f)
+			}
+		}
+		n, err := writeNonblock(c.rc, *frame)
+		if err != nil && err != errWouldBlock {
+			putBuffer(frame)
+			c.writeFailed(err)
+			return
+		}
+		c.mu.Lock()
+		c.queued -= n
+		if n < len(*frame) {
+			// The socket is full: the rest goes first when the writer
+			// goroutine runs.
+			rest := getBuffer(len(*frame) - n)
+			*rest = append(*rest, (*frame)[n:]...)
+			c.queue = append([]*[]byte{rest}, c.queue...)
+			c.mu.Unlock()
+			putBuffer(frame)
+			go c.flush()
+			return
+		}
+		c.mu.Unlock()
+		putBuffer(frame)
+	}
+}
+
+func (c *Conn) queuedBytes(q []*[]byte) int {
+	n := 0
+	for _, f := range q {
+		n += len(*f)
+	}
+	return n
+}
+
+// writeFailed ends the connection after a write error; the caller owns the
+// writer role.
+func (c *Conn) writeFailed(err error) {
+	c.mu.Lock()
+	c.writing = false
+	if c.closeErr == nil {
+		c.closeErr = &CloseError{Code: CloseAbnormal, Initiator: ClosedByPeer, Err: err}
+	}
+	c.mu.Unlock()
+	c.finish()
 }
 
 // flush writes the queue until it is empty, coalescing everything queued
@@ -488,13 +574,7 @@ func (c *Conn) flush() {
 		c.queued -= size
 		c.mu.Unlock()
 		if err != nil {
-			c.mu.Lock()
-			c.writing = false
-			if c.closeErr == nil {
-				c.closeErr = &CloseError{Code: CloseAbnormal, Initiator: ClosedByPeer, Err: err}
-			}
-			c.mu.Unlock()
-			c.finish()
+			c.writeFailed(err)
 			return
 		}
 	}
