@@ -33,6 +33,7 @@ type Conn struct {
 	lastRead atomic.Int64 // unix nanoseconds of the last bytes read
 	pingSent atomic.Int64 // unix nanoseconds of an unanswered health ping, 0 when none
 	closing  atomic.Bool  // a close frame was queued: the reader must stop interpreting data
+	readBusy atomic.Bool  // a worker is in readReady
 
 	mu        sync.Mutex
 	queue     []*[]byte // encoded frames waiting for the writer
@@ -107,14 +108,22 @@ func (c *Conn) Resume(token string) (*Session, error) {
 // ---- reading ----
 
 // readReady drains what the socket has, without blocking, and re-arms the
-// poller. It runs on a worker goroutine; the poller's one-shot registration
-// guarantees one at a time per connection.
+// poller. It runs on a worker goroutine. The one-shot registration makes
+// overlapping calls rare but not impossible: a notification taken from the
+// kernel just before the descriptor was removed is still delivered, and
+// after a descriptor number is reused it can reach the new connection. The
+// readBusy flag keeps the parser to one reader; it is cleared before
+// re-arming, so no real notification is lost to it.
 func (c *Conn) readReady() {
+	if !c.readBusy.CompareAndSwap(false, true) {
+		return
+	}
 	buf := getBuffer(smallBufferSize)
 	defer func() { putBuffer(buf) }()
 	for i := 0; i < maxReadsPerWakeup; i++ {
 		if c.isDone() {
 			c.parser.releaseMessage()
+			c.readBusy.Store(false)
 			return
 		}
 		b := (*buf)[:cap(*buf)]
@@ -123,7 +132,9 @@ func (c *Conn) readReady() {
 			break
 		}
 		if err != nil {
+			c.parser.releaseMessage()
 			c.readFailed(err)
+			c.readBusy.Store(false)
 			return
 		}
 		c.received(b[:n])
@@ -132,6 +143,7 @@ func (c *Conn) readReady() {
 			buf = getBuffer(largeBufferSize) // a big message is arriving
 		}
 	}
+	c.readBusy.Store(false)
 	if !c.isDone() {
 		if err := c.srv.poller.Resume(c.fd); err != nil && !c.isDone() {
 			c.readFailed(err)
@@ -153,6 +165,7 @@ func (c *Conn) readLoop() {
 			c.received(b[:n])
 		}
 		if err != nil {
+			c.parser.releaseMessage()
 			c.readFailed(err)
 			return
 		}
@@ -183,7 +196,8 @@ func (c *Conn) received(p []byte) {
 	}
 }
 
-// readFailed ends the connection after a read error or EOF. There is no
+// readFailed ends the connection after a read error or EOF. It does not
+// touch the parser (the caller may not own it). There is no
 // resynchronisation: a deadline or error in the middle of a frame is fatal.
 func (c *Conn) readFailed(err error) {
 	c.mu.Lock()
@@ -197,7 +211,6 @@ func (c *Conn) readFailed(err error) {
 		c.closeErr = &CloseError{Code: CloseAbnormal, Initiator: ClosedByPeer, Err: err}
 	}
 	c.mu.Unlock()
-	c.parser.releaseMessage()
 	c.finish()
 }
 
