@@ -219,7 +219,7 @@ func (fp *frameParser) checkHeader() *failure {
 		fp.msgOp, fp.msgCompressed, fp.msgLen = h.OpCode, compressed, 0
 		fp.text.Reset()
 	}
-	if fp.maxMessage > 0 && fp.msgLen+h.Length > fp.maxMessage {
+	if limit := fp.wireLimit(); limit > 0 && fp.msgLen+h.Length > limit {
 		return &failure{CloseTooBig, "message too big"}
 	}
 	fp.msgLen += h.Length
@@ -227,6 +227,17 @@ func (fp *frameParser) checkHeader() *failure {
 		fp.msgOpen = true
 	}
 	return nil
+}
+
+// wireLimit is the largest payload a message may have on the wire. For a
+// compressed message it leaves room for deflate's overhead on data that
+// does not compress (a few bytes per stored block); the inflated size is
+// held to maxMessage exactly when the message is inflated.
+func (fp *frameParser) wireLimit() int64 {
+	if fp.maxMessage <= 0 || !fp.msgCompressed {
+		return fp.maxMessage
+	}
+	return fp.maxMessage + fp.maxMessage>>10 + 64
 }
 
 // readPayload consumes payload bytes of the current frame from p.

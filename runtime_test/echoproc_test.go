@@ -21,7 +21,9 @@ var echoBinary = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "echo")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/duplexrpc/duplex/examples/echo")
+	// Built in the main module, with its own go.sum, not this test module's.
+	cmd := exec.Command("go", "build", "-o", bin, "./examples/echo")
+	cmd.Dir = ".."
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build examples/echo: %v\n%s", err, out)
 	}
