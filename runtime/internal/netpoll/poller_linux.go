@@ -80,7 +80,8 @@ func New() (*Poller, error) {
 
 // Add registers fd for one notification to h when it becomes readable or
 // hangs up (EPOLLIN | EPOLLRDHUP | EPOLLONESHOT). If fd is readable
-// already, the notification comes at once. fd must not be registered.
+// already, the notification comes at once. Adding a registered fd fails
+// with an error wrapping syscall.EEXIST; every error names the fd.
 func (p *Poller) Add(fd int, h Handler) error {
 	if fd < 0 || h == nil {
 		return fmt.Errorf("netpoll: add fd %d: %w", fd, syscall.EINVAL)
@@ -96,15 +97,17 @@ func (p *Poller) Add(fd int, h Handler) error {
 		copy(slots, p.slots)
 		p.slots = slots
 	}
-	if p.slots[fd].h != nil {
-		return fmt.Errorf("netpoll: add fd %d: %w", fd, syscall.EEXIST)
-	}
+	// The slot may hold the handler of a descriptor that was closed
+	// without Remove: the kernel dropped that registration when the
+	// descriptor closed, so it accepts the new one, which replaces the
+	// stale handler. For a live registration it reports EEXIST. The loop
+	// cannot see the slot before the kernel answers: we hold mu.
+	old := p.slots[fd]
 	p.gen++
-	// Store the handler before the kernel can report an event for it.
 	p.slots[fd] = slot{h: h, gen: p.gen}
 	ev := syscall.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(p.gen)}
 	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		p.slots[fd] = slot{}
+		p.slots[fd] = old
 		return fmt.Errorf("netpoll: add fd %d: %w", fd, err)
 	}
 	return nil
@@ -130,7 +133,10 @@ func (p *Poller) Resume(fd int) error {
 }
 
 // Remove unregisters fd (EPOLL_CTL_DEL) and forgets its handler. Call it
-// before closing fd. A notification that the event goroutine had already
+// before closing fd: after the close, EPOLL_CTL_DEL fails with EBADF (the
+// handler is forgotten all the same). If fd was closed without Remove, the
+// kernel dropped the registration and a later Add of the same number
+// replaces the stale handler. A notification that the event goroutine had already
 // taken from the kernel may still be delivered once to the removed handler
 // after Remove returns; it is never delivered to a handler registered later
 // for the same descriptor number.

@@ -54,7 +54,42 @@ func buildTable() (t [16][256]uint8) {
 	return t
 }
 
+// lead[b] describes b as the first byte of a multi-byte sequence, for the
+// whole-sequence path: the low 3 bits are the sequence length (0 if b cannot
+// start one) and the high 4 bits index ranges, the bounds of the second
+// byte. It encodes the same rules as table.
+var lead = buildLead()
+
+// ranges[i] are the inclusive bounds of the second byte of a sequence.
+var ranges = [16]struct{ lo, hi uint8 }{
+	0: {0x80, 0xBF},
+	1: {0xA0, 0xBF}, // after E0: no overlongs
+	2: {0x80, 0x9F}, // after ED: no surrogates
+	3: {0x90, 0xBF}, // after F0: no overlongs
+	4: {0x80, 0x8F}, // after F4: nothing above U+10FFFF
+}
+
+func buildLead() (t [256]uint8) {
+	span := func(lo, hi int, size, rng uint8) {
+		for b := lo; b <= hi; b++ {
+			t[b] = size | rng<<4
+		}
+	}
+	span(0xC2, 0xDF, 2, 0)
+	span(0xE0, 0xE0, 3, 1)
+	span(0xE1, 0xEC, 3, 0)
+	span(0xED, 0xED, 3, 2)
+	span(0xEE, 0xEF, 3, 0)
+	span(0xF0, 0xF0, 4, 3)
+	span(0xF1, 0xF3, 4, 0)
+	span(0xF4, 0xF4, 4, 4)
+	return t
+}
+
 const asciiMask = 0x8080808080808080
+
+// word returns the first 8 bytes of p as a little-endian integer.
+func word(p []byte) uint64 { return binary.LittleEndian.Uint64(p) }
 
 // Validator checks that a byte stream, fed in arbitrary pieces, is valid
 // UTF-8 by exactly the rules of [unicode/utf8.Valid]: no overlong forms, no
@@ -77,38 +112,91 @@ type Validator struct {
 // Once Write has returned false, it and Complete return false until Reset.
 func (v *Validator) Write(p []byte) bool {
 	s := v.state
-	if s == sReject {
-		return false
-	}
-	i := 0
-	for i < len(p) {
-		if s == sAccept {
-			// ASCII fast path: skip 16, then 8 bytes at a time.
-			for len(p)-i >= 16 {
-				if (binary.LittleEndian.Uint64(p[i:])|binary.LittleEndian.Uint64(p[i+8:]))&asciiMask != 0 {
-					break
-				}
-				i += 16
-			}
-			if len(p)-i >= 8 && binary.LittleEndian.Uint64(p[i:])&asciiMask == 0 {
-				i += 8
-			}
-			for i < len(p) && p[i] < 0x80 {
-				i++
-			}
-			if i == len(p) {
-				break
+	if s != sAccept {
+		if s == sReject {
+			return false
+		}
+		// Finish the sequence that the previous piece ended inside.
+		for ; len(p) > 0 && s != sAccept; p = p[1:] {
+			s = table[s&15][p[0]]
+			if s == sReject {
+				v.state = sReject
+				return false
 			}
 		}
-		s = table[s&15][p[i]]
-		i++
-		if s == sReject {
+		v.state = s
+		if s != sAccept {
+			return true // p ended inside the sequence too
+		}
+	}
+	// On a code point boundary: check whole sequences, as utf8.Valid does,
+	// and skip ASCII up to 32 bytes at a time.
+	p = p[:len(p):len(p)]
+	for len(p) > 0 {
+		p0 := p[0]
+		if p0 < 0x80 {
+			p = p[1:]
+			if len(p) > 8 && word(p)&asciiMask == 0 {
+				p = p[8:]
+				if len(p) > 16 && (word(p)|word(p[8:]))&asciiMask == 0 {
+					p = p[16:]
+					for len(p) > 32 && (word(p)|word(p[8:])|word(p[16:])|word(p[24:]))&asciiMask == 0 {
+						p = p[32:]
+					}
+				}
+			}
+			continue
+		}
+		x := lead[p0]
+		r := ranges[x>>4]
+		switch x & 7 {
+		case 2:
+			if len(p) < 2 {
+				return v.tail(p)
+			}
+			if p[1] < r.lo || r.hi < p[1] {
+				v.state = sReject
+				return false
+			}
+			p = p[2:]
+		case 3:
+			if len(p) < 3 {
+				return v.tail(p)
+			}
+			if p[1] < r.lo || r.hi < p[1] || p[2]&0xC0 != 0x80 {
+				v.state = sReject
+				return false
+			}
+			p = p[3:]
+		case 4:
+			if len(p) < 4 {
+				return v.tail(p)
+			}
+			if p[1] < r.lo || r.hi < p[1] || p[2]&0xC0 != 0x80 || p[3]&0xC0 != 0x80 {
+				v.state = sReject
+				return false
+			}
+			p = p[4:]
+		default: // 80..C1, F5..FF cannot start a sequence
 			v.state = sReject
 			return false
 		}
 	}
-	v.state = s
 	return true
+}
+
+// tail runs the DFA over p, a piece that ends inside a sequence, from a
+// code point boundary, failing as early as possible.
+func (v *Validator) tail(p []byte) bool {
+	s := uint8(sAccept)
+	for _, b := range p {
+		s = table[s&15][b]
+		if s == sReject {
+			break
+		}
+	}
+	v.state = s
+	return s != sReject
 }
 
 // Complete reports whether everything written since the last Reset is valid

@@ -278,8 +278,8 @@ func TestStaysFalseUntilReset(t *testing.T) {
 }
 
 // TestEveryCodePoint encodes every scalar value and every surrogate and
-// checks that each is accepted or rejected as utf8.Valid does, whole and
-// split after every byte.
+// checks that each is accepted or rejected as utf8.Valid does, in one piece
+// and split after every byte.
 func TestEveryCodePoint(t *testing.T) {
 	var buf [4]byte
 	for r := rune(0); r <= 0x10FFFF+1; r++ {
@@ -293,12 +293,15 @@ func TestEveryCodePoint(t *testing.T) {
 			b = buf[:utf8.EncodeRune(buf[:], r)]
 		}
 		want := utf8.Valid(b)
-		var v Validator
+		var v, w Validator
 		for i := range b {
 			v.Write(b[i : i+1])
 		}
 		if v.Complete() != want {
-			t.Fatalf("U+%04X % x: Complete = %v, want %v", r, b, !want, want)
+			t.Fatalf("U+%04X % x: Complete byte by byte = %v, want %v", r, b, !want, want)
+		}
+		if w.Write(b); w.Complete() != want {
+			t.Fatalf("U+%04X % x: Complete in one piece = %v, want %v", r, b, !want, want)
 		}
 	}
 }
@@ -320,6 +323,14 @@ func TestAllShortSequences(t *testing.T) {
 		}
 		if got, want := v.Complete(), utf8.Valid(b); got != want {
 			t.Fatalf("% x: Complete = %v, want %v", b, got, want)
+		}
+		// The same bytes in one piece take the whole-sequence path.
+		var w Validator
+		if got, want := w.Write(b), validPrefix(b); got != want {
+			t.Fatalf("% x: Write in one piece = %v, want %v", b, got, want)
+		}
+		if got, want := w.Complete(), utf8.Valid(b); got != want {
+			t.Fatalf("% x: Complete after one piece = %v, want %v", b, got, want)
 		}
 	}
 	t.Run("1-2 bytes", func(t *testing.T) {

@@ -1,0 +1,592 @@
+//go:build linux
+
+package netpoll
+
+import (
+	"errors"
+	"io"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// quiet is how long a test waits to conclude that no notification comes.
+const quiet = 50 * time.Millisecond
+
+// recorder counts notifications and signals each one on ch.
+type recorder struct {
+	n  atomic.Int64
+	ch chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{ch: make(chan struct{}, 16)} }
+
+func (r *recorder) Readable() {
+	r.n.Add(1)
+	select {
+	case r.ch <- struct{}{}:
+	default: // a flood of notifications is counted, and never blocks the loop
+	}
+}
+
+// wait fails the test unless a notification arrives within 5 s.
+func (r *recorder) wait(t testing.TB, what string) {
+	t.Helper()
+	select {
+	case <-r.ch:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no notification %s", what)
+	}
+}
+
+// none fails the test if a notification arrives within d.
+func (r *recorder) none(t testing.TB, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-r.ch:
+		t.Fatalf("unexpected notification %s", what)
+	case <-time.After(d):
+	}
+}
+
+func newPoller(t testing.TB) *Poller {
+	t.Helper()
+	p, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return p
+}
+
+func write(t testing.TB, c net.Conn, s string) {
+	t.Helper()
+	if _, err := c.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReadableAfterWrite(t *testing.T) {
+	p := newPoller(t)
+	server, client := pair(t, listen(t))
+	r := newRecorder()
+	if err := p.Add(mustFD(t, server), r); err != nil {
+		t.Fatal(err)
+	}
+	r.none(t, quiet, "before the peer wrote")
+	write(t, client, "ping")
+	r.wait(t, "after the peer wrote")
+	if got := string(readUntil(t, rawConn(t, server), 4)); got != "ping" {
+		t.Fatalf("read %q", got)
+	}
+}
+
+func TestAddReadableAlready(t *testing.T) {
+	p := newPoller(t)
+	server, client := pair(t, listen(t))
+	write(t, client, "early")
+	readUntilPending(t, server)
+	r := newRecorder()
+	if err := p.Add(mustFD(t, server), r); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, "for data that arrived before Add")
+}
+
+// readUntilPending waits until c has unread bytes, peeking with
+// MSG_PEEK|MSG_DONTWAIT.
+func readUntilPending(t testing.TB, c *net.TCPConn) {
+	t.Helper()
+	fd := mustFD(t, c)
+	buf := make([]byte, 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, _, err := syscall.Recvfrom(fd, buf, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		if n > 0 && err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("data never arrived")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestOneShotAndResume(t *testing.T) {
+	p := newPoller(t)
+	server, client := pair(t, listen(t))
+	fd, rc := mustFD(t, server), rawConn(t, server)
+	r := newRecorder()
+	if err := p.Add(fd, r); err != nil {
+		t.Fatal(err)
+	}
+	write(t, client, "a")
+	r.wait(t, "after the first write")
+
+	// One-shot: more data does not notify again before Resume.
+	write(t, client, "b")
+	readUntilPending(t, server)
+	r.none(t, quiet, "before Resume, although more data arrived")
+
+	// Resume with data still unread: notified at once.
+	if err := p.Resume(fd); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, "after Resume with unread data")
+	if got := string(readUntil(t, rc, 2)); got != "ab" {
+		t.Fatalf("read %q, want %q", got, "ab")
+	}
+
+	// Resume with nothing to read: quiet until the next write.
+	if err := p.Resume(fd); err != nil {
+		t.Fatal(err)
+	}
+	r.none(t, quiet, "after Resume of a drained socket")
+	write(t, client, "c")
+	r.wait(t, "after a write following Resume")
+	if n := r.n.Load(); n != 3 {
+		t.Fatalf("%d notifications, want 3", n)
+	}
+}
+
+func TestPeerClose(t *testing.T) {
+	p := newPoller(t)
+	server, client := pair(t, listen(t))
+	fd, rc := mustFD(t, server), rawConn(t, server)
+	r := newRecorder()
+	if err := p.Add(fd, r); err != nil {
+		t.Fatal(err)
+	}
+	client.Close()
+	r.wait(t, "after the peer closed")
+	if n, err := ReadNonblock(rc, make([]byte, 8)); n != 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("ReadNonblock after peer close = (%d, %v), want (0, io.EOF)", n, err)
+	}
+	// A hung-up socket stays readable: Resume notifies again.
+	if err := p.Resume(fd); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, "after Resume of a hung-up socket")
+	if err := p.Remove(fd); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPeerReset(t *testing.T) {
+	p := newPoller(t)
+	server, client := pair(t, listen(t))
+	r := newRecorder()
+	if err := p.Add(mustFD(t, server), r); err != nil {
+		t.Fatal(err)
+	}
+	client.SetLinger(0)
+	client.Close()
+	r.wait(t, "after the peer reset")
+	if _, err := ReadNonblock(rawConn(t, server), make([]byte, 8)); !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("ReadNonblock after RST = %v, want ECONNRESET", err)
+	}
+}
+
+func TestRemove(t *testing.T) {
+	p := newPoller(t)
+	server, client := pair(t, listen(t))
+	fd := mustFD(t, server)
+	r := newRecorder()
+	if err := p.Add(fd, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Remove(fd); err != nil {
+		t.Fatal(err)
+	}
+	write(t, client, "x")
+	readUntilPending(t, server)
+	r.none(t, quiet, "after Remove")
+	for name, err := range map[string]error{"Remove": p.Remove(fd), "Resume": p.Resume(fd)} {
+		if !errors.Is(err, syscall.ENOENT) || !strings.Contains(err.Error(), "fd ") {
+			t.Errorf("%s of a removed fd = %v, want ENOENT naming the fd", name, err)
+		}
+	}
+	// Registering again works and reports the pending data.
+	r2 := newRecorder()
+	if err := p.Add(fd, r2); err != nil {
+		t.Fatal(err)
+	}
+	r2.wait(t, "after re-Add with pending data")
+	r.none(t, quiet, "to the removed handler")
+}
+
+// TestAddAfterCloseWithoutRemove closes a registered connection without
+// Remove: the kernel drops the registration, and a new connection that gets
+// the same descriptor number can be added; the old handler hears nothing.
+func TestAddAfterCloseWithoutRemove(t *testing.T) {
+	p := newPoller(t)
+	ln := listen(t)
+	s1, _ := pair(t, ln)
+	fd := mustFD(t, s1)
+	r1 := newRecorder()
+	if err := p.Add(fd, r1); err != nil {
+		t.Fatal(err)
+	}
+	s1.Close()
+	// The number is free again once the close completes; the next socket
+	// created, on either end of a new pair, takes it.
+	var peer *net.TCPConn
+	for range 10 {
+		s2, c2 := pair(t, ln)
+		if mustFD(t, s2) == fd {
+			peer = c2
+		} else if mustFD(t, c2) == fd {
+			peer = s2
+		}
+		if peer != nil {
+			break
+		}
+	}
+	if peer == nil {
+		t.Skipf("descriptor %d was not reused", fd)
+	}
+	r2 := newRecorder()
+	if err := p.Add(fd, r2); err != nil {
+		t.Fatalf("Add of a reused descriptor number: %v", err)
+	}
+	write(t, peer, "x")
+	r2.wait(t, "for the new connection")
+	r1.none(t, quiet, "to the handler of the closed connection")
+	if err := p.Remove(fd); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStaleGenerationDropped makes the kernel report an event carrying an
+// old registration's generation, as it would for an event taken before a
+// Remove and a re-Add of the same descriptor number, and checks that the
+// new handler does not see it.
+func TestStaleGenerationDropped(t *testing.T) {
+	p := newPoller(t)
+	server, client := pair(t, listen(t))
+	fd := mustFD(t, server)
+	r := newRecorder()
+	if err := p.Add(fd, r); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.RLock()
+	gen := p.slots[fd].gen
+	p.mu.RUnlock()
+	ev := syscall.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(gen - 1)}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev); err != nil {
+		t.Fatal(err)
+	}
+	write(t, client, "x")
+	r.none(t, quiet, "for an event of an older registration")
+	if err := p.Resume(fd); err != nil { // restores the current generation
+		t.Fatal(err)
+	}
+	r.wait(t, "after Resume with the current generation")
+}
+
+func TestAddErrors(t *testing.T) {
+	p := newPoller(t)
+	server, _ := pair(t, listen(t))
+	fd := mustFD(t, server)
+	r := newRecorder()
+	if err := p.Add(-1, r); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("Add(-1) = %v, want EINVAL", err)
+	}
+	if err := p.Add(fd, nil); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("Add(nil handler) = %v, want EINVAL", err)
+	}
+	if err := p.Add(fd, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Add(fd, r); !errors.Is(err, syscall.EEXIST) {
+		t.Errorf("second Add = %v, want EEXIST", err)
+	}
+	// A descriptor number far beyond any open one: the table grows, the
+	// kernel refuses, and the slot is left empty.
+	const bad = 4000
+	err := p.Add(bad, r)
+	if !errors.Is(err, syscall.EBADF) || !strings.Contains(err.Error(), "netpoll: add fd 4000: ") {
+		t.Errorf("Add(%d) = %v, want EBADF naming the fd", bad, err)
+	}
+	if err := p.Resume(bad); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("Resume of a failed Add = %v, want ENOENT", err)
+	}
+	// Not a pollable descriptor (a regular file): EPERM, and the slot is freed.
+	f, err := openRegularFile(t)
+	if err == nil {
+		if err := p.Add(f, r); !errors.Is(err, syscall.EPERM) {
+			t.Errorf("Add(regular file) = %v, want EPERM", err)
+		}
+	}
+}
+
+func openRegularFile(t testing.TB) (int, error) {
+	name := t.TempDir() + "/file"
+	fd, err := syscall.Open(name, syscall.O_CREAT|syscall.O_RDWR|syscall.O_CLOEXEC, 0o600)
+	if err == nil {
+		t.Cleanup(func() { syscall.Close(fd) })
+	}
+	return fd, err
+}
+
+func TestCloseStopsLoop(t *testing.T) {
+	before := runtime.NumGoroutine()
+	p, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, client := pair(t, listen(t))
+	r := newRecorder()
+	if err := p.Add(mustFD(t, server), r); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	default:
+		t.Fatal("Close returned before the event goroutine stopped")
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("second Close = %v", err)
+	}
+	for name, err := range map[string]error{
+		"Add":    p.Add(mustFD(t, client), r),
+		"Resume": p.Resume(mustFD(t, server)),
+		"Remove": p.Remove(mustFD(t, server)),
+	} {
+		if !errors.Is(err, errClosed) {
+			t.Errorf("%s after Close = %v, want errClosed", name, err)
+		}
+	}
+	write(t, client, "late")
+	r.none(t, quiet, "after Close")
+	// Both descriptors are closed (no descriptor was opened since).
+	for _, fd := range []int{p.epfd, p.wakefd} {
+		if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFD, 0); e != syscall.EBADF {
+			t.Errorf("fd %d still open after Close (fcntl: %v)", fd, e)
+		}
+	}
+	// The goroutine count returns to where it was (the pair's accept
+	// goroutine has finished; allow the runtime a moment).
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines after Close, %d before New", n, before)
+	}
+}
+
+func TestConcurrentClose(t *testing.T) {
+	p, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if err := p.Close(); err != nil {
+				t.Error(err)
+			}
+			select {
+			case <-p.done:
+			default:
+				t.Error("Close returned before the event goroutine stopped")
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// callbackHandler runs f on the event goroutine.
+type callbackHandler func()
+
+func (f callbackHandler) Readable() { f() }
+
+// TestHandlerMayCallPoller checks that Readable may call Add, Resume and
+// Remove on the event goroutine without deadlock.
+func TestHandlerMayCallPoller(t *testing.T) {
+	p := newPoller(t)
+	ln := listen(t)
+	s1, c1 := pair(t, ln)
+	s2, c2 := pair(t, ln)
+	fd1, fd2 := mustFD(t, s1), mustFD(t, s2)
+	r2 := newRecorder()
+	done := make(chan error, 1)
+	calls := 0
+	h := callbackHandler(func() {
+		calls++
+		switch calls {
+		case 1:
+			done <- errors.Join(p.Resume(fd1), p.Add(fd2, r2))
+		case 2:
+			done <- p.Remove(fd1)
+		}
+	})
+	if err := p.Add(fd1, h); err != nil {
+		t.Fatal(err)
+	}
+	write(t, c1, "x") // left unread: Resume notifies again, then Remove
+	for range 2 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("handler did not run")
+		}
+	}
+	write(t, c2, "y")
+	r2.wait(t, "for a descriptor added from a handler")
+}
+
+// TestManyConnections registers 1000 connections and checks that a write
+// burst notifies each exactly once, that a second burst without Resume
+// notifies none, and that after draining and Resume the next burst
+// notifies each exactly once more. Workers drain on their own goroutines,
+// as the runtime does.
+func TestManyConnections(t *testing.T) {
+	const conns = 1000
+	p := newPoller(t)
+	ln := listen(t)
+	type conn struct {
+		client *net.TCPConn
+		fd     int
+		rc     syscall.RawConn
+		n      atomic.Int64
+	}
+	cs := make([]*conn, conns)
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	for i := range cs {
+		server, client := pair(t, ln)
+		c := &conn{client: client, fd: mustFD(t, server), rc: rawConn(t, server)}
+		cs[i] = c
+		h := callbackHandler(func() {
+			c.n.Add(1)
+			total.Add(1)
+			wg.Done()
+		})
+		if err := p.Add(c.fd, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	burst := func() {
+		t.Helper()
+		for _, c := range cs {
+			write(t, c.client, "z")
+		}
+	}
+	waitAll := func(round int64) {
+		t.Helper()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(8 * time.Second):
+			t.Fatalf("round %d: %d of %d notifications", round, total.Load(), round*conns)
+		}
+		for i, c := range cs {
+			if n := c.n.Load(); n != round {
+				t.Fatalf("round %d: conn %d notified %d times", round, i, n)
+			}
+		}
+	}
+
+	wg.Add(conns)
+	burst()
+	waitAll(1)
+
+	burst() // no Resume yet: nothing more
+	time.Sleep(quiet)
+	if n := total.Load(); n != conns {
+		t.Fatalf("%d notifications after a burst without Resume, want %d", n, conns)
+	}
+
+	// Drain on worker goroutines and re-arm.
+	var workers sync.WaitGroup
+	for _, c := range cs {
+		workers.Go(func() {
+			b := readUntil(t, c.rc, 2)
+			if string(b) != "zz" {
+				t.Errorf("fd %d read %q, want %q", c.fd, b, "zz")
+			}
+			if err := p.Resume(c.fd); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	workers.Wait()
+	time.Sleep(quiet)
+	if n := total.Load(); n != conns {
+		t.Fatalf("%d notifications after draining and Resume, want %d", n, conns)
+	}
+
+	wg.Add(conns)
+	burst()
+	waitAll(2)
+}
+
+// TestZeroAllocsPerEvent measures a full cycle (peer write, notification,
+// ReadNonblock, Resume) and expects no allocation in the steady state.
+func TestZeroAllocsPerEvent(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops values at random under -race")
+	}
+	p := newPoller(t)
+	server, client := pair(t, listen(t))
+	fd, rc, cfd := mustFD(t, server), rawConn(t, server), mustFD(t, client)
+	ch := make(chan struct{}, 1)
+	if err := p.Add(fd, callbackHandler(func() { ch <- struct{}{} })); err != nil {
+		t.Fatal(err)
+	}
+	buf, msg := make([]byte, 64), []byte("x")
+	cycle := func() {
+		syscall.Write(cfd, msg)
+		<-ch
+		for {
+			if _, err := ReadNonblock(rc, buf); err != nil {
+				break
+			}
+		}
+		p.Resume(fd)
+	}
+	cycle()
+	if allocs := testing.AllocsPerRun(200, cycle); allocs != 0 {
+		t.Fatalf("%v allocations per event, want 0", allocs)
+	}
+}
+
+func BenchmarkEventCycle(b *testing.B) {
+	p := newPoller(b)
+	server, client := pair(b, listen(b))
+	fd, rc, cfd := mustFD(b, server), rawConn(b, server), mustFD(b, client)
+	ch := make(chan struct{}, 1)
+	if err := p.Add(fd, callbackHandler(func() { ch <- struct{}{} })); err != nil {
+		b.Fatal(err)
+	}
+	buf, msg := make([]byte, 64), []byte("x")
+	b.ReportAllocs()
+	for b.Loop() {
+		syscall.Write(cfd, msg)
+		<-ch
+		for {
+			if _, err := ReadNonblock(rc, buf); err != nil {
+				break
+			}
+		}
+		p.Resume(fd)
+	}
+}
