@@ -7,11 +7,12 @@ import "sync"
 const (
 	smallBufferSize = 4 << 10
 	largeBufferSize = 64 << 10
+	largeBufferCap  = largeBufferSize + 14 // room for a frame header (ws.MaxHeaderSize)
 )
 
 var (
 	smallBuffers = sync.Pool{New: func() any { b := make([]byte, 0, smallBufferSize); return &b }}
-	largeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, largeBufferSize); return &b }}
+	largeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, largeBufferCap); return &b }}
 )
 
 // getBuffer returns an empty buffer with room for at least n bytes when
@@ -19,6 +20,10 @@ var (
 func getBuffer(n int) *[]byte {
 	if n <= smallBufferSize {
 		return smallBuffers.Get().(*[]byte)
+	}
+	if n > largeBufferCap { // one exact allocation instead of growth
+		b := make([]byte, 0, n)
+		return &b
 	}
 	return largeBuffers.Get().(*[]byte)
 }
@@ -31,7 +36,7 @@ func putBuffer(b *[]byte) {
 	case c == smallBufferSize:
 		*b = (*b)[:0]
 		smallBuffers.Put(b)
-	case c == largeBufferSize:
+	case c == largeBufferCap:
 		*b = (*b)[:0]
 		largeBuffers.Put(b)
 	}

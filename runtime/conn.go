@@ -36,14 +36,16 @@ type Conn struct {
 	readBusy atomic.Bool  // a worker is in readReady
 
 	mu        sync.Mutex
-	queue     []*[]byte // encoded frames waiting for the writer
-	queued    int       // bytes queued or being written
-	writing   bool      // a writer owns the socket's write side
-	inRead    bool      // the reader is feeding the parser: it writes what the handler queued when done
-	closeSent bool      // our close frame is queued or written: nothing may follow it
-	closeRecv bool      // the peer's close frame arrived
-	finishing bool      // close TCP as soon as the queue is written
-	done      bool      // finished: TCP closed, hooks called
+	queue     []*[]byte   // encoded frames waiting for the writer
+	spare     []*[]byte   // the previous queue's array, reused
+	iov       net.Buffers // writer-owned writev vector
+	queued    int         // bytes queued or being written
+	writing   bool        // a writer owns the socket's write side
+	inRead    bool        // the reader is feeding the parser: it writes what the handler queued when done
+	closeSent bool        // our close frame is queued or written: nothing may follow it
+	closeRecv bool        // the peer's close frame arrived
+	finishing bool        // close TCP as soon as the queue is written
+	done      bool        // finished: TCP closed, hooks called
 	closeErr  *CloseError
 	timer     *time.Timer // bounds the close handshake
 	doneCh    chan struct{}
@@ -138,7 +140,10 @@ func (c *Conn) readReady() {
 			return
 		}
 		c.received(b[:n])
-		if n == len(b) && cap(b) == smallBufferSize {
+		if n < len(b) {
+			break // a short read drained the socket; the re-arm reports anything newer
+		}
+		if cap(b) == smallBufferSize {
 			putBuffer(buf)
 			buf = getBuffer(largeBufferSize) // a big message is arriving
 		}
@@ -192,7 +197,11 @@ func (c *Conn) received(p []byte) {
 	start := len(c.queue) > 0 && c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
-		c.writeQueued()
+		if c.rc == nil {
+			c.flush() // the reading goroutine writes its handler's replies itself
+		} else {
+			c.writeQueued()
+		}
 	}
 }
 
@@ -492,11 +501,15 @@ func (c *Conn) writeQueued() {
 		c.mu.Lock()
 		q := c.queue
 		if len(q) == 0 || c.done {
+			c.writing = false
+			finish := c.finishing && !c.done
 			c.mu.Unlock()
-			c.flush() // releases the writer role, finishing if due
+			if finish {
+				c.finish()
+			}
 			return
 		}
-		c.queue = nil
+		q = c.takeQueueLocked()
 		c.mu.Unlock()
 
 		frame := q[0]
@@ -507,6 +520,7 @@ func (c *Conn) writeQueued() {
 				putBuffer(f)
 			}
 		}
+		c.recycleQueue(q)
 		n, err := writeNonblock(c.rc, *frame)
 		if err != nil && err != errWouldBlock {
 			putBuffer(frame)
@@ -529,6 +543,23 @@ func (c *Conn) writeQueued() {
 		c.mu.Unlock()
 		putBuffer(frame)
 	}
+}
+
+// takeQueueLocked hands the queue to the writer and installs the spare array.
+func (c *Conn) takeQueueLocked() []*[]byte {
+	q := c.queue
+	c.queue, c.spare = c.spare[:0], nil
+	return q
+}
+
+// recycleQueue returns a written queue's array as the spare.
+func (c *Conn) recycleQueue(q []*[]byte) {
+	clear(q)
+	c.mu.Lock()
+	if c.spare == nil {
+		c.spare = q[:0]
+	}
+	c.mu.Unlock()
 }
 
 func (c *Conn) queuedBytes(q []*[]byte) int {
@@ -556,12 +587,9 @@ func (c *Conn) writeFailed(err error) {
 // writing flag); it exits when the queue is empty, so an idle connection
 // holds no goroutine.
 func (c *Conn) flush() {
-	var bufs net.Buffers
 	for {
 		c.mu.Lock()
-		q := c.queue
-		c.queue = nil
-		if len(q) == 0 || c.done {
+		if len(c.queue) == 0 || c.done {
 			c.writing = false
 			finish := c.finishing && !c.done
 			c.mu.Unlock()
@@ -570,19 +598,24 @@ func (c *Conn) flush() {
 			}
 			return
 		}
+		q := c.takeQueueLocked()
 		c.mu.Unlock()
 
-		bufs = bufs[:0]
+		full := c.iov[:0]
 		size := 0
 		for _, f := range q {
-			bufs = append(bufs, *f)
+			full = append(full, *f)
 			size += len(*f)
 		}
+		c.iov = full
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-		_, err := bufs.WriteTo(c.nc)
+		_, err := c.iov.WriteTo(c.nc)
+		clear(full)
+		c.iov = full[:0]
 		for _, f := range q {
 			putBuffer(f)
 		}
+		c.recycleQueue(q)
 		c.mu.Lock()
 		c.queued -= size
 		c.mu.Unlock()

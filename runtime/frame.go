@@ -285,7 +285,7 @@ func (fp *frameParser) readPayload(p []byte, sink frameSink) []byte {
 		return rest
 	}
 	if fp.msg == nil {
-		fp.msg = getBuffer(int(min(fp.msgLen, smallBufferSize)))
+		fp.msg = getBuffer(int(min(fp.msgLen, largeBufferCap)))
 	}
 	*fp.msg = append(*fp.msg, chunk...)
 	if fp.remain == 0 {

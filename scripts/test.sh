@@ -2,7 +2,8 @@
 # Runs every test of duplex on a fresh machine: installs what the tests need
 # (Debian's chromium, the npm packages of the browser tests), then static
 # checks, the Go tests of both modules under the race detector, a short fuzz
-# run, and the browser tests. Nothing is skipped: a missing tool is
+# run, a benchmark smoke run,
+# and the browser tests. Nothing is skipped: a missing tool is
 # installed, or the run fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,9 @@ for pkg in $(go list ./...); do
 		go test -run '^$' -fuzz "^$target\$" -fuzztime 10s "$pkg"
 	done
 done
+
+step "benchmark smoke (100 iterations each, so benchmarks cannot rot)"
+go test -run '^$' -bench . -benchtime 100x ./runtime/...
 
 step "browser tests (headless chromium)"
 (cd runtime_test/browser && npm test)

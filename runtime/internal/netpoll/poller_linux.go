@@ -5,6 +5,7 @@ package netpoll
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"syscall"
 )
@@ -44,8 +45,10 @@ type slot struct {
 // is running.
 type Poller struct {
 	epfd   int
-	wakefd int           // eventfd written by Close to stop the loop
-	done   chan struct{} // closed when the event goroutine returns
+	file   *os.File        // epfd, registered in Go's poller
+	rc     syscall.RawConn // of file
+	wakefd int             // eventfd written by Close to stop the loop
+	done   chan struct{}   // closed when the event goroutine returns
 
 	mu      sync.RWMutex
 	slots   []slot // indexed by fd; read by the loop under mu.RLock
@@ -73,7 +76,21 @@ func New() (*Poller, error) {
 		syscall.Close(epfd)
 		return nil, fmt.Errorf("netpoll: add eventfd: %w", err)
 	}
-	p := &Poller{epfd: epfd, wakefd: wakefd, done: make(chan struct{})}
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		syscall.Close(wakefd)
+		syscall.Close(epfd)
+		return nil, fmt.Errorf("netpoll: epoll non-blocking: %w", err)
+	}
+	// os.NewFile registers the non-blocking epoll descriptor in Go's own
+	// poller, so that the loop can park on its readability.
+	f := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		syscall.Close(wakefd)
+		f.Close()
+		return nil, fmt.Errorf("netpoll: epoll raw conn: %w", err)
+	}
+	p := &Poller{epfd: epfd, file: f, rc: rc, wakefd: wakefd, done: make(chan struct{})}
 	go p.loop()
 	return p, nil
 }
@@ -191,7 +208,7 @@ func (p *Poller) Close() error {
 	if cerr := syscall.Close(p.wakefd); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("netpoll: close eventfd: %w", cerr))
 	}
-	if cerr := syscall.Close(p.epfd); cerr != nil {
+	if cerr := p.file.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("netpoll: close epoll: %w", cerr))
 	}
 	return err
@@ -206,8 +223,23 @@ func (p *Poller) loop() {
 		evs      [batch]syscall.EpollEvent
 		handlers [batch]Handler
 	)
+	var (
+		n   int
+		err error
+	)
+	// Never block in epoll_wait; park in Go's poller on the epoll
+	// descriptor's readability instead, so that the loop holds no thread
+	// and no P while idle, and Go's scheduler need not steal them back
+	// for every event.
+	wait := func(fd uintptr) bool {
+		n, err = syscall.EpollWait(int(fd), evs[:], 0)
+		return err != nil || n > 0
+	}
 	for {
-		n, err := syscall.EpollWait(p.epfd, evs[:], -1)
+		if rerr := p.rc.Read(wait); rerr != nil {
+			p.loopErr = fmt.Errorf("netpoll: wait: %w", rerr)
+			return
+		}
 		if err != nil {
 			if err == syscall.EINTR {
 				continue
