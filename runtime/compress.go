@@ -103,6 +103,13 @@ func inflate(compressed []byte, limit int64) (*[]byte, error) {
 	}
 }
 
+// deflater is a pooled compressor with the buffer it writes into, so that
+// compressing a message allocates nothing.
+type deflater struct {
+	fw *flate.Writer
+	w  appendWriter
+}
+
 var flateWriters [flate.BestCompression + 3]sync.Pool // indexed by level+2 (HuffmanOnly is -2)
 
 // deflate compresses p into dst (a frame-building buffer), dropping the
@@ -112,24 +119,24 @@ func deflate(dst []byte, p []byte, level int) ([]byte, error) {
 		level = flate.BestSpeed
 	}
 	pool := &flateWriters[level+2]
-	w := &appendWriter{b: dst}
-	fw, _ := pool.Get().(*flate.Writer)
-	if fw == nil {
+	d, _ := pool.Get().(*deflater)
+	if d == nil {
+		d = new(deflater)
 		var err error
-		if fw, err = flate.NewWriter(w, level); err != nil {
+		if d.fw, err = flate.NewWriter(&d.w, level); err != nil {
 			return dst, err
 		}
-	} else {
-		fw.Reset(w)
 	}
-	defer pool.Put(fw)
-	if _, err := fw.Write(p); err != nil {
+	d.w.b = dst
+	d.fw.Reset(&d.w)
+	defer func() { d.w.b = nil; pool.Put(d) }()
+	if _, err := d.fw.Write(p); err != nil {
 		return dst, err
 	}
-	if err := fw.Flush(); err != nil {
+	if err := d.fw.Flush(); err != nil {
 		return dst, err
 	}
-	out := w.b
+	out := d.w.b
 	if !bytes.HasSuffix(out, deflateTail) {
 		return dst, errors.New("deflate: missing sync flush tail")
 	}
