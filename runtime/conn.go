@@ -296,11 +296,17 @@ func (c *Conn) peerClosed(payload []byte) {
 	c.closeRecv = true
 	c.finishing = true // whichever close frame goes out, TCP closes after it
 	if c.closeSent {
-		c.finishing = true
-		idle := !c.writing
+		// Our close went first: the handshake is complete. TCP closes now,
+		// or once the writer has sent what is queued (our close frame may
+		// still be waiting for the end of this read).
+		finishNow := !c.writing && len(c.queue) == 0
+		start := !finishNow && !c.inRead && c.startWriterLocked()
 		c.mu.Unlock()
-		if idle {
+		if finishNow {
 			c.finish()
+		}
+		if start {
+			c.writeQueued()
 		}
 		return
 	}

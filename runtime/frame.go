@@ -71,6 +71,7 @@ type frameParser struct {
 	inFrame bool
 	h       ws.Header
 	remain  int64 // payload bytes of the current frame still to come
+	skip    bool  // the current frame was rejected: its payload is dropped unread
 	maskOff int   // position in the mask for ws.Cipher
 
 	msgOp         ws.OpCode // ws.OpText or ws.OpBinary while a message is open
@@ -178,6 +179,7 @@ func (fp *frameParser) readHeader(p []byte, sink frameSink) ([]byte, bool) {
 	fp.h, fp.remain, fp.maskOff, fp.inFrame = h, h.Length, 0, true
 	if fp.mode == parseOpen {
 		if f := fp.checkHeader(); f != nil {
+			fp.skip = true // a rejected close frame must not pass for the peer's answer
 			fp.failWith(f, sink)
 		}
 	}
@@ -250,9 +252,9 @@ func (fp *frameParser) readPayload(p []byte, sink frameSink) []byte {
 	fp.remain -= n
 	h := &fp.h
 
-	if fp.mode == parseClosing && h.OpCode != ws.OpClose {
+	if fp.skip || fp.mode == parseClosing && h.OpCode != ws.OpClose {
 		if fp.remain == 0 {
-			fp.inFrame = false
+			fp.inFrame, fp.skip = false, false
 		}
 		return rest // skipped unchecked, not even unmasked
 	}
@@ -298,6 +300,10 @@ func (fp *frameParser) readPayload(p []byte, sink frameSink) []byte {
 // arrived in one piece, nil otherwise.
 func (fp *frameParser) endFrame(payload []byte, sink frameSink) {
 	fp.inFrame = false
+	if fp.skip {
+		fp.skip = false
+		return
+	}
 	h := fp.h
 	switch {
 	case fp.mode == parseClosing:
