@@ -6,5 +6,3 @@ require (
 	github.com/coder/websocket v1.8.15
 	github.com/gorilla/websocket v1.5.3
 )
-
-replace github.com/duplexrpc/duplex => ../
