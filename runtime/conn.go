@@ -34,6 +34,7 @@ type Conn struct {
 	pingSent atomic.Int64 // unix nanoseconds of an unanswered health ping, 0 when none
 	closing  atomic.Bool  // a close frame was queued: the reader must stop interpreting data
 	readBusy atomic.Bool  // a worker is in readReady
+	aborted  atomic.Bool  // closed without waiting for the peer: nothing more is read
 
 	mu        sync.Mutex
 	queue     []*[]byte   // encoded frames waiting for the writer
@@ -123,6 +124,13 @@ func (c *Conn) readReady() {
 	buf := getBuffer(smallBufferSize)
 	defer func() { putBuffer(buf) }()
 	for i := 0; i < maxReadsPerWakeup; i++ {
+		if c.aborted.Load() {
+			// Not re-armed: the peer's bytes stay in the socket and TCP
+			// flow control stops it until the connection is closed.
+			c.parser.releaseMessage()
+			c.readBusy.Store(false)
+			return
+		}
 		if c.isDone() {
 			c.parser.releaseMessage()
 			c.readBusy.Store(false)
@@ -168,6 +176,10 @@ func (c *Conn) readLoop() {
 		n, err := c.nc.Read(b)
 		if n > 0 {
 			c.received(b[:n])
+		}
+		if c.aborted.Load() {
+			c.parser.releaseMessage()
+			return // see readReady
 		}
 		if err != nil {
 			c.parser.releaseMessage()
@@ -255,8 +267,23 @@ func (c *Conn) message(op opcode, compressed bool, data []byte) {
 	c.serve(typ, data)
 }
 
-// serve calls the handler, turning a panic into a 1011 close.
+// serve calls the handler, turning a panic into a 1011 close. Writes are
+// deferred only while bytes are parsed, not while the handler runs: what is
+// queued so far goes out first, and pushes from other goroutines, pings and
+// closes are never held back by a slow handler.
 func (c *Conn) serve(typ MessageType, data []byte) {
+	c.mu.Lock()
+	c.inRead = false
+	start := len(c.queue) > 0 && c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		c.writeQueued()
+	}
+	defer func() {
+		c.mu.Lock()
+		c.inRead = true
+		c.mu.Unlock()
+	}()
 	defer func() {
 		if p := recover(); p != nil {
 			c.srv.reportError(c, &PanicError{Value: p})
@@ -346,8 +373,9 @@ func (c *Conn) Close(code uint16, reason string) error {
 }
 
 // closeWith records why the server closes and queues the close frame.
-// abort drops what is queued and closes TCP as soon as the close frame is
-// written, without waiting for the peer (dead or slow peers).
+// abort (dead or slow peers) drops what is queued, stops reading, and closes
+// TCP as soon as the close frame is written or CloseTimeout passes, without
+// waiting for the peer's answer.
 func (c *Conn) closeWith(code uint16, reason string, cause error, abort bool) {
 	reason = truncateReason(reason)
 	c.mu.Lock()
@@ -360,6 +388,7 @@ func (c *Conn) closeWith(code uint16, reason string, cause error, abort bool) {
 	}
 	if abort {
 		c.dropQueueLocked()
+		c.aborted.Store(true)
 	}
 	c.mu.Unlock()
 	c.sendClose(code, reason, abort)

@@ -255,6 +255,7 @@ func (fp *frameParser) readPayload(p []byte, sink frameSink) []byte {
 	if fp.skip || fp.mode == parseClosing && h.OpCode != ws.OpClose {
 		if fp.remain == 0 {
 			fp.inFrame, fp.skip = false, false
+			fp.ctrl = fp.ctrl[:0]
 		}
 		return rest // skipped unchecked, not even unmasked
 	}
@@ -353,6 +354,7 @@ func (fp *frameParser) startClosing() {
 	if fp.mode == parseOpen {
 		fp.mode = parseClosing
 		fp.releaseMessage()
+		fp.ctrl = fp.ctrl[:0]
 	}
 }
 

@@ -96,7 +96,8 @@ func readNonblock(rc syscall.RawConn, b []byte) (int, error) { return netpoll.Re
 var errWouldBlock = netpoll.ErrWouldBlock
 
 // open starts serving an upgraded connection. leftover holds bytes the
-// client sent right after its request.
+// client sent right after its request. Everything other goroutines may read
+// (rc, fd) is set before the connection is published.
 func (s *Server) open(nc net.Conn, sess *Session, res handshakeResult, leftover []byte) {
 	c := &Conn{srv: s, nc: nc, fd: -1, protocol: res.subprotocol}
 	if res.deflate {
@@ -106,6 +107,16 @@ func (s *Server) open(nc net.Conn, sess *Session, res handshakeResult, leftover 
 	c.parser.deflate = res.deflate
 	c.lastRead.Store(time.Now().UnixNano())
 	c.session.Store(sess)
+	// A plain socket is written without blocking first, in both read
+	// modes, and read through the poller when there is one.
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.rc = rc
+			if s.poller != nil {
+				_ = rc.Control(func(fd uintptr) { c.fd = int(fd) })
+			}
+		}
+	}
 	sess.mu.Lock()
 	sess.conn = c
 	sess.mu.Unlock()
@@ -122,32 +133,22 @@ func (s *Server) open(nc net.Conn, sess *Session, res handshakeResult, leftover 
 	if len(leftover) > 0 {
 		c.received(leftover)
 	}
-	if s.poller != nil {
-		if sc, ok := nc.(syscall.Conn); ok {
-			if fd, err := netpoll.FD(sc); err == nil {
-				if rc, err := sc.SyscallConn(); err == nil {
-					c.rc, c.fd = rc, fd
-					if err := s.poller.Add(fd, (*pollHandler)(c)); err == nil {
-						return
-					}
-					c.rc, c.fd = nil, -1
-				}
-			}
-		}
+	if c.fd >= 0 && s.poller.Add(c.fd, (*pollHandler)(c)) == nil {
+		return
 	}
+	// No poller, TLS, or the poller is closed (shutdown): a goroutine
+	// reads. c.fd stays as it is; finish's Remove of it is harmless.
 	go c.readLoop()
 }
 
-// connClosed is called once per connection by Conn.finish.
+// connClosed is called once per connection by Conn.finish. The
+// connection's slot is released last, after the hooks, so that Shutdown
+// returns only once every OnClose has run.
 func (s *Server) connClosed(c *Conn, ce *CloseError) {
 	s.mu.Lock()
 	delete(s.conns, c)
-	s.slots--
-	if s.drained != nil && len(s.conns) == 0 {
-		close(s.drained)
-		s.drained = nil
-	}
 	s.mu.Unlock()
+	defer s.release()
 	if sess := c.session.Load(); sess != nil {
 		s.sessions.detach(sess)
 	}
@@ -186,9 +187,15 @@ func (s *Server) reserve() bool {
 	return true
 }
 
+// release gives back a connection slot: an upgrade that failed, or a
+// connection that ended. Shutdown waits for the last one.
 func (s *Server) release() {
 	s.mu.Lock()
 	s.slots--
+	if s.drained != nil && s.slots == 0 {
+		close(s.drained)
+		s.drained = nil
+	}
 	s.mu.Unlock()
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"sync"
@@ -131,8 +132,9 @@ type Store interface {
 	// rec.ExpiresAt, replacing any record under that key.
 	Save(ctx context.Context, key string, rec SessionRecord) error
 	// Take returns and removes the record under key in one atomic step,
-	// so that a session is resumed at most once; ErrSessionNotFound when
-	// there is none or it expired.
+	// so that a session is resumed at most once. It returns
+	// ErrSessionNotFound when there is no record, and ErrSessionExpired
+	// (removing it too) when the record is past its ExpiresAt.
 	Take(ctx context.Context, key string) (SessionRecord, error)
 }
 
@@ -193,11 +195,22 @@ func (m *MemoryStore) Len() int {
 
 // sessions tracks the sessions of this process that are detached, so that
 // a resume on the same process keeps the same *Session, and so that expiry
-// ends them exactly once.
+// ends each of them exactly once. A resume and an expiry of the same session
+// are serialised by one of a few lock stripes (chosen by session ID) held
+// around Store.Take, so that each tells correctly whether the other won.
 type sessions struct {
 	srv      *Server
+	stripes  [64]sync.Mutex
 	mu       sync.Mutex
 	detached map[string]*Session // by ID
+}
+
+func (m *sessions) stripe(id string) *sync.Mutex {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint32(id[i])) * 16777619
+	}
+	return &m.stripes[h%uint32(len(m.stripes))]
 }
 
 // detach is called when s's connection ended. It saves s in the store for
@@ -216,37 +229,50 @@ func (m *sessions) detach(s *Session) {
 	}
 	key := tokenKey(s.id + "." + secret)
 	rec := SessionRecord{ID: s.id, Attrs: s.Attrs(), ExpiresAt: time.Now().Add(cfg.ResumeWindow)}
+	lock := m.stripe(s.id)
+	lock.Lock()
+	defer lock.Unlock()
 	if err := cfg.Store.Save(context.Background(), key, rec); err != nil {
-		m.srv.reportError(nil, err)
+		m.srv.reportError(nil, fmt.Errorf("save session %s: %w", s.id, err))
 		m.srv.endSession(s)
 		return
 	}
+	s.mu.Lock()
+	s.expiry = time.AfterFunc(cfg.ResumeWindow, func() { m.expire(s, key) })
+	s.mu.Unlock()
 	m.mu.Lock()
 	if m.detached == nil {
 		m.detached = make(map[string]*Session)
 	}
 	m.detached[s.id] = s
 	m.mu.Unlock()
-	s.mu.Lock()
-	s.expiry = time.AfterFunc(cfg.ResumeWindow, func() { m.expire(s, key) })
-	s.mu.Unlock()
 }
 
 // expire ends s unless it was resumed (here or on another process sharing
 // the store) within the window.
 func (m *sessions) expire(s *Session, key string) {
+	lock := m.stripe(s.id)
+	lock.Lock()
 	m.mu.Lock()
-	cur, ok := m.detached[s.id]
-	if ok && cur == s {
+	mine := m.detached[s.id] == s
+	if mine {
 		delete(m.detached, s.id)
 	}
 	m.mu.Unlock()
-	if !ok || cur != s {
-		return // resumed on this process
+	if !mine {
+		lock.Unlock()
+		return // resumed on this process, or ended by a resume that found it expired
 	}
 	_, err := m.srv.cfg.Store.Take(context.Background(), key)
+	lock.Unlock()
 	if err != nil && !errors.Is(err, ErrSessionExpired) {
-		return // taken by another process sharing the store: it lives on there
+		// Not found: taken by another process sharing the store, where it
+		// lives on. Any other error: the store is failing; the session is
+		// ended here rather than leaked.
+		if errors.Is(err, ErrSessionNotFound) {
+			return
+		}
+		m.srv.reportError(nil, fmt.Errorf("expire session %s: %w", s.id, err))
 	}
 	m.srv.endSession(s)
 }
@@ -257,40 +283,39 @@ func (m *sessions) resume(ctx context.Context, token string) (*Session, error) {
 	if !ok || id == "" {
 		return nil, ErrSessionNotFound
 	}
+	lock := m.stripe(id)
+	lock.Lock()
 	rec, err := m.srv.cfg.Store.Take(ctx, tokenKey(token))
-	if errors.Is(err, ErrSessionExpired) {
-		// Its expiry timer, if it ran here, would no longer find the
-		// record: end it now.
+	var s *Session
+	if err == nil && rec.ID != id {
+		err = ErrSessionNotFound // a token whose secret belongs to another ID
+	}
+	if err == nil || errors.Is(err, ErrSessionExpired) {
 		m.mu.Lock()
-		s := m.detached[id]
+		s = m.detached[id]
 		delete(m.detached, id)
 		m.mu.Unlock()
+	}
+	lock.Unlock()
+	if s != nil {
+		s.mu.Lock()
+		s.expiry.Stop()
+		s.expiry = nil
+		s.mu.Unlock()
+	}
+	if errors.Is(err, ErrSessionExpired) {
 		if s != nil {
-			s.mu.Lock()
-			s.expiry.Stop()
-			s.mu.Unlock()
-			m.srv.endSession(s)
+			m.srv.endSession(s) // its timer will not find it any more
 		}
 		return nil, ErrSessionNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	if rec.ID != id {
-		return nil, ErrSessionNotFound
-	}
-	m.mu.Lock()
-	s := m.detached[id]
-	delete(m.detached, id)
-	m.mu.Unlock()
 	if s == nil {
-		s = &Session{id: rec.ID}
+		s = &Session{id: rec.ID} // detached by another process
 	}
 	s.mu.Lock()
-	if s.expiry != nil {
-		s.expiry.Stop()
-		s.expiry = nil
-	}
 	s.attrs = maps.Clone(rec.Attrs)
 	s.secret = "" // the token is spent; a new one is issued on demand
 	s.mu.Unlock()

@@ -4,8 +4,9 @@ import "context"
 
 // Shutdown stops the server gracefully: listeners given to Serve are
 // closed, new upgrades get 503, every connection is sent close 1001 (going
-// away), and Shutdown waits until their close handshakes end or ctx is
-// done, then closes whatever is left. It returns ctx.Err() when it had to
+// away), and Shutdown waits until their close handshakes end (and upgrades
+// already in progress have opened and closed the same way) or ctx is done,
+// then closes whatever is left. It returns ctx.Err() when it had to
 // cut connections off. Detached sessions of the in-memory store are lost
 // with the process. Calls after the first wait like the first.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -31,7 +32,7 @@ func (s *Server) shutdown(ctx context.Context, code uint16, reason string) error
 	drained := s.drained
 	if drained == nil {
 		drained = make(chan struct{})
-		if len(s.conns) == 0 {
+		if s.slots == 0 { // open connections and upgrades in progress
 			close(drained)
 		} else {
 			s.drained = drained

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,7 +20,9 @@ import (
 // headers) on the listener path; a longer one gets 431.
 const maxRequestHeader = 16 << 10
 
-var requestReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+// requestReaders hold a whole request head, so that only a head over
+// maxRequestHeader, not a long line (a big Cookie), is refused.
+var requestReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxRequestHeader) }}
 
 // ErrServerClosed is returned by Serve after Shutdown or Restart.
 var ErrServerClosed = errors.New("runtime: server closed")
@@ -89,7 +92,7 @@ func (s *Server) handshakeListener(nc net.Conn) {
 	if herr != nil {
 		_, _ = nc.Write(appendErrorResponse(nil, herr))
 		s.handshakeFailed(r, herr.Status, herr)
-		_ = nc.Close()
+		lingerClose(nc)
 		return
 	}
 	s.finishUpgrade(nc, r, res, sess, leftover)
@@ -123,6 +126,7 @@ func readRequest(br *bufio.Reader, remote net.Addr) (*Request, *HTTPError, error
 	r.RequestURI = string(rl.URI)
 	r.Proto = fmt.Sprintf("HTTP/%d.%d", rl.Version.Major, rl.Version.Minor)
 	r.URL, _ = url.ParseRequestURI(r.RequestURI)
+	hostSeen := false
 	for {
 		line, herr, err := readLine()
 		if herr != nil || err != nil {
@@ -140,10 +144,10 @@ func readRequest(br *bufio.Reader, remote net.Addr) (*Request, *HTTPError, error
 		}
 		key := http.CanonicalHeaderKey(string(k))
 		if key == "Host" {
-			if r.Host != "" {
+			if hostSeen {
 				return r, refuse(http.StatusBadRequest, "more than one Host header"), nil
 			}
-			r.Host = string(v)
+			r.Host, hostSeen = string(v), true
 			continue
 		}
 		r.Header[key] = append(r.Header[key], string(v))
@@ -283,4 +287,18 @@ func retryableAccept(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout() ||
 		errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
 		errors.Is(err, syscall.ECONNABORTED)
+}
+
+// lingerClose closes a refused connection without destroying the refusal:
+// closing a socket with unread request bytes makes the kernel send a reset,
+// which can discard the response before the client reads it. So the write
+// side is shut first, and what the client still sends is read and dropped
+// for a short while (bounded in time and bytes).
+func lingerClose(nc net.Conn) {
+	if tc, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+		_ = nc.SetReadDeadline(time.Now().Add(time.Second))
+		_, _ = io.Copy(io.Discard, io.LimitReader(nc, 1<<20))
+	}
+	_ = nc.Close()
 }

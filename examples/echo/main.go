@@ -76,6 +76,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// Signals are caught before the address is announced, so that a
+	// supervisor (or a test) that signals right away never kills us.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -94,8 +98,6 @@ func run() error {
 		return fmt.Errorf("unknown -mode %q (want listener or http)", *mode)
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	select {
 	case err := <-served:
 		if errors.Is(err, runtime.ErrServerClosed) || errors.Is(err, http.ErrServerClosed) {

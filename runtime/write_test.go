@@ -1,0 +1,262 @@
+package runtime_test
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/duplexrpc/duplex/runtime"
+)
+
+// WriteMessage from 50 goroutines: every message arrives intact and each
+// goroutine's messages arrive in the order it wrote them.
+func TestWriteConcurrent(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		// The queue bound is not under test here: the client reads as fast
+		// as it can, but 50 writers outrun it.
+		e := start(t, viaListener, runtime.Options{DisablePoller: m.disablePoller, MaxQueuedBytes: 256 << 20})
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		const writers, each = 50, 100
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for g := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					// Sizes vary so that frames of all three length encodings
+					// are coalesced together.
+					pad := strings.Repeat("p", (g*each+i)%300)
+					if i%37 == 0 {
+						pad = strings.Repeat("P", 70000)
+					}
+					if err := conn.WriteMessage(runtime.TextMessage, fmt.Appendf(nil, "%d:%d:%s", g, i, pad)); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		next := make([]int, writers)
+		for n := 0; n < writers*each; n++ {
+			f := c.nextData()
+			parts := strings.SplitN(string(f.payload), ":", 3)
+			if len(parts) != 3 {
+				t.Fatalf("mangled message %q", f.payload[:min(len(f.payload), 40)])
+			}
+			g, _ := strconv.Atoi(parts[0])
+			i, _ := strconv.Atoi(parts[1])
+			if g < 0 || g >= writers || i != next[g] {
+				t.Fatalf("goroutine %d: message %d, want %d", g, i, next[g])
+			}
+			want := (g*each + i) % 300
+			if i%37 == 0 {
+				want = 70000
+			}
+			if len(parts[2]) != want {
+				t.Fatalf("message %d:%d has %d padding bytes, want %d", g, i, len(parts[2]), want)
+			}
+			next[g]++
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("WriteMessage: %v", err)
+		}
+	})
+}
+
+// A client that stops reading is disconnected with 1008 once its queue
+// passes MaxQueuedBytes; the writer gets ErrSlowConsumer and never
+// blocks, and other connections are unaffected.
+func TestWriteSlowConsumer(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		e := start(t, viaListener, runtime.Options{DisablePoller: m.disablePoller, MaxQueuedBytes: 64 << 10, WriteTimeout: 5 * time.Second})
+		slow := dial(t, e.addr)
+		slowConn := e.rec.nextOpen(t)
+		fast := dial(t, e.addr)
+		fastConn := e.rec.nextOpen(t)
+
+		msg := make([]byte, 16<<10)
+		var err error
+		start := time.Now()
+		sent := 0
+		for time.Since(start) < 10*time.Second && sent < 1<<30 {
+			t0 := time.Now()
+			err = slowConn.WriteMessage(runtime.BinaryMessage, msg)
+			if d := time.Since(t0); d > time.Second { // WriteTimeout is 5s: a blocked write would take that long
+				t.Fatalf("WriteMessage blocked for %v", d)
+			}
+			if err != nil {
+				break
+			}
+			sent += len(msg)
+			if sent%(1<<20) == 0 {
+				// Keep the other connection busy meanwhile.
+				if err := fastConn.WriteMessage(runtime.TextMessage, []byte("tick")); err != nil {
+					t.Fatalf("fast connection: %v", err)
+				}
+				fast.expectText("tick")
+			}
+		}
+		if !errors.Is(err, runtime.ErrSlowConsumer) {
+			t.Fatalf("after %d bytes: WriteMessage = %v, want ErrSlowConsumer", sent, err)
+		}
+		if err := slowConn.WriteMessage(runtime.BinaryMessage, []byte("x")); !errors.Is(err, runtime.ErrClosed) {
+			t.Errorf("write after the slow-consumer close: %v, want ErrClosed", err)
+		}
+		ev := e.rec.nextClose(t)
+		if ev.conn != slowConn {
+			t.Fatal("OnClose for the wrong connection")
+		}
+		if ev.err.Code != 1008 || ev.err.Initiator != runtime.ClosedByServer || !errors.Is(ev.err, runtime.ErrSlowConsumer) {
+			t.Errorf("OnClose %v, want 1008 by server caused by ErrSlowConsumer", ev.err)
+		}
+		waitDone(t, slowConn, time.Second)
+		_ = slow
+		for i := range 100 {
+			s := fmt.Sprint("after ", i)
+			if err := fastConn.WriteMessage(runtime.TextMessage, []byte(s)); err != nil {
+				t.Fatal(err)
+			}
+			fast.expectText(s)
+		}
+		fast.text("echo")
+		fast.expectText("echo")
+	})
+}
+
+// A single message larger than MaxQueuedBytes is accepted into an empty
+// queue (documented), so a big reply never fails on an idle connection.
+func TestWriteLargeMessageIntoEmptyQueue(t *testing.T) {
+	e := start(t, viaListener, runtime.Options{MaxQueuedBytes: 1024})
+	c := dial(t, e.addr)
+	conn := e.rec.nextOpen(t)
+	big := strings.Repeat("b", 100<<10)
+	if err := conn.WriteMessage(runtime.TextMessage, []byte(big)); err != nil {
+		t.Fatalf("WriteMessage: %v", err)
+	}
+	c.expectText(big)
+	// Control frames (pongs) never trip the limit.
+	c.writeFrame(ws.OpPing, []byte("p"))
+	if f := c.mustFrame(); f.h.OpCode != ws.OpPong {
+		t.Fatalf("got %v", f.h.OpCode)
+	}
+}
+
+// WriteMessage copies its argument: the caller may reuse the buffer.
+func TestWriteCopiesData(t *testing.T) {
+	e := start(t, viaListener, runtime.Options{})
+	c := dial(t, e.addr)
+	conn := e.rec.nextOpen(t)
+	buf := []byte("original")
+	for range 50 {
+		_ = conn.WriteMessage(runtime.BinaryMessage, buf)
+		copy(buf, "CLOBBERD")
+		copy(buf, "original")
+	}
+	buf2 := []byte("first")
+	_ = conn.WriteMessage(runtime.BinaryMessage, buf2)
+	copy(buf2, "XXXXX")
+	for range 50 {
+		if f := c.nextData(); string(f.payload) != "original" {
+			t.Fatalf("got %q", f.payload)
+		}
+	}
+	if f := c.nextData(); string(f.payload) != "first" {
+		t.Fatalf("got %q: WriteMessage kept the caller's buffer", f.payload)
+	}
+}
+
+// A panicking handler closes its connection with 1011 and reports a
+// *PanicError; the server and other connections keep working.
+func TestHandlerPanic(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		e := start(t, viaListener, runtime.Options{
+			DisablePoller: m.disablePoller,
+			Handler: runtime.HandlerFunc(func(c *runtime.Conn, typ runtime.MessageType, data []byte) {
+				if string(data) == "boom" {
+					panic("kaboom")
+				}
+				_ = c.WriteMessage(typ, data)
+			}),
+		})
+		bad := dial(t, e.addr)
+		badConn := e.rec.nextOpen(t)
+		good := dial(t, e.addr)
+		e.rec.nextOpen(t)
+
+		bad.text("boom")
+		bad.expectCloseCode(1011)
+		bad.sendClose(1011, "")
+		bad.expectEOF(time.Second)
+		ce := e.rec.nextError(t)
+		var pe *runtime.PanicError
+		if !errors.As(ce.err, &pe) || pe.Value != "kaboom" || ce.conn != badConn {
+			t.Errorf("OnError(%v, %v), want *PanicError kaboom for the panicking connection", ce.conn, ce.err)
+		}
+		if pe != nil && !strings.Contains(pe.Error(), "kaboom") {
+			t.Errorf("PanicError.Error() = %q", pe.Error())
+		}
+		ev := e.rec.nextClose(t)
+		if ev.conn != badConn || ev.err.Code != 1011 || ev.err.Initiator != runtime.ClosedByServer {
+			t.Errorf("OnClose %v", ev.err)
+		}
+		for i := range 10 {
+			s := fmt.Sprint("fine ", i)
+			good.text(s)
+			good.expectText(s)
+		}
+		again := dial(t, e.addr)
+		again.text("new")
+		again.expectText("new")
+	})
+}
+
+// A handler that blocks delays only its own connection's next messages
+// (options.go): pushes from other goroutines to that connection still go
+// out while it runs.
+func TestWriteWhileHandlerBlocks(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		release := make(chan struct{})
+		var once sync.Once
+		unblock := func() { once.Do(func() { close(release) }) }
+		defer unblock()
+		entered := make(chan struct{}, 1)
+		e := start(t, viaListener, runtime.Options{
+			DisablePoller: m.disablePoller,
+			Handler: runtime.HandlerFunc(func(c *runtime.Conn, typ runtime.MessageType, data []byte) {
+				if string(data) == "block" {
+					entered <- struct{}{}
+					<-release
+					return
+				}
+				_ = c.WriteMessage(typ, data)
+			}),
+		})
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		c.text("block")
+		recv(t, entered, "the handler")
+		if err := conn.WriteMessage(runtime.TextMessage, []byte("push")); err != nil {
+			t.Fatal(err)
+		}
+		f, err := c.readFrame(time.Second)
+		unblock()
+		if err != nil {
+			t.Fatalf("conn.go received/enqueue: while the reader feeds the parser (inRead), enqueue and sendClose "+
+				"do not start a writer, so a push from another goroutine (and health pings, and close frames) wait "+
+				"until the handler returns: push not delivered within 1s while the handler blocked (%v)", err)
+		}
+		if f.h.OpCode != ws.OpText || string(f.payload) != "push" {
+			t.Fatalf("got %v %q", f.h.OpCode, f.payload)
+		}
+	})
+}
