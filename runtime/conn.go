@@ -533,19 +533,10 @@ func (c *Conn) writeQueued() {
 		return
 	}
 	for {
-		c.mu.Lock()
-		q := c.queue
-		if len(q) == 0 || c.done {
-			c.writing = false
-			finish := c.finishing && !c.done
-			c.mu.Unlock()
-			if finish {
-				c.finish()
-			}
+		q, ok := c.nextBatch()
+		if !ok {
 			return
 		}
-		q = c.takeQueueLocked()
-		c.mu.Unlock()
 
 		frame := q[0]
 		if len(q) > 1 {
@@ -578,6 +569,25 @@ func (c *Conn) writeQueued() {
 		c.mu.Unlock()
 		putBuffer(frame)
 	}
+}
+
+// nextBatch hands the writer everything queued. When there is nothing (or
+// the connection is done) it gives up the writer role instead, closing TCP
+// if a finished close handshake was waiting for the queue to drain.
+func (c *Conn) nextBatch() ([]*[]byte, bool) {
+	c.mu.Lock()
+	if len(c.queue) == 0 || c.done {
+		c.writing = false
+		finish := c.finishing && !c.done
+		c.mu.Unlock()
+		if finish {
+			c.finish()
+		}
+		return nil, false
+	}
+	q := c.takeQueueLocked()
+	c.mu.Unlock()
+	return q, true
 }
 
 // takeQueueLocked hands the queue to the writer and installs the spare array.
@@ -623,18 +633,10 @@ func (c *Conn) writeFailed(err error) {
 // holds no goroutine.
 func (c *Conn) flush() {
 	for {
-		c.mu.Lock()
-		if len(c.queue) == 0 || c.done {
-			c.writing = false
-			finish := c.finishing && !c.done
-			c.mu.Unlock()
-			if finish {
-				c.finish()
-			}
+		q, ok := c.nextBatch()
+		if !ok {
 			return
 		}
-		q := c.takeQueueLocked()
-		c.mu.Unlock()
 
 		full := c.iov[:0]
 		size := 0
