@@ -337,11 +337,13 @@ func (c *Conn) peerClosed(payload []byte) {
 		}
 		return
 	}
-	reply := code
+	// The answer carries the peer's code only; for an invalid close frame
+	// it is our failure code with a reason.
+	reply, replyReason := code, ""
 	switch {
 	case bad != 0:
-		reply, reason = bad, "invalid close frame"
-		c.closeErr = &CloseError{Code: bad, Reason: reason, Initiator: ClosedByServer}
+		reply, replyReason = bad, "invalid close frame"
+		c.closeErr = &CloseError{Code: bad, Reason: replyReason, Initiator: ClosedByServer}
 	case code == CloseNoStatus:
 		reply = 0 // empty body answers an empty body
 		c.closeErr = &CloseError{Code: CloseNoStatus, Initiator: ClosedByPeer}
@@ -349,14 +351,7 @@ func (c *Conn) peerClosed(payload []byte) {
 		c.closeErr = &CloseError{Code: code, Reason: reason, Initiator: ClosedByPeer}
 	}
 	c.mu.Unlock()
-	c.sendClose(reply, reasonFor(bad, reason), true)
-}
-
-func reasonFor(bad uint16, reason string) string {
-	if bad != 0 {
-		return "invalid close frame"
-	}
-	return "" // the answer carries the code only
+	c.sendClose(reply, replyReason, true)
 }
 
 // ---- closing ----
