@@ -225,3 +225,38 @@ func TestHealthTimeoutCause(t *testing.T) {
 		t.Error("not a *CloseError")
 	}
 }
+
+// A peer that stops in the middle of a frame cannot answer pings (a pong
+// cannot be put inside a frame), so the health check ends the connection;
+// the partial frame is never resumed, whatever arrives later.
+func TestHealthStallMidFrameIsFatal(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		o := healthOptions(m)
+		o.CloseTimeout = 10 * time.Second
+		e := start(t, viaListener, o)
+		c := dial(t, e.addr)
+		e.rec.nextOpen(t)
+		whole := clientFrame(true, 0, ws.OpText, []byte(strings.Repeat("x", 100)))
+		c.write(whole[:40]) // header and part of the payload, then silence
+		start := time.Now()
+		ev := e.rec.nextClose(t)
+		if took := time.Since(start); took > 2500*time.Millisecond {
+			t.Errorf("stalled peer closed after %v, want about 300-400ms", took)
+		}
+		if ev.err.Code != runtime.CloseGoingAway || ev.err.Reason != "ping timeout" {
+			t.Errorf("close %d %q, want 1001 ping timeout", ev.err.Code, ev.err.Reason)
+		}
+		// The rest of the frame arriving now changes nothing: what the
+		// client reads is pings, the close and the end, never an echo.
+		_, _ = c.nc.Write(whole[40:])
+		for {
+			f, err := c.readFrame(time.Second)
+			if err != nil {
+				break
+			}
+			if f.h.OpCode == ws.OpText {
+				t.Fatalf("the stalled frame was resumed and echoed: %q", f.payload)
+			}
+		}
+	})
+}
