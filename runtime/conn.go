@@ -50,6 +50,7 @@ type Conn struct {
 	closeErr  *CloseError
 	timer     *time.Timer // bounds the close handshake
 	doneCh    chan struct{}
+	calls     *calls // RPC calls in flight (Router), created on the first call
 }
 
 // Session returns the connection's session. It changes only when the
@@ -441,7 +442,11 @@ func (c *Conn) finish() {
 	if c.doneCh != nil {
 		close(c.doneCh)
 	}
+	calls := c.calls
 	c.mu.Unlock()
+	if calls != nil {
+		calls.cancelAll() // handlers of a closed connection see their context end
+	}
 
 	if c.fd >= 0 {
 		_ = c.srv.poller.Remove(c.fd)

@@ -34,6 +34,7 @@ type Session struct {
 	conn   *Conn
 	secret string      // resume secret; "" until first asked for
 	expiry *time.Timer // set while detached
+	seq    int64       // sequence number of the last event pushed
 }
 
 func newSession() *Session {
