@@ -1,0 +1,148 @@
+package schema
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// cases returns the case directories under testdata (all but fuzz/).
+func cases(t testing.TB) []string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join("testdata", "*", "input.duplex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range dirs {
+		out = append(out, filepath.Dir(d))
+	}
+	if len(out) == 0 {
+		t.Fatal("no cases under testdata/")
+	}
+	return out
+}
+
+// TestGolden loads every testdata/<case>/input.duplex. A case with
+// want.txt must fail with exactly those diagnostics; a case without must
+// load cleanly. A case with want.fmt must format to it, and formatting
+// want.fmt must change nothing. Run with -update to rewrite the goldens.
+func TestGolden(t *testing.T) {
+	for _, dir := range cases(t) {
+		name := filepath.Base(dir)
+		t.Run(name, func(t *testing.T) {
+			src, err := os.ReadFile(filepath.Join(dir, "input.duplex"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantTxt := filepath.Join(dir, "want.txt")
+			wantFmt := filepath.Join(dir, "want.fmt")
+			hasTxt, hasFmt := exists(wantTxt), exists(wantFmt)
+			if !hasTxt && !hasFmt {
+				t.Fatal("no golden: create an empty want.txt (diagnostics) or want.fmt (formatted output) and run with -update")
+			}
+
+			_, err = Load("input.duplex", src)
+			if hasTxt {
+				got := ""
+				if err != nil {
+					var ds Diagnostics
+					if !errors.As(err, &ds) {
+						t.Fatalf("Load returned %T, want Diagnostics: %v", err, err)
+					}
+					got = ds.Error() + "\n"
+				}
+				golden(t, wantTxt, got)
+				if got == "" && !*update {
+					t.Error("Load succeeded; a want.txt case must fail")
+				}
+			} else if err != nil {
+				t.Errorf("Load failed:\n%v", err)
+			}
+
+			if hasFmt {
+				out, err := Format("input.duplex", src)
+				if err != nil {
+					t.Fatalf("Format failed:\n%v", err)
+				}
+				golden(t, wantFmt, string(out))
+				again, err := Format("want.fmt", out)
+				if err != nil {
+					t.Fatalf("Format of the formatted output failed:\n%v", err)
+				}
+				if d := diff(string(out), string(again)); d != "" {
+					t.Errorf("formatting is not idempotent (-first +second):\n%s", d)
+				}
+			}
+		})
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// golden compares got with the file at path, or rewrites it under -update.
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff(string(want), got); d != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", path, d)
+	}
+}
+
+// diff returns a line diff of a and b, "-" for lines only in a and "+" for
+// lines only in b, or "" when they are equal.
+func diff(a, b string) string {
+	if a == b {
+		return ""
+	}
+	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
+	// Longest common subsequence, by dynamic programming.
+	lcs := make([][]int, len(x)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(y)+1)
+	}
+	for i := len(x) - 1; i >= 0; i-- {
+		for j := len(y) - 1; j >= 0; j-- {
+			if x[i] == y[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var b2 strings.Builder
+	i, j := 0, 0
+	for i < len(x) || j < len(y) {
+		switch {
+		case i < len(x) && j < len(y) && x[i] == y[j]:
+			fmt.Fprintf(&b2, "  %s\n", x[i])
+			i++
+			j++
+		case j < len(y) && (i == len(x) || lcs[i][j+1] >= lcs[i+1][j]):
+			fmt.Fprintf(&b2, "+ %s\n", y[j])
+			j++
+		default:
+			fmt.Fprintf(&b2, "- %s\n", x[i])
+			i++
+		}
+	}
+	return b2.String()
+}
