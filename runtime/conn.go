@@ -581,7 +581,7 @@ func (c *Conn) nextBatch() ([]*[]byte, bool) {
 		finish := c.finishing && !c.done
 		c.mu.Unlock()
 		if finish {
-			c.finish()
+			go c.finish() // see writeFailed
 		}
 		return nil, false
 	}
@@ -616,7 +616,10 @@ func (c *Conn) queuedBytes(q []*[]byte) int {
 }
 
 // writeFailed ends the connection after a write error; the caller owns the
-// writer role.
+// writer role. The end (TCP close, hooks, session detach) runs on a
+// goroutine of its own: writes happen inline in WriteMessage, Push and
+// Close, on the app's goroutines, which may hold the app's locks that its
+// OnClose hook wants, or the session's.
 func (c *Conn) writeFailed(err error) {
 	c.mu.Lock()
 	c.writing = false
@@ -624,7 +627,7 @@ func (c *Conn) writeFailed(err error) {
 		c.closeErr = &CloseError{Code: CloseAbnormal, Initiator: ClosedByPeer, Err: err}
 	}
 	c.mu.Unlock()
-	c.finish()
+	go c.finish()
 }
 
 // flush writes the queue until it is empty, coalescing everything queued

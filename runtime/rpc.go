@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -73,15 +75,21 @@ type Router struct {
 }
 
 // NewRouter returns an empty Router.
-func NewRouter() *Router { return &Router{methods: make(map[string]MethodFunc)} }
+func NewRouter() *Router { return &Router{} }
 
 // Handle registers fn for the command name, replacing any earlier one.
-func (r *Router) Handle(name string, fn MethodFunc) { r.methods[name] = fn }
+func (r *Router) Handle(name string, fn MethodFunc) {
+	if r.methods == nil {
+		r.methods = make(map[string]MethodFunc)
+	}
+	r.methods[name] = fn
+}
 
 // calls are one connection's calls in flight, by id.
 type calls struct {
 	mu      sync.Mutex
 	running map[int64]context.CancelFunc
+	closed  bool // the connection ended: no new calls
 }
 
 func (c *Conn) callTable() *calls {
@@ -96,46 +104,90 @@ func (c *Conn) callTable() *calls {
 // envelope is a decoded client frame.
 type envelope struct {
 	id        int64
-	hasID     bool
+	hasID     bool // id present and a valid integer
 	call      string
 	hasCall   bool
 	args      []byte
 	cancel    int64
 	hasCancel bool
+	problem   error // a member of the wrong type or range: answered with bad_request
 }
 
-func decodeEnvelope(data []byte) (envelope, error) {
-	var (
-		e envelope
-		d wire.Decoder
-	)
+// decodeEnvelope reads a client frame. A frame that is not a JSON object
+// gives err (the connection is closed with 1007); a member of the wrong
+// type gives e.problem, whatever the order of the members, so that the
+// call can still be answered by its id.
+func decodeEnvelope(data []byte) (e envelope, err error) {
+	var d wire.Decoder
 	d.Reset(data, "")
-	err := d.Object(func(key []byte) error {
-		var err error
+	// The grammar alone decides what is JSON (encoding/json's scanner, no
+	// reflection); what wire's stricter decoder refuses inside a valid
+	// document (a lone surrogate escape, deep nesting) is a bad member.
+	// wire's decoder words the error.
+	if k := d.Peek(); k != wire.Object {
+		got := k.String()
+		if len(bytes.TrimSpace(data)) == 0 {
+			got = "end of input"
+		}
+		return e, d.Errorf("expected object, got %s", got)
+	}
+	if !json.Valid(data) {
+		if err := d.Skip(); err != nil {
+			return e, err
+		}
+		if err := d.End(); err != nil {
+			return e, err
+		}
+		return e, errors.New("not valid JSON")
+	}
+	note := func(err error) {
+		if e.problem == nil {
+			e.problem = err
+		}
+	}
+	// Member errors are about types, ranges and wire's strictness; each bad
+	// member is skipped.
+	_ = d.Object(func(key []byte) error {
 		switch string(key) {
 		case "id":
-			e.id, err = d.Int()
-			e.hasID = true
-		case "call":
-			e.call, err = d.String()
-			e.hasCall = true
-		case "args":
-			if d.Peek() != wire.Object {
-				return d.Errorf("expected object, got %s", d.Peek())
+			if id, err := d.Int(); err == nil {
+				e.id, e.hasID = id, true
+			} else {
+				note(err)
+				_ = d.Skip()
 			}
-			e.args, err = d.Raw()
+		case "call":
+			if name, err := d.String(); err == nil {
+				e.call, e.hasCall = name, true
+			} else {
+				note(err)
+				_ = d.Skip()
+			}
+		case "args":
+			if d.Peek() == wire.Object {
+				raw, err := d.Raw()
+				if err != nil {
+					note(err)
+					return err // the decoder is lost inside the value
+				}
+				e.args = raw
+			} else {
+				note(d.Errorf("expected object, got %s", d.Peek()))
+				_ = d.Skip()
+			}
 		case "cancel":
-			e.cancel, err = d.Int()
-			e.hasCancel = true
+			if id, err := d.Int(); err == nil {
+				e.cancel, e.hasCancel = id, true
+			} else {
+				note(err)
+				_ = d.Skip()
+			}
 		default:
-			err = d.Skip() // later protocol versions may add members
+			_ = d.Skip() // later protocol versions may add members
 		}
-		return err
+		return nil
 	})
-	if err == nil {
-		err = d.End()
-	}
-	return e, err
+	return e, nil
 }
 
 // ServeMessage implements Handler.
@@ -146,16 +198,25 @@ func (r *Router) ServeMessage(c *Conn, typ MessageType, data []byte) {
 	}
 	e, err := decodeEnvelope(data)
 	switch {
-	case err != nil && !e.hasID:
-		_ = c.Close(CloseInvalidPayload, truncateReason("undecodable envelope: "+err.Error()))
-		return
 	case err != nil:
-		c.reply(e.id, nil, &Error{CodeBadRequest, err.Error()})
+		_ = c.Close(CloseInvalidPayload, "undecodable envelope: "+err.Error())
 		return
 	case e.hasCancel && !e.hasCall:
 		c.callTable().cancel(e.cancel)
 		return
-	case !e.hasID || !e.hasCall:
+	case !e.hasID:
+		// Nothing to answer to: a reply to a made-up id could settle
+		// another call.
+		reason := "envelope without a usable id"
+		if e.problem != nil {
+			reason = "undecodable envelope: " + e.problem.Error()
+		}
+		_ = c.Close(CloseInvalidPayload, reason)
+		return
+	case e.problem != nil:
+		c.reply(e.id, nil, &Error{CodeBadRequest, e.problem.Error()})
+		return
+	case !e.hasCall:
 		c.reply(e.id, nil, &Error{CodeBadRequest, "a call needs an id and a call name"})
 		return
 	}
@@ -177,11 +238,15 @@ func (r *Router) ServeMessage(c *Conn, typ MessageType, data []byte) {
 	table.mu.Lock()
 	_, dup := table.running[e.id]
 	full := len(table.running) >= limit
-	if !dup && !full {
+	closed := table.closed
+	if !dup && !full && !closed {
 		table.running[e.id] = cancel
 	}
 	table.mu.Unlock()
 	switch {
+	case closed:
+		cancel() // the connection ended while this frame was parsed
+		return
 	case dup:
 		cancel()
 		c.reply(e.id, nil, &Error{CodeBadRequest, fmt.Sprintf("id %d is already in use by a call in flight", e.id)})
@@ -197,12 +262,6 @@ func (r *Router) ServeMessage(c *Conn, typ MessageType, data []byte) {
 
 // run executes one call on its own goroutine and answers it.
 func (r *Router) run(ctx context.Context, cancel context.CancelFunc, table *calls, id int64, fn MethodFunc, call *Call) {
-	defer func() {
-		table.mu.Lock()
-		delete(table.running, id)
-		table.mu.Unlock()
-		cancel()
-	}()
 	var (
 		out []byte
 		err error
@@ -218,6 +277,12 @@ func (r *Router) run(ctx context.Context, cancel context.CancelFunc, table *call
 	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		err = &Error{CodeCanceled, "call canceled"}
 	}
+	// The id is free again before the reply leaves, so that a client may
+	// reuse it as soon as it has the reply.
+	table.mu.Lock()
+	delete(table.running, id)
+	table.mu.Unlock()
+	cancel()
 	call.Conn.reply(id, out, err)
 }
 
@@ -235,6 +300,7 @@ func (t *calls) cancel(id int64) {
 func (t *calls) cancelAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.closed = true
 	for _, cancel := range t.running {
 		cancel()
 	}
@@ -278,22 +344,28 @@ func (s *Session) Push(event string, data []byte) error {
 	if len(data) == 0 {
 		data = []byte("{}")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.conn
+	// pushMu, not mu, orders pushes: a failing write may end the
+	// connection, and ending it takes mu to detach the session.
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
+	c := s.Conn()
 	if c == nil {
 		return ErrClosed
 	}
-	s.seq++
+	seq := s.seq + 1
 	b := make([]byte, 0, 40+len(event)+len(data))
 	b = append(b, `{"event":`...)
 	b = wire.AppendString(b, event)
 	b = append(b, `,"seq":`...)
-	b = wire.AppendInt(b, s.seq)
+	b = wire.AppendInt(b, seq)
 	b = append(b, `,"data":`...)
 	b = append(b, data...)
 	b = append(b, '}')
-	return c.WriteMessage(TextMessage, b)
+	if err := c.WriteMessage(TextMessage, b); err != nil {
+		return err
+	}
+	s.seq = seq // numbers only what was queued: no gap for a resuming client
+	return nil
 }
 
 // Broadcast pushes the event to every open connection's session. Errors

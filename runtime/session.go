@@ -34,7 +34,8 @@ type Session struct {
 	conn   *Conn
 	secret string      // resume secret; "" until first asked for
 	expiry *time.Timer // set while detached
-	seq    int64       // sequence number of the last event pushed
+	pushMu sync.Mutex  // orders Push calls (see Push)
+	seq    int64       // sequence number of the last event pushed; guarded by pushMu
 }
 
 func newSession() *Session {

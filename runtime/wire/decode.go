@@ -61,6 +61,8 @@ type Decoder struct {
 	depth   int
 	buf     []byte // scratch for unescaping
 	escaped bool   // the last string read had escapes (it lives in buf)
+	// lastString is the decimal string being parsed, for error messages.
+	lastString []byte
 }
 
 // Reset makes d read data; root names the value in error paths ("args").
@@ -168,7 +170,9 @@ func (d *Decoder) literal(lit string) bool {
 
 // Object reads an object, calling fn once per member with the key
 // (unescaped; valid only during the call) and d positioned at the value,
-// which fn must consume (Skip it when unknown). Duplicate keys are an error.
+// which fn must consume (Skip it when unknown). Duplicate keys are not
+// detected here: generated code rejects duplicates of the keys it knows,
+// and unknown keys are skipped whatever their number.
 func (d *Decoder) Object(fn func(key []byte) error) error {
 	if d.Peek() != Object {
 		return d.expected("object")
@@ -275,8 +279,10 @@ func (d *Decoder) Skip() error {
 		_, err := d.Bool()
 		return err
 	case Null:
-		d.Null()
-		return nil
+		if d.Null() {
+			return nil
+		}
+		return d.Errorf("malformed literal: expected null")
 	}
 	return d.expected("a JSON value")
 }
@@ -300,6 +306,7 @@ func (d *Decoder) Bool() (bool, error) {
 		if d.literal("false") {
 			return false, nil
 		}
+		return false, d.Errorf("malformed literal: expected true or false")
 	}
 	return false, d.expected("boolean")
 }
@@ -391,44 +398,67 @@ func (d *Decoder) Int() (int64, error) {
 	return d.integer(-(1<<53 - 1), 1<<53-1)
 }
 
-// Int64 reads a 64-bit integer written as a decimal string.
+// Int64 reads a 64-bit integer written as a decimal string: an optional
+// minus sign and digits, nothing else.
 func (d *Decoder) Int64() (int64, error) {
-	s, err := d.decimalString("int64")
+	b, err := d.decimalString("int64", "an int64")
 	if err != nil {
 		return 0, err
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, d.Errorf("%q is not an int64", s)
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
 	}
-	return v, nil
+	u, ok := parseDigits(b)
+	switch {
+	case ok && !neg && u <= math.MaxInt64:
+		return int64(u), nil
+	case ok && neg && u <= 1<<63:
+		return -int64(u-1) - 1, nil
+	}
+	return 0, d.Errorf("%q is not an int64", d.lastString)
 }
 
 // Uint64 reads a 64-bit unsigned integer written as a decimal string.
 func (d *Decoder) Uint64() (uint64, error) {
-	s, err := d.decimalString("uint64")
+	b, err := d.decimalString("uint64", "a uint64")
 	if err != nil {
 		return 0, err
 	}
-	v, err := strconv.ParseUint(s, 10, 64)
-	if err != nil {
-		return 0, d.Errorf("%q is not a uint64", s)
+	if u, ok := parseDigits(b); ok {
+		return u, nil
 	}
-	return v, nil
+	return 0, d.Errorf("%q is not a uint64", d.lastString)
 }
 
-func (d *Decoder) decimalString(what string) (string, error) {
+// parseDigits parses a non-empty run of ASCII digits without overflow.
+func parseDigits(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var u uint64
+	for _, c := range b {
+		if c < '0' || c > '9' || u > (math.MaxUint64-uint64(c-'0'))/10 {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0')
+	}
+	return u, true
+}
+
+func (d *Decoder) decimalString(kind, what string) ([]byte, error) {
 	if d.Peek() != String {
-		return "", d.expected(what + " as a decimal string")
+		return nil, d.expected(kind + " as a decimal string")
 	}
 	b, err := d.stringBytes()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	d.lastString = b
 	if len(b) == 0 || len(b) > 20 {
-		return "", d.Errorf("%q is not an %s", b, what)
+		return nil, d.Errorf("%q is not %s", b, what)
 	}
-	return string(b), nil
+	return b, nil
 }
 
 // String reads a string.

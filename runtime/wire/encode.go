@@ -97,7 +97,13 @@ func AppendFloat64(dst []byte, v float64) ([]byte, error) {
 	}
 	abs := math.Abs(v)
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		return strconv.AppendFloat(dst, v, 'e', -1, 64), nil
+		dst = strconv.AppendFloat(dst, v, 'e', -1, 64)
+		// As encoding/json does: 1e-07 becomes 1e-7.
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+		return dst, nil
 	}
 	return strconv.AppendFloat(dst, v, 'f', -1, 64), nil
 }
@@ -109,12 +115,20 @@ func AppendBytes(dst []byte, b []byte) []byte {
 	return append(dst, '"')
 }
 
+// ErrTimeRange is returned for times outside the years 0000-9999, which
+// RFC 3339 cannot write.
+var ErrTimeRange = errors.New("wire: timestamp outside the years 0000-9999")
+
 // AppendTime appends t in UTC as an RFC 3339 string with as many
 // fractional digits as needed (up to nanoseconds).
-func AppendTime(dst []byte, t time.Time) []byte {
+func AppendTime(dst []byte, t time.Time) ([]byte, error) {
+	t = t.UTC()
+	if y := t.Year(); y < 0 || y > 9999 {
+		return dst, ErrTimeRange
+	}
 	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
-	return append(dst, '"')
+	dst = t.AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, '"'), nil
 }
 
 // AppendUUID appends u in its canonical lowercase form.

@@ -1,0 +1,850 @@
+package runtime_test
+
+// Black-box tests of the RPC layer (rpc.go) over real TCP: a Router with
+// hand-written MethodFuncs, driven by the byte-level client of
+// helpers_test.go, checking the exact JSON of every reply and event
+// against docs/protocol.md.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/duplexrpc/duplex/runtime"
+)
+
+// notFound is an app error type with its own wire code, as generated
+// typed errors are.
+type notFound struct{ what string }
+
+func (e notFound) Error() string                 { return e.what + " not found" }
+func (e notFound) WireError() (code, msg string) { return "not_found", e.Error() }
+
+var errSecret = errors.New("connect db: password hunter2 rejected")
+
+// rpcMethods is a Router with test methods and what they observed.
+type rpcMethods struct {
+	router  *runtime.Router
+	started chan string // args of each "wait" call when it starts
+	ended   chan error  // ctx.Err() of each "wait" call when it ends
+	calls   chan *runtime.Call
+}
+
+func newRPCMethods() *rpcMethods {
+	m := &rpcMethods{
+		router:  runtime.NewRouter(),
+		started: make(chan string, 200),
+		ended:   make(chan error, 200),
+		calls:   make(chan *runtime.Call, 200),
+	}
+	r := m.router
+	r.Handle("echo", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		return append(dst, call.Args...), nil
+	})
+	r.Handle("nothing", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		return dst, nil
+	})
+	r.Handle("record", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		m.calls <- call
+		return dst, nil
+	})
+	wait := func(wrap bool) runtime.MethodFunc {
+		return func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+			m.started <- string(call.Args)
+			<-ctx.Done()
+			m.ended <- ctx.Err()
+			if wrap {
+				return nil, fmt.Errorf("wait for %s: %w", call.Args, ctx.Err())
+			}
+			return nil, ctx.Err()
+		}
+	}
+	r.Handle("wait", wait(false))
+	r.Handle("waitWrapped", wait(true))
+	r.Handle("panic", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		panic("boom")
+	})
+	r.Handle("fail", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		return nil, &runtime.Error{Code: "name_taken", Message: `ada is "online" already`}
+	})
+	r.Handle("failWrapped", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		return nil, fmt.Errorf("login: %w", &runtime.Error{Code: "forbidden", Message: "no"})
+	})
+	r.Handle("failTyped", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		return []byte(`{"ignored":true}`), notFound{"user ada"}
+	})
+	r.Handle("plain", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		return nil, fmt.Errorf("load user: %w", errSecret)
+	})
+	r.Handle("resume", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		var args struct{ Token string }
+		if err := json.Unmarshal(call.Args, &args); err != nil {
+			return nil, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
+		}
+		if _, err := call.Conn.Resume(args.Token); err != nil {
+			return nil, &runtime.Error{Code: "session_not_found", Message: err.Error()}
+		}
+		return dst, nil
+	})
+	r.Handle("push", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		for i := 1; i <= 3; i++ {
+			if err := call.Session.Push("said", fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
+				return nil, err
+			}
+		}
+		if err := call.Session.Push("empty", nil); err != nil {
+			return nil, err
+		}
+		return dst, nil
+	})
+	return m
+}
+
+// startRPC runs a server with m's router and hooks, and dials one client.
+func startRPC(t *testing.T, m *rpcMethods, o runtime.Options) (*env, *client) {
+	t.Helper()
+	o.Handler = m.router
+	e := start(t, viaListener, o)
+	c := dial(t, e.addr)
+	return e, c
+}
+
+// reply reads the next data frame, which must be text.
+func (c *client) reply() string {
+	c.t.Helper()
+	f := c.nextData()
+	if f.h.OpCode != ws.OpText {
+		c.t.Fatalf("got %v frame %q, want text", f.h.OpCode, f.payload)
+	}
+	return string(f.payload)
+}
+
+// expectReply reads the next data frame and checks it is want exactly.
+func (c *client) expectReply(want string) {
+	c.t.Helper()
+	if got := c.reply(); got != want {
+		c.t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// replies reads n text frames, in whatever order they come, sorted.
+func (c *client) replies(n int) []string {
+	c.t.Helper()
+	out := make([]string, n)
+	for i := range out {
+		out[i] = c.reply()
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkUsable makes an echo call and checks its answer.
+func (c *client) checkUsable(id int) {
+	c.t.Helper()
+	c.text(fmt.Sprintf(`{"id":%d,"call":"echo","args":{"still":"here"}}`, id))
+	c.expectReply(fmt.Sprintf(`{"id":%d,"result":{"still":"here"}}`, id))
+}
+
+// noErrors fails if OnError was called.
+func noErrors(t *testing.T, e *env) {
+	t.Helper()
+	select {
+	case ce := <-e.rec.errs:
+		t.Errorf("unexpected OnError: %v", ce.err)
+	default:
+	}
+}
+
+func TestRPCCallResult(t *testing.T) {
+	forModes(t, func(t *testing.T, mode readMode) {
+		m := newRPCMethods()
+		e, c := startRPC(t, m, runtime.Options{DisablePoller: mode.disablePoller})
+		// args reach the method as they were sent, spacing and all.
+		c.text(`{"id":7,"call":"echo","args":{"name": "ada", "n":[1, 2.5, "\u00e9"]}}`)
+		c.expectReply(`{"id":7,"result":{"name": "ada", "n":[1, 2.5, "\u00e9"]}}`)
+		// Members in any order, with whitespace around the envelope.
+		c.text(" { \"args\" : {\"a\":1} , \"call\" : \"echo\" , \"id\" : 8 } \n")
+		c.expectReply(`{"id":8,"result":{"a":1}}`)
+		noErrors(t, e)
+	})
+}
+
+func TestRPCResultDefaultsToEmptyObject(t *testing.T) {
+	m := newRPCMethods()
+	_, c := startRPC(t, m, runtime.Options{})
+	c.text(`{"id":1,"call":"nothing","args":{"x":1}}`)
+	c.expectReply(`{"id":1,"result":{}}`)
+}
+
+func TestRPCMissingArgsIsEmptyObject(t *testing.T) {
+	m := newRPCMethods()
+	_, c := startRPC(t, m, runtime.Options{})
+	c.text(`{"id":1,"call":"echo"}`)
+	c.expectReply(`{"id":1,"result":{}}`)
+	c.text(`{"id":2,"call":"echo","args":{}}`)
+	c.expectReply(`{"id":2,"result":{}}`)
+}
+
+// TestRPCCallSeesConnSessionAndName: the Call a method gets.
+func TestRPCCallSeesConnSessionAndName(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	conn := e.rec.nextOpen(t)
+	c.text(`{"id":1,"call":"record","args":{"k":"v"}}`)
+	c.expectReply(`{"id":1,"result":{}}`)
+	call := recv(t, m.calls, "the call")
+	if call.Conn != conn || call.Session != conn.Session() || call.Name != "record" || string(call.Args) != `{"k":"v"}` {
+		t.Errorf("call %+v (args %s); conn %p session %p", call, call.Args, conn, conn.Session())
+	}
+	c.text(`{"id":2,"call":"record"}`)
+	c.expectReply(`{"id":2,"result":{}}`)
+	if call := recv(t, m.calls, "the call"); string(call.Args) != "{}" {
+		t.Errorf("args %q, want {}", call.Args)
+	}
+}
+
+func TestRPCUnknownCommand(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	c.text(`{"id":3,"call":"nope","args":{}}`)
+	c.expectReply(`{"id":3,"error":{"code":"unknown_command","message":"unknown command \"nope\""}}`)
+	c.text(`{"id":4,"call":"<\"x\">"}`)
+	c.expectReply(`{"id":4,"error":{"code":"unknown_command","message":"unknown command \"\u003c\\\"x\\\"\u003e\""}}`)
+	c.text(`{"id":5,"call":""}`)
+	c.expectReply(`{"id":5,"error":{"code":"unknown_command","message":"unknown command \"\""}}`)
+	c.checkUsable(6)
+	noErrors(t, e)
+}
+
+func TestRPCArgsNotAnObject(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	for i, tt := range []struct{ args, got string }{
+		{`[1]`, "array"}, {`"x"`, "string"}, {`null`, "null"}, {`1`, "number"}, {`true`, "boolean"},
+	} {
+		c.text(fmt.Sprintf(`{"id":%d,"call":"echo","args":%s}`, i, tt.args))
+		c.expectReply(fmt.Sprintf(`{"id":%d,"error":{"code":"bad_request","message":"args: expected object, got %s"}}`, i, tt.got))
+	}
+	// Invalid JSON inside args, after the id: answered, not closed.
+	c.text(`{"id":10,"call":"echo","args":{"a":"\ud800"}}`)
+	c.expectReply(`{"id":10,"error":{"code":"bad_request","message":"args.a: unpaired surrogate in \\u escape"}}`)
+	c.checkUsable(11)
+	noErrors(t, e)
+}
+
+// TestRPCArgsErrorBeforeID: the protocol says invalid arguments get a
+// bad_request reply and the connection stays open, whatever the order of
+// the members.
+func TestRPCArgsErrorBeforeID(t *testing.T) {
+	m := newRPCMethods()
+	_, c := startRPC(t, m, runtime.Options{})
+	c.text(`{"call":"echo","args":1,"id":5}`)
+	f := c.mustFrame()
+	if f.h.OpCode == ws.OpClose {
+		code, reason := parseClose(f.payload)
+		t.Fatalf("rpc.go decodeEnvelope stops at the first bad member, so an args error before \"id\" leaves hasID false and ServeMessage closes the connection (%d %q) instead of answering bad_request", code, reason)
+	}
+	if want := `{"id":5,"error":{"code":"bad_request","message":"args: expected object, got number"}}`; string(f.payload) != want {
+		t.Fatalf("got %s, want %s", f.payload, want)
+	}
+}
+
+func TestRPCEnvelopeWithoutCall(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	for i, env := range []string{`{"id":%d}`, `{"id":%d,"args":{}}`} {
+		c.text(fmt.Sprintf(env, i))
+		c.expectReply(fmt.Sprintf(`{"id":%d,"error":{"code":"bad_request","message":"a call needs an id and a call name"}}`, i))
+	}
+	// With a cancel member and no call it is a cancel, id or not: no reply.
+	c.text(`{"id":5,"cancel":3,"args":{}}`)
+	c.text(`{"id":9,"call":null}`)
+	c.expectReply(`{"id":9,"error":{"code":"bad_request","message":"call: expected string, got null"}}`)
+	c.text(`{"id":10,"call":7}`)
+	c.expectReply(`{"id":10,"error":{"code":"bad_request","message":"call: expected string, got number"}}`)
+	c.checkUsable(11)
+	noErrors(t, e)
+}
+
+func TestRPCNotJSONCloses1007(t *testing.T) {
+	for _, tt := range []struct{ msg, reason string }{
+		{"hello", "undecodable envelope: expected object, got invalid JSON"},
+		{"", "undecodable envelope: expected object, got end of input"},
+		{"[1]", "undecodable envelope: expected object, got array"},
+		{`"id"`, "undecodable envelope: expected object, got string"},
+		{`{"call":"echo"`, "undecodable envelope: expected ',' or '}', got end of input"},
+		{`{"call":"echo"} {}`, "undecodable envelope: unexpected data after the value at offset 16"},
+		{`{"cancel":"7"}`, "undecodable envelope: cancel: expected number, got string"},
+		{`{"args":{"a":},"id":1}`, "undecodable envelope: args.a: expected a JSON value, got invalid JSON"},
+	} {
+		t.Run(tt.msg, func(t *testing.T) {
+			m := newRPCMethods()
+			e, c := startRPC(t, m, runtime.Options{})
+			c.text(tt.msg)
+			if reason := c.expectCloseCode(runtime.CloseInvalidPayload); reason != tt.reason {
+				t.Errorf("reason %q, want %q", reason, tt.reason)
+			}
+			c.sendClose(runtime.CloseInvalidPayload, "")
+			if ce := e.rec.nextClose(t); ce.err.Code != runtime.CloseInvalidPayload {
+				t.Errorf("OnClose %v", ce.err)
+			}
+		})
+	}
+}
+
+// TestRPCSyntaxErrorAfterIDCloses1007: a text frame that is not a JSON
+// object closes the connection with 1007 (docs/protocol.md), even when an
+// id could be read before the syntax error.
+func TestRPCSyntaxErrorAfterIDCloses1007(t *testing.T) {
+	m := newRPCMethods()
+	_, c := startRPC(t, m, runtime.Options{})
+	c.text(`{"id":1,"call":"echo"`)
+	f := c.mustFrame()
+	if f.h.OpCode == ws.OpText {
+		t.Fatalf("rpc.go ServeMessage answers a text frame that is not JSON with bad_request when its id came before the syntax error (%s); docs/protocol.md says 1007", f.payload)
+	}
+	if code, reason := parseClose(f.payload); f.h.OpCode != ws.OpClose || code != runtime.CloseInvalidPayload {
+		t.Errorf("got %v %d %q, want close 1007", f.h.OpCode, code, reason)
+	}
+	c.sendClose(runtime.CloseInvalidPayload, "")
+}
+
+func TestRPCBinaryCloses1003(t *testing.T) {
+	m := newRPCMethods()
+	_, c := startRPC(t, m, runtime.Options{})
+	c.writeFrame(ws.OpBinary, []byte(`{"id":1,"call":"echo"}`))
+	if reason := c.expectCloseCode(runtime.CloseUnsupportedData); reason != "duplex.v1 speaks JSON text frames only" {
+		t.Errorf("reason %q", reason)
+	}
+	c.sendClose(runtime.CloseUnsupportedData, "")
+}
+
+func TestRPCUnknownMembersIgnored(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	c.text(`{"v":2,"id":1,"meta":{"trace":[1,{"x":null}],"s":"\u00e9"},"call":"echo","args":{"a":1},"event":"x","seq":3}`)
+	c.expectReply(`{"id":1,"result":{"a":1}}`)
+	// A cancel with unknown members is still a cancel: nothing answers it.
+	c.text(`{"cancel":99,"why":"bored"}`)
+	c.checkUsable(2)
+	noErrors(t, e)
+}
+
+func TestRPCIDRange(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	for _, id := range []string{"0", "-1", "9007199254740991", "-9007199254740991", "-0"} {
+		c.text(`{"id":` + id + `,"call":"echo","args":{"x":1}}`)
+		want := id
+		if id == "-0" {
+			want = "0"
+		}
+		c.expectReply(`{"id":` + want + `,"result":{"x":1}}`)
+	}
+	c.checkUsable(1)
+	noErrors(t, e)
+	// Beyond 2^53-1, fractions and strings are refused, and the method
+	// does not run: with a bad_request (today, see
+	// TestRPCNoUsableIDNotAnsweredAsID0) or a 1007 close naming the id.
+	for _, tt := range []struct{ id, msg string }{
+		{"9007199254740992", "id: 9007199254740992 is not an integer in [-9007199254740991, 9007199254740991]"},
+		{"-9007199254740992", "id: -9007199254740992 is not an integer in [-9007199254740991, 9007199254740991]"},
+		{"18446744073709551616", "id: 18446744073709551616 is not an integer in [-9007199254740991, 9007199254740991]"},
+		{"1.5", "id: 1.5 is not an integer in [-9007199254740991, 9007199254740991]"},
+		{"1e2", "id: 1e2 is not an integer in [-9007199254740991, 9007199254740991]"},
+		{`"7"`, "id: expected number, got string"},
+		{"null", "id: expected number, got null"},
+	} {
+		c := dial(t, e.addr)
+		c.text(`{"id":` + tt.id + `,"call":"record"}`)
+		f := c.mustFrame()
+		switch f.h.OpCode {
+		case ws.OpText:
+			var r struct {
+				ID    json.RawMessage
+				Error struct{ Code, Message string }
+			}
+			if err := json.Unmarshal(f.payload, &r); err != nil || r.Error.Code != "bad_request" || r.Error.Message != tt.msg || string(r.ID) == tt.id {
+				t.Errorf("id %s: got %s, want bad_request %q", tt.id, f.payload, tt.msg)
+			}
+			c.checkUsable(1)
+		case ws.OpClose:
+			if code, reason := parseClose(f.payload); code != runtime.CloseInvalidPayload || !strings.Contains(reason, tt.msg) {
+				t.Errorf("id %s: close %d %q", tt.id, code, reason)
+			}
+			c.sendClose(runtime.CloseInvalidPayload, "")
+		default:
+			t.Errorf("id %s: got %v %q", tt.id, f.h.OpCode, f.payload)
+		}
+	}
+	select {
+	case call := <-m.calls:
+		t.Errorf("a call with a bad id ran: %+v", call)
+	default:
+	}
+}
+
+// TestRPCNoUsableIDNotAnsweredAsID0: an envelope without an id, or with
+// one that cannot be read, cannot be answered: a reply to id 0 would
+// settle the client's call 0 if it has one in flight. docs/protocol.md
+// closes with 1007 for an undecodable envelope.
+func TestRPCNoUsableIDNotAnsweredAsID0(t *testing.T) {
+	var answered []string
+	for _, msg := range []string{`{"call":"echo"}`, `{}`, `{"args":{}}`, `{"id":9007199254740992,"call":"echo"}`, `{"id":"1","call":"echo"}`, `{"id":1.5,"call":"echo"}`} {
+		m := newRPCMethods()
+		_, c := startRPC(t, m, runtime.Options{})
+		c.text(`{"id":0,"call":"wait"}`)
+		recv(t, m.started, "call 0 to start")
+		c.text(msg)
+		f := c.mustFrame()
+		switch {
+		case f.h.OpCode == ws.OpText && strings.HasPrefix(string(f.payload), `{"id":0,`):
+			answered = append(answered, msg+" → "+string(f.payload))
+		case f.h.OpCode == ws.OpClose:
+			if code, _ := parseClose(f.payload); code != runtime.CloseInvalidPayload {
+				t.Errorf("%s: close %d, want 1007", msg, code)
+			}
+			c.sendClose(runtime.CloseInvalidPayload, "")
+		default:
+			t.Errorf("%s: got %v %s", msg, f.h.OpCode, f.payload)
+		}
+	}
+	if len(answered) > 0 {
+		t.Fatalf("rpc.go ServeMessage answers envelopes without a usable id as id 0 (decodeEnvelope sets hasID before the id decodes; a missing id falls to the bad_request reply), while the client's call 0 is in flight:\n%s", strings.Join(answered, "\n"))
+	}
+}
+
+func TestRPCDuplicateIDInFlight(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	c.text(`{"id":9,"call":"wait","args":{"n":1}}`)
+	if got := recv(t, m.started, "the call to start"); got != `{"n":1}` {
+		t.Fatalf("started with %s", got)
+	}
+	c.text(`{"id":9,"call":"echo","args":{"n":2}}`)
+	c.expectReply(`{"id":9,"error":{"code":"bad_request","message":"id 9 is already in use by a call in flight"}}`)
+	// Another id is fine meanwhile, and the first call is undisturbed.
+	c.checkUsable(10)
+	select {
+	case err := <-m.ended:
+		t.Fatalf("the first call ended: %v", err)
+	default:
+	}
+	c.text(`{"cancel":9}`)
+	c.expectReply(`{"id":9,"error":{"code":"canceled","message":"call canceled"}}`)
+	noErrors(t, e)
+}
+
+func TestRPCCancel(t *testing.T) {
+	for _, method := range []string{"wait", "waitWrapped"} {
+		t.Run(method, func(t *testing.T) {
+			m := newRPCMethods()
+			e, c := startRPC(t, m, runtime.Options{})
+			c.text(`{"id":10,"call":"` + method + `"}`)
+			recv(t, m.started, "the call to start")
+			// Cancelling calls that are not running does nothing.
+			c.text(`{"cancel":11}`)
+			c.text(`{"cancel":-10}`)
+			c.checkUsable(12)
+			select {
+			case err := <-m.ended:
+				t.Fatalf("the call ended: %v", err)
+			default:
+			}
+			c.text(`{"cancel":10}`)
+			if err := recv(t, m.ended, "the call's context to end"); !errors.Is(err, context.Canceled) {
+				t.Errorf("ctx.Err() = %v", err)
+			}
+			c.expectReply(`{"id":10,"error":{"code":"canceled","message":"call canceled"}}`)
+			// Cancelling it again, after its reply, does nothing.
+			c.text(`{"cancel":10}`)
+			c.checkUsable(13)
+			noErrors(t, e)
+		})
+	}
+}
+
+// TestRPCCancelIsPerConnection: a cancel names a call of its own
+// connection only.
+func TestRPCCancelIsPerConnection(t *testing.T) {
+	m := newRPCMethods()
+	e, c1 := startRPC(t, m, runtime.Options{})
+	c2 := dial(t, e.addr)
+	c1.text(`{"id":1,"call":"wait"}`)
+	recv(t, m.started, "the call to start")
+	c2.text(`{"cancel":1}`)
+	c2.checkUsable(2)
+	select {
+	case err := <-m.ended:
+		t.Fatalf("another connection's cancel ended the call: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	c1.text(`{"cancel":1}`)
+	c1.expectReply(`{"id":1,"error":{"code":"canceled","message":"call canceled"}}`)
+}
+
+func TestRPCOverloaded(t *testing.T) {
+	for _, limit := range []int{0, 3} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			m := newRPCMethods()
+			m.router.MaxCallsInFlight = limit
+			e, c := startRPC(t, m, runtime.Options{})
+			want := limit
+			if limit == 0 {
+				want = runtime.DefaultMaxCallsInFlight
+			}
+			for i := range want {
+				c.text(fmt.Sprintf(`{"id":%d,"call":"wait"}`, i))
+			}
+			for range want {
+				recv(t, m.started, "the calls to start")
+			}
+			c.text(fmt.Sprintf(`{"id":%d,"call":"echo"}`, want))
+			c.expectReply(fmt.Sprintf(`{"id":%d,"error":{"code":"overloaded","message":"more than %d calls in flight"}}`, want, want))
+			// Another connection has its own budget.
+			c2 := dial(t, e.addr)
+			c2.checkUsable(1)
+			// Once one ends there is room again (soon after its reply:
+			// see TestRPCIDReusableRightAfterReply).
+			c.text(`{"cancel":0}`)
+			c.expectReply(`{"id":0,"error":{"code":"canceled","message":"call canceled"}}`)
+			deadline := time.Now().Add(ioTimeout)
+			for id := 1000; ; id++ {
+				c.text(fmt.Sprintf(`{"id":%d,"call":"echo"}`, id))
+				got := c.reply()
+				if got == fmt.Sprintf(`{"id":%d,"result":{}}`, id) {
+					break
+				}
+				if !strings.Contains(got, `"overloaded"`) || time.Now().After(deadline) {
+					t.Fatalf("got %s", got)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			noErrors(t, e)
+		})
+	}
+}
+
+func TestRPCPanic(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	conn := e.rec.nextOpen(t)
+	c.text(`{"id":1,"call":"panic"}`)
+	c.expectReply(`{"id":1,"error":{"code":"internal","message":"internal error"}}`)
+	ce := e.rec.nextError(t)
+	var pe *runtime.PanicError
+	if !errors.As(ce.err, &pe) || pe.Value != "boom" || ce.conn != conn {
+		t.Errorf("OnError(%p, %v), want a *PanicError of \"boom\" on %p", ce.conn, ce.err, conn)
+	}
+	c.checkUsable(2)
+	e.rec.noClose(t, 20*time.Millisecond)
+}
+
+func TestRPCPlainErrorNotLeaked(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	c.text(`{"id":1,"call":"plain"}`)
+	got := c.reply()
+	if want := `{"id":1,"error":{"code":"internal","message":"internal error"}}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	if strings.Contains(got, "hunter2") {
+		t.Error("the error's text reached the client")
+	}
+	if ce := e.rec.nextError(t); !errors.Is(ce.err, errSecret) {
+		t.Errorf("OnError got %v, want it to wrap the handler's error", ce.err)
+	}
+	c.checkUsable(2)
+}
+
+func TestRPCWireErrors(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	for i, tt := range []struct{ call, want string }{
+		{"fail", `{"code":"name_taken","message":"ada is \"online\" already"}`},
+		{"failWrapped", `{"code":"forbidden","message":"no"}`},
+		{"failTyped", `{"code":"not_found","message":"user ada not found"}`},
+	} {
+		c.text(fmt.Sprintf(`{"id":%d,"call":%q}`, i, tt.call))
+		c.expectReply(fmt.Sprintf(`{"id":%d,"error":%s}`, i, tt.want))
+	}
+	noErrors(t, e)
+	if err := (&runtime.Error{Code: "c", Message: "m"}); err.Error() != "c: m" {
+		t.Errorf("Error() = %q", err.Error())
+	}
+}
+
+// TestRPCPipelinedCalls: calls sent in one TCP write (so in one read
+// buffer) run concurrently, each on its own goroutine (every call waits
+// until all have started), and keep their own args after ServeMessage
+// returns.
+func TestRPCPipelinedCalls(t *testing.T) {
+	const n = 30
+	m := newRPCMethods()
+	var (
+		mu      sync.Mutex
+		running int
+		all     = make(chan struct{})
+	)
+	m.router.Handle("gather", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		mu.Lock()
+		if running++; running == n {
+			close(all)
+		}
+		mu.Unlock()
+		select {
+		case <-all:
+		case <-time.After(ioTimeout):
+			return nil, &runtime.Error{Code: "not_concurrent", Message: "the other calls did not start"}
+		}
+		return append(dst, call.Args...), nil
+	})
+	_, c := startRPC(t, m, runtime.Options{})
+	var batch []byte
+	var want []string
+	for i := range n {
+		args := fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, strings.Repeat(string(rune('a'+i%26)), 50+i))
+		batch = append(batch, clientFrame(true, 0, ws.OpText, fmt.Appendf(nil, `{"id":%d,"call":"gather","args":%s}`, i, args))...)
+		want = append(want, fmt.Sprintf(`{"id":%d,"result":%s}`, i, args))
+	}
+	slices.Sort(want)
+	c.write(batch)
+	got := c.replies(n)
+	if !slices.Equal(got, want) {
+		t.Errorf("replies:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestRPCCloseCancelsInFlight(t *testing.T) {
+	for _, how := range []string{"close frame", "tcp"} {
+		t.Run(how, func(t *testing.T) {
+			m := newRPCMethods()
+			e, c := startRPC(t, m, runtime.Options{})
+			for i := range 3 {
+				c.text(fmt.Sprintf(`{"id":%d,"call":"wait"}`, i))
+				recv(t, m.started, "the call to start")
+			}
+			if how == "tcp" {
+				_ = c.nc.Close()
+			} else {
+				c.sendClose(1000, "bye")
+			}
+			for range 3 {
+				if err := recv(t, m.ended, "the call's context to end"); !errors.Is(err, context.Canceled) {
+					t.Errorf("ctx.Err() = %v", err)
+				}
+			}
+			e.rec.nextClose(t)
+		})
+	}
+}
+
+func TestSessionPushNumbersEvents(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	conn := e.rec.nextOpen(t)
+	c.text(`{"id":1,"call":"push"}`)
+	c.expectReply(`{"event":"said","seq":1,"data":{"n":1}}`)
+	c.expectReply(`{"event":"said","seq":2,"data":{"n":2}}`)
+	c.expectReply(`{"event":"said","seq":3,"data":{"n":3}}`)
+	c.expectReply(`{"event":"empty","seq":4,"data":{}}`)
+	c.expectReply(`{"id":1,"result":{}}`)
+	sess := conn.Session()
+	if err := sess.Push(`a"<b`, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	c.expectReply(`{"event":"a\"\u003cb","seq":5,"data":{}}`)
+
+	// Another connection's session counts from 1.
+	c2 := dial(t, e.addr)
+	conn2 := e.rec.nextOpen(t)
+	if err := conn2.Session().Push("x", nil); err != nil {
+		t.Fatal(err)
+	}
+	c2.expectReply(`{"event":"x","seq":1,"data":{}}`)
+
+	// A detached session cannot push.
+	c.hangUp()
+	e.rec.nextClose(t)
+	if err := sess.Push("said", nil); !errors.Is(err, runtime.ErrClosed) {
+		t.Errorf("Push on a detached session: %v, want ErrClosed", err)
+	}
+}
+
+// TestSessionPushNoGapAfterFailedPush: a push that fails (the connection
+// is closing) delivers nothing, so it must not use up a sequence number:
+// the client that resumes the session would see a gap and believe it
+// missed an event.
+func TestSessionPushNoGapAfterFailedPush(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	conn := e.rec.nextOpen(t)
+	sess := conn.Session()
+	token := sess.ResumeToken()
+	if err := sess.Push("a", nil); err != nil {
+		t.Fatal(err)
+	}
+	c.expectReply(`{"event":"a","seq":1,"data":{}}`)
+	_ = conn.Close(runtime.CloseNormal, "bye")
+	if err := sess.Push("lost", nil); !errors.Is(err, runtime.ErrClosed) {
+		t.Fatalf("Push while closing: %v, want ErrClosed", err)
+	}
+	c.expectCloseCode(runtime.CloseNormal)
+	c.sendClose(runtime.CloseNormal, "")
+	e.rec.nextClose(t)
+
+	c2 := dial(t, e.addr)
+	c2.text(`{"id":1,"call":"resume","args":{"token":"` + token + `"}}`)
+	c2.expectReply(`{"id":1,"result":{}}`)
+	if err := sess.Push("b", nil); err != nil {
+		t.Fatal(err)
+	}
+	got := c2.reply()
+	if got == `{"event":"b","seq":3,"data":{}}` {
+		t.Fatal("rpc.go Session.Push increments seq before WriteMessage, which fails while the connection closes: the resumed client gets seq 3 after seq 1")
+	}
+	if want := `{"event":"b","seq":2,"data":{}}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+// TestSessionPushToResetPeer: a Push whose write finds the peer gone ends
+// the connection on the pushing goroutine, which detaches the session. It
+// must return, not deadlock. The scenario runs in a child process, since
+// a deadlocked goroutine would stay behind and hold the session's lock.
+func TestSessionPushToResetPeer(t *testing.T) {
+	if os.Getenv("DUPLEX_TEST_PUSH_RESET_CHILD") == "1" {
+		pushToResetPeer(t)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSessionPushToResetPeer$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "DUPLEX_TEST_PUSH_RESET_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if bytes.Contains(out, []byte("Push did not return")) {
+		t.Fatal("rpc.go Session.Push holds s.mu across c.WriteMessage; when the inline non-blocking write fails (peer reset), writeFailed -> finish -> Server.connClosed -> sessions.detach locks s.mu again on the same goroutine: self-deadlock (Broadcast too), and the connection never gets OnClose")
+	}
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+func pushToResetPeer(t *testing.T) {
+	entered := make(chan *runtime.Conn, 1)
+	release := make(chan struct{})
+	defer close(release)
+	// The handler holds the reader, so that the reset is found by the
+	// push's write and not by a read.
+	h := runtime.HandlerFunc(func(c *runtime.Conn, typ runtime.MessageType, data []byte) {
+		entered <- c
+		<-release
+	})
+	srv, err := runtime.New(testOptions(runtime.Options{Handler: h}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	c := dial(t, ln.Addr().String())
+	c.text("block")
+	conn := recv(t, entered, "the handler")
+	_ = c.nc.(*net.TCPConn).SetLinger(0) // close with RST
+	_ = c.nc.Close()
+	time.Sleep(50 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- conn.Session().Push("x", nil) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("Push did not return")
+	}
+	waitDone(t, conn, ioTimeout)
+}
+
+// TestSessionPushConcurrent: pushes from many goroutines are numbered
+// without gaps or repeats, in the order they are queued.
+func TestSessionPushConcurrent(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	sess := e.rec.nextOpen(t).Session()
+	const goroutines, each = 8, 25
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				if err := sess.Push("e", fmt.Appendf(nil, `{"g":%d,"i":%d}`, g, i)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	last := make(map[int]int)
+	for seq := 1; seq <= goroutines*each; seq++ {
+		var ev struct {
+			Event string
+			Seq   int
+			Data  struct{ G, I int }
+		}
+		got := c.reply()
+		if err := json.Unmarshal([]byte(got), &ev); err != nil || ev.Seq != seq || ev.Event != "e" {
+			t.Fatalf("event %s, want seq %d", got, seq)
+		}
+		if prev, ok := last[ev.Data.G]; ok && ev.Data.I != prev+1 || !ok && ev.Data.I != 0 {
+			t.Fatalf("goroutine %d's events out of order: %d after %d", ev.Data.G, ev.Data.I, prev)
+		}
+		last[ev.Data.G] = ev.Data.I
+	}
+	wg.Wait()
+}
+
+func TestServerBroadcast(t *testing.T) {
+	m := newRPCMethods()
+	e, c1 := startRPC(t, m, runtime.Options{})
+	clients := []*client{c1, dial(t, e.addr), dial(t, e.addr)}
+	conns := []*runtime.Conn{e.rec.nextOpen(t), e.rec.nextOpen(t), e.rec.nextOpen(t)}
+	e.srv.Broadcast("tick", []byte(`{"x":1}`))
+	for _, c := range clients {
+		c.expectReply(`{"event":"tick","seq":1,"data":{"x":1}}`)
+	}
+	// Broadcasts and pushes share each session's numbering.
+	if err := conns[0].Session().Push("own", nil); err != nil {
+		t.Fatal(err)
+	}
+	clients[0].expectReply(`{"event":"own","seq":2,"data":{}}`)
+	// A closed connection is left out, and the others still get it.
+	clients[2].hangUp()
+	e.rec.nextClose(t)
+	e.srv.Broadcast("tock", nil)
+	clients[0].expectReply(`{"event":"tock","seq":3,"data":{}}`)
+	clients[1].expectReply(`{"event":"tock","seq":2,"data":{}}`)
+	noErrors(t, e)
+}
+
+// TestRPCIDReusableRightAfterReply: once the reply to a call has arrived,
+// its id is free ("unique among its calls in flight").
+func TestRPCIDReusableRightAfterReply(t *testing.T) {
+	m := newRPCMethods()
+	_, c := startRPC(t, m, runtime.Options{})
+	for i := range 500 {
+		c.text(`{"id":1,"call":"echo"}`)
+		if got := c.reply(); got != `{"id":1,"result":{}}` {
+			t.Fatalf("rpc.go Router.run sends the reply before removing the id from the table of calls in flight, so a client reusing the id at once can be told it is in use (round %d): %s", i, got)
+		}
+	}
+}
