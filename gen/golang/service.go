@@ -1,0 +1,334 @@
+package golang
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/duplexrpc/duplex/schema"
+)
+
+// generateError prints the typed error of a schema error.
+func (g *generator) generateError(e *schema.Error) {
+	name := errorName(e)
+	runtime := g.use(runtimePkg)
+	code := strconv.Quote(e.Code)
+	g.comment(wrapText(fmt.Sprintf("%s is the schema error %s, answered with the code %s.", name, e.Name, code)))
+	if strings.TrimSpace(e.Doc) != "" {
+		g.P("//")
+		g.comment(e.Doc)
+	}
+	g.P("type ", name, " struct {")
+	g.P("Message string // shown to the client")
+	g.P("}")
+	g.P()
+	g.P("func (e *", name, ") Error() string {")
+	g.P("return ", strconv.Quote(e.Code+": "), " + e.Message")
+	g.P("}")
+	g.P()
+	g.P("// WireError implements runtime.WireError: the reply carries the code ", code)
+	g.P("// and Message.")
+	g.P("func (e *", name, ") WireError() (code, message string) {")
+	g.P("return ", code, ", e.Message")
+	g.P("}")
+	g.P()
+	g.P("var _ ", runtime, ".WireError = (*", name, ")(nil)")
+	g.P()
+}
+
+// handlerSignature returns the parameters and results of a command's
+// Handler method, with or without parameter names.
+func (g *generator) handlerSignature(c *schema.Command, named bool) string {
+	ctx, runtime := g.use("context"), g.use(runtimePkg)
+	p := func(name, typ string) string {
+		if named {
+			return name + " " + typ
+		}
+		return typ
+	}
+	params := []string{p("ctx", ctx+".Context"), p("s", "*"+runtime+".Session")}
+	if a := argsType(c); a != "" {
+		params = append(params, p("args", "*"+a))
+	}
+	results := "error"
+	if r := resultType(c); r != "" {
+		results = "(*" + r + ", error)"
+	}
+	return "(" + strings.Join(params, ", ") + ") " + results
+}
+
+// commandNotes are the extra doc paragraphs of a command's Handler method.
+func commandNotes(c *schema.Command) string {
+	var notes []string
+	if len(c.Guards) > 0 {
+		names := make([]string, len(c.Guards))
+		for i, gd := range c.Guards {
+			names[i] = guardMethod(gd)
+		}
+		notes = append(notes, fmt.Sprintf("It runs only when %s allowed the call.", joinAnd(names)))
+	}
+	var errs []string
+	for _, e := range c.Errors {
+		errs = append(errs, "*"+errorName(e))
+	}
+	for _, gd := range c.Guards {
+		errs = append(errs, "*"+errorName(gd.Error))
+	}
+	errs = dedupe(errs)
+	if len(errs) > 0 {
+		notes = append(notes, fmt.Sprintf("It may return %s.", joinOr(errs)))
+	}
+	if c.Idempotent {
+		notes = append(notes, "Idempotent: a client may send it again after a reconnect.")
+	}
+	return strings.Join(notes, " ")
+}
+
+// generateHandler prints the Handler interface.
+func (g *generator) generateHandler() {
+	g.P("// Handler implements the commands and guards of ", g.file.Base(), ". Its methods")
+	g.P("// run concurrently, each call on a goroutine of its own; ctx ends when the")
+	g.P("// client cancels the call or the connection closes. Embed")
+	g.P("// UnimplementedHandler to keep compiling when the schema gains commands.")
+	g.P("//")
+	g.P("// A method's error reaches the client with its code and message when it is")
+	g.P("// one of the command's declared errors (or its guards' errors) or a")
+	g.P("// *runtime.Error with one of the runtime's own codes; any other error is")
+	g.P("// answered as \"internal\", without its text, and reported to")
+	g.P("// runtime.Hooks.OnError.")
+	g.P("type Handler interface {")
+	for _, c := range g.file.Commands {
+		g.doc(c.Doc, "", c.Deprecation, commandNotes(c))
+		g.P(methodName(c), g.handlerSignature(c, true))
+	}
+	for _, gd := range g.file.Guards {
+		g.doc(gd.Doc, "", nil, fmt.Sprintf("%s decides guard %s: false refuses the call with *%s.", guardMethod(gd), gd.Name, errorName(gd.Error)))
+		g.P(guardMethod(gd), "(ctx ", g.use("context"), ".Context, s *", g.use(runtimePkg), ".Session) bool")
+	}
+	g.P("}")
+	g.P()
+}
+
+// generateUnimplementedHandler prints UnimplementedHandler.
+func (g *generator) generateUnimplementedHandler() {
+	runtime := g.use(runtimePkg)
+	g.P("// UnimplementedHandler answers every command with \"unimplemented\" and")
+	g.P("// refuses every guard. Embed it in a Handler and override what you implement.")
+	g.P("type UnimplementedHandler struct{}")
+	g.P()
+	g.P("var _ Handler = UnimplementedHandler{}")
+	g.P()
+	for _, c := range g.file.Commands {
+		name := methodName(c)
+		g.P("// ", name, " answers \"unimplemented\".")
+		g.P("func (UnimplementedHandler) ", name, g.handlerSignature(c, false), " {")
+		ret := "return "
+		if resultType(c) != "" {
+			ret += "nil, "
+		}
+		g.P(ret, "&", runtime, ".Error{Code: ", runtime, ".CodeUnimplemented, Message: ", strconv.Quote("command "+c.Name+" is not implemented"), "}")
+		g.P("}")
+		g.P()
+	}
+	for _, gd := range g.file.Guards {
+		name := guardMethod(gd)
+		g.P("// ", name, " refuses.")
+		g.P("func (UnimplementedHandler) ", name, "(", g.use("context"), ".Context, *", runtime, ".Session) bool {")
+		g.P("return false")
+		g.P("}")
+		g.P()
+	}
+}
+
+// generateRegister prints Register: one runtime.MethodFunc per command.
+func (g *generator) generateRegister() {
+	runtime := g.use(runtimePkg)
+	g.P("// Register registers the commands of ", g.file.Base(), " with r, served by h.")
+	g.P("// Each call decodes its arguments (invalid ones are answered with")
+	g.P("// \"bad_request\" naming the field), runs the command's guards in order (a")
+	g.P("// refusal is answered with the guard's error), calls h and encodes the")
+	g.P("// result.")
+	g.P("func Register(r *", runtime, ".Router, h Handler) {")
+	for _, c := range g.file.Commands {
+		g.generateMethod(c)
+	}
+	g.P("}")
+	g.P()
+}
+
+// generateMethod prints the registration of one command.
+func (g *generator) generateMethod(c *schema.Command) {
+	runtime, ctx := g.use(runtimePkg), g.use("context")
+	g.P("r.Handle(", strconv.Quote(c.Name), ", func(ctx ", ctx, ".Context, call *", runtime, ".Call, dst []byte) ([]byte, error) {")
+	call := "h." + methodName(c) + "(ctx, call.Session"
+	if a := argsType(c); a != "" {
+		g.P("var (")
+		g.P("d ", g.use(wirePkg), ".Decoder")
+		g.P("args ", a)
+		g.P(")")
+		g.P("d.Reset(call.Args, \"args\")")
+		g.P("if err := args.DecodeJSON(&d); err != nil {")
+		g.P("return dst, &", runtime, ".Error{Code: ", runtime, ".CodeBadRequest, Message: err.Error()}")
+		g.P("}")
+		call += ", &args"
+	}
+	call += ")"
+	for _, gd := range c.Guards {
+		g.P("if !h.", guardMethod(gd), "(ctx, call.Session) {")
+		g.P("return dst, &", errorName(gd.Error), "{Message: ", strconv.Quote("refused by guard "+gd.Name), "}")
+		g.P("}")
+	}
+	var codes []string
+	for _, e := range c.Errors {
+		codes = append(codes, strconv.Quote(e.Code))
+	}
+	for _, gd := range c.Guards {
+		codes = append(codes, strconv.Quote(gd.Error.Code))
+	}
+	codes = dedupe(codes)
+	check := "duplexCheckError(" + strconv.Quote(c.Name) + ", err"
+	for _, code := range codes {
+		check += ", " + code
+	}
+	check += ")"
+	if resultType(c) == "" {
+		g.P("if err := ", call, "; err != nil {")
+		g.P("return dst, ", check)
+		g.P("}")
+		g.P("return append(dst, \"{}\"...), nil")
+		g.P("})")
+		return
+	}
+	fmtPkg := g.use("fmt")
+	g.P("res, err := ", call)
+	g.P("if err != nil {")
+	g.P("return dst, ", check)
+	g.P("}")
+	g.P("if res == nil {")
+	g.P("return dst, ", g.use("errors"), ".New(", strconv.Quote("command "+c.Name+": the handler returned neither a result nor an error"), ")")
+	g.P("}")
+	g.P("if dst, err = res.AppendJSON(dst); err != nil {")
+	g.P("return dst, ", fmtPkg, ".Errorf(", strconv.Quote("encode "+c.Name+" result: %w"), ", err)")
+	g.P("}")
+	g.P("return dst, nil")
+	g.P("})")
+}
+
+// generatePushers prints PushX, PushXTo and BroadcastX for an event.
+func (g *generator) generatePushers(e *schema.Event) {
+	name, typ := goName(e.Name), eventName(e)
+	runtime, fmtPkg := g.use(runtimePkg), g.use("fmt")
+	wireName := strconv.Quote(e.Name)
+	encode := func() {
+		g.P("data, err := ev.AppendJSON(nil)")
+		g.P("if err != nil {")
+		g.P("return ", fmtPkg, ".Errorf(", strconv.Quote("encode "+e.Name+" event: %w"), ", err)")
+		g.P("}")
+	}
+	g.doc(fmt.Sprintf("Push%s sends the event %s to the session s, numbered with its next seq. It returns runtime.ErrClosed when s has no open connection.", name, e.Name), "", e.Deprecation)
+	g.P("func Push", name, "(s *", runtime, ".Session, ev *", typ, ") error {")
+	encode()
+	g.P("return s.Push(", wireName, ", data)")
+	g.P("}")
+	g.P()
+	g.doc(fmt.Sprintf("Push%sTo sends the event %s to each of sessions, encoding it once. It tries every session and returns the first error.", name, e.Name), "", e.Deprecation)
+	g.P("func Push", name, "To(sessions []*", runtime, ".Session, ev *", typ, ") error {")
+	encode()
+	g.P("var first error")
+	g.P("for _, s := range sessions {")
+	g.P("if err := s.Push(", wireName, ", data); err != nil && first == nil {")
+	g.P("first = err")
+	g.P("}")
+	g.P("}")
+	g.P("return first")
+	g.P("}")
+	g.P()
+	g.doc(fmt.Sprintf("Broadcast%s sends the event %s to every open connection of srv, encoding it once. It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.", name, e.Name), "", e.Deprecation)
+	g.P("func Broadcast", name, "(srv *", runtime, ".Server, ev *", typ, ") error {")
+	encode()
+	g.P("srv.Broadcast(", wireName, ", data)")
+	g.P("return nil")
+	g.P("}")
+	g.P()
+}
+
+// generateHelpers prints the unexported helpers of encoding and dispatch.
+func (g *generator) generateHelpers() {
+	if g.sortedKeys {
+		g.P("// duplexSortedKeys returns the keys of m in order, in buf when they fit,")
+		g.P("// so that maps encode the same every time.")
+		g.P("func duplexSortedKeys[V any](buf []string, m map[string]V) []string {")
+		g.P("for k := range m {")
+		g.P("buf = append(buf, k)")
+		g.P("}")
+		g.P(g.use("slices"), ".Sort(buf)")
+		g.P("return buf")
+		g.P("}")
+		g.P()
+	}
+	if len(g.file.Commands) == 0 {
+		return
+	}
+	runtime, errorsPkg, fmtPkg := g.use(runtimePkg), g.use("errors"), g.use("fmt")
+	g.P("// duplexCheckError returns err when the client may see it: an error without")
+	g.P("// a wire code (the runtime answers \"internal\" and reports it), one of the")
+	g.P("// runtime's own codes, or one of the codes the command declares. Any other")
+	g.P("// wire error becomes a *duplexUndeclaredError, which the runtime answers as")
+	g.P("// \"internal\" and reports.")
+	g.P("func duplexCheckError(command string, err error, declared ...string) error {")
+	g.P("var we ", runtime, ".WireError")
+	g.P("if !", errorsPkg, ".As(err, &we) {")
+	g.P("return err")
+	g.P("}")
+	g.P("code, _ := we.WireError()")
+	g.P("switch code {")
+	g.P("case ", runtime, ".CodeBadRequest, ", runtime, ".CodeUnimplemented, ", runtime, ".CodeInternal, ", runtime, ".CodeCanceled, ", runtime, ".CodeOverloaded:")
+	g.P("return err")
+	g.P("}")
+	g.P("for _, c := range declared {")
+	g.P("if code == c {")
+	g.P("return err")
+	g.P("}")
+	g.P("}")
+	g.P("return &duplexUndeclaredError{command: command, code: code, err: err}")
+	g.P("}")
+	g.P()
+	g.P("// duplexUndeclaredError is a wire error that its command does not declare.")
+	g.P("// It does not unwrap, so that the runtime answers it as \"internal\".")
+	g.P("type duplexUndeclaredError struct {")
+	g.P("command, code string")
+	g.P("err error")
+	g.P("}")
+	g.P()
+	g.P("func (e *duplexUndeclaredError) Error() string {")
+	g.P("return ", fmtPkg, ".Sprintf(", strconv.Quote("command %s returned the error code %q, which it does not declare: %v"), ", e.command, e.code, e.err)")
+	g.P("}")
+	g.P()
+}
+
+func dedupe(s []string) []string {
+	seen := make(map[string]bool, len(s))
+	out := s[:0]
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func joinAnd(s []string) string { return join(s, "and") }
+func joinOr(s []string) string  { return join(s, "or") }
+
+func join(s []string, conj string) string {
+	switch len(s) {
+	case 0:
+		return ""
+	case 1:
+		return s[0]
+	case 2:
+		return s[0] + " " + conj + " " + s[1]
+	}
+	return strings.Join(s[:len(s)-1], ", ") + ", " + conj + " " + s[len(s)-1]
+}
