@@ -18,7 +18,7 @@ if [ ! -x /usr/bin/chromium ]; then
 	apt-get install -y -qq chromium >/dev/null
 fi
 /usr/bin/chromium --version
-for dir in runtime_test/browser; do
+for dir in runtime_test/browser clients/ts; do
 	(cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 done
 
