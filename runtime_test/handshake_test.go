@@ -387,12 +387,14 @@ func manyHalfSent(r reporter, addr string, n int) {
 		}
 	}()
 	start := time.Now()
+	opened := make([]time.Time, 0, n)
 	for i := 0; i < n; i++ {
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
 			r.Fatalf("stalled dial %d: %v", i, err)
 		}
 		conns = append(conns, c)
+		opened = append(opened, time.Now())
 		if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: stalled\r\n")); err != nil {
 			r.Fatalf("stalled write %d: %v", i, err)
 		}
@@ -420,16 +422,17 @@ func manyHalfSent(r reporter, addr string, n int) {
 	if worst > 500*time.Millisecond {
 		r.Fatalf("well-behaved connect+echo took %v while handshakes stall, want < 500ms", worst)
 	}
-	// All stalled connections must be closed by the server in bounded time.
-	deadline := start.Add(1*time.Second + 3*time.Second)
+	// All stalled connections must be closed by the server in bounded time:
+	// the 1 s handshake timeout plus 3 s of slack, counted from each one's
+	// own opening (opening 200 may take seconds on a loaded machine).
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	open := 0
-	for _, c := range conns {
+	for i, c := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = c.SetReadDeadline(deadline)
+			_ = c.SetReadDeadline(opened[i].Add(1*time.Second + 3*time.Second))
 			got, err := io.ReadAll(c)
 			if isTimeout(err) || bytes.HasPrefix(got, []byte("HTTP/1.1 101")) {
 				mu.Lock()
