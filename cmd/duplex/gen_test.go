@@ -180,6 +180,7 @@ func TestGoGenerateInOutsideModule(t *testing.T) {
 		}
 	}
 	goCmd("vet", "./...")
+	typecheck(t, filepath.Join(app, "web"), "library.duplex.ts")
 	out := goCmd("run", ".")
 	t.Logf("app output:\n%s", out)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -222,5 +223,21 @@ func TestGoGenerateInOutsideModule(t *testing.T) {
 	write("library/library_duplex.go", "package library\n")
 	if out, err := duplex("gen", "-check", "-go", ".", "-ts", "../web", "library.duplex"); err == nil || !strings.Contains(out, "library_duplex.go is stale") {
 		t.Fatalf("gen -check on stale output: err %v\n%s", err, out)
+	}
+}
+
+// typecheck runs tsc --strict over the generated client (and, through its
+// imports, the runtime's declarations), with no DOM or Node types.
+func typecheck(t *testing.T, dir, file string) {
+	t.Helper()
+	tsc := filepath.Join(repoRoot(t), "clients", "ts", "node_modules", ".bin", "tsc")
+	if _, err := os.Stat(tsc); err != nil {
+		t.Fatalf("tsc is missing: run `npm ci` in clients/ts (%v)", err)
+	}
+	cmd := exec.Command(tsc, "--strict", "--noEmit", "--target", "ES2020", "--module", "ES2020",
+		"--moduleResolution", "bundler", "--lib", "ES2020", "--types", "", "--exactOptionalPropertyTypes", file)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tsc --strict %s: %v\n%s", file, err, out)
 	}
 }
