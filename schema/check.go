@@ -193,6 +193,7 @@ func (c *checker) file(f *syntax.File) {
 	}
 	c.recursion()
 	c.goNames()
+	c.tsNames()
 }
 
 func (c *checker) declarePackage(f *syntax.File) {

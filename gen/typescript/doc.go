@@ -37,9 +37,9 @@
 // runtime's Client with one method per command; its events map is
 // <Package>Events.
 //
-// Generate refuses (with file:line:col errors) schemas whose TypeScript
-// names collide: two declarations with one generated name, a declaration
-// named like a global the generated code uses (Date, Uint8Array, Record,
-// Promise), or a command named like a member of the runtime's Client
-// (constructor, connect, close, call, on).
+// schema.Check refuses, with file:line:col errors, schemas whose TypeScript
+// names would collide: two declarations with one generated name, a
+// declaration named like a global the generated code uses (Date,
+// Uint8Array, Record, Promise), or a command named like a member of the
+// runtime's Client (constructor, connect, close, call, on).
 package typescript

@@ -14,8 +14,8 @@ func goName(name string) string { return schema.GoName(name) }
 // TypeScript names of the declarations generated for schema declarations.
 // Messages and enums keep their names as written.
 
-func clientName(f *schema.File) string { return goName(f.Package) + "Client" }
-func eventsName(f *schema.File) string { return goName(f.Package) + "Events" }
+func clientName(f *schema.File) string { return schema.TSClientName(f.Package) }
+func eventsName(f *schema.File) string { return schema.TSEventsName(f.Package) }
 func eventName(e *schema.Event) string { return goName(e.Name) + "Event" }
 
 // errorClass is the class of a schema error: NameTaken gives NameTakenError;
@@ -53,15 +53,4 @@ func resultType(c *schema.Command) string {
 		return goName(c.Name) + "Result"
 	}
 	return ""
-}
-
-// globals are the global names generated code refers to: a declaration of
-// the same name would shadow them.
-var globals = []string{"Date", "Promise", "Record", "Uint8Array"}
-
-// clientMembers are the members of the runtime's Client (clients/ts) that
-// a command method must not override. Its private members start with "_",
-// which no schema name does.
-var clientMembers = map[string]bool{
-	"constructor": true, "connect": true, "close": true, "call": true, "on": true,
 }
