@@ -46,7 +46,8 @@ type Conn struct {
 	closeSent bool        // our close frame is queued or written: nothing may follow it
 	closeRecv bool        // the peer's close frame arrived
 	finishing bool        // close TCP as soon as the queue is written
-	done      bool        // finished: TCP closed, hooks called
+	done      bool        // finishing or finished: nothing more is written or read
+	ended     bool        // finished: TCP closed, OnClose returned, slot released
 	closeErr  *CloseError
 	timer     *time.Timer // bounds the close handshake
 	doneCh    chan struct{}
@@ -66,14 +67,15 @@ func (c *Conn) Compressed() bool { return c.compress != nil }
 // RemoteAddr returns the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
-// Done returns a channel closed when the connection has ended (TCP closed,
-// OnClose called).
+// Done returns a channel closed when the connection has ended: TCP
+// closed, the session detached, OnClose returned, and its slot free for a
+// new connection.
 func (c *Conn) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.doneCh == nil {
 		c.doneCh = make(chan struct{})
-		if c.done {
+		if c.ended {
 			close(c.doneCh)
 		}
 	}
@@ -439,9 +441,6 @@ func (c *Conn) finish() {
 		c.closeErr = &CloseError{Code: CloseAbnormal, Initiator: ClosedByPeer}
 	}
 	ce := c.closeErr
-	if c.doneCh != nil {
-		close(c.doneCh)
-	}
 	calls := c.calls
 	c.mu.Unlock()
 	if calls != nil {
@@ -453,6 +452,13 @@ func (c *Conn) finish() {
 	}
 	_ = c.nc.Close()
 	c.srv.connClosed(c, ce)
+
+	c.mu.Lock()
+	c.ended = true
+	if c.doneCh != nil {
+		close(c.doneCh)
+	}
+	c.mu.Unlock()
 }
 
 // ---- writing ----

@@ -259,11 +259,11 @@ func (s *Server) finishUpgrade(nc net.Conn, r *Request, res handshakeResult, ses
 }
 
 func (s *Server) handshakeFailed(r *Request, status int, err error) {
-	if h := s.cfg.Hooks.OnHandshakeError; h != nil {
-		h(r, status, err)
-	}
 	if l := s.cfg.Logger; l != nil {
 		l.Debug("websocket handshake refused", "status", status, "err", err)
+	}
+	if h := s.cfg.Hooks.OnHandshakeError; h != nil {
+		h(r, status, err)
 	}
 }
 
