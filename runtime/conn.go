@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -52,6 +53,8 @@ type Conn struct {
 	timer     *time.Timer // bounds the close handshake
 	doneCh    chan struct{}
 	calls     *calls // RPC calls in flight (Router), created on the first call
+
+	rpcStarted bool // the Router has seen a frame (a hello must come first); reader only
 }
 
 // Session returns the connection's session. It changes only when the
@@ -97,6 +100,9 @@ func (c *Conn) CloseError() *CloseError {
 // was. A token works once.
 func (c *Conn) Resume(token string) (*Session, error) {
 	s, err := c.srv.sessions.resume(c.srv.ctx, token)
+	if errors.Is(err, ErrSessionExpired) {
+		return nil, ErrSessionNotFound
+	}
 	if err != nil {
 		return nil, err
 	}

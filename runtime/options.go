@@ -21,6 +21,8 @@ const (
 	DefaultPingInterval     = 25 * time.Second
 	DefaultPingTimeout      = 20 * time.Second
 	DefaultResumeWindow     = 2 * time.Minute
+	DefaultReplayBuffer     = 256
+	DefaultClientHeartbeat  = 25 * time.Second
 )
 
 // MessageType is the type of a data message (RFC 6455 §5.6).
@@ -137,6 +139,14 @@ type Options struct {
 	// a reconnecting client can resume it. Default 2 min; negative means
 	// sessions end with their connection.
 	ResumeWindow time.Duration
+	// ReplayBuffer is how many of a session's last events are kept, so
+	// that a client resuming it gets those it missed; a resume that needs
+	// older ones is refused as an overrun. Default 256; negative keeps
+	// none (a detached session's pushes then fail with ErrClosed).
+	ReplayBuffer int
+	// ClientHeartbeat is the heartbeat interval the welcome tells clients
+	// to use (docs/protocol.md). Default 25 s.
+	ClientHeartbeat time.Duration
 
 	// Hooks observe the lifecycle; see Hooks.
 	Hooks Hooks
@@ -182,6 +192,10 @@ func (o Options) withDefaults() (config, error) {
 	def(&o.PingInterval, DefaultPingInterval)
 	def(&o.PingTimeout, DefaultPingTimeout)
 	def(&o.ResumeWindow, DefaultResumeWindow)
+	def(&o.ClientHeartbeat, DefaultClientHeartbeat)
+	if o.ReplayBuffer == 0 {
+		o.ReplayBuffer = DefaultReplayBuffer
+	}
 	if o.MaxQueuedBytes == 0 {
 		o.MaxQueuedBytes = DefaultMaxQueuedBytes
 	}

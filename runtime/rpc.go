@@ -110,6 +110,11 @@ type envelope struct {
 	args      []byte
 	cancel    int64
 	hasCancel bool
+	hasHello  bool
+	resume    string // hello.resume
+	seq       int64  // hello.seq
+	ping      int64
+	hasPing   bool
 	problem   error // a member of the wrong type or range: answered with bad_request
 }
 
@@ -182,6 +187,30 @@ func decodeEnvelope(data []byte) (e envelope, err error) {
 				note(err)
 				_ = d.Skip()
 			}
+		case "ping":
+			if n, err := d.Int(); err == nil {
+				e.ping, e.hasPing = n, true
+			} else {
+				note(err)
+				_ = d.Skip()
+			}
+		case "hello":
+			e.hasHello = true
+			if err := d.Object(func(key []byte) error {
+				var err error
+				switch string(key) {
+				case "resume":
+					e.resume, err = d.String()
+				case "seq":
+					e.seq, err = d.Int()
+				default:
+					err = d.Skip()
+				}
+				return err
+			}); err != nil {
+				note(err)
+				return err // the decoder is lost inside the value
+			}
 		default:
 			_ = d.Skip() // later protocol versions may add members
 		}
@@ -197,9 +226,24 @@ func (r *Router) ServeMessage(c *Conn, typ MessageType, data []byte) {
 		return
 	}
 	e, err := decodeEnvelope(data)
+	first := !c.rpcStarted
+	c.rpcStarted = true
 	switch {
 	case err != nil:
 		_ = c.Close(CloseInvalidPayload, "undecodable envelope: "+err.Error())
+		return
+	case e.hasHello && e.problem != nil:
+		_ = c.Close(CloseInvalidPayload, "undecodable hello: "+e.problem.Error())
+		return
+	case e.hasHello && !first:
+		_ = c.Close(ClosePolicy, "hello must be the connection's first frame")
+		return
+	case e.hasHello:
+		r.hello(c, e.resume, e.seq)
+		return
+	case e.hasPing && !e.hasCall:
+		b := append([]byte(`{"pong":`), wire.AppendInt(nil, e.ping)...)
+		_ = c.WriteMessage(TextMessage, append(b, '}'))
 		return
 	case e.hasCancel && !e.hasCall:
 		c.callTable().cancel(e.cancel)
@@ -338,8 +382,11 @@ func (c *Conn) reply(id int64, result []byte, err error) {
 // Push sends the event to the session's connection with the session's next
 // sequence number: {"event":NAME,"seq":N,"data":DATA}. data is the event's
 // JSON object (nil for {}). Events of one session are numbered, and queued,
-// in the order of Push calls. It returns ErrClosed when the session has no
-// open connection.
+// in the order of Push calls. The last ReplayBuffer events are kept for a
+// client that resumes the session (docs/protocol.md), so a push to a
+// session whose connection dropped is not lost while it may be resumed. It
+// returns ErrClosed when the session has ended, or when it has no
+// connection and keeps no events.
 func (s *Session) Push(event string, data []byte) error {
 	if len(data) == 0 {
 		data = []byte("{}")
@@ -348,8 +395,11 @@ func (s *Session) Push(event string, data []byte) error {
 	// connection, and ending it takes mu to detach the session.
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
-	c := s.Conn()
-	if c == nil {
+	s.mu.Lock()
+	c, ended := s.conn, s.ended
+	s.mu.Unlock()
+	keep := s.replayMax()
+	if ended || c == nil && keep <= 0 {
 		return ErrClosed
 	}
 	seq := s.seq + 1
@@ -361,11 +411,43 @@ func (s *Session) Push(event string, data []byte) error {
 	b = append(b, `,"data":`...)
 	b = append(b, data...)
 	b = append(b, '}')
-	if err := c.WriteMessage(TextMessage, b); err != nil {
-		return err
+	if c != nil {
+		if err := c.WriteMessage(TextMessage, b); err != nil && keep <= 0 {
+			return err // nothing keeps it: no number for it, no gap for a resuming client
+		}
 	}
-	s.seq = seq // numbers only what was queued: no gap for a resuming client
+	if keep > 0 {
+		if len(s.replay) == keep {
+			s.replay[0] = nil
+			s.replay = s.replay[1:]
+		}
+		s.replay = append(s.replay, b) // WriteMessage copied b; it is the session's now
+	}
+	s.seq = seq
 	return nil
+}
+
+func (s *Session) replayMax() int {
+	if s.srv == nil {
+		return 0
+	}
+	return max(s.srv.cfg.ReplayBuffer, 0)
+}
+
+// missedSince returns the kept events after seq, and false when some of
+// them are no longer kept (or seq is ahead of the session). pushMu held.
+func (s *Session) missedSince(seq int64) ([][]byte, bool) {
+	switch {
+	case seq > s.seq || seq < 0:
+		return nil, false
+	case seq == s.seq:
+		return nil, true
+	}
+	first := s.seq - int64(len(s.replay)) + 1 // seq of s.replay[0]
+	if seq+1 < first {
+		return nil, false
+	}
+	return s.replay[seq+1-first:], true
 }
 
 // Broadcast pushes the event to every open connection's session. Errors
@@ -377,4 +459,70 @@ func (s *Server) Broadcast(event string, data []byte) {
 			_ = sess.Push(event, data)
 		}
 	}
+}
+
+// hello answers a client's hello with the welcome (docs/protocol.md). With
+// a resume token it first tries to take that session back: the welcome and
+// the events the client missed are queued holding the session's push lock,
+// so that no live event overtakes them. When the session cannot be resumed
+// honestly (unknown or used token, expired, events no longer kept), the
+// connection keeps its fresh session and the welcome says why.
+func (r *Router) hello(c *Conn, token string, lastSeq int64) {
+	if token == "" {
+		c.welcome(c.Session(), false, "")
+		return
+	}
+	s, err := c.srv.sessions.resume(c.srv.ctx, token)
+	var reason string
+	switch {
+	case err == nil:
+		s.pushMu.Lock()
+		missed, ok := s.missedSince(lastSeq)
+		if !ok {
+			s.pushMu.Unlock()
+			c.srv.endSession(s) // taken from the store, and not resumable: it ends here
+			reason = "overrun"
+			break
+		}
+		s.mu.Lock()
+		s.conn = c
+		s.mu.Unlock()
+		fresh := c.session.Swap(s)
+		fresh.mu.Lock()
+		fresh.conn = nil
+		fresh.mu.Unlock()
+		c.welcome(s, true, "")
+		for _, f := range missed {
+			_ = c.WriteMessage(TextMessage, f)
+		}
+		s.pushMu.Unlock()
+		c.srv.endSession(fresh)
+		return
+	case errors.Is(err, ErrSessionExpired):
+		reason = "expired"
+	case errors.Is(err, ErrSessionNotFound):
+		reason = "unknown"
+	default:
+		c.srv.reportError(c, fmt.Errorf("resume session: %w", err))
+		reason = "unknown"
+	}
+	c.welcome(c.Session(), false, reason)
+}
+
+// welcome writes {"welcome":{...}} for s, issuing its resume token.
+func (c *Conn) welcome(s *Session, resumed bool, reason string) {
+	b := append(make([]byte, 0, 160), `{"welcome":{"session":`...)
+	b = wire.AppendString(b, s.ID())
+	b = append(b, `,"resume":`...)
+	b = wire.AppendString(b, s.ResumeToken())
+	b = append(b, `,"resumed":`...)
+	b = wire.AppendBool(b, resumed)
+	if reason != "" {
+		b = append(b, `,"reason":`...)
+		b = wire.AppendString(b, reason)
+	}
+	b = append(b, `,"heartbeat":`...)
+	b = wire.AppendInt(b, c.srv.cfg.ClientHeartbeat.Milliseconds())
+	b = append(b, "}}"...)
+	_ = c.WriteMessage(TextMessage, b)
 }

@@ -683,13 +683,45 @@ func TestSessionPushNumbersEvents(t *testing.T) {
 	}
 }
 
-// TestSessionPushNoGapAfterFailedPush: a push that fails (the connection
-// is closing) delivers nothing, so it must not use up a sequence number:
-// the client that resumes the session would see a gap and believe it
-// missed an event.
-func TestSessionPushNoGapAfterFailedPush(t *testing.T) {
+// TestSessionPushWhileClosingIsReplayed: a push while the connection
+// closes is kept and replayed to the client that resumes the session with
+// hello: nothing lost, no gap, no duplicate.
+func TestSessionPushWhileClosingIsReplayed(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
+	conn := e.rec.nextOpen(t)
+	sess := conn.Session()
+	c.text(`{"hello":{}}`)
+	token := welcomeToken(t, c.reply())
+	if err := sess.Push("a", nil); err != nil {
+		t.Fatal(err)
+	}
+	c.expectReply(`{"event":"a","seq":1,"data":{}}`)
+	_ = conn.Close(runtime.CloseNormal, "bye")
+	if err := sess.Push("kept", nil); err != nil {
+		t.Fatalf("Push while closing: %v, want it kept for replay", err)
+	}
+	c.expectCloseCode(runtime.CloseNormal)
+	c.sendClose(runtime.CloseNormal, "")
+	e.rec.nextClose(t)
+
+	c2 := dial(t, e.addr)
+	c2.text(`{"hello":{"resume":"` + token + `","seq":1}}`)
+	if w := c2.reply(); !strings.Contains(w, `"resumed":true`) || !strings.Contains(w, `"session":"`+sess.ID()+`"`) {
+		t.Fatalf("welcome %s, want the session resumed", w)
+	}
+	c2.expectReply(`{"event":"kept","seq":2,"data":{}}`)
+	if err := sess.Push("b", nil); err != nil {
+		t.Fatal(err)
+	}
+	c2.expectReply(`{"event":"b","seq":3,"data":{}}`)
+}
+
+// TestSessionPushNoGapWithoutReplay: with no replay buffer, a push that
+// finds the connection closing fails and does not use up a number.
+func TestSessionPushNoGapWithoutReplay(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{ReplayBuffer: -1})
 	conn := e.rec.nextOpen(t)
 	sess := conn.Session()
 	token := sess.ResumeToken()
@@ -711,13 +743,25 @@ func TestSessionPushNoGapAfterFailedPush(t *testing.T) {
 	if err := sess.Push("b", nil); err != nil {
 		t.Fatal(err)
 	}
-	got := c2.reply()
-	if got == `{"event":"b","seq":3,"data":{}}` {
-		t.Fatal("rpc.go Session.Push increments seq before WriteMessage, which fails while the connection closes: the resumed client gets seq 3 after seq 1")
-	}
-	if want := `{"event":"b","seq":2,"data":{}}`; got != want {
+	if got, want := c2.reply(), `{"event":"b","seq":2,"data":{}}`; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
+}
+
+// welcomeToken returns the resume token of a welcome frame.
+func welcomeToken(t *testing.T, frame string) string {
+	t.Helper()
+	var w struct {
+		Welcome struct {
+			Session, Resume string
+			Resumed         bool
+			Heartbeat       int64
+		}
+	}
+	if err := json.Unmarshal([]byte(frame), &w); err != nil || w.Welcome.Resume == "" || w.Welcome.Heartbeat <= 0 {
+		t.Fatalf("not a welcome: %s (%v)", frame, err)
+	}
+	return w.Welcome.Resume
 }
 
 // TestSessionPushToResetPeer: a Push whose write finds the peer gone ends

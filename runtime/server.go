@@ -161,6 +161,12 @@ func (s *Server) connClosed(c *Conn, ce *CloseError) {
 }
 
 func (s *Server) endSession(sess *Session) {
+	sess.mu.Lock()
+	sess.ended = true
+	sess.mu.Unlock()
+	sess.pushMu.Lock()
+	sess.replay = nil
+	sess.pushMu.Unlock()
 	if h := s.cfg.Hooks.OnSessionEnd; h != nil {
 		h(sess)
 	}

@@ -27,19 +27,22 @@ import (
 //
 // Safe for concurrent use.
 type Session struct {
-	id string
+	id  string
+	srv *Server
 
 	mu     sync.Mutex
 	attrs  map[string]string
 	conn   *Conn
 	secret string      // resume secret; "" until first asked for
 	expiry *time.Timer // set while detached
-	pushMu sync.Mutex  // orders Push calls (see Push)
+	pushMu sync.Mutex  // orders Push calls and replays (see Push)
 	seq    int64       // sequence number of the last event pushed; guarded by pushMu
+	replay [][]byte    // the last events' frames, oldest first; guarded by pushMu
+	ended  bool        // ended for good (OnSessionEnd ran); guarded by mu
 }
 
-func newSession() *Session {
-	return &Session{id: uuid.NewString()}
+func newSession(srv *Server) *Session {
+	return &Session{id: uuid.NewString(), srv: srv}
 }
 
 // ID returns the session's random UUID.
@@ -122,6 +125,7 @@ var ErrSessionExpired = errors.New("session expired")
 type SessionRecord struct {
 	ID        string
 	Attrs     map[string]string
+	Seq       int64 // the last event's sequence number when it was detached
 	ExpiresAt time.Time
 }
 
@@ -230,7 +234,10 @@ func (m *sessions) detach(s *Session) {
 		return
 	}
 	key := tokenKey(s.id + "." + secret)
-	rec := SessionRecord{ID: s.id, Attrs: s.Attrs(), ExpiresAt: time.Now().Add(cfg.ResumeWindow)}
+	s.pushMu.Lock()
+	seq := s.seq
+	s.pushMu.Unlock()
+	rec := SessionRecord{ID: s.id, Attrs: s.Attrs(), Seq: seq, ExpiresAt: time.Now().Add(cfg.ResumeWindow)}
 	lock := m.stripe(s.id)
 	lock.Lock()
 	defer lock.Unlock()
@@ -309,13 +316,13 @@ func (m *sessions) resume(ctx context.Context, token string) (*Session, error) {
 		if s != nil {
 			m.srv.endSession(s) // its timer will not find it any more
 		}
-		return nil, ErrSessionNotFound
+		return nil, ErrSessionExpired
 	}
 	if err != nil {
 		return nil, err
 	}
 	if s == nil {
-		s = &Session{id: rec.ID} // detached by another process
+		s = &Session{id: rec.ID, srv: m.srv, seq: rec.Seq} // detached by another process: no events to replay
 	}
 	s.mu.Lock()
 	s.attrs = maps.Clone(rec.Attrs)

@@ -232,7 +232,7 @@ func (s *Server) prepare(r *Request) (handshakeResult, *Session, *HTTPError) {
 		s.release()
 		return res, nil, herr
 	}
-	sess := newSession()
+	sess := newSession(s)
 	if auth := s.cfg.Authorize; auth != nil {
 		if err := auth(r, sess); err != nil {
 			s.release()

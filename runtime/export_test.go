@@ -1,0 +1,4 @@
+package runtime
+
+// TokenKey exposes the store key of a resume token to the external tests.
+var TokenKey = tokenKey

@@ -1,0 +1,236 @@
+package runtime_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/duplexrpc/duplex/runtime"
+)
+
+// welcomeMsg is a decoded welcome frame.
+type welcomeMsg struct {
+	Session, Resume, Reason string
+	Resumed                 bool
+	Heartbeat               int64
+}
+
+func readWelcome(t *testing.T, c *client) welcomeMsg {
+	t.Helper()
+	frame := c.reply()
+	var w struct{ Welcome *welcomeMsg }
+	if err := json.Unmarshal([]byte(frame), &w); err != nil || w.Welcome == nil {
+		t.Fatalf("want a welcome, got %s (%v)", frame, err)
+	}
+	return *w.Welcome
+}
+
+// hello starts a client's connection with a hello and returns the welcome.
+func hello(t *testing.T, c *client, token string, seq int64) welcomeMsg {
+	t.Helper()
+	if token == "" {
+		c.text(`{"hello":{}}`)
+	} else {
+		c.text(fmt.Sprintf(`{"hello":{"resume":%q,"seq":%d}}`, token, seq))
+	}
+	return readWelcome(t, c)
+}
+
+func TestHelloWelcomesAFreshSession(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{ClientHeartbeat: 7 * time.Second})
+	conn := e.rec.nextOpen(t)
+	w := hello(t, c, "", 0)
+	if w.Session != conn.Session().ID() || w.Resumed || w.Reason != "" || w.Heartbeat != 7000 {
+		t.Errorf("welcome %+v, want session %s, not resumed, heartbeat 7000", w, conn.Session().ID())
+	}
+	if !strings.HasPrefix(w.Resume, w.Session+".") || len(w.Resume) < len(w.Session)+40 {
+		t.Errorf("resume token %q is not <id>.<secret>", w.Resume)
+	}
+	c.checkUsable(1)
+	noErrors(t, e)
+}
+
+// A client that loses its connection and comes back with its token gets
+// its session, its attributes and every event it missed, once each, in
+// order, and the numbering continues.
+func TestHelloResumesWithMissedEvents(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	conn := e.rec.nextOpen(t)
+	sess := conn.Session()
+	sess.Set("user", "ada")
+	w := hello(t, c, "", 0)
+	for _, ev := range []string{"a", "b"} {
+		if err := sess.Push(ev, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.expectReply(`{"event":"a","seq":1,"data":{}}`)
+	c.expectReply(`{"event":"b","seq":2,"data":{}}`)
+	// The client processed a only, then the connection dropped.
+	c.nc.Close()
+	e.rec.nextClose(t)
+	for _, ev := range []string{"c", "d"} {
+		if err := sess.Push(ev, nil); err != nil {
+			t.Fatalf("Push to a detached session: %v", err)
+		}
+	}
+
+	c2 := dial(t, e.addr)
+	conn2 := e.rec.nextOpen(t)
+	fresh := conn2.Session()
+	w2 := hello(t, c2, w.Resume, 1)
+	if !w2.Resumed || w2.Session != sess.ID() || w2.Resume == w.Resume {
+		t.Fatalf("welcome %+v, want session %s resumed with a new token", w2, sess.ID())
+	}
+	for i, ev := range []string{"b", "c", "d"} {
+		c2.expectReply(fmt.Sprintf(`{"event":%q,"seq":%d,"data":{}}`, ev, i+2))
+	}
+	if conn2.Session() != sess {
+		t.Error("the connection does not carry the resumed session")
+	}
+	if v, _ := conn2.Session().Get("user"); v != "ada" {
+		t.Errorf("attribute user = %q after resume", v)
+	}
+	if ended := e.rec.nextSessionEnd(t); ended != fresh {
+		t.Errorf("OnSessionEnd for %s, want the fresh session %s", ended.ID(), fresh.ID())
+	}
+	if err := sess.Push("e", nil); err != nil {
+		t.Fatal(err)
+	}
+	c2.expectReply(`{"event":"e","seq":5,"data":{}}`)
+	c2.checkUsable(1)
+
+	// The old token is spent.
+	c2.nc.Close()
+	e.rec.nextClose(t)
+	c3 := dial(t, e.addr)
+	if w3 := hello(t, c3, w.Resume, 5); w3.Resumed || w3.Reason != "unknown" {
+		t.Errorf("resume with a spent token: %+v, want unknown", w3)
+	}
+	c3.checkUsable(1)
+}
+
+func TestHelloResumeRefusals(t *testing.T) {
+	t.Run("unknown token", func(t *testing.T) {
+		m := newRPCMethods()
+		e, c := startRPC(t, m, runtime.Options{})
+		conn := e.rec.nextOpen(t)
+		w := hello(t, c, "00000000-0000-0000-0000-000000000000.nope", 3)
+		if w.Resumed || w.Reason != "unknown" || w.Session != conn.Session().ID() {
+			t.Errorf("welcome %+v, want the fresh session and reason unknown", w)
+		}
+		c.checkUsable(1) // the connection goes on with its fresh session
+	})
+	t.Run("expired", func(t *testing.T) {
+		m := newRPCMethods()
+		e, c := startRPC(t, m, runtime.Options{ResumeWindow: 150 * time.Millisecond})
+		old := e.rec.nextOpen(t).Session()
+		w := hello(t, c, "", 0)
+		c.nc.Close()
+		e.rec.nextClose(t)
+		if ended := e.rec.nextSessionEnd(t); ended != old {
+			t.Fatalf("OnSessionEnd for %s, want %s", ended.ID(), old.ID())
+		}
+		c2 := dial(t, e.addr)
+		if w2 := hello(t, c2, w.Resume, 0); w2.Resumed || w2.Reason != "unknown" && w2.Reason != "expired" {
+			t.Errorf("welcome %+v, want a refusal", w2)
+		}
+	})
+	t.Run("expired record still in the store", func(t *testing.T) {
+		// A store that keeps records past expiry reports them expired.
+		store := runtime.NewMemoryStore()
+		m := newRPCMethods()
+		e, c := startRPC(t, m, runtime.Options{Store: store, ResumeWindow: time.Hour})
+		conn := e.rec.nextOpen(t)
+		w := hello(t, c, "", 0)
+		c.nc.Close()
+		e.rec.nextClose(t)
+		// Rewrite the record as expired, as a shared store might hold it.
+		rec := runtime.SessionRecord{ID: conn.Session().ID(), ExpiresAt: time.Now().Add(-time.Second)}
+		if err := store.Save(t.Context(), runtime.TokenKey(w.Resume), rec); err != nil {
+			t.Fatal(err)
+		}
+		c2 := dial(t, e.addr)
+		if w2 := hello(t, c2, w.Resume, 0); w2.Resumed || w2.Reason != "expired" {
+			t.Errorf("welcome %+v, want reason expired", w2)
+		}
+		if ended := e.rec.nextSessionEnd(t); ended != conn.Session() {
+			t.Errorf("OnSessionEnd for %s, want the expired session", ended.ID())
+		}
+	})
+	t.Run("overrun", func(t *testing.T) {
+		m := newRPCMethods()
+		e, c := startRPC(t, m, runtime.Options{ReplayBuffer: 2})
+		sess := e.rec.nextOpen(t).Session()
+		w := hello(t, c, "", 0)
+		c.nc.Close()
+		e.rec.nextClose(t)
+		for i := range 5 {
+			if err := sess.Push(fmt.Sprint("e", i), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c2 := dial(t, e.addr)
+		fresh := e.rec.nextOpen(t).Session()
+		w2 := hello(t, c2, w.Resume, 1) // needs 2..5, only 4 and 5 are kept
+		if w2.Resumed || w2.Reason != "overrun" || w2.Session != fresh.ID() {
+			t.Errorf("welcome %+v, want overrun and the fresh session", w2)
+		}
+		if ended := e.rec.nextSessionEnd(t); ended != sess {
+			t.Errorf("OnSessionEnd for %s, want the overrun session", ended.ID())
+		}
+		c2.checkUsable(1) // no event of the old session reaches it
+	})
+	t.Run("seq ahead of the server", func(t *testing.T) {
+		m := newRPCMethods()
+		e, c := startRPC(t, m, runtime.Options{})
+		e.rec.nextOpen(t)
+		w := hello(t, c, "", 0)
+		c.nc.Close()
+		e.rec.nextClose(t)
+		c2 := dial(t, e.addr)
+		if w2 := hello(t, c2, w.Resume, 9); w2.Resumed || w2.Reason != "overrun" {
+			t.Errorf("welcome %+v, want overrun", w2)
+		}
+	})
+}
+
+// Nothing is replayed twice: a client that saw everything gets no events.
+func TestHelloResumeNothingMissed(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	sess := e.rec.nextOpen(t).Session()
+	w := hello(t, c, "", 0)
+	_ = sess.Push("a", nil)
+	c.expectReply(`{"event":"a","seq":1,"data":{}}`)
+	c.nc.Close()
+	e.rec.nextClose(t)
+	c2 := dial(t, e.addr)
+	if w2 := hello(t, c2, w.Resume, 1); !w2.Resumed {
+		t.Fatalf("welcome %+v", w2)
+	}
+	c2.checkUsable(1) // the next frame is the call's answer, not a replay
+}
+
+func TestHelloMustComeFirst(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{})
+	e.rec.nextOpen(t)
+	c.checkUsable(1)
+	c.text(`{"hello":{}}`)
+	if reason := c.expectCloseCode(runtime.ClosePolicy); !strings.Contains(reason, "first frame") {
+		t.Errorf("reason %q", reason)
+	}
+}
+
+func TestHeartbeatPingPong(t *testing.T) {
+	m := newRPCMethods()
+	_, c := startRPC(t, m, runtime.Options{})
+	c.text(`{"ping":42}`)
+	c.expectReply(`{"pong":42}`)
+	c.checkUsable(1)
+}
