@@ -150,7 +150,7 @@ func (s *Server) connClosed(c *Conn, ce *CloseError) {
 	s.mu.Unlock()
 	defer s.release()
 	if sess := c.session.Load(); sess != nil {
-		s.sessions.detach(sess)
+		s.sessions.detach(sess, ce)
 	}
 	if h := s.cfg.Hooks.OnClose; h != nil {
 		h(c, ce)

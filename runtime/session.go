@@ -219,17 +219,18 @@ func (m *sessions) stripe(id string) *sync.Mutex {
 	return &m.stripes[h%uint32(len(m.stripes))]
 }
 
-// detach is called when s's connection ended. It saves s in the store for
-// the resume window, or ends it now when resume is disabled.
-func (m *sessions) detach(s *Session) {
+// detach is called when s's connection ended, with how it ended. It saves
+// s in the store for the resume window, or ends it now when resume is
+// disabled, when no token was ever handed out, or when the client itself
+// closed normally (1000: it said goodbye and threw its token away).
+func (m *sessions) detach(s *Session, ce *CloseError) {
 	cfg := &m.srv.cfg
 	s.mu.Lock()
 	s.conn = nil
 	secret := s.secret
 	s.mu.Unlock()
-	if cfg.ResumeWindow < 0 || secret == "" {
-		// Resume disabled, or no token was ever handed out: nobody can
-		// resume this session.
+	goodbye := ce != nil && ce.Initiator == ClosedByPeer && ce.Code == CloseNormal
+	if cfg.ResumeWindow < 0 || secret == "" || goodbye {
 		m.srv.endSession(s)
 		return
 	}

@@ -85,10 +85,12 @@ func (c *client) ask(cmd string) string {
 	return string(c.nextData().payload)
 }
 
-// hangUp closes the connection cleanly and waits for the server's answer.
+// hangUp closes the connection cleanly with 1001 (going away, as a browser
+// leaving a page does), which keeps the session for resume, and waits for
+// the server's answer. A client's 1000 would end the session at once.
 func (c *client) hangUp() {
 	c.t.Helper()
-	c.sendClose(1000, "")
+	c.sendClose(1001, "")
 	c.expectClose()
 	c.expectEOF(ioTimeout)
 }
@@ -546,4 +548,22 @@ type failingStore struct{}
 func (failingStore) Save(context.Context, string, runtime.SessionRecord) error { return errStoreDown }
 func (failingStore) Take(context.Context, string) (runtime.SessionRecord, error) {
 	return runtime.SessionRecord{}, errStoreDown
+}
+
+// A client that closes with 1000 says goodbye: its session ends at once,
+// token or not, instead of waiting out the resume window.
+func TestSessionEndsAtClientGoodbye(t *testing.T) {
+	e := start(t, viaListener, runtime.Options{ResumeWindow: time.Hour})
+	c := dial(t, e.addr)
+	sess := e.rec.nextOpen(t).Session()
+	token := sess.ResumeToken()
+	c.sendClose(runtime.CloseNormal, "")
+	c.expectClose()
+	if ended := e.rec.nextSessionEnd(t); ended != sess {
+		t.Fatalf("OnSessionEnd for %s, want %s", ended.ID(), sess.ID())
+	}
+	dial(t, e.addr)
+	if _, err := e.rec.nextOpen(t).Resume(token); !errors.Is(err, runtime.ErrSessionNotFound) {
+		t.Errorf("resume after goodbye: %v, want ErrSessionNotFound", err)
+	}
 }

@@ -10,6 +10,7 @@ var TSGlobals = []string{"Date", "Promise", "Record", "Uint8Array"}
 // (clients/ts) that a generated command method would override.
 var TSClientMembers = map[string]bool{
 	"constructor": true, "connect": true, "close": true, "call": true, "on": true,
+	"state": true, "session": true, "onState": true, "onStartOver": true, "onGiveUp": true,
 }
 
 // TSClientName and TSEventsName are the generated client class and events

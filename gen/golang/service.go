@@ -225,7 +225,7 @@ func (g *generator) generatePushers(e *schema.Event) {
 		g.P("return ", fmtPkg, ".Errorf(", strconv.Quote("encode "+e.Name+" event: %w"), ", err)")
 		g.P("}")
 	}
-	g.doc(fmt.Sprintf("Push%s sends the event %s to the session s, numbered with its next seq. It returns runtime.ErrClosed when s has no open connection.", name, e.Name), "", e.Deprecation)
+	g.doc(fmt.Sprintf("Push%s sends the event %s to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.", name, e.Name), "", e.Deprecation)
 	g.P("func Push", name, "(s *", runtime, ".Session, ev *", typ, ") error {")
 	encode()
 	g.P("return s.Push(", wireName, ", data)")

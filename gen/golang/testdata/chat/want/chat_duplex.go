@@ -569,7 +569,7 @@ func (m *JoinedEvent) UnmarshalJSON(data []byte) error {
 	return d.End()
 }
 
-// PushJoined sends the event joined to the session s, numbered with its next seq. It returns runtime.ErrClosed when s has no open connection.
+// PushJoined sends the event joined to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 func PushJoined(s *runtime.Session, ev *JoinedEvent) error {
 	data, err := ev.AppendJSON(nil)
 	if err != nil {
@@ -688,7 +688,7 @@ func (m *LeftEvent) UnmarshalJSON(data []byte) error {
 	return d.End()
 }
 
-// PushLeft sends the event left to the session s, numbered with its next seq. It returns runtime.ErrClosed when s has no open connection.
+// PushLeft sends the event left to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 func PushLeft(s *runtime.Session, ev *LeftEvent) error {
 	data, err := ev.AppendJSON(nil)
 	if err != nil {
@@ -794,7 +794,7 @@ func (m *SaidEvent) UnmarshalJSON(data []byte) error {
 	return d.End()
 }
 
-// PushSaid sends the event said to the session s, numbered with its next seq. It returns runtime.ErrClosed when s has no open connection.
+// PushSaid sends the event said to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 func PushSaid(s *runtime.Session, ev *SaidEvent) error {
 	data, err := ev.AppendJSON(nil)
 	if err != nil {

@@ -1750,7 +1750,7 @@ func (m *TickedEvent) UnmarshalJSON(data []byte) error {
 	return d.End()
 }
 
-// PushTicked sends the event ticked to the session s, numbered with its next seq. It returns runtime.ErrClosed when s has no open connection.
+// PushTicked sends the event ticked to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 func PushTicked(s *runtime.Session, ev *TickedEvent) error {
 	data, err := ev.AppendJSON(nil)
 	if err != nil {
@@ -1823,7 +1823,7 @@ func (m *BellEvent) UnmarshalJSON(data []byte) error {
 	return d.End()
 }
 
-// PushBell sends the event bell to the session s, numbered with its next seq. It returns runtime.ErrClosed when s has no open connection.
+// PushBell sends the event bell to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 //
 // Deprecated: marked @deprecated in everything.duplex.
 func PushBell(s *runtime.Session, ev *BellEvent) error {
