@@ -35,7 +35,12 @@
 // <Name>Error extending DuplexError (a name already ending in Error is kept),
 // with a type guard is<Name>. The client is <Package>Client, extending the
 // runtime's Client with one method per command; its events map is
-// <Package>Events.
+// <Package>Events. The client's constructor tells the runtime the event
+// decoders, the error classes and the wire names of the @idempotent
+// commands, whose calls the runtime sends again after a reconnect instead
+// of rejecting them as "disconnected"; everything else about connections
+// (states, reconnect, resume, heartbeat) is the runtime's, configured
+// through duplex.ClientOptions.
 //
 // schema.Check refuses, with file:line:col errors, schemas whose TypeScript
 // names would collide: two declarations with one generated name, a

@@ -344,7 +344,8 @@ func (g *generator) generateClient() {
 }
 
 // generateConstructor passes the runtime what it cannot know: the event
-// decoders and the error classes.
+// decoders, the error classes and the idempotent commands (which it sends
+// again after a reconnect instead of failing them).
 func (g *generator) generateConstructor() {
 	switch g.mode {
 	case modeDTS:
@@ -362,7 +363,13 @@ func (g *generator) generateConstructor() {
 			events = append(events, e)
 		}
 	}
-	if len(events) == 0 && len(g.f.Errors) == 0 {
+	var idempotent []string
+	for _, c := range g.f.Commands {
+		if c.Idempotent {
+			idempotent = append(idempotent, strconv.Quote(c.Name))
+		}
+	}
+	if len(events) == 0 && len(g.f.Errors) == 0 && len(idempotent) == 0 {
 		g.P("super(url, opts);")
 	} else {
 		g.P("super(url, opts, {")
@@ -380,6 +387,9 @@ func (g *generator) generateConstructor() {
 				g.P("  ", e.Code, ": ", errorClass(e), ",")
 			}
 			g.P("},")
+		}
+		if len(idempotent) > 0 {
+			g.P("idempotent: [", strings.Join(idempotent, ", "), "],")
 		}
 		g.p.out()
 		g.P("});")
@@ -404,7 +414,11 @@ func (g *generator) generateMethod(c *schema.Command) {
 	for i, t := range tags {
 		tags[i] = strings.TrimSuffix(strings.TrimSpace(t), ":")
 	}
-	g.doc(docLines(c.Doc, tags...))
+	doc := c.Doc
+	if c.Idempotent {
+		doc = strings.TrimSpace(doc + "\n\n" + idempotentNote)
+	}
+	g.doc(docLines(doc, tags...))
 
 	args, result := argsType(c), resultType(c)
 	params, argsExpr := "opts", "{}"
@@ -434,6 +448,10 @@ func (g *generator) generateMethod(c *schema.Command) {
 	}
 	g.P("}")
 }
+
+// idempotentNote documents the methods of @idempotent commands.
+const idempotentNote = "Idempotent: when the connection is lost before the answer, the client\n" +
+	"sends the call again after reconnecting instead of rejecting it."
 
 // annotation returns s in the .ts and the .d.ts, "" in the .js.
 func (g *generator) annotation(s string) string {

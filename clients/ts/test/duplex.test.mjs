@@ -1,18 +1,32 @@
 // Unit tests of the client runtime (dist/duplex.js) against an in-memory
-// WebSocket: connect, calls, errors, timeouts, abort, disconnect, events.
-// Run: npm test (after npm run build), or go test ./clients/ts.
+// WebSocket: connect, hello and welcome, calls, errors, timeouts, abort,
+// disconnect, events. Reconnection, resume, the queue and liveness are in
+// reconnect.test.mjs. Run: npm test (after npm run build), or go test
+// ./clients/ts.
+//
+// Every test mocks setTimeout: a client that is left open keeps heartbeat
+// and reconnect timers, which must not outlive the test.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Client, DuplexError, big, bytes, date, dict, list, obj } from "../dist/duplex.js";
 import { fakeWebSocket, tick } from "./fakews.mjs";
 
-/** A client connected to a fresh fake socket. */
-async function connected(opts = {}, spec) {
+/** Mocks setTimeout and Date for the test t (once). */
+function mockTimers(t) {
+  if (!t.mockedTimers) t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  t.mockedTimers = true;
+}
+
+/** A client connected to a fresh fake socket, its hello answered with welcome's members; ws.sent is emptied. */
+async function connected(t, opts = {}, spec, welcome = {}) {
+  mockTimers(t);
   const WS = fakeWebSocket();
   const c = new Client("ws://test/ws", { WebSocket: WS, ...opts }, spec);
   const p = c.connect();
-  WS.last.open();
+  WS.last.welcome(welcome);
   await p;
+  assert.deepEqual(WS.last.sent, [{ hello: {} }]);
+  WS.last.sent.length = 0;
   return { c, ws: WS.last, WS };
 }
 
@@ -27,39 +41,51 @@ async function rejectsWith(promise, code, message) {
   return err;
 }
 
-test("connect requests duplex.v1+json and resolves when open", async () => {
+test("connect requests duplex.v1+json, says hello and resolves at the welcome", async (t) => {
+  mockTimers(t);
   const WS = fakeWebSocket();
   const c = new Client("ws://test/ws", { WebSocket: WS });
   assert.equal(WS.sockets.length, 0, "the constructor must not connect");
+  assert.equal(c.state, "closed");
   const p = c.connect();
+  assert.equal(c.state, "connecting");
   assert.equal(c.connect(), p, "connect while connecting returns the same promise");
   assert.equal(WS.sockets.length, 1);
   assert.equal(WS.last.url, "ws://test/ws");
   assert.equal(WS.last.protocols, "duplex.v1+json");
   let done = false;
   p.then(() => (done = true));
-  await tick();
-  assert.equal(done, false);
   WS.last.open();
+  await tick();
+  assert.deepEqual(WS.last.sent, [{ hello: {} }], "the hello is the first frame");
+  assert.equal(done, false, "open is not enough: the welcome counts");
+  assert.equal(c.state, "connecting");
+  WS.last.receive({ welcome: { session: "s9", resume: "t9", resumed: false, heartbeat: 20000 } });
   await p;
+  assert.equal(c.state, "open");
+  assert.equal(c.session, "s9");
   assert.equal(c.connect(), p, "connect while open returns the same promise");
+  assert.equal(WS.sockets.length, 1);
 });
 
-test("connect rejects with disconnected when the socket closes first", async () => {
+test("connect rejects with disconnected when a terminal close comes first", async (t) => {
+  mockTimers(t);
   const WS = fakeWebSocket();
   const c = new Client("ws://test/ws", { WebSocket: WS });
   const p = c.connect();
-  WS.last.serverClose(1006);
-  await rejectsWith(p, "disconnected", /1006/);
+  WS.last.serverClose(1008, "policy");
+  await rejectsWith(p, "disconnected", /1008 policy/);
+  assert.equal(c.state, "closed");
   // A new connect makes a new socket.
   const p2 = c.connect();
   assert.notEqual(p2, p);
   assert.equal(WS.sockets.length, 2);
-  WS.last.open();
+  WS.last.welcome();
   await p2;
 });
 
-test("connect rejects when the WebSocket constructor throws", async () => {
+test("connect rejects when the WebSocket constructor throws", async (t) => {
+  mockTimers(t);
   class Bad {
     constructor() {
       throw new SyntaxError("bad url");
@@ -67,25 +93,28 @@ test("connect rejects when the WebSocket constructor throws", async () => {
   }
   const c = new Client("nope", { WebSocket: Bad });
   await assert.rejects(c.connect(), SyntaxError);
+  assert.equal(c.state, "closed");
   await assert.rejects(c.connect(), SyntaxError, "a failed connect is not cached");
 });
 
-test("connect uses globalThis.WebSocket by default", async () => {
+test("connect uses globalThis.WebSocket by default", async (t) => {
+  mockTimers(t);
   const WS = fakeWebSocket();
   const saved = globalThis.WebSocket;
   globalThis.WebSocket = WS;
   try {
     const c = new Client("ws://test/ws");
     const p = c.connect();
-    WS.last.open();
+    WS.last.welcome();
     await p;
+    c.close();
   } finally {
     globalThis.WebSocket = saved;
   }
 });
 
-test("call sends an envelope and resolves with the result", async () => {
-  const { c, ws } = await connected();
+test("call sends an envelope and resolves with the result", async (t) => {
+  const { c, ws } = await connected(t);
   const p1 = c.call("login", { name: "ann" });
   const p2 = c.call("logout");
   assert.deepEqual(ws.sent, [
@@ -99,8 +128,8 @@ test("call sends an envelope and resolves with the result", async () => {
   assert.deepEqual(await p2, {});
 });
 
-test("call ids are unique per connection", async () => {
-  const { c, ws } = await connected();
+test("call ids are unique per connection", async (t) => {
+  const { c, ws } = await connected(t);
   for (let i = 0; i < 5; i++) c.call("x").catch(() => {});
   assert.deepEqual(
     ws.sent.map((m) => m.id),
@@ -109,8 +138,8 @@ test("call ids are unique per connection", async () => {
   c.close();
 });
 
-test("call rejects with the server's error", async () => {
-  const { c, ws } = await connected();
+test("call rejects with the server's error", async (t) => {
+  const { c, ws } = await connected(t);
   const p = c.call("login", { name: "ann" });
   ws.receive({ id: 1, error: { code: "name_taken", message: "ann is online" } });
   const err = await rejectsWith(p, "name_taken", /^ann is online$/);
@@ -118,9 +147,9 @@ test("call rejects with the server's error", async () => {
   assert.ok(err instanceof Error);
 });
 
-test("call rejects with the schema error's class from the spec", async () => {
+test("call rejects with the schema error's class from the spec", async (t) => {
   class NameTakenError extends DuplexError {}
-  const { c, ws } = await connected({}, { errors: { name_taken: NameTakenError } });
+  const { c, ws } = await connected(t, {}, { errors: { name_taken: NameTakenError } });
   const p1 = c.call("login");
   const p2 = c.call("login");
   const p3 = c.call("login");
@@ -135,8 +164,8 @@ test("call rejects with the schema error's class from the spec", async () => {
   assert.equal(Object.getPrototypeOf(e3), DuplexError.prototype);
 });
 
-test("call encodes bigint, Uint8Array and Date", async () => {
-  const { c, ws } = await connected();
+test("call encodes bigint, Uint8Array and Date", async (t) => {
+  const { c, ws } = await connected(t);
   c.call("put", {
     n: 9007199254740993n,
     neg: -9223372036854775808n,
@@ -157,67 +186,86 @@ test("call encodes bigint, Uint8Array and Date", async () => {
   c.close();
 });
 
-test("call rejects with disconnected when not connected", async () => {
+test("call rejects with disconnected when closed, and waits while connecting", async (t) => {
+  mockTimers(t);
   const WS = fakeWebSocket();
   const c = new Client("ws://test/ws", { WebSocket: WS });
-  await rejectsWith(c.call("x"), "disconnected", /not connected/);
+  const early = await rejectsWith(c.call("x"), "disconnected", /not connected/);
+  assert.equal(early.retryable, false);
   const p = c.connect();
-  await rejectsWith(c.call("x"), "disconnected", /not connected/); // still connecting
+  const queued = c.call("x"); // still connecting: queued
   WS.last.open();
+  assert.deepEqual(WS.last.sent, [{ hello: {} }]);
+  WS.last.welcome();
   await p;
+  assert.deepEqual(WS.last.sent, [{ hello: {} }, { id: 1, call: "x", args: {} }]);
+  WS.last.receive({ id: 1, result: { ok: true } });
+  assert.deepEqual(await queued, { ok: true });
   c.close();
-  await rejectsWith(c.call("x"), "disconnected");
-  assert.equal(WS.last.sent.length, 0);
+  await rejectsWith(c.call("x"), "disconnected", /not connected/);
+  assert.equal(WS.last.sent.length, 2);
 });
 
-test("pending calls reject with disconnected when the connection closes", async () => {
-  const { c, ws } = await connected();
+test("pending calls reject with disconnected, retryable, when the connection is lost", async (t) => {
+  const { c, ws, WS } = await connected(t);
   const p1 = c.call("a");
   const p2 = c.call("b");
   ws.serverClose(1001, "going away");
-  await rejectsWith(p1, "disconnected", /1001 going away/);
+  const e1 = await rejectsWith(p1, "disconnected", /1001 going away/);
+  assert.equal(e1.retryable, true);
   await rejectsWith(p2, "disconnected");
   // A late answer for a settled call is ignored.
   ws.receive({ id: 1, result: {} });
-  await rejectsWith(c.call("c"), "disconnected");
+  assert.equal(c.state, "reconnecting");
+  // A call made now waits for the next connection.
+  const p3 = c.call("c");
+  t.mock.timers.tick(0); // 1001: the first retry is at once
+  WS.last.welcome({ resumed: true });
+  assert.deepEqual(WS.last.sent, [{ hello: { resume: "t1", seq: 0 } }, { id: 3, call: "c", args: {} }]);
+  WS.last.receive({ id: 3, result: {} });
+  await p3;
+  c.close();
 });
 
-test("close sends 1000 by default, or the code and reason given", async () => {
+test("close sends 1000 by default, or the code and reason given", async (t) => {
   {
-    const { c, ws } = await connected();
+    const { c, ws } = await connected(t);
     const p = c.call("a");
     c.close();
+    assert.equal(c.state, "closed");
     assert.deepEqual(ws.closedWith, [1000, undefined]);
-    await rejectsWith(p, "disconnected", /1000/);
+    const err = await rejectsWith(p, "disconnected", /1000/);
+    assert.equal(err.retryable, false);
   }
   {
-    const { c, ws } = await connected();
+    const { c, ws } = await connected(t);
     c.close(4001, "bye");
     assert.deepEqual(ws.closedWith, [4001, "bye"]);
     c.close(); // repeat calls are harmless
   }
 });
 
-test("connect after close opens a new socket; the old one's close does not disturb it", async () => {
-  const { c, ws, WS } = await connected();
+test("connect after close opens a new socket; the old one's close does not disturb it", async (t) => {
+  const { c, ws, WS } = await connected(t);
   const old = c.call("slow");
   c.close();
   const p = c.connect(); // the old socket is still closing
   assert.equal(WS.sockets.length, 2);
-  WS.last.open();
+  WS.last.welcome();
   await p;
   await rejectsWith(old, "disconnected");
   const fresh = c.call("a");
-  assert.deepEqual(WS.last.sent, [{ id: 2, call: "a", args: {} }]);
+  assert.deepEqual(WS.last.sent, [{ hello: {} }, { id: 2, call: "a", args: {} }], "close forgets the session: no resume");
   await tick();
   assert.equal(ws.readyState, 3);
+  assert.equal(c.state, "open");
   WS.last.receive({ id: 2, result: { ok: true } });
   assert.deepEqual(await fresh, { ok: true });
+  c.close();
 });
 
 test("call times out after 30 s by default and tells the server", async (t) => {
-  t.mock.timers.enable({ apis: ["setTimeout"] });
-  const { c, ws } = await connected();
+  const { c, ws } = await connected(t, {}, undefined, { heartbeat: 2 ** 31 - 1 });
   const p = c.call("slow");
   t.mock.timers.tick(29999);
   await tick();
@@ -229,8 +277,7 @@ test("call times out after 30 s by default and tells the server", async (t) => {
 });
 
 test("timeouts: per call, per client, and 0 for none", async (t) => {
-  t.mock.timers.enable({ apis: ["setTimeout"] });
-  const { c, ws } = await connected({ timeout: 100 });
+  const { c, ws } = await connected(t, { timeout: 100 }, undefined, { heartbeat: 2 ** 31 - 1 });
   const def = c.call("a");
   const short = c.call("b", {}, { timeout: 10 });
   const none = c.call("c", {}, { timeout: 0 });
@@ -245,8 +292,7 @@ test("timeouts: per call, per client, and 0 for none", async (t) => {
 });
 
 test("an answer clears the call's timer", async (t) => {
-  t.mock.timers.enable({ apis: ["setTimeout"] });
-  const { c, ws } = await connected();
+  const { c, ws } = await connected(t, {}, undefined, { heartbeat: 2 ** 31 - 1 });
   const p = c.call("a");
   ws.receive({ id: 1, result: {} });
   await p;
@@ -254,8 +300,8 @@ test("an answer clears the call's timer", async (t) => {
   assert.equal(ws.sent.length, 1, "no cancel after the answer");
 });
 
-test("abort rejects with canceled and sends a cancel", async () => {
-  const { c, ws } = await connected();
+test("abort rejects with canceled and sends a cancel", async (t) => {
+  const { c, ws } = await connected(t);
   const ac = new AbortController();
   const p = c.call("slow", { n: 1 }, { signal: ac.signal });
   ac.abort();
@@ -266,15 +312,15 @@ test("abort rejects with canceled and sends a cancel", async () => {
   assert.equal(ws.sent.length, 2);
 });
 
-test("an already aborted signal rejects without sending anything", async () => {
-  const { c, ws } = await connected();
+test("an already aborted signal rejects without sending anything", async (t) => {
+  const { c, ws } = await connected(t);
   const p = c.call("slow", {}, { signal: AbortSignal.abort() });
   await rejectsWith(p, "canceled");
   assert.equal(ws.sent.length, 0);
 });
 
-test("a signal aborted after the answer changes nothing", async () => {
-  const { c, ws } = await connected();
+test("a signal aborted after the answer changes nothing", async (t) => {
+  const { c, ws } = await connected(t);
   const ac = new AbortController();
   const p = c.call("a", {}, { signal: ac.signal });
   ws.receive({ id: 1, result: { v: 1 } });
@@ -283,25 +329,25 @@ test("a signal aborted after the answer changes nothing", async () => {
   assert.equal(ws.sent.length, 1);
 });
 
-test("frames that are not JSON objects, replies to unknown ids and unknown envelopes are ignored", async () => {
-  const { c, ws } = await connected();
+test("frames that are not JSON objects, replies to unknown ids and unknown envelopes are ignored", async (t) => {
+  const { c, ws } = await connected(t);
   const p = c.call("a");
-  for (const frame of ["not json", "null", "42", '"str"', "[]", "{}", '{"welcome":{"session":"s"}}', '{"heartbeat":1}'])
+  for (const frame of ["not json", "null", "42", '"str"', "[]", "{}", '{"pong":1}', '{"heartbeat":1}'])
     ws.receive(frame);
   ws.receive({ id: 99, result: {} });
   ws.receive({ id: 1, result: { ok: 1 } });
   assert.deepEqual(await p, { ok: 1 });
 });
 
-test("null members are dropped: optional fields are absent, never null", async () => {
-  const { c, ws } = await connected();
+test("null members are dropped: optional fields are absent, never null", async (t) => {
+  const { c, ws } = await connected(t);
   const p = c.call("a");
   ws.receive('{"id":1,"error":null,"result":{"a":null,"b":{"c":null,"d":1}}}');
   assert.deepEqual(await p, { b: { d: 1 } });
 });
 
-test("events reach their handlers in seq order; stale ones are dropped", async () => {
-  const { c, ws } = await connected();
+test("events reach their handlers in seq order; stale ones are dropped", async (t) => {
+  const { c, ws } = await connected(t);
   const said = [];
   const all = [];
   c.on("said", (d) => said.push(d.text));
@@ -320,8 +366,8 @@ test("events reach their handlers in seq order; stale ones are dropped", async (
   assert.deepEqual(all, ["said a", "left bob", "said b", "said c"]);
 });
 
-test("on returns an unsubscribe function", async () => {
-  const { c, ws } = await connected();
+test("on returns an unsubscribe function", async (t) => {
+  const { c, ws } = await connected(t);
   const got = [];
   const off = c.on("said", (d) => got.push(d.n));
   ws.receive({ event: "said", seq: 1, data: { n: 1 } });
@@ -335,8 +381,7 @@ test("on returns an unsubscribe function", async () => {
 });
 
 test("a handler that throws does not stop the others; the error is rethrown asynchronously", async (t) => {
-  t.mock.timers.enable({ apis: ["setTimeout"] });
-  const { c, ws } = await connected();
+  const { c, ws } = await connected(t);
   const got = [];
   c.on("said", () => {
     throw new Error("boom");
@@ -347,10 +392,10 @@ test("a handler that throws does not stop the others; the error is rethrown asyn
   assert.throws(() => t.mock.timers.tick(0), /boom/);
 });
 
-test("events are decoded with the spec's decoders, once for all handlers", async () => {
+test("events are decoded with the spec's decoders, once for all handlers", async (t) => {
   let decoded = 0;
   const dec = (v) => (decoded++, { at: new Date(v.at) });
-  const { c, ws } = await connected({}, { events: { said: dec } });
+  const { c, ws } = await connected(t, {}, { events: { said: dec } });
   const got = [];
   ws.receive({ event: "said", seq: 1, data: { at: "2024-01-02T03:04:05Z" } }); // no handler: not decoded
   c.on("said", (d) => got.push(d));
@@ -361,15 +406,18 @@ test("events are decoded with the spec's decoders, once for all handlers", async
   assert.ok(got[0].at instanceof Date);
 });
 
-test("a new connection starts a new seq", async () => {
-  const { c, ws, WS } = await connected();
+test("a connection after close starts a new session and a new seq", async (t) => {
+  const { c, ws, WS } = await connected(t);
   const got = [];
   c.on("e", (d) => got.push(d.n));
   ws.receive({ event: "e", seq: 5, data: { n: 1 } });
   c.close();
+  assert.equal(c.session, undefined);
   const p = c.connect();
-  WS.last.open();
+  WS.last.welcome({ session: "s2" });
   await p;
+  assert.deepEqual(WS.last.sent, [{ hello: {} }]);
+  assert.equal(c.session, "s2");
   WS.last.receive({ event: "e", seq: 1, data: { n: 2 } });
   assert.deepEqual(got, [1, 2]);
 });

@@ -1,7 +1,8 @@
 // An in-memory WebSocket for tests: the client side behaves like the
 // browser's (readyState, send, close, on* handlers); the test plays the
-// server through open, receive and serverClose. Every instance is kept in
-// the class's `sockets`, so each test makes its own class with fakeWebSocket().
+// server through open, receive, welcome and serverClose. Every instance is
+// kept in the class's `sockets`, so each test makes its own class with
+// fakeWebSocket().
 
 /** Returns a fresh fake WebSocket class. */
 export function fakeWebSocket() {
@@ -46,6 +47,17 @@ export function fakeWebSocket() {
     receive(frame) {
       if (this.readyState !== 1) return; // browsers drop messages unless OPEN
       this.onmessage?.({ data: typeof frame === "string" ? frame : JSON.stringify(frame) });
+    }
+
+    /**
+     * Opens the socket if it is connecting and answers the client's hello
+     * with a welcome (docs/protocol.md), w's members over the defaults of a
+     * fresh session: session "s1", resume token "t1", resumed false,
+     * heartbeat 25000.
+     */
+    welcome(w = {}) {
+      if (this.readyState === 0) this.open();
+      this.receive({ welcome: { session: "s1", resume: "t1", resumed: false, heartbeat: 25000, ...w } });
     }
 
     serverClose(code = 1000, reason = "") {

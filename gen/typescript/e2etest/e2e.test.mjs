@@ -10,7 +10,9 @@
 // wire both ways through two independent codecs (the generated TypeScript
 // and the generated Go); errors, events, abort, timeout and disconnect are
 // checked on the client, and the Go test checks that the server's handlers
-// saw the cancellations.
+// saw the cancellations. Sessions too: hello and welcome, resume with the
+// events pushed while the client was away, start-over, and the heartbeat
+// (the server's welcome says 300 ms).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { AlltypesClient, BoomError, Color, DuplexError, isBoom } from "./alltypes.duplex.js";
@@ -135,4 +137,80 @@ test("close 1000 and disconnect", async (t) => {
   const p = c.plain({ s: "slow", n: 3, tags: [], colors: {} });
   c.close(1000, "bye");
   await assert.rejects(p, (e) => e.code === "disconnected" && /1000/.test(e.message));
+});
+
+// drop closes the client's socket with a code that is not terminal: the
+// test's stand-in for a network failure (it reaches into the runtime's
+// private socket).
+function drop(c) {
+  c._ws.close(3000, "dropped by the test");
+}
+
+/** Resolves at c's next change to state s. */
+const next = (c, s) => new Promise((resolve) => { const off = c.onState((x) => x === s && (off(), resolve())); });
+
+async function until(cond, what) {
+  for (const deadline = Date.now() + 3000; !cond(); await new Promise((r) => setTimeout(r, 10)))
+    if (Date.now() > deadline) throw new Error("timed out waiting for " + what);
+}
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+test("hello and welcome: a session id, and a quiet connection stays open on pongs", async (t) => {
+  const states = [];
+  const c = new AlltypesClient(url, { pingTimeout: 500, onState: (s) => states.push(s) });
+  t.after(() => c.close());
+  await c.connect();
+  assert.match(c.session, uuid);
+  // Silent for 4 heartbeats: pings go out, pongs come back in time (a
+  // missing one would drop the connection after 800 ms).
+  await new Promise((r) => setTimeout(r, 1300));
+  assert.deepEqual(states, ["connecting", "open"]);
+  assert.deepEqual(await c.count(), { n: BEYOND_2_53 });
+});
+
+test("a lost connection resumes its session: missed events once each, in order", async (t) => {
+  const random = Math.random;
+  Math.random = () => 0.999; // reconnect after ~300 ms: after the pushes
+  t.after(() => (Math.random = random));
+  const states = [];
+  const startOvers = [];
+  const c = new AlltypesClient(url, { timeout: 3000, backoffBase: 300, onState: (s) => states.push(s), onStartOver: (r) => startOvers.push(r) });
+  t.after(() => c.close());
+  await c.connect();
+  const session = c.session;
+  const got = [];
+  c.on("plainEvent", (d) => got.push(d.s));
+  c.on("old", () => got.push("old"));
+  c.on("happened", () => got.push("happened"));
+  await c.echo({ ...everything, plain: { ...everything.plain, s: "push" } }); // events 1 and 2
+  await until(() => got.length === 2, "the pushed events");
+  await c.plain({ s: "detached", n: 0, tags: [], colors: {} });
+  const back = next(c, "open");
+  drop(c);
+  await back;
+  await until(() => got.length === 4, "the missed events");
+  assert.equal(c.session, session);
+  await c.echo({ ...everything, plain: { ...everything.plain, s: "push" } }); // events 5 and 6: live again
+  await until(() => got.length === 6, "live events");
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(got, ["happened", "old", "missed 1", "missed 2", "happened", "old"]);
+  assert.deepEqual(startOvers, []);
+  assert.deepEqual(states, ["connecting", "open", "reconnecting", "open"]);
+});
+
+test("a session the server cannot resume starts over", async (t) => {
+  const startOvers = [];
+  const c = new AlltypesClient(url, { timeout: 3000, onStartOver: (r) => startOvers.push(r) });
+  t.after(() => c.close());
+  await c.connect();
+  const session = c.session;
+  c._tok += "x"; // a token the server never issued (private)
+  const back = next(c, "open");
+  drop(c);
+  await back;
+  assert.deepEqual(startOvers, ["unknown"]);
+  assert.match(c.session, uuid);
+  assert.notEqual(c.session, session);
+  assert.deepEqual(await c.count(), { n: BEYOND_2_53 });
 });

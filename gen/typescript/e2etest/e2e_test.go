@@ -58,19 +58,29 @@ func (h *handler) EchoFields(_ context.Context, _ *runtime.Session, a *alltypes.
 }
 
 // Plain returns its argument; for s "slow" it waits for its context to end
-// and reports the cancellation on h.canceled.
+// and reports the cancellation on h.canceled; for s "detached" it pushes
+// plainEvent "missed 1" and "missed 2" once the session's connection is
+// gone (the client drops it), for the client to get on resuming.
 func (h *handler) Plain(ctx context.Context, s *runtime.Session, a *alltypes.Plain) (*alltypes.Plain, error) {
+	if a.S == "detached" {
+		go func() {
+			for deadline := time.Now().Add(5 * time.Second); s.Conn() != nil; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					return
+				}
+			}
+			_ = alltypes.PushPlainEvent(s, &alltypes.PlainEventEvent{S: "missed 1"})
+			_ = alltypes.PushPlainEvent(s, &alltypes.PlainEventEvent{S: "missed 2"})
+		}()
+		return a, nil
+	}
 	if a.S == "slow" {
 		conn := s.Conn()
 		<-ctx.Done()
-		c := cancellation{n: a.N, open: conn != nil}
-		if conn != nil {
-			select {
-			case <-conn.Done(): // closed before the calls are canceled
-				c.open = false
-			default:
-			}
-		}
+		// A connection's end is recorded (CloseError) before its calls are
+		// canceled; Done closes only later, after the session is detached
+		// and OnClose returned, so it cannot tell the two apart.
+		c := cancellation{n: a.N, open: conn != nil && conn.CloseError() == nil}
 		select {
 		case h.canceled <- c:
 		default: // the buffer is bigger than the test's slow calls; never blocks a handler
@@ -107,6 +117,9 @@ func startServer(t *testing.T) *server {
 	srv, err := runtime.New(runtime.Options{
 		Handler:      router,
 		Subprotocols: []string{"duplex.v1+json"},
+		// Quiet clients ping every 300 ms: e2e.test.mjs checks that the
+		// server's pongs keep them open.
+		ClientHeartbeat: 300 * time.Millisecond,
 		Hooks: runtime.Hooks{OnError: func(_ *runtime.Conn, err error) {
 			s.mu.Lock()
 			s.errors = append(s.errors, err)

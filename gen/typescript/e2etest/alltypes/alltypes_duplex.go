@@ -1890,7 +1890,7 @@ func (m *HappenedEvent) UnmarshalJSON(data []byte) error {
 	return d.End()
 }
 
-// PushHappened sends the event happened to the session s, numbered with its next seq. It returns runtime.ErrClosed when s has no open connection.
+// PushHappened sends the event happened to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 func PushHappened(s *runtime.Session, ev *HappenedEvent) error {
 	data, err := ev.AppendJSON(nil)
 	if err != nil {
@@ -1984,7 +1984,7 @@ func (m *PlainEventEvent) UnmarshalJSON(data []byte) error {
 	return d.End()
 }
 
-// PushPlainEvent sends the event plainEvent to the session s, numbered with its next seq. It returns runtime.ErrClosed when s has no open connection.
+// PushPlainEvent sends the event plainEvent to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 func PushPlainEvent(s *runtime.Session, ev *PlainEventEvent) error {
 	data, err := ev.AppendJSON(nil)
 	if err != nil {
@@ -2055,7 +2055,7 @@ func (m *EmptyEvent) UnmarshalJSON(data []byte) error {
 	return d.End()
 }
 
-// PushEmpty sends the event empty to the session s, numbered with its next seq. It returns runtime.ErrClosed when s has no open connection.
+// PushEmpty sends the event empty to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 func PushEmpty(s *runtime.Session, ev *EmptyEvent) error {
 	data, err := ev.AppendJSON(nil)
 	if err != nil {
@@ -2169,7 +2169,7 @@ func (m *OldEvent) UnmarshalJSON(data []byte) error {
 	return d.End()
 }
 
-// PushOld sends the event old to the session s, numbered with its next seq. It returns runtime.ErrClosed when s has no open connection.
+// PushOld sends the event old to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 //
 // Deprecated: use happened
 func PushOld(s *runtime.Session, ev *OldEvent) error {
@@ -2262,6 +2262,7 @@ type Handler interface {
 	EchoFields(ctx context.Context, s *runtime.Session, args *EchoFieldsArgs) (*EchoFieldsResult, error)
 	Plain(ctx context.Context, s *runtime.Session, args *Plain) (*Plain, error)
 	Nothing(ctx context.Context, s *runtime.Session) error
+	// Idempotent: a client may send it again after a reconnect.
 	Count(ctx context.Context, s *runtime.Session) (*CountResult, error)
 	UserID(ctx context.Context, s *runtime.Session, args *UserIDArgs) (*UserIDResult, error)
 }

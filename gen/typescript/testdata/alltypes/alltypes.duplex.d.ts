@@ -229,6 +229,10 @@ export declare class AlltypesClient extends duplex.Client<AlltypesEvents> {
 
   nothing(opts?: duplex.CallOptions): Promise<void>;
 
+  /**
+   * Idempotent: when the connection is lost before the answer, the client
+   * sends the call again after reconnecting instead of rejecting it.
+   */
   count(opts?: duplex.CallOptions): Promise<CountResult>;
 
   user_id(args: UserIDArgs, opts?: duplex.CallOptions): Promise<UserIDResult>;

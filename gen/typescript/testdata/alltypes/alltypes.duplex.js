@@ -108,6 +108,7 @@ export class AlltypesClient extends duplex.Client {
         boom: BoomError,
         teapot_error: TeapotError,
       },
+      idempotent: ["count"],
     });
   }
 

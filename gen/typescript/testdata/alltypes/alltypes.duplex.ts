@@ -296,6 +296,7 @@ export class AlltypesClient extends duplex.Client<AlltypesEvents> {
         boom: BoomError,
         teapot_error: TeapotError,
       },
+      idempotent: ["count"],
     });
   }
 
@@ -319,6 +320,10 @@ export class AlltypesClient extends duplex.Client<AlltypesEvents> {
     return this.call("nothing", {}, opts).then(() => {});
   }
 
+  /**
+   * Idempotent: when the connection is lost before the answer, the client
+   * sends the call again after reconnecting instead of rejecting it.
+   */
   count(opts?: duplex.CallOptions): Promise<CountResult> {
     return this.call("count", {}, opts).then($CountResult);
   }

@@ -16,13 +16,19 @@ import {
 } from "./alltypes.duplex.js";
 import { fakeWebSocket } from "./fakews.mjs";
 
-async function connected() {
+// connected returns a client whose hello was answered, with setTimeout
+// mocked for the test t: an open client keeps heartbeat timers, which must
+// not outlive the test. ws.sent is emptied of the hello.
+async function connected(t) {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
   const WS = fakeWebSocket();
   const c = new AlltypesClient("ws://test/ws", { WebSocket: WS });
   const p = c.connect();
-  WS.last.open();
+  WS.last.welcome();
   await p;
-  return { c, ws: WS.last };
+  assert.deepEqual(WS.last.sent, [{ hello: {} }]);
+  WS.last.sent.length = 0;
+  return { c, ws: WS.last, WS };
 }
 
 /** Sends the call's own wire arguments back as its result. */
@@ -140,8 +146,8 @@ const everythingWire = {
   plain: { s: "p", n: 7, tags: ["x", "y"], colors: { c: "green" } },
 };
 
-test("echo: every type encodes to its wire form and decodes back", async () => {
-  const { c, ws } = await connected();
+test("echo: every type encodes to its wire form and decodes back", async (t) => {
+  const { c, ws } = await connected(t);
   const p = c.echo(everything);
   assert.deepEqual(ws.sent[0], { id: 1, call: "echo", args: everythingWire });
   echoBack(ws);
@@ -152,8 +158,8 @@ test("echo: every type encodes to its wire form and decodes back", async () => {
   assert.ok(got.scalars.ts instanceof Date);
 });
 
-test("absent optionals stay absent, both ways; null reads as absent", async () => {
-  const { c, ws } = await connected();
+test("absent optionals stay absent, both ways; null reads as absent", async (t) => {
+  const { c, ws } = await connected(t);
   const sparse = { ...everything, optionals: {} };
   const p = c.echo(sparse);
   assert.deepEqual(ws.sent[0].args.optionals, {});
@@ -169,8 +175,8 @@ test("absent optionals stay absent, both ways; null reads as absent", async () =
   assert.ok(!("when" in got.scalars.inner));
 });
 
-test("decoding takes what a Go server sends: nanoseconds, offsets", async () => {
-  const { c, ws } = await connected();
+test("decoding takes what a Go server sends: nanoseconds, offsets", async (t) => {
+  const { c, ws } = await connected(t);
   const p = c.echoFields({ i64: 1n, u64: 2n, at: new Date(0), inners: [] });
   ws.receive({
     id: 1,
@@ -189,8 +195,8 @@ test("decoding takes what a Go server sends: nanoseconds, offsets", async () => 
   });
 });
 
-test("inline arguments and results", async () => {
-  const { c, ws } = await connected();
+test("inline arguments and results", async (t) => {
+  const { c, ws } = await connected(t);
   const p = c.echoFields({ i64: BEYOND_2_53, u64: U64_MAX, at: new Date(1), data: new Uint8Array([9]), inners: [inner2] });
   assert.deepEqual(ws.sent[0], {
     id: 1,
@@ -210,8 +216,8 @@ test("inline arguments and results", async () => {
   assert.deepEqual(await userID, { plain: everything.plain });
 });
 
-test("a command without results resolves with undefined; one without conversions passes the result through", async () => {
-  const { c, ws } = await connected();
+test("a command without results resolves with undefined; one without conversions passes the result through", async (t) => {
+  const { c, ws } = await connected(t);
   const p = c.nothing();
   assert.deepEqual(ws.sent[0], { id: 1, call: "nothing", args: {} });
   ws.receive({ id: 1, result: {} });
@@ -223,8 +229,8 @@ test("a command without results resolves with undefined; one without conversions
   assert.deepEqual(await plain, everything.plain);
 });
 
-test("events are decoded for their handlers", async () => {
-  const { c, ws } = await connected();
+test("events are decoded for their handlers", async (t) => {
+  const { c, ws } = await connected(t);
   const got = [];
   c.on("happened", (d) => got.push(d));
   c.on("plainEvent", (d) => got.push(d));
@@ -237,8 +243,8 @@ test("events are decoded for their handlers", async () => {
   assert.deepEqual(got, [{ everything, seq: U64_MAX }, { s: "x" }, {}, { at: new Date("2024-01-02T03:04:05Z"), shade: "dark" }]);
 });
 
-test("schema errors reject with their classes", async () => {
-  const { c, ws } = await connected();
+test("schema errors reject with their classes", async (t) => {
+  const { c, ws } = await connected(t);
   const boom = c.echo(everything);
   const teapot = c.echo(everything);
   const other = c.echo(everything);
@@ -256,6 +262,21 @@ test("schema errors reject with their classes", async () => {
   assert.ok(e3 instanceof DuplexError && !isBoom(e3) && !isTeapotError(e3));
   assert.equal(e3.code, "bad_request");
   assert.ok(!isBoom(new Error("boom")) && !isBoom(undefined) && !isBoom({ code: "boom" }));
+});
+
+test("an @idempotent command is sent again after a reconnect; the others reject, retryable", async (t) => {
+  const { c, ws, WS } = await connected(t);
+  const count = c.count();
+  const plain = c.plain(everything.plain);
+  ws.serverClose(1012, "restart");
+  const err = await plain.catch((e) => e);
+  assert.ok(err instanceof DuplexError && err.code === "disconnected" && err.retryable, String(err));
+  t.mock.timers.tick(0);
+  WS.last.welcome({ resumed: true });
+  assert.deepEqual(WS.last.sent, [{ hello: { resume: "t1", seq: 0 } }, { id: 3, call: "count", args: {} }]);
+  WS.last.receive({ id: 3, result: { n: "7" } });
+  assert.deepEqual(await count, { n: 7n });
+  c.close();
 });
 
 test("enum objects hold their values", () => {

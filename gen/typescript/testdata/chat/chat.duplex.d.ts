@@ -127,6 +127,9 @@ export declare class ChatClient extends duplex.Client<ChatEvents> {
   /**
    * Say something to everyone online.
    *
+   * Idempotent: when the connection is lost before the answer, the client
+   * sends the call again after reconnecting instead of rejecting it.
+   *
    * @throws {NotLoggedInError} Refused by guard loggedIn: Only sessions that logged in.
    */
   user(args: UserArgs, opts?: duplex.CallOptions): Promise<void>;

@@ -50,6 +50,7 @@ export class ChatClient extends duplex.Client {
         invalid_name: InvalidNameError,
         not_logged_in: NotLoggedInError,
       },
+      idempotent: ["user"],
     });
   }
 

@@ -136,6 +136,7 @@ export class ChatClient extends duplex.Client<ChatEvents> {
         invalid_name: InvalidNameError,
         not_logged_in: NotLoggedInError,
       },
+      idempotent: ["user"],
     });
   }
 
@@ -156,6 +157,9 @@ export class ChatClient extends duplex.Client<ChatEvents> {
 
   /**
    * Say something to everyone online.
+   *
+   * Idempotent: when the connection is lost before the answer, the client
+   * sends the call again after reconnecting instead of rejecting it.
    *
    * @throws {NotLoggedInError} Refused by guard loggedIn: Only sessions that logged in.
    */

@@ -11,6 +11,8 @@ import {
   isNotLoggedIn,
   type AbortSignalLike,
   type ChatEvents,
+  type ClientOptions,
+  type State,
   type JoinedEvent,
   type LoginResult,
   type PingResult,
@@ -20,10 +22,30 @@ import {
 declare const signal: AbortSignalLike;
 
 export async function use(): Promise<string> {
-  const chat = new ChatClient("ws://localhost:8080/ws", { timeout: 5000 });
+  const opts: ClientOptions = {
+    timeout: 5000,
+    backoffBase: 500,
+    backoffMax: 60000,
+    maxAttempts: 20,
+    terminal: [1008, 4001],
+    queue: 50,
+    pingTimeout: 5000,
+    onStartOver: (reason) => void chat.login({ name: reason }),
+    onGiveUp: () => {},
+  };
+  const chat = new ChatClient("ws://localhost:8080/ws", opts);
+  const offState = chat.onState((s) => {
+    const state: State = s;
+    void state;
+  });
+  offState();
+  // @ts-expect-error: not a state
+  const wrong: State = "reconnected";
   await chat.connect();
+  const now: State = chat.state;
+  const session: string | undefined = chat.session;
 
-  const login: LoginResult = await chat.login({ name: "ann" }, { timeout: 1000, signal });
+  const login: LoginResult = await chat.login({ name: "ann" }, { timeout: 1000, signal, idempotent: false });
   const users: string[] = login.users;
   // @ts-expect-error: name is required
   await chat.login({});
@@ -76,10 +98,12 @@ export async function use(): Promise<string> {
       const code: "name_taken" = e.code;
       void code;
     } else if (e instanceof DuplexError) {
+      const again: boolean = e.retryable;
+      void again;
       return e.code;
     }
   }
   chat.close(1000, "bye");
-  void users, nothing, avatar, since, at, events;
+  void users, nothing, avatar, since, at, events, wrong, now, session;
   return "";
 }
