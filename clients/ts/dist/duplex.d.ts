@@ -59,6 +59,7 @@ export interface WebSocketLike {
     onopen: ((ev: never) => void) | null;
     onmessage: ((ev: never) => void) | null;
     onclose: ((ev: never) => void) | null;
+    onerror?: ((ev: never) => void) | null;
 }
 /** A WebSocket class, such as `globalThis.WebSocket` or `ws`'s default export. */
 export type WebSocketConstructor = new (url: string, protocols: string) => WebSocketLike;

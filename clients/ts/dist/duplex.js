@@ -329,6 +329,9 @@ export class Client {
         };
         ws.onmessage = (e) => this._recv(ws, e.data);
         ws.onclose = (e) => this._lost(ws, e.code, e.reason);
+        // Browsers follow an error with a close, which then wins with its
+        // code; Node 20's WebSocket sends none after a refused connection.
+        ws.onerror = () => setTimeout(() => this._lost(ws, 1006, "error"), 50);
     }
     /**
      * Arms the liveness timer of ws: after idle ms (none when 0) send a
@@ -388,7 +391,7 @@ export class Client {
     _lost(ws, code, reason) {
         if (ws != this._ws)
             return;
-        ws.onopen = ws.onmessage = ws.onclose = null;
+        ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
         this._ws = undefined;
         clearTimeout(this._k);
         if (code == DEAD)
@@ -439,7 +442,7 @@ export class Client {
     _end(err, keep) {
         const ws = this._ws;
         if (ws)
-            ws.onopen = ws.onmessage = ws.onclose = null;
+            ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
         clearTimeout(this._k);
         clearTimeout(this._w);
         this._u?.();

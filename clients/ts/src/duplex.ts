@@ -73,6 +73,7 @@ export interface WebSocketLike {
   onopen: ((ev: never) => void) | null;
   onmessage: ((ev: never) => void) | null;
   onclose: ((ev: never) => void) | null;
+  onerror?: ((ev: never) => void) | null;
 }
 
 /** A WebSocket class, such as `globalThis.WebSocket` or `ws`'s default export. */
@@ -520,6 +521,9 @@ export class Client<E extends object = Record<string, unknown>> {
     };
     ws.onmessage = (e: { data: unknown }) => this._recv(ws, e.data);
     ws.onclose = (e: { code: number; reason: string }) => this._lost(ws, e.code, e.reason);
+    // Browsers follow an error with a close, which then wins with its
+    // code; Node 20's WebSocket sends none after a refused connection.
+    ws.onerror = () => setTimeout(() => this._lost(ws, 1006, "error"), 50);
   }
 
   /**
@@ -575,7 +579,7 @@ export class Client<E extends object = Record<string, unknown>> {
   /** Handles the loss of ws (closed by the server or the network, or dead): ends the client or reconnects. */
   private _lost(ws: WebSocketLike, code: number, reason: string): void {
     if (ws != this._ws) return;
-    ws.onopen = ws.onmessage = ws.onclose = null;
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
     this._ws = undefined;
     clearTimeout(this._k);
     if (code == DEAD) ws.close(DEAD, reason); // dead: no waiting for its closing handshake
@@ -624,7 +628,7 @@ export class Client<E extends object = Record<string, unknown>> {
    */
   private _end(err: unknown, keep?: boolean): void {
     const ws = this._ws;
-    if (ws) ws.onopen = ws.onmessage = ws.onclose = null;
+    if (ws) ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
     clearTimeout(this._k);
     clearTimeout(this._w);
     this._u?.();

@@ -218,6 +218,29 @@ test("a failed first connection is retried; connect resolves at the first welcom
   assert.deepEqual(states, ["connecting", "open"]);
 });
 
+// Node 20's WebSocket reports a refused connection with an error event and
+// no close event; browsers send both, the close carrying the code.
+test("an error without a close counts as a lost connection", async (t) => {
+  const { c, WS } = setup(t);
+  c.connect().catch(() => {}); // rejected by the close at the test's end
+  WS.last.onerror?.({});
+  await advance(t, 50); // the error's grace for a close
+  await advance(t, 250); // the backoff
+  assert.equal(WS.sockets.length, 2, "retried after the lone error, not after pingTimeout");
+  assert.equal(c.state, "connecting");
+});
+
+test("an error followed by a close is one loss, with the close's code", async (t) => {
+  const { c, WS } = setup(t, { terminal: [4040] });
+  await open(c, WS);
+  WS.last.onerror?.({});
+  WS.last.serverClose(4040);
+  await advance(t, 50);
+  await advance(t, 30000);
+  assert.equal(c.state, "closed", "the close's terminal code won over the error");
+  assert.equal(WS.sockets.length, 1);
+});
+
 test("hello carries the resume token and the last seq processed", async (t) => {
   const { c, WS } = setup(t);
   await open(c, WS, { session: "s1", resume: "tok-1" });
