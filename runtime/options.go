@@ -136,8 +136,10 @@ type Options struct {
 	// Store keeps detached sessions for resume; default an in-memory store.
 	Store Store
 	// ResumeWindow is how long a session outlives its connection so that
-	// a reconnecting client can resume it. Default 2 min; negative means
-	// sessions end with their connection.
+	// a reconnecting client can resume it; it is also the lifetime of a
+	// resume token after the connection ends (a token works once, and a
+	// client's own close 1000 ends the session at once). Default 2 min;
+	// negative means sessions end with their connection.
 	ResumeWindow time.Duration
 	// ReplayBuffer is how many of a session's last events are kept, so
 	// that a client resuming it gets those it missed; a resume that needs
