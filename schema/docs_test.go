@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/duplexrpc/duplex/internal/linediff"
+
 	"github.com/duplexrpc/duplex/schema/syntax"
 )
 
@@ -39,7 +41,7 @@ func TestDocs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := diff(src, string(out)); d != "" {
+		if d := linediff.Diff(src, string(out)); d != "" {
 			t.Errorf("block %d is not formatted (-doc +fmt):\n%s", i+1, d)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/duplexrpc/duplex/internal/linediff"
 )
 
 // dumpModel writes a model without positions, naming referenced
@@ -115,7 +117,7 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the formatted schema does not load:\n%v\nformatted:\n%s", err, out)
 		}
-		if d := diff(dumpModel(m1), dumpModel(m2)); d != "" {
+		if d := linediff.Diff(dumpModel(m1), dumpModel(m2)); d != "" {
 			t.Fatalf("formatting changed the model (-before +after):\n%s", d)
 		}
 	})

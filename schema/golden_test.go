@@ -3,11 +3,11 @@ package schema
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/duplexrpc/duplex/internal/linediff"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -76,7 +76,7 @@ func TestGolden(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Format of the formatted output failed:\n%v", err)
 				}
-				if d := diff(string(out), string(again)); d != "" {
+				if d := linediff.Diff(string(out), string(again)); d != "" {
 					t.Errorf("formatting is not idempotent (-first +second):\n%s", d)
 				}
 			}
@@ -102,47 +102,7 @@ func golden(t *testing.T, path, got string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := diff(string(want), got); d != "" {
+	if d := linediff.Diff(string(want), got); d != "" {
 		t.Errorf("%s mismatch (-want +got):\n%s", path, d)
 	}
-}
-
-// diff returns a line diff of a and b, "-" for lines only in a and "+" for
-// lines only in b, or "" when they are equal.
-func diff(a, b string) string {
-	if a == b {
-		return ""
-	}
-	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
-	// Longest common subsequence, by dynamic programming.
-	lcs := make([][]int, len(x)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(y)+1)
-	}
-	for i := len(x) - 1; i >= 0; i-- {
-		for j := len(y) - 1; j >= 0; j-- {
-			if x[i] == y[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var b2 strings.Builder
-	i, j := 0, 0
-	for i < len(x) || j < len(y) {
-		switch {
-		case i < len(x) && j < len(y) && x[i] == y[j]:
-			fmt.Fprintf(&b2, "  %s\n", x[i])
-			i++
-			j++
-		case j < len(y) && (i == len(x) || lcs[i][j+1] >= lcs[i+1][j]):
-			fmt.Fprintf(&b2, "+ %s\n", y[j])
-			j++
-		default:
-			fmt.Fprintf(&b2, "- %s\n", x[i])
-			i++
-		}
-	}
-	return b2.String()
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/duplexrpc/duplex/internal/linediff"
 )
 
 // tool returns the path of an npm-installed binary, failing the test (never
@@ -48,7 +50,7 @@ func TestDistUpToDate(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("dist/%s is stale: run `npm run build` in clients/ts (-want +got, want = build of src/):\n%s", name, lineDiff(string(want), string(got)))
+			t.Errorf("dist/%s is stale: run `npm run build` in clients/ts (-want +got, want = build of src/):\n%s", name, linediff.Diff(string(want), string(got)))
 		}
 	}
 	embedded := map[string][]byte{JSName: JS(), DTSName: DTS()}

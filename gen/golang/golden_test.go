@@ -3,12 +3,13 @@ package golang
 import (
 	"bytes"
 	"flag"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/duplexrpc/duplex/internal/linediff"
 
 	"github.com/duplexrpc/duplex/schema"
 )
@@ -57,7 +58,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v (run go test ./gen/golang -update)", err)
 			}
-			if d := lineDiff(string(wantContent), string(files[0].Content)); d != "" {
+			if d := linediff.Diff(string(wantContent), string(files[0].Content)); d != "" {
 				t.Errorf("%s mismatch (-want +got):\n%s", want, d)
 			}
 		})
@@ -146,76 +147,4 @@ func names(files []File) []string {
 		s = append(s, f.Name)
 	}
 	return s
-}
-
-// lineDiff returns a unified-style line diff of want and got, "" when equal:
-// lines only in want start with "-", lines only in got with "+", with up to
-// three lines of context.
-func lineDiff(want, got string) string {
-	if want == got {
-		return ""
-	}
-	a, b := strings.Split(want, "\n"), strings.Split(got, "\n")
-	// Longest common subsequence table, from the ends.
-	n, m := len(a), len(b)
-	lcs := make([][]int32, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int32, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if a[i] == b[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	type line struct {
-		op   byte
-		text string
-		a, b int
-	}
-	var ops []line
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && a[i] == b[j]:
-			ops = append(ops, line{' ', a[i], i, j})
-			i++
-			j++
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			ops = append(ops, line{'+', b[j], i, j})
-			j++
-		default:
-			ops = append(ops, line{'-', a[i], i, j})
-			i++
-		}
-	}
-	const context = 3
-	var out strings.Builder
-	last := -1
-	for k, l := range ops {
-		if l.op == ' ' {
-			near := false
-			for d := max(0, k-context); d <= min(len(ops)-1, k+context); d++ {
-				if ops[d].op != ' ' {
-					near = true
-					break
-				}
-			}
-			if !near {
-				continue
-			}
-		}
-		if last >= 0 && k != last+1 {
-			out.WriteString("...\n")
-		}
-		if last < 0 || k != last+1 {
-			fmt.Fprintf(&out, "@@ want line %d, got line %d @@\n", l.a+1, l.b+1)
-		}
-		fmt.Fprintf(&out, "%c %s\n", l.op, l.text)
-		last = k
-	}
-	return out.String()
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/duplexrpc/duplex/clients/ts"
 	"github.com/duplexrpc/duplex/schema"
+
+	"github.com/duplexrpc/duplex/internal/linediff"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -81,7 +83,7 @@ func golden(t *testing.T, path string, got []byte) {
 	if err != nil {
 		t.Fatalf("%v (run go test ./gen/typescript -update to create it)", err)
 	}
-	if d := lineDiff(string(want), string(got)); d != "" {
+	if d := linediff.Diff(string(want), string(got)); d != "" {
 		t.Errorf("%s differs (-want +got); go test ./gen/typescript -update rewrites it:\n%s", path, d)
 	}
 }

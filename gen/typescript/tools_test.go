@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/duplexrpc/duplex/internal/linediff"
+
 	"github.com/duplexrpc/duplex/schema"
 )
 
@@ -214,7 +216,7 @@ func TestJSIsTSWithoutTypes(t *testing.T) {
 			fromJS := run(t, dir, esbuild, append([]string{mod + ".js"}, args...)...)
 			if !bytes.Equal(fromTS, fromJS) {
 				t.Errorf("%s.js is not %s.ts without types (-ts +js, minified):\n%s", mod, mod,
-					lineDiff(strings.ReplaceAll(string(fromTS), ";", ";\n"), strings.ReplaceAll(string(fromJS), ";", ";\n")))
+					linediff.Diff(strings.ReplaceAll(string(fromTS), ";", ";\n"), strings.ReplaceAll(string(fromJS), ";", ";\n")))
 			}
 		})
 	}

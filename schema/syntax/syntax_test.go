@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/duplexrpc/duplex/internal/linediff"
 )
 
 // dump writes a tree with every Pos left out, one field per line, so that
@@ -62,31 +64,6 @@ func dumpValue(b *strings.Builder, v reflect.Value, depth int) {
 	}
 }
 
-// diff returns the lines of a and b that differ, "-" for a and "+" for b,
-// with the first difference's neighbourhood; "" when equal.
-func diff(a, b string) string {
-	if a == b {
-		return ""
-	}
-	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
-	i := 0
-	for i < len(x) && i < len(y) && x[i] == y[i] {
-		i++
-	}
-	var out strings.Builder
-	from := max(0, i-3)
-	for k := from; k < i; k++ {
-		fmt.Fprintf(&out, "  %s\n", x[k])
-	}
-	for k := i; k < min(len(x), i+8); k++ {
-		fmt.Fprintf(&out, "- %s\n", x[k])
-	}
-	for k := i; k < min(len(y), i+8); k++ {
-		fmt.Fprintf(&out, "+ %s\n", y[k])
-	}
-	return out.String()
-}
-
 // checkRoundTrip checks that Print of src's tree parses back to the same
 // tree (positions aside) and that printing that again changes nothing.
 func checkRoundTrip(t *testing.T, name string, src []byte) {
@@ -100,11 +77,11 @@ func checkRoundTrip(t *testing.T, name string, src []byte) {
 	if err != nil {
 		t.Fatalf("Print output does not parse: %v\ninput:\n%q\noutput:\n%s", err, src, out1)
 	}
-	if d := diff(dump(f1), dump(f2)); d != "" {
+	if d := linediff.Diff(dump(f1), dump(f2)); d != "" {
 		t.Fatalf("Parse(Print(tree)) differs from tree (-want +got):\n%s\ninput:\n%q\noutput:\n%s", d, src, out1)
 	}
 	out2 := Print(f2)
-	if d := diff(string(out1), string(out2)); d != "" {
+	if d := linediff.Diff(string(out1), string(out2)); d != "" {
 		t.Fatalf("Print is not idempotent (-first +second):\n%s\ninput:\n%q", d, src)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/duplexrpc/duplex/internal/linediff"
+
 	"github.com/duplexrpc/duplex/gen/golang"
 	"github.com/duplexrpc/duplex/schema"
 )
@@ -52,7 +54,7 @@ func TestGoUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v (go test ./gen/typescript/e2etest -update creates it)", err)
 	}
-	if d := lineDiff(string(want), string(got)); d != "" {
+	if d := linediff.Diff(string(want), string(got)); d != "" {
 		t.Errorf("%s is stale (-want +got); go test ./gen/typescript/e2etest -update (or go generate ./gen/typescript/e2etest) rewrites it:\n%s", goFile, d)
 	}
 }

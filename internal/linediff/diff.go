@@ -1,11 +1,14 @@
-package e2etest
+// Package linediff compares golden files for the tests of duplex's packages:
+// one line diff, in the house's (-want +got) form, instead of a copy in
+// every package.
+package linediff
 
 import "strings"
 
-// lineDiff returns a unified-style line diff of want and got, "-" lines
-// from want and "+" lines from got, with up to 2 lines of context; "" when
-// they are equal.
-func lineDiff(want, got string) string {
+// Diff returns a line diff of want and got, "-" lines from want and "+"
+// lines from got, with up to 2 lines of context around each change; ""
+// when they are equal.
+func Diff(want, got string) string {
 	if want == got {
 		return ""
 	}
