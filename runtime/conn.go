@@ -106,15 +106,22 @@ func (c *Conn) Resume(token string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.srv.endSession(c.attach(s))
+	return s, nil
+}
+
+// attach makes s the connection's session and returns the session it
+// replaces, detached from c; the caller ends it (after any replay, so that
+// its hooks run last).
+func (c *Conn) attach(s *Session) (replaced *Session) {
 	s.mu.Lock()
 	s.conn = c
 	s.mu.Unlock()
-	old := c.session.Swap(s)
-	old.mu.Lock()
-	old.conn = nil
-	old.mu.Unlock()
-	c.srv.endSession(old)
-	return s, nil
+	replaced = c.session.Swap(s)
+	replaced.mu.Lock()
+	replaced.conn = nil
+	replaced.mu.Unlock()
+	return replaced
 }
 
 // ---- reading ----

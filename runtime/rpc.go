@@ -484,13 +484,7 @@ func (r *Router) hello(c *Conn, token string, lastSeq int64) {
 			reason = "overrun"
 			break
 		}
-		s.mu.Lock()
-		s.conn = c
-		s.mu.Unlock()
-		fresh := c.session.Swap(s)
-		fresh.mu.Lock()
-		fresh.conn = nil
-		fresh.mu.Unlock()
+		fresh := c.attach(s)
 		c.welcome(s, true, "")
 		for _, f := range missed {
 			_ = c.WriteMessage(TextMessage, f)
