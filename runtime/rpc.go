@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/duplexrpc/duplex/runtime/wire"
 )
@@ -56,6 +57,43 @@ type Call struct {
 	Session *Session // the session at the time of the call
 	Name    string
 	Args    []byte // the raw JSON of "args"; "{}" when absent
+}
+
+// callContext is the context a method runs with: the call's cancelable
+// context, which also carries the call for CloseAfterReply.
+type callContext struct {
+	context.Context
+	closeAfter atomic.Pointer[closeRequest]
+}
+
+type closeRequest struct {
+	code   uint16
+	reason string
+}
+
+type callContextKey struct{}
+
+func (c *callContext) Value(key any) any {
+	if key == (callContextKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// CloseAfterReply asks the Router to close the connection of the call that
+// ctx belongs to, with code and reason, right after the call's reply: the
+// client gets the reply, then the server's close frame, then the closing
+// handshake (RFC 6455 §7.1.2). Closing the connection inside the handler
+// would send the close frame before the reply. It reports false, and does
+// nothing, when ctx is not (derived from) a method's context. The last
+// request of a call wins; it may be made from any goroutine until the
+// method returns.
+func CloseAfterReply(ctx context.Context, code uint16, reason string) bool {
+	cc, ok := ctx.Value(callContextKey{}).(*callContext)
+	if ok {
+		cc.closeAfter.Store(&closeRequest{code, reason})
+	}
+	return ok
 }
 
 // MethodFunc runs one call: it decodes Args, runs the handler and appends
@@ -274,7 +312,8 @@ func (r *Router) ServeMessage(c *Conn, typ MessageType, data []byte) {
 		args = append([]byte(nil), e.args...) // data is only valid during ServeMessage
 	}
 	table := c.callTable()
-	ctx, cancel := context.WithCancel(c.srv.ctx)
+	inner, cancel := context.WithCancel(c.srv.ctx)
+	ctx := &callContext{Context: inner}
 	limit := r.MaxCallsInFlight
 	if limit <= 0 {
 		limit = DefaultMaxCallsInFlight
@@ -305,7 +344,7 @@ func (r *Router) ServeMessage(c *Conn, typ MessageType, data []byte) {
 }
 
 // run executes one call on its own goroutine and answers it.
-func (r *Router) run(ctx context.Context, cancel context.CancelFunc, table *calls, id int64, fn MethodFunc, call *Call) {
+func (r *Router) run(ctx *callContext, cancel context.CancelFunc, table *calls, id int64, fn MethodFunc, call *Call) {
 	var (
 		out []byte
 		err error
@@ -328,6 +367,9 @@ func (r *Router) run(ctx context.Context, cancel context.CancelFunc, table *call
 	table.mu.Unlock()
 	cancel()
 	call.Conn.reply(id, out, err)
+	if req := ctx.closeAfter.Load(); req != nil {
+		_ = call.Conn.Close(req.code, req.reason)
+	}
 }
 
 // cancel cancels the call id, if it is running.

@@ -98,6 +98,15 @@ func newRPCMethods() *rpcMethods {
 		}
 		return dst, nil
 	})
+	r.Handle("bye", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		// From a goroutine of the handler's, as the doc allows.
+		done := make(chan bool)
+		go func() { done <- runtime.CloseAfterReply(ctx, runtime.CloseNormal, "bye") }()
+		if !<-done {
+			return nil, errors.New("CloseAfterReply refused a call's context")
+		}
+		return append(dst, `{"ok":true}`...), nil
+	})
 	r.Handle("push", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
 		for i := 1; i <= 3; i++ {
 			if err := call.Session.Push("said", fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
@@ -697,11 +706,11 @@ func TestSessionPushWhileClosingIsReplayed(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.expectReply(`{"event":"a","seq":1,"data":{}}`)
-	_ = conn.Close(runtime.CloseNormal, "bye")
+	_ = conn.Close(runtime.CloseGoingAway, "bye") // not 1000: that ends the session
 	if err := sess.Push("kept", nil); err != nil {
 		t.Fatalf("Push while closing: %v, want it kept for replay", err)
 	}
-	c.expectCloseCode(runtime.CloseNormal)
+	c.expectCloseCode(runtime.CloseGoingAway)
 	c.sendClose(runtime.CloseNormal, "")
 	e.rec.nextClose(t)
 
@@ -729,11 +738,11 @@ func TestSessionPushNoGapWithoutReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.expectReply(`{"event":"a","seq":1,"data":{}}`)
-	_ = conn.Close(runtime.CloseNormal, "bye")
+	_ = conn.Close(runtime.CloseGoingAway, "bye")
 	if err := sess.Push("lost", nil); !errors.Is(err, runtime.ErrClosed) {
 		t.Fatalf("Push while closing: %v, want ErrClosed", err)
 	}
-	c.expectCloseCode(runtime.CloseNormal)
+	c.expectCloseCode(runtime.CloseGoingAway)
 	c.sendClose(runtime.CloseNormal, "")
 	e.rec.nextClose(t)
 
@@ -890,5 +899,35 @@ func TestRPCIDReusableRightAfterReply(t *testing.T) {
 		if got := c.reply(); got != `{"id":1,"result":{}}` {
 			t.Fatalf("rpc.go Router.run sends the reply before removing the id from the table of calls in flight, so a client reusing the id at once can be told it is in use (round %d): %s", i, got)
 		}
+	}
+}
+
+// CloseAfterReply: the reply, then the server's close frame with the
+// code asked for, then the closing handshake; a server-sent 1000 ends the
+// session at once, since the client will not come back.
+func TestRPCCloseAfterReply(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{ResumeWindow: time.Hour})
+	sess := e.rec.nextOpen(t).Session()
+	_ = sess.ResumeToken() // resumable: only the 1000 can end it early
+	c.text(`{"id":1,"call":"bye"}`)
+	c.expectReply(`{"id":1,"result":{"ok":true}}`)
+	if reason := c.expectCloseCode(runtime.CloseNormal); reason != "bye" {
+		t.Errorf("close reason %q, want bye", reason)
+	}
+	c.sendClose(runtime.CloseNormal, "")
+	ce := e.rec.nextClose(t)
+	if ce.err.Code != runtime.CloseNormal || ce.err.Initiator != runtime.ClosedByServer {
+		t.Errorf("OnClose %+v, want 1000 by the server", ce.err)
+	}
+	if ended := e.rec.nextSessionEnd(t); ended != sess {
+		t.Errorf("OnSessionEnd for %s, want %s", ended.ID(), sess.ID())
+	}
+	noErrors(t, e)
+}
+
+func TestCloseAfterReplyOutsideACall(t *testing.T) {
+	if runtime.CloseAfterReply(context.Background(), runtime.CloseNormal, "") {
+		t.Error("CloseAfterReply(context.Background()) = true, want false")
 	}
 }

@@ -221,15 +221,17 @@ func (m *sessions) stripe(id string) *sync.Mutex {
 
 // detach is called when s's connection ended, with how it ended. It saves
 // s in the store for the resume window, or ends it now when resume is
-// disabled, when no token was ever handed out, or when the client itself
-// closed normally (1000: it said goodbye and threw its token away).
+// disabled, when no token was ever handed out, or when the connection ended
+// normally (1000, from either side: the client said goodbye and threw its
+// token away, or the server ended the conversation and a client does not
+// come back after a 1000).
 func (m *sessions) detach(s *Session, ce *CloseError) {
 	cfg := &m.srv.cfg
 	s.mu.Lock()
 	s.conn = nil
 	secret := s.secret
 	s.mu.Unlock()
-	goodbye := ce != nil && ce.Initiator == ClosedByPeer && ce.Code == CloseNormal
+	goodbye := ce != nil && ce.Code == CloseNormal
 	if cfg.ResumeWindow < 0 || secret == "" || goodbye {
 		m.srv.endSession(s)
 		return
