@@ -112,6 +112,21 @@ export interface ClientOptions {
     onStartOver?: (reason: string) => void;
     /** Subscribes to giving up, as {@link Client.onGiveUp}. */
     onGiveUp?: () => void;
+    /** Subscribes to lost connections, as {@link Client.onClose}. */
+    onClose?: (e: CloseInfo) => void;
+}
+/**
+ * How a connection of the client ended, when the client did not end it
+ * itself: the server's or the network's close, or the client dropping a
+ * dead connection (code 3008, wasClean false). An error without a close
+ * (Node 20 after a refused connection) reports 1006.
+ */
+export interface CloseInfo {
+    /** The close code (1006: no close frame, the connection just broke). */
+    readonly code: number;
+    readonly reason: string;
+    /** Whether the closing handshake completed (the browser's CloseEvent.wasClean). */
+    readonly wasClean: boolean;
 }
 /** The part of an AbortSignal a call uses. */
 export interface AbortSignalLike {
@@ -281,6 +296,13 @@ export declare class Client<E extends object = Record<string, unknown>> {
     onStartOver(fn: (reason: string) => void): () => void;
     /** Calls fn when the client gives up reconnecting after {@link ClientOptions.maxAttempts} attempts (it is "closed" then; connect starts again, resuming the session if the server still holds it), until the returned function is called. */
     onGiveUp(fn: () => void): () => void;
+    /**
+     * Calls fn with how each connection ended when the client did not end it
+     * itself ({@link close} reports nothing), once the client has decided to
+     * reconnect or to close (the state change, if any, came first), until
+     * the returned function is called.
+     */
+    onClose(fn: (e: CloseInfo) => void): () => void;
     private _set;
     /** Reports whether a call may be sent now. */
     private _free;
@@ -296,6 +318,8 @@ export declare class Client<E extends object = Record<string, unknown>> {
     private _recv;
     /** Handles the loss of ws (closed by the server or the network, or dead): ends the client or reconnects. */
     private _lost;
+    /** Forgets the lost ws and ends the client or schedules the reconnect. */
+    private _drop;
     /** Ends the backoff wait and dials. */
     private _retry;
     /**

@@ -172,6 +172,8 @@ export class Client {
             this.onStartOver(opts.onStartOver);
         if (opts.onGiveUp)
             this.onGiveUp(opts.onGiveUp);
+        if (opts.onClose)
+            this.onClose(opts.onClose);
     }
     /** The client's {@link State}. */
     get state() {
@@ -296,6 +298,15 @@ export class Client {
     onGiveUp(fn) {
         return sub(this._l, "giveup", fn);
     }
+    /**
+     * Calls fn with how each connection ended when the client did not end it
+     * itself ({@link close} reports nothing), once the client has decided to
+     * reconnect or to close (the state change, if any, came first), until
+     * the returned function is called.
+     */
+    onClose(fn) {
+        return sub(this._l, "close", fn);
+    }
     _set(s) {
         if (this._s != s)
             emit(this._l, "state", (this._s = s));
@@ -328,7 +339,7 @@ export class Client {
             this._arm(ws, 0);
         };
         ws.onmessage = (e) => this._recv(ws, e.data);
-        ws.onclose = (e) => this._lost(ws, e.code, e.reason);
+        ws.onclose = (e) => this._lost(ws, e.code, e.reason, e.wasClean);
         // Browsers follow an error with a close, which then wins with its
         // code; Node 20's WebSocket sends none after a refused connection.
         ws.onerror = () => setTimeout(() => this._lost(ws, 1006, "error"), 50);
@@ -388,9 +399,14 @@ export class Client {
         }
     }
     /** Handles the loss of ws (closed by the server or the network, or dead): ends the client or reconnects. */
-    _lost(ws, code, reason) {
+    _lost(ws, code, reason, wasClean = false) {
         if (ws != this._ws)
             return;
+        this._drop(ws, code, reason);
+        emit(this._l, "close", { code, reason, wasClean });
+    }
+    /** Forgets the lost ws and ends the client or schedules the reconnect. */
+    _drop(ws, code, reason) {
         ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
         this._ws = undefined;
         clearTimeout(this._k);

@@ -129,6 +129,22 @@ export interface ClientOptions {
   onStartOver?: (reason: string) => void;
   /** Subscribes to giving up, as {@link Client.onGiveUp}. */
   onGiveUp?: () => void;
+  /** Subscribes to lost connections, as {@link Client.onClose}. */
+  onClose?: (e: CloseInfo) => void;
+}
+
+/**
+ * How a connection of the client ended, when the client did not end it
+ * itself: the server's or the network's close, or the client dropping a
+ * dead connection (code 3008, wasClean false). An error without a close
+ * (Node 20 after a refused connection) reports 1006.
+ */
+export interface CloseInfo {
+  /** The close code (1006: no close frame, the connection just broke). */
+  readonly code: number;
+  readonly reason: string;
+  /** Whether the closing handshake completed (the browser's CloseEvent.wasClean). */
+  readonly wasClean: boolean;
 }
 
 /** The part of an AbortSignal a call uses. */
@@ -362,6 +378,7 @@ export class Client<E extends object = Record<string, unknown>> {
     if (opts.onState) this.onState(opts.onState);
     if (opts.onStartOver) this.onStartOver(opts.onStartOver);
     if (opts.onGiveUp) this.onGiveUp(opts.onGiveUp);
+    if (opts.onClose) this.onClose(opts.onClose);
   }
 
   /** The client's {@link State}. */
@@ -487,6 +504,16 @@ export class Client<E extends object = Record<string, unknown>> {
     return sub(this._l, "giveup", fn);
   }
 
+  /**
+   * Calls fn with how each connection ended when the client did not end it
+   * itself ({@link close} reports nothing), once the client has decided to
+   * reconnect or to close (the state change, if any, came first), until
+   * the returned function is called.
+   */
+  onClose(fn: (e: CloseInfo) => void): () => void {
+    return sub(this._l, "close", fn as Listener);
+  }
+
   private _set(s: State): void {
     if (this._s != s) emit(this._l, "state", (this._s = s));
   }
@@ -520,7 +547,7 @@ export class Client<E extends object = Record<string, unknown>> {
       this._arm(ws, 0);
     };
     ws.onmessage = (e: { data: unknown }) => this._recv(ws, e.data);
-    ws.onclose = (e: { code: number; reason: string }) => this._lost(ws, e.code, e.reason);
+    ws.onclose = (e: { code: number; reason: string; wasClean?: boolean }) => this._lost(ws, e.code, e.reason, e.wasClean);
     // Browsers follow an error with a close, which then wins with its
     // code; Node 20's WebSocket sends none after a refused connection.
     ws.onerror = () => setTimeout(() => this._lost(ws, 1006, "error"), 50);
@@ -577,8 +604,14 @@ export class Client<E extends object = Record<string, unknown>> {
   }
 
   /** Handles the loss of ws (closed by the server or the network, or dead): ends the client or reconnects. */
-  private _lost(ws: WebSocketLike, code: number, reason: string): void {
+  private _lost(ws: WebSocketLike, code: number, reason: string, wasClean = false): void {
     if (ws != this._ws) return;
+    this._drop(ws, code, reason);
+    emit(this._l, "close", { code, reason, wasClean });
+  }
+
+  /** Forgets the lost ws and ends the client or schedules the reconnect. */
+  private _drop(ws: WebSocketLike, code: number, reason: string): void {
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
     this._ws = undefined;
     clearTimeout(this._k);

@@ -621,3 +621,40 @@ test("a state listener may close the client", async (t) => {
   await advance(t, 10 ** 6);
   assert.equal(WS.sockets.length, 1);
 });
+
+test("onClose: every connection the client did not end itself, after the state change", async (t) => {
+  const closes = [];
+  const { c, WS, states } = setup(t, { pingTimeout: 1000, onClose: (e) => closes.push({ ...e, state: c.state }) });
+  let also = 0;
+  const off = c.onClose(() => also++);
+  await open(c, WS, { heartbeat: 500 });
+  WS.last.serverClose(1001, "going away");
+  assert.deepEqual(closes, [{ code: 1001, reason: "going away", wasClean: true, state: "reconnecting" }]);
+  await advance(t, 0); // 1001: the first retry is immediate
+  WS.last.welcome({ resumed: true, heartbeat: 500 });
+  off();
+  await advance(t, 500); // the heartbeat's ping...
+  await advance(t, 1000); // ...then silence: dropped as dead
+  assert.deepEqual(closes[1], { code: 3008, reason: "timeout", wasClean: false, state: "reconnecting" });
+  await advance(t, 250);
+  WS.last.welcome({ resumed: true });
+  WS.last.serverClose(1000, "bye");
+  assert.deepEqual(closes[2], { code: 1000, reason: "bye", wasClean: true, state: "closed" });
+  assert.equal(also, 1, "unsubscribed after the first");
+  const again = c.connect(); // a fresh start...
+  WS.last.welcome();
+  await again;
+  c.close(); // ...that the client ends itself: not reported
+  await advance(t, 0);
+  assert.equal(closes.length, 3);
+  assert.equal(states.at(-1), "closed");
+});
+
+test("onClose: a listener that closes the client stops the reconnect", async (t) => {
+  const { c, WS } = setup(t, { onClose: () => c.close() });
+  await open(c, WS);
+  WS.last.serverClose(1006);
+  assert.equal(c.state, "closed");
+  await advance(t, 10 ** 6);
+  assert.equal(WS.sockets.length, 1, "no reconnect after close() in onClose");
+});
