@@ -403,12 +403,12 @@ func (g *generator) generateMethod(c *schema.Command) {
 	seen := make(map[*schema.Error]bool)
 	for _, e := range c.Errors {
 		seen[e] = true
-		tags = append(tags, "@throws {"+errorClass(e)+"} "+firstLine(e.Doc))
+		tags = append(tags, "@throws {"+errorClass(e)+"} "+firstSentence(e.Doc))
 	}
 	for _, gd := range c.Guards {
 		if gd.Error != nil && !seen[gd.Error] {
 			seen[gd.Error] = true
-			tags = append(tags, "@throws {"+errorClass(gd.Error)+"} Refused by guard "+gd.Name+": "+firstLine(gd.Doc))
+			tags = append(tags, "@throws {"+errorClass(gd.Error)+"} Refused by guard "+gd.Name+": "+firstSentence(gd.Doc))
 		}
 	}
 	for i, t := range tags {
@@ -552,11 +552,13 @@ func (g *generator) fail(format string, args ...any) {
 	}
 }
 
-// firstLine returns the first line of a doc comment.
-func firstLine(doc string) string {
-	doc = strings.TrimSpace(doc)
-	if i := strings.IndexByte(doc, '\n'); i >= 0 {
-		doc = doc[:i]
+// firstSentence returns the first sentence of a doc comment's first paragraph,
+// on one line (a @throws tag shows it).
+func firstSentence(doc string) string {
+	doc, _, _ = strings.Cut(strings.TrimSpace(doc), "\n\n") // the first paragraph
+	doc = strings.Join(strings.Fields(doc), " ")
+	if i := strings.Index(doc, ". "); i >= 0 {
+		doc = doc[:i+1]
 	}
 	return doc
 }
