@@ -1,0 +1,210 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/duplexrpc/duplex/runtime"
+)
+
+// Limits of names and messages, in characters (Unicode code points).
+const (
+	MaxNameLength    = 32
+	MaxMessageLength = 2000
+)
+
+// nameAttr is the session attribute holding a logged-in session's name. As
+// an attribute it survives a resume with the session.
+const nameAttr = "chat.name"
+
+// Room is the chat room: who is online, and the sessions that get its
+// events. Every session gets every event (logged in or not, connected or
+// detached and waiting for its client to resume it), and every session
+// sees them in the same order: events are pushed under the room's lock.
+//
+// A user is online from login until the first of: logout, the end of
+// their session (the client closed with 1000, or shutdown; or the
+// connection was lost, by the network or the server's health check, and
+// the client did not resume it within the resume window). Each of those
+// broadcasts left exactly once.
+//
+// Wire a Room into a server with its Hooks (OnOpen, OnSessionEnd) and
+// Register(router, room). Room is safe for concurrent use.
+type Room struct {
+	UnimplementedHandler
+
+	mu       sync.Mutex
+	online   map[string]*runtime.Session // by name
+	sessions map[*runtime.Session]struct{}
+}
+
+// NewRoom returns an empty room.
+func NewRoom() *Room {
+	return &Room{online: make(map[string]*runtime.Session), sessions: make(map[*runtime.Session]struct{})}
+}
+
+// Hooks returns h with the room's OnOpen and OnSessionEnd added (h's own
+// run first).
+func (r *Room) Hooks(h runtime.Hooks) runtime.Hooks {
+	open, end := h.OnOpen, h.OnSessionEnd
+	h.OnOpen = func(c *runtime.Conn) {
+		if open != nil {
+			open(c)
+		}
+		r.join(c.Session())
+	}
+	h.OnSessionEnd = func(s *runtime.Session) {
+		if end != nil {
+			end(s)
+		}
+		// Not on the runtime's goroutine: leaving pushes to every
+		// session under the room's lock.
+		go r.sessionEnded(s)
+	}
+	return h
+}
+
+// join adds a connection's fresh session to the audience. A session the
+// connection resumes later was in it all along; the fresh one it replaces
+// ends (OnSessionEnd).
+func (r *Room) join(s *runtime.Session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sessions[s] = struct{}{}
+}
+
+// sessionEnded removes s from the audience and, if its user is online,
+// says they left.
+func (r *Room) sessionEnded(s *runtime.Session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.sessions, s)
+	if name, ok := s.Get(nameAttr); ok && r.online[name] == s {
+		r.leaveLocked(s, name)
+	}
+}
+
+// Online returns who is online, in order.
+func (r *Room) Online() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.usersLocked()
+}
+
+func (r *Room) usersLocked() []string {
+	users := make([]string, 0, len(r.online))
+	for name := range r.online {
+		users = append(users, name)
+	}
+	slices.Sort(users)
+	return users
+}
+
+// audienceLocked returns every session of the room.
+func (r *Room) audienceLocked() []*runtime.Session {
+	out := make([]*runtime.Session, 0, len(r.sessions))
+	for s := range r.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Login implements Handler.
+func (r *Room) Login(_ context.Context, s *runtime.Session, args *LoginArgs) (*LoginResult, error) {
+	name := strings.TrimSpace(args.Name)
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if current, ok := s.Get(nameAttr); ok && r.online[current] == s {
+		return nil, &AlreadyLoggedInError{Message: fmt.Sprintf("logged in as %q already; log out first", current)}
+	}
+	if _, taken := r.online[name]; taken {
+		return nil, &NameTakenError{Message: fmt.Sprintf("%q is online already", name)}
+	}
+	r.online[name] = s
+	s.Set(nameAttr, name)
+	users := r.usersLocked()
+	_ = PushJoinedTo(r.audienceLocked(), &JoinedEvent{Name: name, Users: users})
+	return &LoginResult{Users: users}, nil
+}
+
+// checkName returns an *InvalidNameError for a name nobody could read or
+// tell apart: empty, too long, or with control or formatting characters
+// (such as U+202E, which reverses the text after it).
+func checkName(name string) error {
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		return &InvalidNameError{Message: "the name is empty"}
+	case n > MaxNameLength:
+		return &InvalidNameError{Message: fmt.Sprintf("the name has %d characters; at most %d", n, MaxNameLength)}
+	}
+	for i, c := range name {
+		if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) {
+			return &InvalidNameError{Message: fmt.Sprintf("the name has the control character %U at byte %d", c, i)}
+		}
+	}
+	return nil
+}
+
+// Logout implements Handler.
+func (r *Room) Logout(_ context.Context, s *runtime.Session) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name, _ := s.Get(nameAttr)
+	if r.online[name] == s {
+		r.leaveLocked(s, name)
+	}
+	return nil
+}
+
+// leaveLocked takes name offline and tells everyone.
+func (r *Room) leaveLocked(s *runtime.Session, name string) {
+	delete(r.online, name)
+	s.Delete(nameAttr)
+	_ = PushLeftTo(r.audienceLocked(), &LeftEvent{Name: name, Users: r.usersLocked()})
+}
+
+// User implements Handler: the said event goes to everyone.
+func (r *Room) User(_ context.Context, s *runtime.Session, args *UserArgs) error {
+	switch n := utf8.RuneCountInString(args.Content); {
+	case strings.TrimSpace(args.Content) == "":
+		return &InvalidMessageError{Message: "the message is empty"}
+	case n > MaxMessageLength:
+		return &InvalidMessageError{Message: fmt.Sprintf("the message has %d characters; at most %d", n, MaxMessageLength)}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name, _ := s.Get(nameAttr)
+	if r.online[name] != s {
+		// Logged out by a call that ran concurrently, after the guard.
+		return &NotLoggedInError{Message: "log in first"}
+	}
+	_ = PushSaidTo(r.audienceLocked(), &SaidEvent{From: name, Content: args.Content})
+	return nil
+}
+
+// Shutdown implements Handler: it ends the caller's own connection with
+// the reply, then close 1000. The session ends with it (a 1000 means the
+// client will not come back), so a logged-in user leaves.
+func (r *Room) Shutdown(ctx context.Context, _ *runtime.Session) error {
+	runtime.CloseAfterReply(ctx, runtime.CloseNormal, "shutdown")
+	return nil
+}
+
+// GuardLoggedIn implements Handler.
+func (r *Room) GuardLoggedIn(_ context.Context, s *runtime.Session) bool {
+	name, ok := s.Get(nameAttr)
+	if !ok {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.online[name] == s
+}

@@ -1,0 +1,102 @@
+// Command chat is the chat example: a room where people log in, see who is
+// online, say things and leave, served with duplex. One port serves the
+// page at / (the files of web/, with the generated browser client as
+// native ES modules) and the WebSocket at /ws.
+//
+//	go run ./examples/chat              # then open http://127.0.0.1:8080 in two tabs
+//
+// SIGINT and SIGTERM shut down gracefully: every connection gets close
+// 1001 (going away) and the pages reconnect when the server is back. The
+// room lives in memory; after a restart the pages start over and log in
+// again by themselves.
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/duplexrpc/duplex/examples/chat/chat"
+	"github.com/duplexrpc/duplex/runtime"
+)
+
+//go:embed web
+var web embed.FS
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "chat:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		addr         = flag.String("addr", "127.0.0.1:8080", "address to serve the page and the socket on")
+		resumeWindow = flag.Duration("resume-window", 30*time.Second, "how long a lost connection's session (and its user's place in the room) waits for the client to come back")
+		pingInterval = flag.Duration("ping-interval", runtime.DefaultPingInterval, "ping a connection read-idle this long (negative: off)")
+		pingTimeout  = flag.Duration("ping-timeout", runtime.DefaultPingTimeout, "close a connection silent this long after a ping")
+		verbose      = flag.Bool("v", false, "log connection events to stderr")
+	)
+	flag.Parse()
+
+	room := chat.NewRoom()
+	router := runtime.NewRouter()
+	chat.Register(router, room)
+	opts := runtime.Options{
+		Handler:      router,
+		Subprotocols: []string{"duplex.v1+json"},
+		ResumeWindow: *resumeWindow,
+		PingInterval: *pingInterval,
+		PingTimeout:  *pingTimeout,
+		Hooks:        room.Hooks(runtime.Hooks{}),
+	}
+	if *verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := runtime.New(opts)
+	if err != nil {
+		return err
+	}
+	page, err := fs.Sub(web, "web")
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /", http.FileServerFS(page))
+	mux.Handle("GET /ws", srv)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: runtime.DefaultHandshakeTimeout}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("chat: listening on %s: open http://%s\n", ln.Addr(), ln.Addr())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-sig:
+	}
+	// Close 1001 to every connection (upgrades meanwhile get 503) and wait
+	// for the closing handshakes, then stop serving the page.
+	ctx, cancel := context.WithTimeout(context.Background(), runtime.DefaultCloseTimeout+time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return hs.Shutdown(ctx)
+}

@@ -1,0 +1,477 @@
+/**
+ * The duplex client runtime: wire protocol v1 (docs/protocol.md) over one
+ * WebSocket at a time, for browsers and Node 20. Generated clients
+ * (`duplex gen`) extend {@link Client} with one typed method per command
+ * and typed events; this module has no dependencies and is shipped beside
+ * them as duplex.js.
+ *
+ * Wire protocol v1: JSON text frames, subprotocol `duplex.v1+json`.
+ *
+ *     client → server  {"hello": {}}  or  {"hello": {"resume": "<token>", "seq": 41}}
+ *     server → client  {"welcome": {"session": "...", "resume": "<token>", "resumed": true, "heartbeat": 25000}}
+ *     client → server  {"id": 7, "call": "login", "args": {...}}
+ *     client → server  {"cancel": 7}
+ *     client → server  {"ping": 3}          server → client  {"pong": 3}
+ *     server → client  {"id": 7, "result": {...}}
+ *     server → client  {"id": 7, "error": {"code": "name_taken", "message": "..."}}
+ *     server → client  {"event": "said", "seq": 42, "data": {...}}
+ *
+ * Members of a frame this runtime does not know are ignored, and so are
+ * frames that are none of the above.
+ *
+ * @module
+ */
+/** The WebSocket subprotocol of wire protocol v1. */
+const PROTOCOL = "duplex.v1+json";
+/** The close code this runtime sends when it drops a connection that stopped answering (IANA: "Timeout"). */
+const DEAD = 3008;
+/**
+ * A call that failed. `code` is the error's wire code: a schema error's
+ * snake_case name ("name_taken"; generated clients throw a subclass per
+ * schema error), or one of the codes of the protocol itself:
+ *
+ * - from the server: "bad_request" (invalid envelope or arguments),
+ *   "unknown_command", "unimplemented", "internal" (the handler failed),
+ *   "canceled" (the server saw the cancel), "overloaded" (too many calls in
+ *   flight);
+ * - from this runtime: "canceled" (the call's AbortSignal fired), "timeout"
+ *   (no answer in time), "disconnected" (the client is closed, or the
+ *   connection was lost before the answer came), "queue_full" (too many
+ *   calls waiting for the connection).
+ */
+export class DuplexError extends Error {
+    constructor(code, message, retryable) {
+        super(message || code);
+        this.code = code;
+        this.retryable = !!retryable;
+        this.name = "DuplexError";
+    }
+}
+/** int64 and uint64: a decimal string on the wire, a bigint here. */
+export const big = (v) => BigInt(v);
+/** bytes: standard base64 on the wire. */
+export const bytes = (v) => Uint8Array.from(atob(v), (c) => c.charCodeAt(0));
+/** timestamp: RFC 3339 on the wire; a Date holds milliseconds, so finer digits are dropped. */
+export const date = (v) => new Date(v);
+/** A list whose elements need decoding. */
+export const list = (d) => (v) => v.map((x) => d(x));
+/** A map whose values need decoding. Decodes in place. */
+export const dict = (d) => (v) => {
+    const o = v;
+    for (const k in o)
+        o[k] = d(o[k]);
+    return o;
+};
+/** A message some of whose fields need decoding; absent optional fields stay absent. Decodes in place. */
+export const obj = (fields) => (v) => {
+    const o = v;
+    const f = fields;
+    for (const k in f)
+        if (o[k] != null && has.call(o, k))
+            o[k] = f[k](o[k]);
+    return v;
+};
+const has = {}.hasOwnProperty;
+/** Encodes bigint as a decimal string and Uint8Array as base64; Date encodes itself (toJSON: RFC 3339). */
+const encode = (_, v) => {
+    if (typeof v == "bigint")
+        return "" + v;
+    if (v instanceof Uint8Array) {
+        let s = "";
+        for (const b of v)
+            s += String.fromCharCode(b);
+        return btoa(s);
+    }
+    return v;
+};
+/** Adds h to m's listeners of k; returns the function that removes it. */
+const sub = (m, k, h) => {
+    let hs = m.get(k);
+    if (!hs)
+        m.set(k, (hs = new Set()));
+    hs.add(h);
+    return () => {
+        hs.delete(h);
+    };
+};
+/** Calls m's listeners of k with v. One that throws does not stop the others; its error is rethrown asynchronously. */
+const emit = (m, k, v) => {
+    for (const h of [...(m.get(k) || [])])
+        try {
+            h(v);
+        }
+        catch (err) {
+            setTimeout(() => {
+                throw err;
+            }, 0);
+        }
+};
+const lost = (code, reason, retryable) => new DuplexError("disconnected", `connection closed (${code}${reason ? " " + reason : ""})`, retryable);
+const g = globalThis;
+/**
+ * A client of a duplex server: calls and events over one WebSocket at a
+ * time, which it replaces when it is lost, resuming its session.
+ * Generated clients extend it; `E` maps event names to their data.
+ *
+ * {@link connect} starts it. Every connection begins with a hello (with the
+ * resume token and the last event seq processed, after the first) and is
+ * "open" once the server's welcome came. A connection closed by the server
+ * with a terminal code (see {@link ClientOptions.terminal}) closes the
+ * client; any other loss makes it reconnect with exponential backoff and
+ * full jitter (1001 and 1012 retry at once the first time; in browsers, an
+ * `online` event or the page becoming visible cuts the wait short). A
+ * resumed session replays the events the client missed, each delivered
+ * once; a session the server could not resume calls the start-over
+ * listeners ({@link onStartOver}), and the app must rebuild its state.
+ *
+ * Calls made while not open wait in a bounded queue and go out after the
+ * welcome, in order. Calls in flight when a connection is lost reject
+ * with "disconnected" (`retryable`), except idempotent ones, which are
+ * sent again after the reconnect. Every time limit runs across reconnects.
+ *
+ * Liveness: after `heartbeat` ms (from the welcome; default 25000) with
+ * nothing received the client sends a ping; with nothing received
+ * `pingTimeout` ms (default 10000) later it drops the connection (close
+ * code 3008) and reconnects. A dead connection is noticed within
+ * heartbeat + pingTimeout ms.
+ *
+ * Every method may be called at any time, in any state, and none blocks.
+ */
+export class Client {
+    /**
+     * Makes a client of the server at url (ws: or wss:). It does not connect
+     * until {@link connect}. spec is for generated clients.
+     */
+    constructor(url, opts = {}, spec = {}) {
+        this._s = "closed";
+        /** Calls in flight on the current socket, by id. */
+        this._p = new Map();
+        /** Calls waiting to be sent, in order. */
+        this._q = [];
+        /** Event handlers. */
+        this._h = new Map();
+        /** State, start-over and give-up listeners. */
+        this._l = new Map();
+        this._id = 0;
+        /** The last event seq processed this session. */
+        this._seq = 0;
+        /** The heartbeat interval from the last welcome. */
+        this._hb = 25000;
+        /** The last ping's number. */
+        this._n = 0;
+        /** Connection attempts since the last welcome. */
+        this._a = 0;
+        this._url = url;
+        this._o = { ...opts };
+        this._ev = new Map(Object.entries(spec.events || {}));
+        this._er = new Map(Object.entries(spec.errors || {}));
+        this._ip = new Set(spec.idempotent);
+        if (opts.onState)
+            this.onState(opts.onState);
+        if (opts.onStartOver)
+            this.onStartOver(opts.onStartOver);
+        if (opts.onGiveUp)
+            this.onGiveUp(opts.onGiveUp);
+        if (opts.onClose)
+            this.onClose(opts.onClose);
+    }
+    /** The client's {@link State}. */
+    get state() {
+        return this._s;
+    }
+    /** The id of the current session (from the last welcome; a start-over changes it), until the client closes; it may be shown, unlike the resume token. */
+    get session() {
+        return this._sid;
+    }
+    /**
+     * Starts the client (state "connecting") if it is closed, opening a
+     * WebSocket with subprotocol duplex.v1+json, and resolves once it is
+     * open (the welcome came), at once if it is. Failed attempts are
+     * retried with backoff: the promise rejects only when the client closes
+     * first (close, a terminal close code, giving up), with "disconnected",
+     * or with the WebSocket constructor's error (no WebSocket class, an
+     * invalid url). While reconnecting, it also cuts the backoff wait short.
+     * Until the client is closed, every call returns the same promise as
+     * the last one, unless a connection was lost since.
+     */
+    connect() {
+        const p = this._c || (this._c = new Promise((res, rej) => (this._cr = [res, rej])));
+        if (this._s == "closed") {
+            this._a = 0;
+            this._dial();
+            if (this._ws)
+                this._set("connecting");
+        }
+        else if (this._w)
+            this._retry();
+        return p;
+    }
+    /**
+     * Closes the client (state "closed"): sends a close frame with code
+     * (1000, or 3000–4999) and reason, never reconnects, and forgets the
+     * session (a later connect starts a new one). Calls in flight or queued
+     * reject with "disconnected" at once. Repeat calls are harmless.
+     */
+    close(code = 1000, reason) {
+        const ws = this._ws;
+        this._end(lost(code, reason || ""));
+        ws?.close(code, reason);
+    }
+    /**
+     * Calls the command name with args and resolves with its result as it
+     * came off the wire (generated methods type and decode it). Rejects with
+     * a {@link DuplexError}: the server's, or "disconnected" (the client is
+     * closed, or the connection was lost while the call was in flight:
+     * `retryable`), "timeout", "canceled", "queue_full". Arguments encode
+     * bigint as a decimal string, Uint8Array as base64 and Date as RFC 3339.
+     * While the client is connecting or reconnecting the call waits in the
+     * queue; its time limit runs meanwhile.
+     */
+    call(name, args = {}, opts = {}) {
+        return new Promise((resolve, reject) => {
+            const o = this._o;
+            const signal = opts.signal;
+            const ms = opts.timeout ?? o.timeout ?? 30000;
+            const q = {
+                m: `"call":${JSON.stringify(name)},"args":${JSON.stringify(args, encode)}}`,
+                i: 0,
+                r: opts.idempotent ?? this._ip.has(name),
+                f: (err, result, cancel) => {
+                    clearTimeout(timer);
+                    signal?.removeEventListener("abort", abort);
+                    if (this._p.get(q.i) == q) {
+                        this._p.delete(q.i);
+                        if (cancel)
+                            this._ws.send(`{"cancel":${q.i}}`);
+                        this._pump();
+                    }
+                    else {
+                        const k = this._q.indexOf(q);
+                        if (k >= 0)
+                            this._q.splice(k, 1);
+                    }
+                    err ? reject(err) : resolve(result);
+                },
+            };
+            let timer;
+            const abort = () => q.f(new DuplexError("canceled", name + " canceled"), undefined, true);
+            if (this._s == "closed")
+                return reject(new DuplexError("disconnected", "not connected"));
+            if (signal?.aborted)
+                return reject(new DuplexError("canceled", name + " canceled"));
+            if (this._q.length >= (o.queue ?? 100) && !this._free())
+                return reject(new DuplexError("queue_full", `${name}: ${this._q.length} calls are waiting already`));
+            this._q.push(q);
+            signal?.addEventListener("abort", abort);
+            if (ms > 0)
+                timer = setTimeout(() => q.f(new DuplexError("timeout", `${name} timed out after ${ms} ms`), undefined, true), Math.min(ms, 2 ** 31 - 1));
+            this._pump();
+        });
+    }
+    /**
+     * Calls handler with the data of every event named event, in seq order,
+     * each event once (a resumed session's replay included), until the
+     * returned function is called. An exception in a handler does not stop
+     * the others; it is rethrown asynchronously.
+     */
+    on(event, handler) {
+        return sub(this._h, event, handler);
+    }
+    /** Calls fn with the new state on every change of {@link state}, until the returned function is called. */
+    onState(fn) {
+        return sub(this._l, "state", fn);
+    }
+    /**
+     * Calls fn when the client reconnected but the server could not resume
+     * its session, until the returned function is called. The connection
+     * now carries a fresh session (no login, no attributes; event seq starts
+     * over): the app must start over, such as log in again and refetch its
+     * state. reason is the welcome's: "unknown" (no such token, or used),
+     * "expired" (the resume window passed), "overrun" (the server no longer
+     * holds the missed events), or "restarted" when it gives none. Calls
+     * that were queued are sent on the fresh session before fn runs.
+     */
+    onStartOver(fn) {
+        return sub(this._l, "startover", fn);
+    }
+    /** Calls fn when the client gives up reconnecting after {@link ClientOptions.maxAttempts} attempts (it is "closed" then; connect starts again, resuming the session if the server still holds it), until the returned function is called. */
+    onGiveUp(fn) {
+        return sub(this._l, "giveup", fn);
+    }
+    /**
+     * Calls fn with how each connection ended when the client did not end it
+     * itself ({@link close} reports nothing), once the client has decided to
+     * reconnect or to close (the state change, if any, came first), until
+     * the returned function is called.
+     */
+    onClose(fn) {
+        return sub(this._l, "close", fn);
+    }
+    _set(s) {
+        if (this._s != s)
+            emit(this._l, "state", (this._s = s));
+    }
+    /** Reports whether a call may be sent now. */
+    _free() {
+        return this._s == "open" && this._p.size < (this._o.maxInFlight ?? 64);
+    }
+    /** Sends queued calls while the connection is open and has room. */
+    _pump() {
+        while (this._q.length && this._ws && this._free()) {
+            const q = this._q.shift();
+            this._p.set((q.i = ++this._id), q);
+            this._ws.send(`{"id":${q.i},${q.m}`);
+        }
+    }
+    /** Opens a new socket; ends the client if the WebSocket constructor throws. */
+    _dial() {
+        let ws;
+        try {
+            ws = new (this._o.WebSocket || g.WebSocket)(this._url, PROTOCOL);
+        }
+        catch (err) {
+            return this._end(err);
+        }
+        this._ws = ws;
+        this._arm(ws, 0);
+        ws.onopen = () => {
+            ws.send(JSON.stringify({ hello: this._tok ? { resume: this._tok, seq: this._seq } : {} }));
+            this._arm(ws, 0);
+        };
+        ws.onmessage = (e) => this._recv(ws, e.data);
+        ws.onclose = (e) => this._lost(ws, e.code, e.reason, e.wasClean);
+        // Browsers follow an error with a close, which then wins with its
+        // code; Node 20's WebSocket sends none after a refused connection.
+        ws.onerror = () => setTimeout(() => this._lost(ws, 1006, "error"), 50);
+    }
+    /**
+     * Arms the liveness timer of ws: after idle ms (none when 0) send a
+     * ping, then drop ws unless a frame comes within pingTimeout.
+     */
+    _arm(ws, idle) {
+        const dead = () => (this._k = setTimeout(() => this._lost(ws, DEAD, "timeout"), this._o.pingTimeout ?? 10000));
+        clearTimeout(this._k);
+        if (!idle)
+            dead();
+        else
+            this._k = setTimeout(() => {
+                ws.send(`{"ping":${++this._n}}`);
+                dead();
+            }, idle);
+    }
+    _recv(ws, text) {
+        this._arm(ws, this._hb); // any frame is a sign of life
+        let m;
+        try {
+            m = JSON.parse(text, (_, v) => v ?? undefined);
+        }
+        catch {
+            return;
+        }
+        const w = m?.welcome;
+        if (w) {
+            const fresh = !w.resumed;
+            const restart = fresh && this._sid != null; // had a session, lost it
+            this._sid = w.session;
+            this._tok = w.resume;
+            this._arm(ws, (this._hb = w.heartbeat || 25000));
+            this._a = 0;
+            if (fresh)
+                this._seq = 0;
+            this._cr?.[0]();
+            this._cr = undefined;
+            this._set("open");
+            this._pump();
+            if (restart && this._ws == ws)
+                emit(this._l, "startover", w.reason || "restarted");
+        }
+        else if (m?.id != null) {
+            const e = m.error;
+            this._p.get(m.id)?.f(e && new (this._er.get(e.code) || DuplexError)(e.code, e.message), m.result);
+        }
+        else if (m?.event != null && m.seq > this._seq) {
+            this._seq = m.seq;
+            const hs = this._h.get(m.event);
+            if (hs && hs.size) {
+                const dec = this._ev.get(m.event);
+                emit(this._h, m.event, dec ? dec(m.data) : m.data);
+            }
+        }
+    }
+    /** Handles the loss of ws (closed by the server or the network, or dead): ends the client or reconnects. */
+    _lost(ws, code, reason, wasClean = false) {
+        if (ws != this._ws)
+            return;
+        this._drop(ws, code, reason);
+        emit(this._l, "close", { code, reason, wasClean });
+    }
+    /** Forgets the lost ws and ends the client or schedules the reconnect. */
+    _drop(ws, code, reason) {
+        ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+        this._ws = undefined;
+        clearTimeout(this._k);
+        if (code == DEAD)
+            ws.close(DEAD, reason); // dead: no waiting for its closing handshake
+        const o = this._o;
+        const t = o.terminal || ((c) => c == 1008 || (c >= 4000 && c < 4100));
+        if (code == 1000 || (typeof t == "function" ? t(code) : t.includes(code)))
+            return this._end(lost(code, reason));
+        if (this._a >= (o.maxAttempts ?? Infinity)) {
+            this._end(lost(code, reason), true);
+            return emit(this._l, "giveup");
+        }
+        const again = [];
+        this._p.forEach((q) => (q.r ? again.push(q) : q.f(lost(code, reason, true))));
+        this._p.clear();
+        for (const q of again)
+            q.i = 0;
+        this._q = again.concat(this._q);
+        this._w = setTimeout(() => this._retry(), (code == 1001 || code == 1012) && !this._a ? 0 : Math.random() * Math.min(o.backoffMax ?? 30000, (o.backoffBase ?? 250) * 2 ** this._a));
+        this._a++;
+        // Browser hints: back online, or the page visible again: retry now.
+        const wake = (e) => (e.type == "online" || g.document?.visibilityState == "visible") && this._retry();
+        const hints = ["online", "visibilitychange"];
+        if (g.addEventListener) {
+            for (const h of hints)
+                g.addEventListener(h, wake);
+            this._u = () => {
+                for (const h of hints)
+                    g.removeEventListener(h, wake);
+            };
+        }
+        if (!this._cr)
+            this._c = undefined;
+        this._set(this._s == "open" ? "reconnecting" : this._s);
+    }
+    /** Ends the backoff wait and dials. */
+    _retry() {
+        clearTimeout(this._w);
+        this._u?.();
+        this._w = this._u = undefined;
+        this._dial();
+    }
+    /**
+     * Closes the client: drops the socket and the timers, rejects every call
+     * with err (or "disconnected") and connect's promise with err, and
+     * forgets the session unless keep.
+     */
+    _end(err, keep) {
+        const ws = this._ws;
+        if (ws)
+            ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+        clearTimeout(this._k);
+        clearTimeout(this._w);
+        this._u?.();
+        this._ws = this._w = this._u = undefined;
+        const e = err instanceof DuplexError ? err : new DuplexError("disconnected", "" + err);
+        for (const q of [...this._p.values(), ...this._q])
+            q.f(e);
+        this._cr?.[1](err);
+        this._c = this._cr = undefined;
+        if (!keep)
+            this._tok = this._sid = undefined;
+        if (!keep)
+            this._seq = 0;
+        this._set("closed");
+    }
+}

@@ -1,0 +1,388 @@
+// The chat example (examples/chat) end to end in headless Chromium: its
+// own page, served by the chat server, with the generated client as
+// native ES modules.
+//
+//   cd runtime_test/browser && npm ci && npm test
+//
+// Needs /usr/bin/chromium and a Go toolchain (the server is built from
+// ../../examples/chat; DUPLEX_CHAT_BIN uses a prebuilt one). Nothing is
+// skipped: a missing browser or server fails every test. The screenshot
+// goes to DUPLEX_SCREENSHOT_DIR (default: screenshots/ here).
+
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const here = import.meta.dirname;
+const repoRoot = path.resolve(here, '../..');
+const CHROMIUM = '/usr/bin/chromium';
+const screenshotDir = process.env.DUPLEX_SCREENSHOT_DIR || path.join(here, 'screenshots');
+
+const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'duplex-chat-'));
+const servers = new Set();
+let setupPromise;
+
+function setup() {
+  setupPromise ??= (async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} not found: install Chromium (apt-get install -y chromium)`);
+    }
+    const [bin, browser] = await Promise.all([buildChat(), launchBrowser()]);
+    return { bin, browser };
+  })();
+  return setupPromise;
+}
+
+async function buildChat() {
+  if (process.env.DUPLEX_CHAT_BIN) return process.env.DUPLEX_CHAT_BIN;
+  const bin = path.join(tmpDir, 'chat');
+  try {
+    await promisify(execFile)('go', ['build', '-o', bin, './examples/chat'], { cwd: repoRoot, timeout: 180_000 });
+  } catch (err) {
+    throw new Error(`go build ./examples/chat failed: ${err.message}\n${err.stderr ?? ''}`);
+  }
+  return bin;
+}
+
+function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync',
+    ],
+    timeout: 30_000,
+  });
+}
+
+after(async () => {
+  for (const s of servers) s.proc.kill('SIGKILL');
+  if (setupPromise) {
+    const env = await setupPromise.catch(() => null);
+    if (env) await env.browser.close().catch(() => {});
+  }
+  rmSync(tmpDir, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------------------
+// Chat server processes.
+
+/** Starts the chat server on addr (a free port when omitted) and waits for its "listening on" line. */
+async function startChat(env, addr = '127.0.0.1:0') {
+  const proc = spawn(env.bin, ['-addr', addr], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const s = { proc, stderr: '' };
+  servers.add(s);
+  s.exited = new Promise((resolve) => {
+    proc.once('exit', (code, signal) => {
+      servers.delete(s);
+      resolve({ code, signal });
+    });
+  });
+  proc.stderr.on('data', (d) => { s.stderr += d; });
+  const lines = createInterface({ input: proc.stdout });
+  s.addr = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`chat -addr ${addr}: no "listening on" line within 10s`)), 10_000);
+    lines.on('line', (line) => {
+      const m = /listening on (\S+):/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    proc.once('error', (err) => { clearTimeout(timer); reject(err); });
+    s.exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`chat exited before listening (code ${code}, signal ${signal}):\n${s.stderr}`));
+    });
+  });
+  s.url = `http://${s.addr}/`;
+  return s;
+}
+
+/** Sends sig to the server and waits (up to ms) for it to exit. */
+async function stopChat(s, sig, ms = 10_000) {
+  s.proc.kill(sig);
+  const t = new Promise((resolve) => setTimeout(() => resolve(null), ms));
+  const r = await Promise.race([s.exited, t]);
+  assert.ok(r, `chat did not exit within ${ms} ms of ${sig}`);
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// Pages.
+
+/**
+ * Opens the chat page at url in a fresh browser context. The init script
+ * records every WebSocket the page opens and the browser's own CloseEvent
+ * of each (code, wasClean), beside what the page shows.
+ */
+async function openPage(env, url) {
+  const context = await env.browser.newContext({ viewport: { width: 900, height: 620 } });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (err) => page.errors.push(err));
+  await page.addInitScript(() => {
+    window.__sockets = 0;
+    window.__closes = [];
+    const Native = window.WebSocket;
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        window.__sockets++;
+        this.addEventListener('close', (e) => window.__closes.push({ code: e.code, reason: e.reason, wasClean: e.wasClean }));
+      }
+    };
+  });
+  await page.goto(url);
+  await waitState(page, 'open');
+  return page;
+}
+
+async function closePage(page) {
+  assert.deepEqual(page.errors, [], 'errors thrown in the page');
+  await page.context().close().catch(() => {});
+}
+
+const text = (page, sel) => page.locator(sel).textContent();
+
+async function waitState(page, state, timeout = 10_000) {
+  try {
+    await page.waitForFunction((s) => document.getElementById('state').dataset.state === s, state, { timeout });
+  } catch {
+    assert.fail(`page state ${await text(page, '#state')} (${await text(page, '#detail')}), want ${state} within ${timeout} ms`);
+  }
+}
+
+/** Waits until the log has a line of kind whose text is want. */
+async function waitLog(page, kind, want, timeout = 10_000) {
+  try {
+    await page.waitForFunction(
+      ([k, w]) => [...document.querySelectorAll(`#log li.${k}`)].some((li) => li.textContent === w),
+      [kind, want],
+      { timeout },
+    );
+  } catch {
+    assert.fail(`no ${kind} line ${JSON.stringify(want)} in the log within ${timeout} ms; log:\n${await logText(page)}`);
+  }
+}
+
+const logText = (page) => page.evaluate(() => [...document.querySelectorAll('#log li')].map((li) => `[${li.className}] ${li.textContent}`).join('\n'));
+const logLines = (page, kind) => page.evaluate((k) => [...document.querySelectorAll(`#log li.${k}`)].map((li) => li.textContent), kind);
+const users = (page) => page.evaluate(() => [...document.querySelectorAll('#users li')].map((li) => li.textContent));
+
+async function waitUsers(page, want, timeout = 10_000) {
+  try {
+    await page.waitForFunction(
+      (w) => JSON.stringify([...document.querySelectorAll('#users li')].map((li) => li.textContent)) === w,
+      JSON.stringify(want),
+      { timeout },
+    );
+  } catch {
+    assert.fail(`online ${JSON.stringify(await users(page))}, want ${JSON.stringify(want)}`);
+  }
+}
+
+async function login(page, name) {
+  await page.fill('#name', name);
+  await page.click('#login');
+  try {
+    await page.waitForFunction((n) => document.getElementById('me').textContent === `logged in as ${n}`, name, { timeout: 10_000 });
+  } catch {
+    assert.fail(`${name} did not log in; log:\n${await logText(page)}`);
+  }
+}
+
+async function say(page, content) {
+  await page.fill('#message', content);
+  await page.click('#send');
+}
+
+function chatTest(name, fn, timeout = 60_000) {
+  test(name, { timeout }, async () => {
+    const env = await setup();
+    const server = await startChat(env);
+    const pages = [];
+    const open = async () => {
+      const p = await openPage(env, server.url);
+      pages.push(p);
+      return p;
+    };
+    try {
+      await fn({ env, server, open });
+    } finally {
+      for (const p of pages) await closePage(p);
+      for (const s of [...servers]) s.proc.kill('SIGKILL');
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Tests.
+
+chatTest('two pages chat; presence, logout and disconnect update both, left once each', async ({ open }) => {
+  const ann = await open();
+  const bob = await open();
+  await login(ann, 'ann');
+  await waitLog(bob, 'joined', 'ann joined');
+  await login(bob, 'bob');
+  await waitUsers(ann, ['ann', 'bob']);
+  await waitUsers(bob, ['ann', 'bob']);
+  await waitLog(ann, 'joined', 'bob joined');
+
+  await say(ann, 'hi bob');
+  await say(bob, 'hello ann');
+  for (const p of [ann, bob]) {
+    await waitLog(p, 'said', 'ann: hi bob');
+    await waitLog(p, 'said', 'bob: hello ann');
+    assert.deepEqual(await logLines(p, 'said'), ['ann: hi bob', 'bob: hello ann'], 'the same order on both pages, each once');
+  }
+
+  // A name that is taken, and one that is invalid: typed errors, and the
+  // connection lives on.
+  const cat = await open();
+  await cat.fill('#name', 'ann');
+  await cat.click('#login');
+  await waitLog(cat, 'error', '"ann" is online already: choose another name');
+  await cat.fill('#name', 'x'.repeat(40));
+  await cat.click('#login');
+  await waitLog(cat, 'error', 'invalid_name: the name has 40 characters; at most 32');
+  assert.equal(await text(cat, '#state'), 'open');
+  await cat.close();
+
+  await bob.click('#logout');
+  await waitLog(ann, 'left', 'bob left');
+  await waitUsers(ann, ['ann']);
+  assert.equal(await bob.evaluate(() => document.getElementById('send').disabled), true, 'send is off after logout');
+
+  // Disconnect: the page closes with 1000, the session ends, ann leaves.
+  await ann.click('#disconnect');
+  await waitState(ann, 'closed');
+  assert.equal(await text(ann, '#detail'), 'closed by you: 1000; not reconnecting');
+  await waitLog(bob, 'left', 'ann left');
+  await waitUsers(bob, []);
+  await ann.waitForTimeout(500);
+  assert.deepEqual(await logLines(bob, 'left'), ['bob left', 'ann left'], 'left once per departure');
+  assert.equal(await ann.evaluate(() => window.__sockets), 1, 'no reconnect after Disconnect');
+
+  // Connect again: a fresh session, logged out.
+  await ann.click('#connect');
+  await waitState(ann, 'open');
+  assert.equal(await text(ann, '#me'), '');
+});
+
+chatTest('shutdown: the reply, then close 1000 from the server, clean; no reconnect', async ({ open }) => {
+  const ann = await open();
+  const bob = await open();
+  await login(ann, 'ann');
+  await login(bob, 'bob');
+  await waitUsers(bob, ['ann', 'bob']);
+
+  await ann.click('#shutdown');
+  await waitLog(ann, 'system', 'shutdown answered: the server closes the connection');
+  await waitState(ann, 'closed');
+  assert.equal(await text(ann, '#detail'), 'closed by the server: 1000 shutdown, clean; not reconnecting');
+  const closes = await ann.evaluate(() => window.__closes);
+  assert.deepEqual(closes, [{ code: 1000, reason: 'shutdown', wasClean: true }], "the browser's CloseEvent");
+  await waitLog(bob, 'left', 'ann left');
+  await waitUsers(bob, ['bob']);
+
+  await ann.waitForTimeout(1500);
+  assert.equal(await ann.evaluate(() => window.__sockets), 1, 'the page did not reconnect');
+  assert.equal(await text(ann, '#state'), 'closed');
+  assert.deepEqual(await logLines(bob, 'left'), ['ann left'], 'left exactly once');
+
+  // Any session may end its own, logged in or not; the others go on.
+  const cat = await open();
+  await cat.click('#shutdown');
+  await waitState(cat, 'closed');
+  assert.deepEqual(await cat.evaluate(() => window.__closes), [{ code: 1000, reason: 'shutdown', wasClean: true }]);
+  await say(bob, 'still here');
+  await waitLog(bob, 'said', 'bob: still here');
+});
+
+chatTest('kill -9 and restart: the pages reconnect, log in again, and lose nothing sent after', async ({ env, server, open }) => {
+  const ann = await open();
+  const bob = await open();
+  await login(ann, 'ann');
+  await login(bob, 'bob');
+  await waitUsers(ann, ['ann', 'bob']);
+
+  await stopChat(server, 'SIGKILL');
+  for (const p of [ann, bob]) await waitState(p, 'reconnecting');
+  const lost = await ann.evaluate(() => window.__closes.at(-1));
+  assert.equal(lost.code, 1006, 'a killed server sends no close frame');
+  assert.equal(lost.wasClean, false);
+  await ann.waitForTimeout(500); // a few failed attempts while it is down
+  assert.equal(await text(ann, '#state'), 'reconnecting');
+
+  await startChat(env, server.addr);
+  for (const [p, name] of [[ann, 'ann'], [bob, 'bob']]) {
+    await waitState(p, 'open', 40_000); // the backoff may wait a few seconds
+    await waitLog(p, 'system', `logged in again as ${name}`);
+    assert.equal(await text(p, '#me'), `logged in as ${name}`);
+  }
+  await waitUsers(ann, ['ann', 'bob']);
+  await waitUsers(bob, ['ann', 'bob']);
+
+  const sent = [];
+  for (let i = 1; i <= 10; i++) {
+    const [p, who] = i % 2 ? [ann, 'ann'] : [bob, 'bob'];
+    await say(p, `after restart ${i}`);
+    sent.push(`${who}: after restart ${i}`);
+  }
+  for (const p of [ann, bob]) {
+    await waitLog(p, 'said', sent.at(-1));
+    const got = (await logLines(p, 'said')).filter((l) => l.includes('after restart'));
+    assert.deepEqual(got, sent, 'every message sent after the restart, in order, once');
+  }
+}, 120_000);
+
+chatTest('SIGTERM: close 1001, clean; the page reconnects when the server is back', async ({ env, server, open }) => {
+  const ann = await open();
+  await login(ann, 'ann');
+  const exited = await stopChat(server, 'SIGTERM');
+  assert.equal(exited.code, 0, 'a graceful exit');
+  await waitState(ann, 'reconnecting');
+  const closes = await ann.evaluate(() => window.__closes);
+  assert.deepEqual(closes[0], { code: 1001, reason: 'server shutting down', wasClean: true }, "the browser's CloseEvent");
+  await waitLog(ann, 'system', 'the server went away: 1001 server shutting down, clean; reconnecting');
+
+  await startChat(env, server.addr);
+  await waitState(ann, 'open', 40_000);
+  await waitLog(ann, 'system', 'logged in again as ann');
+  await waitUsers(ann, ['ann']);
+  await say(ann, 'back');
+  await waitLog(ann, 'said', 'ann: back');
+}, 90_000);
+
+chatTest('markup in a message is shown as text; screenshot', async ({ open }) => {
+  const ann = await open();
+  const bob = await open();
+  await login(ann, 'ann');
+  await login(bob, 'bob <i>b</i>');
+  const markup = '<b>bold</b> <img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script>';
+  await say(ann, markup);
+  await say(bob, 'see you at <b>noon</b> & "later"');
+  await waitLog(bob, 'said', `ann: ${markup}`);
+  await waitLog(ann, 'said', 'bob <i>b</i>: see you at <b>noon</b> & "later"');
+  for (const p of [ann, bob]) {
+    const found = await p.evaluate(() => ({
+      elements: document.querySelectorAll('#log b, #log img, #log script, #log i, #users i').length,
+      pwned: window.__pwned ?? null,
+    }));
+    assert.deepEqual(found, { elements: 0, pwned: null }, 'no element made from a message or a name');
+  }
+  assert.deepEqual(await users(ann), ['ann', 'bob <i>b</i>']);
+
+  mkdirSync(screenshotDir, { recursive: true });
+  const file = path.join(screenshotDir, 'chat.png');
+  await ann.screenshot({ path: file });
+  assert.ok(existsSync(file), `screenshot ${file}`);
+  console.log(`# screenshot: ${file}`);
+});
