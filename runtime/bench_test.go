@@ -13,12 +13,18 @@ package runtime
 // (pre-built frames and buffers; raw system calls for the handshake).
 
 import (
+	"context"
+	"net"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/duplexrpc/duplex/runtime/wire"
 )
 
 // ---- frame parsing ----
@@ -190,45 +196,8 @@ func BenchmarkEchoParallel(b *testing.B) {
 				}
 			}
 			b.Run("conns=100", func(b *testing.B) {
-				b.ReportAllocs()
 				b.SetBytes(size)
-				var (
-					left  atomic.Int64
-					wg    sync.WaitGroup
-					start = make(chan struct{})
-					errs  = make(chan error, len(clients))
-				)
-				left.Store(int64(b.N))
-				// The goroutines are started, and their allocations made,
-				// before the counts begin.
-				for _, c := range clients {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						<-start
-						for left.Add(-1) >= 0 {
-							if err := c.roundTrip(); err != nil {
-								errs <- err
-								return
-							}
-						}
-					}()
-				}
-				m0 := benchMallocs()
-				b.ResetTimer()
-				t0 := time.Now()
-				close(start)
-				wg.Wait()
-				elapsed := time.Since(t0)
-				b.StopTimer()
-				m1 := benchMallocs()
-				select {
-				case err := <-errs:
-					b.Fatal(err)
-				default:
-				}
-				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
-				b.ReportMetric(float64(m1-m0)/float64(b.N), "server-allocs/op")
+				benchParallel(b, clients, "msgs/s")
 			})
 		})
 	}
@@ -267,5 +236,298 @@ func BenchmarkHandshake(b *testing.B) {
 	bs.waitClosed(b, int64(warm+ops))
 	m1 := benchMallocs()
 	b.ReportMetric(float64(ops)/elapsed.Seconds(), "handshakes/s")
+	b.ReportMetric(float64(m1-m0)/float64(ops), "server-allocs/op")
+}
+
+// ---- typed RPC calls ----
+
+// benchSayArgs is the argument and result object of the "say" method of
+// the RPC benchmarks.
+type benchSayArgs struct{ Text string }
+
+// benchSay is a MethodFunc shaped like generated code (see
+// gen/golang/testdata/chat/want/chat_duplex.go, Register): decode the
+// arguments with wire.Decoder into a struct, run the "handler", append the
+// result object to dst.
+func benchSay(ctx context.Context, call *Call, dst []byte) ([]byte, error) {
+	var (
+		d    wire.Decoder
+		args benchSayArgs
+	)
+	d.Reset(call.Args, "args")
+	hasText := false
+	err := d.Object(func(key []byte) (err error) {
+		switch string(key) {
+		case "text":
+			if hasText {
+				return d.Errorf("duplicate field")
+			}
+			hasText = true
+			args.Text, err = d.String()
+		default:
+			err = d.Skip()
+		}
+		return err
+	})
+	if err == nil && !hasText {
+		err = d.Missing("text")
+	}
+	if err != nil {
+		return dst, &Error{Code: CodeBadRequest, Message: err.Error()}
+	}
+	dst = append(dst, `{"text":`...)
+	dst = wire.AppendString(dst, args.Text)
+	return append(dst, '}'), nil
+}
+
+// benchRPCServer starts a server whose Handler is a Router with "say".
+func benchRPCServer(b *testing.B, disable bool) *benchServer {
+	r := NewRouter()
+	r.Handle("say", benchSay)
+	return startBenchServer(b, Options{Handler: r, DisablePoller: disable})
+}
+
+// newBenchRPCClient returns a client whose round trip is one call of
+// "say" and its reply; the same id is reused, which the protocol allows
+// once the reply has arrived.
+func newBenchRPCClient(nc net.Conn) *benchClient {
+	req := []byte(`{"id":7,"call":"say","args":{"text":"hello, world"}}`)
+	want := benchServerFrame(ws.OpText, []byte(`{"id":7,"result":{"text":"hello, world"}}`))
+	return &benchClient{
+		nc:   nc,
+		req:  benchClientFrame(nil, true, ws.OpText, req, benchMask),
+		resp: make([]byte, len(want)),
+		want: want,
+	}
+}
+
+// BenchmarkRPCCall measures sequential typed calls over one connection
+// through a Router: envelope decoding, the call's context and goroutine,
+// argument decoding and result encoding as generated code does them, and
+// the reply. server-allocs/op is everything the server allocates per call.
+func BenchmarkRPCCall(b *testing.B) {
+	for _, mode := range benchModes {
+		b.Run(mode.name, func(b *testing.B) {
+			bs := benchRPCServer(b, mode.disable)
+			defer bs.stop(b)
+			c := newBenchRPCClient(bs.dial(b))
+			for range 200 {
+				if err := c.roundTrip(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			ops := 0
+			m0 := benchMallocs()
+			for b.Loop() {
+				if err := c.roundTrip(); err != nil {
+					b.Fatal(err)
+				}
+				ops++
+			}
+			m1 := benchMallocs()
+			b.ReportMetric(float64(m1-m0)/float64(ops), "server-allocs/op")
+		})
+	}
+}
+
+// BenchmarkRPCParallel is BenchmarkEchoParallel with typed calls: 100
+// connections, each doing call/reply round trips concurrently; it reports
+// calls per second.
+func BenchmarkRPCParallel(b *testing.B) {
+	for _, mode := range benchModes {
+		b.Run(mode.name, func(b *testing.B) {
+			bs := benchRPCServer(b, mode.disable)
+			defer bs.stop(b)
+			clients := make([]*benchClient, benchParallelConns)
+			for i := range clients {
+				clients[i] = newBenchRPCClient(bs.dial(b))
+				if err := clients[i].roundTrip(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.Run("conns=100", func(b *testing.B) { benchParallel(b, clients, "calls/s") })
+		})
+	}
+}
+
+// benchParallel runs b.N round trips spread over clients, each client on
+// its own goroutine, and reports their rate as unit, the server's
+// allocations per round trip, and the process's CPU time (user and
+// system, clients included) per round trip as cpu-ns/op, which a shared,
+// noisy machine disturbs less than the rate.
+func benchParallel(b *testing.B, clients []*benchClient, unit string) {
+	b.ReportAllocs()
+	var (
+		left  atomic.Int64
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make(chan error, len(clients))
+	)
+	left.Store(int64(b.N))
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for left.Add(-1) >= 0 {
+				if err := c.roundTrip(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	m0 := benchMallocs()
+	c0 := benchCPU()
+	b.ResetTimer()
+	t0 := time.Now()
+	close(start)
+	wg.Wait()
+	elapsed := time.Since(t0)
+	b.StopTimer()
+	c1 := benchCPU()
+	m1 := benchMallocs()
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), unit)
+	b.ReportMetric(float64(m1-m0)/float64(b.N), "server-allocs/op")
+	b.ReportMetric(float64(c1-c0)/float64(b.N), "cpu-ns/op")
+}
+
+// ---- memory of idle connections ----
+
+// benchIdleConns is the number of connections of BenchmarkIdleConnMemory.
+const benchIdleConns = 2000
+
+// BenchmarkIdleConnMemory opens 2000 connections to a Router, each of
+// which says hello and reads its welcome (so each holds a session with a
+// resume token), lets them go idle, and reports what the server holds per
+// connection: heap-B/conn is the growth of the heap in use after a
+// collection, stack-B/conn that of goroutine stacks (zero on the epoll
+// path: no goroutine per connection), total-B/conn their sum. The clients
+// are raw sockets (no Go heap), so the growth is the server's. Socket
+// buffers are the kernel's and not counted. Each iteration measures anew.
+func BenchmarkIdleConnMemory(b *testing.B) {
+	for _, mode := range benchModes {
+		b.Run(mode.name, func(b *testing.B) {
+			for b.Loop() {
+				benchIdleMemory(b, mode.disable)
+			}
+		})
+	}
+}
+
+func benchIdleMemory(b *testing.B, disable bool) {
+	bs := startBenchServer(b, Options{Handler: NewRouter(), DisablePoller: disable})
+	defer bs.stop(b)
+	d := newBenchRawDialer(bs.addr)
+	hello := benchClientFrame(nil, true, ws.OpText, []byte(`{"hello":{}}`), benchMask)
+	// Warm up: pools, the poller's slot table, the pool of workers.
+	fds := make([]int, 0, benchIdleConns+100)
+	defer func() {
+		for _, fd := range fds {
+			_ = syscall.Close(fd)
+		}
+	}()
+	open := func(n int) {
+		for range n {
+			fd, err := d.dialHello(hello)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fds = append(fds, fd)
+		}
+	}
+	open(100)
+	for bs.srv.Len() < 100 {
+		time.Sleep(time.Millisecond)
+	}
+	heap0, stack0 := benchSettledMemory()
+	open(benchIdleConns)
+	for bs.srv.Len() < benchIdleConns+100 {
+		time.Sleep(time.Millisecond)
+	}
+	heap1, stack1 := benchSettledMemory()
+	heap := float64(int64(heap1)-int64(heap0)) / benchIdleConns
+	stack := float64(int64(stack1)-int64(stack0)) / benchIdleConns
+	b.ReportMetric(heap, "heap-B/conn")
+	b.ReportMetric(stack, "stack-B/conn")
+	b.ReportMetric(heap+stack, "total-B/conn")
+}
+
+// benchSettledMemory returns the heap and stack memory in use once
+// garbage is collected and worker goroutines have gone idle.
+func benchSettledMemory() (heap, stack uint64) {
+	time.Sleep(50 * time.Millisecond)
+	goruntime.GC()
+	goruntime.GC()
+	var ms goruntime.MemStats
+	goruntime.ReadMemStats(&ms)
+	return ms.HeapInuse, ms.StackInuse
+}
+
+// ---- broadcast ----
+
+// BenchmarkBroadcast pushes one event to 2000 connections that said hello
+// and waits until every client socket has read its frame: ns/op is the
+// time until the last connection has the event; server-allocs/op counts
+// the server's allocations per broadcast (not per connection).
+func BenchmarkBroadcast(b *testing.B) {
+	const conns = 2000
+	bs := startBenchServer(b, Options{Handler: NewRouter(), ReplayBuffer: -1})
+	defer bs.stop(b)
+	d := newBenchRawDialer(bs.addr)
+	hello := benchClientFrame(nil, true, ws.OpText, []byte(`{"hello":{}}`), benchMask)
+	fds := make([]int, 0, conns)
+	defer func() {
+		for _, fd := range fds {
+			_ = syscall.Close(fd)
+		}
+	}()
+	for range conns {
+		fd, err := d.dialHello(hello)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fds = append(fds, fd)
+	}
+	for bs.srv.Len() < conns {
+		time.Sleep(time.Millisecond)
+	}
+	data := []byte(`{"from":"ada","content":"hello, everyone"}`)
+	buf := make([]byte, 256)
+	// Every frame is {"event":"said","seq":N,"data":...} with N of the
+	// same width within a run of fewer than 9 broadcasts per digit: read
+	// up to the closing brace of each frame.
+	recv := func() {
+		for _, fd := range fds {
+			got := 0
+			for got < 2 || got < 2+int(buf[1]&0x7f) {
+				n, err := syscall.Read(fd, buf[got:])
+				if err == syscall.EINTR {
+					continue
+				}
+				if err != nil || n == 0 {
+					b.Fatalf("read event: %v", err)
+				}
+				got += n
+			}
+		}
+	}
+	bs.srv.Broadcast("said", data)
+	recv()
+	b.ReportAllocs()
+	ops := 0
+	m0 := benchMallocs()
+	for b.Loop() {
+		bs.srv.Broadcast("said", data)
+		recv()
+		ops++
+	}
+	m1 := benchMallocs()
 	b.ReportMetric(float64(m1-m0)/float64(ops), "server-allocs/op")
 }

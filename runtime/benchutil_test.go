@@ -307,11 +307,110 @@ func benchMallocs() uint64 {
 	return ms.Mallocs
 }
 
+// benchCPU returns the process's CPU time so far (user and system), in
+// nanoseconds.
+func benchCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
 func benchSizeName(n int) string {
 	switch {
 	case n >= 1<<10 && n%(1<<10) == 0:
 		return fmt.Sprintf("%dKiB", n>>10)
 	default:
 		return fmt.Sprintf("%dB", n)
+	}
+}
+
+// dialHello connects, upgrades, sends hello (a masked client frame) and
+// reads the welcome frame, with raw system calls, and returns the open
+// socket.
+func (d *benchRawDialer) dialHello(hello []byte) (int, error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	fail := func(err error) (int, error) {
+		_ = syscall.Close(fd)
+		return -1, err
+	}
+	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &d.tv); err != nil {
+		return fail(err)
+	}
+	if err := syscall.Connect(fd, &d.sa); err != nil {
+		return fail(err)
+	}
+	write := func(p []byte) error {
+		for len(p) > 0 {
+			n, err := syscall.Write(fd, p)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			p = p[n:]
+		}
+		return nil
+	}
+	if err := write(d.req); err != nil {
+		return fail(err)
+	}
+	// The 101 response, then the welcome: a text frame with a 7-bit or
+	// 16-bit length.
+	got := 0
+	for {
+		if i := bytes.Index(d.buf[:got], benchResponseEnd); i >= 0 {
+			if !bytes.HasPrefix(d.buf[:got], benchStatus101) {
+				return fail(errBenchUpgrade)
+			}
+			got = copy(d.buf, d.buf[i+len(benchResponseEnd):got])
+			break
+		}
+		n, err := syscall.Read(fd, d.buf[got:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return fail(err)
+		}
+		if n == 0 {
+			return fail(io.ErrUnexpectedEOF)
+		}
+		got += n
+	}
+	if err := write(hello); err != nil {
+		return fail(err)
+	}
+	for {
+		if got >= 2 {
+			size := 2 + int(d.buf[1]&0x7f)
+			if d.buf[1]&0x7f == 126 && got >= 4 {
+				size = 4 + int(binary.BigEndian.Uint16(d.buf[2:4]))
+			}
+			if d.buf[1]&0x7f != 126 || got >= 4 {
+				if got >= size {
+					if d.buf[0] != 0x81 || !bytes.Contains(d.buf[:size], []byte(`"welcome"`)) {
+						return fail(fmt.Errorf("unexpected frame %q", d.buf[:size]))
+					}
+					return fd, nil
+				}
+			}
+		}
+		n, err := syscall.Read(fd, d.buf[got:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return fail(err)
+		}
+		if n == 0 {
+			return fail(io.ErrUnexpectedEOF)
+		}
+		got += n
 	}
 }

@@ -54,7 +54,9 @@ type Conn struct {
 	doneCh    chan struct{}
 	calls     *calls // RPC calls in flight (Router), created on the first call
 
-	rpcStarted bool // the Router has seen a frame (a hello must come first); reader only
+	rpcStarted bool       // the Router has seen a frame (a hello must come first); reader only
+	canDefer   bool       // the reader is a pool worker that runs a deferred call when done; reader only
+	deferred   *callState // the call to run once reading is handed back (deferCall); reader only
 }
 
 // Session returns the connection's session. It changes only when the
@@ -137,19 +139,16 @@ func (c *Conn) readReady() {
 	if !c.readBusy.CompareAndSwap(false, true) {
 		return
 	}
+	c.canDefer = true
 	buf := getBuffer(smallBufferSize)
-	defer func() { putBuffer(buf) }()
 	for i := 0; i < maxReadsPerWakeup; i++ {
-		if c.aborted.Load() {
-			// Not re-armed: the peer's bytes stay in the socket and TCP
-			// flow control stops it until the connection is closed.
+		if c.aborted.Load() || c.isDone() {
+			// When aborted, not re-armed: the peer's bytes stay in the
+			// socket and TCP flow control stops it until the connection
+			// is closed.
 			c.parser.releaseMessage()
-			c.readBusy.Store(false)
-			return
-		}
-		if c.isDone() {
-			c.parser.releaseMessage()
-			c.readBusy.Store(false)
+			putBuffer(buf)
+			c.runDeferred(c.endRead())
 			return
 		}
 		b := (*buf)[:cap(*buf)]
@@ -159,8 +158,10 @@ func (c *Conn) readReady() {
 		}
 		if err != nil {
 			c.parser.releaseMessage()
+			putBuffer(buf)
+			cs := c.endRead()
 			c.readFailed(err)
-			c.readBusy.Store(false)
+			c.runDeferred(cs)
 			return
 		}
 		c.received(b[:n])
@@ -172,12 +173,51 @@ func (c *Conn) readReady() {
 			buf = getBuffer(largeBufferSize) // a big message is arriving
 		}
 	}
-	c.readBusy.Store(false)
+	putBuffer(buf)
+	cs := c.endRead()
 	if !c.isDone() {
 		if err := c.srv.poller.Resume(c.fd); err != nil && !c.isDone() {
 			c.readFailed(err)
 		}
 	}
+	c.runDeferred(cs)
+}
+
+// endRead gives up the reader role (readBusy) and returns the call that
+// was deferred to the end of the read, if any.
+func (c *Conn) endRead() *callState {
+	cs := c.deferred
+	c.deferred, c.canDefer = nil, false
+	c.readBusy.Store(false)
+	return cs
+}
+
+// deferCall keeps cs to be run by the reading worker once it has handed
+// the connection back to the poller (readReady), which saves handing the
+// call to another goroutine: the common case is one call per read. It
+// reports false when the reader cannot run calls (a reading goroutine,
+// the handshake's leftover bytes); the caller then submits cs to the
+// pool. A call deferred earlier in the same read goes to the pool now.
+// Reader only.
+func (c *Conn) deferCall(cs *callState) bool {
+	if !c.canDefer {
+		return false
+	}
+	if prev := c.deferred; prev != nil {
+		c.srv.pool.submit(task{call: prev})
+	}
+	c.deferred = cs
+	return true
+}
+
+// runDeferred runs a deferred call on the current pool worker.
+func (c *Conn) runDeferred(cs *callState) {
+	if cs == nil {
+		return
+	}
+	c.srv.pool.enterCall()
+	cs.run()
+	c.srv.pool.exitCall()
 }
 
 // maxReadsPerWakeup bounds how long one busy connection keeps a worker

@@ -45,7 +45,7 @@ func (r *Request) Cookie(name string) (*http.Cookie, error) {
 
 // handshakeResult is what a valid upgrade request negotiated.
 type handshakeResult struct {
-	accept      string // Sec-WebSocket-Accept
+	accept      [28]byte // Sec-WebSocket-Accept: base64 of a SHA-1 sum
 	subprotocol string
 	deflate     bool
 	extHeader   []byte // Sec-WebSocket-Extensions value, when deflate
@@ -54,11 +54,26 @@ type handshakeResult struct {
 // websocketGUID is the RFC 6455 §1.3 constant.
 const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-func acceptKey(key string) string {
-	h := sha1.New()
-	h.Write([]byte(key))
-	h.Write([]byte(websocketGUID))
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+// isKey reports whether key is the base64 of 16 bytes (RFC 6455 §4.1):
+// 24 bytes, "==" padded.
+func isKey(key string) bool {
+	if len(key) != 24 {
+		return false
+	}
+	var raw [18]byte
+	n, err := base64.StdEncoding.Decode(raw[:], []byte(key))
+	return err == nil && n == 16
+}
+
+// acceptKey computes Sec-WebSocket-Accept (RFC 6455 §4.2.2) without
+// allocating, for a key checked to be 24 bytes (base64 of 16).
+func acceptKey(key string) (accept [28]byte) {
+	var b [24 + len(websocketGUID)]byte
+	n := copy(b[:], key)
+	n += copy(b[n:], websocketGUID)
+	sum := sha1.Sum(b[:n])
+	base64.StdEncoding.Encode(accept[:], sum[:])
+	return accept
 }
 
 func refuse(status int, format string, args ...any) *HTTPError {
@@ -78,6 +93,9 @@ func upgradeRequired(reason string) *HTTPError {
 // hasToken reports whether the comma-separated header values contain token
 // (case-insensitive), as httphead scans them.
 func hasToken(values []string, token string) bool {
+	if len(values) == 1 && strings.EqualFold(strings.TrimSpace(values[0]), token) {
+		return true // the common case, without scanning
+	}
 	found := false
 	for _, v := range values {
 		httphead.ScanTokens([]byte(v), func(t []byte) bool {
@@ -130,7 +148,7 @@ func (s *Server) checkHandshake(r *Request) (handshakeResult, *HTTPError) {
 		return res, refuse(http.StatusBadRequest, "need exactly one Sec-WebSocket-Key header, got %d", len(keys))
 	}
 	key := strings.TrimSpace(keys[0])
-	if raw, err := base64.StdEncoding.DecodeString(key); err != nil || len(raw) != 16 {
+	if !isKey(key) {
 		return res, refuse(http.StatusBadRequest, "Sec-WebSocket-Key %q is not the base64 of 16 bytes", key)
 	}
 	if !s.originAllowed(r) {
@@ -213,7 +231,7 @@ func (s *Server) originAllowed(r *Request) bool {
 // appendUpgradeResponse writes the 101 response (RFC 6455 §4.2.2).
 func appendUpgradeResponse(b []byte, res handshakeResult) []byte {
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	b = append(b, res.accept...)
+	b = append(b, res.accept[:]...)
 	b = append(b, "\r\n"...)
 	if res.subprotocol != "" {
 		b = append(b, "Sec-WebSocket-Protocol: "...)

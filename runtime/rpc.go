@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/duplexrpc/duplex/runtime/wire"
 )
@@ -52,6 +54,9 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 func (e *Error) WireError() (string, string) { return e.Code, e.Message }
 
 // Call is one call as a method sees it.
+//
+// A Call, and its Args, are valid only until the method returns: the
+// runtime reuses them for later calls. Copy what you keep.
 type Call struct {
 	Conn    *Conn
 	Session *Session // the session at the time of the call
@@ -59,25 +64,110 @@ type Call struct {
 	Args    []byte // the raw JSON of "args"; "{}" when absent
 }
 
-// callContext is the context a method runs with: the call's cancelable
-// context, which also carries the call for CloseAfterReply.
+// callContext is the context a method runs with. A cancel envelope, the
+// end of the connection or the method's return cancels it; it carries the
+// call for CloseAfterReply. It has no deadline and no values of its own
+// besides that.
+//
+// It is one field of a pooled callState, not a context.WithCancel: it
+// needs no registration with a parent (the connection's call table
+// cancels it), and it costs no allocation unless the method asks for
+// Done, which makes its channel. A context that handed out its Done
+// channel, or that has children (context.WithCancel of it registers
+// through AfterFunc), is not reused, so that nothing still waiting on it
+// after the method returned can see a later call's state.
 type callContext struct {
-	context.Context
-	closeAfter atomic.Pointer[closeRequest]
-}
-
-type closeRequest struct {
-	code   uint16
-	reason string
+	canceled atomic.Bool
+	mu       sync.Mutex
+	done     chan struct{} // made by the first Done; closed by cancel
+	afters   []*afterFunc  // registered by AfterFunc (children), run by cancel
+	escaped  bool          // Done or AfterFunc was used: not reused
+	// CloseAfterReply's request, guarded by mu.
+	closeSet    bool
+	closeCode   uint16
+	closeReason string
 }
 
 type callContextKey struct{}
 
+// Deadline implements context.Context: a call has no deadline.
+func (c *callContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done implements context.Context.
+func (c *callContext) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.escaped = true
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.canceled.Load() {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+// Err implements context.Context.
+func (c *callContext) Err() error {
+	if c.canceled.Load() {
+		return context.Canceled
+	}
+	return nil
+}
+
+// Value implements context.Context.
 func (c *callContext) Value(key any) any {
 	if key == (callContextKey{}) {
 		return c
 	}
-	return c.Context.Value(key)
+	return nil
+}
+
+func (c *callContext) String() string { return "runtime.callContext" }
+
+// afterFunc is one function registered with AfterFunc.
+type afterFunc struct {
+	state atomic.Int32 // 0 waiting, 1 ran, 2 stopped
+	f     func()
+}
+
+// AfterFunc lets the context package attach children (context.WithCancel,
+// WithTimeout, AfterFunc of a method's ctx) without a goroutine each: f
+// runs when the call is canceled or returns. The functions the context
+// package registers only cancel a child, so they are called directly.
+func (c *callContext) AfterFunc(f func()) (stop func() bool) {
+	a := &afterFunc{f: f}
+	c.mu.Lock()
+	c.escaped = true
+	if c.canceled.Load() {
+		c.mu.Unlock()
+		a.state.Store(1)
+		go f()
+		return func() bool { return false }
+	}
+	c.afters = append(c.afters, a)
+	c.mu.Unlock()
+	return func() bool { return a.state.CompareAndSwap(0, 2) }
+}
+
+// cancel cancels the context; calls after the first do nothing.
+func (c *callContext) cancel() {
+	c.mu.Lock()
+	if c.canceled.Load() {
+		c.mu.Unlock()
+		return
+	}
+	c.canceled.Store(true)
+	if c.done != nil {
+		close(c.done)
+	}
+	afters := c.afters
+	c.mu.Unlock()
+	for _, a := range afters {
+		if a.state.CompareAndSwap(0, 1) {
+			a.f()
+		}
+	}
 }
 
 // CloseAfterReply asks the Router to close the connection of the call that
@@ -87,17 +177,24 @@ func (c *callContext) Value(key any) any {
 // would send the close frame before the reply. It reports false, and does
 // nothing, when ctx is not (derived from) a method's context. The last
 // request of a call wins; it may be made from any goroutine until the
-// method returns.
+// method returns, not after.
 func CloseAfterReply(ctx context.Context, code uint16, reason string) bool {
 	cc, ok := ctx.Value(callContextKey{}).(*callContext)
 	if ok {
-		cc.closeAfter.Store(&closeRequest{code, reason})
+		cc.mu.Lock()
+		cc.closeSet, cc.closeCode, cc.closeReason = true, code, reason
+		cc.mu.Unlock()
 	}
 	return ok
 }
 
 // MethodFunc runs one call: it decodes Args, runs the handler and appends
 // the JSON of its result to dst. Generated code supplies these.
+//
+// ctx and call are valid only until the method returns: the runtime
+// reuses them for later calls. ctx is canceled when the client cancels
+// the call, when the connection ends, and when the method returns. dst
+// has room for a small result; appending to it is what saves a copy.
 type MethodFunc func(ctx context.Context, call *Call, dst []byte) ([]byte, error)
 
 // DefaultMaxCallsInFlight bounds the calls one connection may have running.
@@ -105,11 +202,22 @@ const DefaultMaxCallsInFlight = 64
 
 // Router dispatches calls to methods. Register methods before serving;
 // the Router is then safe for concurrent use. Use it as Options.Handler.
+//
+// A call runs on a worker goroutine of the server's pool. When the call
+// arrived on the epoll read path, it runs on the goroutine that read it,
+// after that goroutine has handed the connection's reading back to the
+// poller: the connection's next messages (a cancel, more calls) are read
+// by other workers meanwhile, and no goroutine is handed the call.
 type Router struct {
-	methods map[string]MethodFunc
+	methods map[string]*method
 	// MaxCallsInFlight bounds the calls running per connection; more are
 	// answered with "overloaded". Default DefaultMaxCallsInFlight.
 	MaxCallsInFlight int
+}
+
+type method struct {
+	name string
+	fn   MethodFunc
 }
 
 // NewRouter returns an empty Router.
@@ -118,15 +226,16 @@ func NewRouter() *Router { return &Router{} }
 // Handle registers fn for the command name, replacing any earlier one.
 func (r *Router) Handle(name string, fn MethodFunc) {
 	if r.methods == nil {
-		r.methods = make(map[string]MethodFunc)
+		r.methods = make(map[string]*method)
 	}
-	r.methods[name] = fn
+	r.methods[name] = &method{name: name, fn: fn}
 }
 
-// calls are one connection's calls in flight, by id.
+// calls are one connection's calls in flight. A slice, not a map: there
+// are at most MaxCallsInFlight, usually one or two.
 type calls struct {
 	mu      sync.Mutex
-	running map[int64]context.CancelFunc
+	running []*callState
 	closed  bool // the connection ended: no new calls
 }
 
@@ -134,16 +243,45 @@ func (c *Conn) callTable() *calls {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.calls == nil {
-		c.calls = &calls{running: make(map[int64]context.CancelFunc)}
+		c.calls = &calls{}
 	}
 	return c.calls
 }
 
+// find returns the index of the call id, -1 when it is not running. mu held.
+func (t *calls) find(id int64) int {
+	for i, cs := range t.running {
+		if cs.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// callState is one call in flight, in one pooled allocation: its context,
+// the Call the method sees, a copy of its arguments and the buffer of its
+// reply. It is taken from callStates when the call is accepted and put
+// back after the reply is queued.
+type callState struct {
+	ctx   callContext
+	call  Call
+	args  []byte // backing array of call.Args
+	out   []byte // the reply: {"id":N,"result": ... }
+	id    int64
+	fn    MethodFunc
+	table *calls
+}
+
+var callStates = sync.Pool{New: func() any { return new(callState) }}
+
+// maxKeptReply bounds the reply buffer a pooled callState keeps.
+const maxKeptReply = 16 << 10
+
 // envelope is a decoded client frame.
 type envelope struct {
 	id        int64
-	hasID     bool // id present and a valid integer
-	call      string
+	hasID     bool   // id present and a valid integer
+	call      []byte // the command's name; valid until the envelope decoder is reused
 	hasCall   bool
 	args      []byte
 	cancel    int64
@@ -156,12 +294,23 @@ type envelope struct {
 	problem   error // a member of the wrong type or range: answered with bad_request
 }
 
-// decodeEnvelope reads a client frame. A frame that is not a JSON object
-// gives err (the connection is closed with 1007); a member of the wrong
-// type gives e.problem, whatever the order of the members, so that the
-// call can still be answered by its id.
-func decodeEnvelope(data []byte) (e envelope, err error) {
-	var d wire.Decoder
+// envelopeDecoder decodes envelopes without allocating: its decoder's
+// scratch space and the copy of the command name are reused (pooled).
+type envelopeDecoder struct {
+	d    wire.Decoder
+	name []byte
+	e    envelope
+}
+
+var envelopeDecoders = sync.Pool{New: func() any { return new(envelopeDecoder) }}
+
+// decode reads a client frame into ed.e. A frame that is not a JSON
+// object gives an error (the connection is closed with 1007); a member of
+// the wrong type gives e.problem, whatever the order of the members, so
+// that the call can still be answered by its id.
+func (ed *envelopeDecoder) decode(data []byte) error {
+	ed.e = envelope{}
+	e, d := &ed.e, &ed.d
 	d.Reset(data, "")
 	// The grammar alone decides what is JSON (encoding/json's scanner, no
 	// reflection); what wire's stricter decoder refuses inside a valid
@@ -172,16 +321,16 @@ func decodeEnvelope(data []byte) (e envelope, err error) {
 		if len(bytes.TrimSpace(data)) == 0 {
 			got = "end of input"
 		}
-		return e, d.Errorf("expected object, got %s", got)
+		return d.Errorf("expected object, got %s", got)
 	}
 	if !json.Valid(data) {
 		if err := d.Skip(); err != nil {
-			return e, err
+			return err
 		}
 		if err := d.End(); err != nil {
-			return e, err
+			return err
 		}
-		return e, errors.New("not valid JSON")
+		return errors.New("not valid JSON")
 	}
 	note := func(err error) {
 		if e.problem == nil {
@@ -200,8 +349,10 @@ func decodeEnvelope(data []byte) (e envelope, err error) {
 				_ = d.Skip()
 			}
 		case "call":
-			if name, err := d.String(); err == nil {
-				e.call, e.hasCall = name, true
+			if name, err := d.StringBytes(); err == nil {
+				// Copied: the bytes may be the decoder's scratch space.
+				ed.name = append(ed.name[:0], name...)
+				e.call, e.hasCall = ed.name, true
 			} else {
 				note(err)
 				_ = d.Skip()
@@ -254,7 +405,7 @@ func decodeEnvelope(data []byte) (e envelope, err error) {
 		}
 		return nil
 	})
-	return e, nil
+	return nil
 }
 
 // ServeMessage implements Handler.
@@ -263,7 +414,14 @@ func (r *Router) ServeMessage(c *Conn, typ MessageType, data []byte) {
 		_ = c.Close(CloseUnsupportedData, "duplex.v1 speaks JSON text frames only")
 		return
 	}
-	e, err := decodeEnvelope(data)
+	ed := envelopeDecoders.Get().(*envelopeDecoder)
+	err := ed.decode(data)
+	r.serveEnvelope(c, &ed.e, err)
+	ed.e = envelope{}
+	envelopeDecoders.Put(ed)
+}
+
+func (r *Router) serveEnvelope(c *Conn, e *envelope, err error) {
 	first := !c.rpcStarted
 	c.rpcStarted = true
 	switch {
@@ -280,8 +438,10 @@ func (r *Router) ServeMessage(c *Conn, typ MessageType, data []byte) {
 		r.hello(c, e.resume, e.seq)
 		return
 	case e.hasPing && !e.hasCall:
-		b := append([]byte(`{"pong":`), wire.AppendInt(nil, e.ping)...)
-		_ = c.WriteMessage(TextMessage, append(b, '}'))
+		var b [40]byte
+		p := append(b[:0], `{"pong":`...)
+		p = wire.AppendInt(p, e.ping)
+		_ = c.WriteMessage(TextMessage, append(p, '}'))
 		return
 	case e.hasCancel && !e.hasCall:
 		c.callTable().cancel(e.cancel)
@@ -302,83 +462,147 @@ func (r *Router) ServeMessage(c *Conn, typ MessageType, data []byte) {
 		c.reply(e.id, nil, &Error{CodeBadRequest, "a call needs an id and a call name"})
 		return
 	}
-	fn := r.methods[e.call]
-	if fn == nil {
+	m := r.methods[string(e.call)]
+	if m == nil {
 		c.reply(e.id, nil, &Error{CodeUnknownCommand, fmt.Sprintf("unknown command %q", e.call)})
 		return
 	}
-	args := []byte("{}")
-	if e.args != nil {
-		args = append([]byte(nil), e.args...) // data is only valid during ServeMessage
-	}
-	table := c.callTable()
-	inner, cancel := context.WithCancel(c.srv.ctx)
-	ctx := &callContext{Context: inner}
 	limit := r.MaxCallsInFlight
 	if limit <= 0 {
 		limit = DefaultMaxCallsInFlight
 	}
+	cs := callStates.Get().(*callState)
+	cs.id, cs.fn = e.id, m.fn
+	// data is only valid during ServeMessage: the arguments are copied.
+	if e.args != nil {
+		cs.args = append(cs.args[:0], e.args...)
+	} else {
+		cs.args = append(cs.args[:0], "{}"...)
+	}
+	cs.call = Call{Conn: c, Session: c.Session(), Name: m.name, Args: cs.args}
+	table := c.callTable()
+	cs.table = table
 	table.mu.Lock()
-	_, dup := table.running[e.id]
+	dup := table.find(e.id) >= 0
 	full := len(table.running) >= limit
 	closed := table.closed
 	if !dup && !full && !closed {
-		table.running[e.id] = cancel
+		table.running = append(table.running, cs)
 	}
 	table.mu.Unlock()
 	switch {
-	case closed:
-		cancel() // the connection ended while this frame was parsed
-		return
-	case dup:
-		cancel()
-		c.reply(e.id, nil, &Error{CodeBadRequest, fmt.Sprintf("id %d is already in use by a call in flight", e.id)})
-		return
-	case full:
-		cancel()
-		c.reply(e.id, nil, &Error{CodeOverloaded, fmt.Sprintf("more than %d calls in flight", limit)})
-		return
+	case closed, dup, full:
+		cs.recycle()
 	}
-	call := &Call{Conn: c, Session: c.Session(), Name: e.call, Args: args}
-	go r.run(ctx, cancel, table, e.id, fn, call)
+	switch {
+	case closed:
+		// The connection ended while this frame was parsed.
+	case dup:
+		c.reply(e.id, nil, &Error{CodeBadRequest, fmt.Sprintf("id %d is already in use by a call in flight", e.id)})
+	case full:
+		c.reply(e.id, nil, &Error{CodeOverloaded, fmt.Sprintf("more than %d calls in flight", limit)})
+	default:
+		if !c.deferCall(cs) {
+			c.srv.pool.submit(task{call: cs})
+		}
+	}
 }
 
-// run executes one call on its own goroutine and answers it.
-func (r *Router) run(ctx *callContext, cancel context.CancelFunc, table *calls, id int64, fn MethodFunc, call *Call) {
-	var (
-		out []byte
-		err error
-	)
-	func() {
-		defer func() {
-			if p := recover(); p != nil {
-				err = &PanicError{Value: p}
-			}
-		}()
-		out, err = fn(ctx, call, nil)
-	}()
-	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+// run executes the call and answers it; the worker running it is counted
+// as in a call (workerPool.enterCall). Afterwards cs is recycled: nothing
+// may touch it.
+func (cs *callState) run() {
+	c := cs.call.Conn
+	out := append(cs.out[:0], `{"id":`...)
+	out = wire.AppendInt(out, cs.id)
+	out = append(out, `,"result":`...)
+	prefix := len(out)
+	res, err := cs.invoke(out[prefix:prefix])
+	if err != nil && cs.ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		err = &Error{CodeCanceled, "call canceled"}
 	}
 	// The id is free again before the reply leaves, so that a client may
-	// reuse it as soon as it has the reply.
-	table.mu.Lock()
-	delete(table.running, id)
-	table.mu.Unlock()
-	cancel()
-	call.Conn.reply(id, out, err)
-	if req := ctx.closeAfter.Load(); req != nil {
-		_ = call.Conn.Close(req.code, req.reason)
+	// reuse it as soon as it has the reply. Once out of the table, nothing
+	// but this goroutine reaches cs.
+	t := cs.table
+	t.mu.Lock()
+	if i := t.find(cs.id); i >= 0 && t.running[i] == cs {
+		last := len(t.running) - 1
+		t.running[i] = t.running[last]
+		t.running[last] = nil
+		t.running = t.running[:last]
 	}
+	t.mu.Unlock()
+	cs.ctx.cancel()
+	if err == nil {
+		switch {
+		case len(res) == 0:
+			out = append(out, "{}"...)
+		case cap(out) > prefix && &res[0] == &out[:prefix+1][prefix]:
+			out = out[:prefix+len(res)] // appended in place
+		default:
+			out = append(out, res...) // the method returned a buffer of its own
+		}
+		out = append(out, '}')
+		_ = c.WriteMessage(TextMessage, out)
+	} else {
+		out = c.appendError(out[:0], cs.id, err)
+		_ = c.WriteMessage(TextMessage, out)
+	}
+	if cap(out) <= maxKeptReply {
+		cs.out = out[:0]
+	} else {
+		cs.out = nil
+	}
+	cs.ctx.mu.Lock()
+	closeSet, code, reason := cs.ctx.closeSet, cs.ctx.closeCode, cs.ctx.closeReason
+	cs.ctx.mu.Unlock()
+	if closeSet {
+		_ = c.Close(code, reason)
+	}
+	cs.recycle()
 }
 
-// cancel cancels the call id, if it is running.
+// invoke calls the method, turning a panic into a *PanicError.
+func (cs *callState) invoke(dst []byte) (out []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, &PanicError{Value: p}
+		}
+	}()
+	return cs.fn(&cs.ctx, &cs.call, dst)
+}
+
+// recycle puts cs back into the pool, unless its context may still be
+// watched (its Done channel or a child was handed out).
+func (cs *callState) recycle() {
+	cs.ctx.mu.Lock()
+	escaped := cs.ctx.escaped
+	cs.ctx.mu.Unlock()
+	if escaped {
+		return // left to the garbage collector
+	}
+	cs.call = Call{}
+	cs.fn, cs.table, cs.id = nil, nil, 0
+	cs.args = cs.args[:0]
+	if cap(cs.args) > maxKeptReply {
+		cs.args = nil
+	}
+	cs.ctx.canceled.Store(false)
+	cs.ctx.done = nil
+	clear(cs.ctx.afters)
+	cs.ctx.afters = cs.ctx.afters[:0]
+	cs.ctx.closeSet, cs.ctx.closeCode, cs.ctx.closeReason = false, 0, ""
+	callStates.Put(cs)
+}
+
+// cancel cancels the call id, if it is running. It cancels under the
+// table's lock, so that the call cannot be recycled meanwhile.
 func (t *calls) cancel(id int64) {
 	t.mu.Lock()
-	cancel := t.running[id]
-	t.mu.Unlock()
-	if cancel != nil {
-		cancel()
+	defer t.mu.Unlock()
+	if i := t.find(id); i >= 0 {
+		t.running[i].ctx.cancel()
 	}
 }
 
@@ -387,38 +611,46 @@ func (t *calls) cancelAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.closed = true
-	for _, cancel := range t.running {
-		cancel()
+	for _, cs := range t.running {
+		cs.ctx.cancel()
 	}
 }
 
 // reply writes {"id":N,"result":...} or {"id":N,"error":{...}}.
 func (c *Conn) reply(id int64, result []byte, err error) {
 	b := make([]byte, 0, 32+len(result))
+	if err != nil {
+		_ = c.WriteMessage(TextMessage, c.appendError(b, id, err))
+		return
+	}
 	b = append(b, `{"id":`...)
 	b = wire.AppendInt(b, id)
-	if err == nil {
-		b = append(b, `,"result":`...)
-		if len(result) == 0 {
-			result = []byte("{}")
-		}
-		b = append(b, result...)
-	} else {
-		var we WireError
-		code, msg := CodeInternal, "internal error"
-		if errors.As(err, &we) {
-			code, msg = we.WireError()
-		} else {
-			c.srv.reportError(c, fmt.Errorf("call %d: %w", id, err))
-		}
-		b = append(b, `,"error":{"code":`...)
-		b = wire.AppendString(b, code)
-		b = append(b, `,"message":`...)
-		b = wire.AppendString(b, msg)
-		b = append(b, '}')
+	b = append(b, `,"result":`...)
+	if len(result) == 0 {
+		result = []byte("{}")
 	}
-	b = append(b, '}')
-	_ = c.WriteMessage(TextMessage, b)
+	b = append(b, result...)
+	_ = c.WriteMessage(TextMessage, append(b, '}'))
+}
+
+// appendError appends {"id":N,"error":{...}} for err: its own code and
+// message for a WireError, "internal" (reported to Hooks.OnError) for any
+// other.
+func (c *Conn) appendError(b []byte, id int64, err error) []byte {
+	var we WireError
+	code, msg := CodeInternal, "internal error"
+	if errors.As(err, &we) {
+		code, msg = we.WireError()
+	} else {
+		c.srv.reportError(c, fmt.Errorf("call %d: %w", id, err))
+	}
+	b = append(b[:0], `{"id":`...)
+	b = wire.AppendInt(b, id)
+	b = append(b, `,"error":{"code":`...)
+	b = wire.AppendString(b, code)
+	b = append(b, `,"message":`...)
+	b = wire.AppendString(b, msg)
+	return append(b, "}}"...)
 }
 
 // Push sends the event to the session's connection with the session's next
@@ -430,9 +662,47 @@ func (c *Conn) reply(id int64, result []byte, err error) {
 // returns ErrClosed when the session has ended, or when it has no
 // connection and keeps no events.
 func (s *Session) Push(event string, data []byte) error {
+	return s.push(newEvent(event, data))
+}
+
+// eventBody is an event's encoding without its sequence number, built once
+// and shared by every session it is pushed to (Broadcast) and by their
+// replay buffers: a session keeps a pointer per event, not a frame.
+type eventBody struct {
+	head []byte // {"event":NAME,"seq":
+	tail []byte // ,"data":DATA}
+}
+
+func newEvent(event string, data []byte) *eventBody {
 	if len(data) == 0 {
 		data = []byte("{}")
 	}
+	b := make([]byte, 0, 20+len(event)+len(data))
+	b = append(b, `{"event":`...)
+	b = wire.AppendString(b, event)
+	b = append(b, `,"seq":`...)
+	h := len(b)
+	b = append(b, `,"data":`...)
+	b = append(b, data...)
+	b = append(b, '}')
+	return &eventBody{head: b[:h:h], tail: b[h:]}
+}
+
+// write queues the event with sequence number seq on c, encoded in a
+// pooled buffer.
+func (e *eventBody) write(c *Conn, seq int64) error {
+	buf := getBuffer(len(e.head) + 20 + len(e.tail))
+	b := append((*buf)[:0], e.head...)
+	b = wire.AppendInt(b, seq)
+	b = append(b, e.tail...)
+	err := c.WriteMessage(TextMessage, b)
+	*buf = b
+	putBuffer(buf)
+	return err
+}
+
+// push numbers, queues and keeps one event; see Push.
+func (s *Session) push(ev *eventBody) error {
 	// pushMu, not mu, orders pushes: a failing write may end the
 	// connection, and ending it takes mu to detach the session.
 	s.pushMu.Lock()
@@ -445,16 +715,8 @@ func (s *Session) Push(event string, data []byte) error {
 		return ErrClosed
 	}
 	seq := s.seq + 1
-	b := make([]byte, 0, 40+len(event)+len(data))
-	b = append(b, `{"event":`...)
-	b = wire.AppendString(b, event)
-	b = append(b, `,"seq":`...)
-	b = wire.AppendInt(b, seq)
-	b = append(b, `,"data":`...)
-	b = append(b, data...)
-	b = append(b, '}')
 	if c != nil {
-		if err := c.WriteMessage(TextMessage, b); err != nil && keep <= 0 {
+		if err := ev.write(c, seq); err != nil && keep <= 0 {
 			return err // nothing keeps it: no number for it, no gap for a resuming client
 		}
 	}
@@ -463,7 +725,7 @@ func (s *Session) Push(event string, data []byte) error {
 			s.replay[0] = nil
 			s.replay = s.replay[1:]
 		}
-		s.replay = append(s.replay, b) // WriteMessage copied b; it is the session's now
+		s.replay = append(s.replay, ev)
 	}
 	s.seq = seq
 	return nil
@@ -476,29 +738,57 @@ func (s *Session) replayMax() int {
 	return max(s.srv.cfg.ReplayBuffer, 0)
 }
 
-// missedSince returns the kept events after seq, and false when some of
-// them are no longer kept (or seq is ahead of the session). pushMu held.
-func (s *Session) missedSince(seq int64) ([][]byte, bool) {
+// missedSince returns the kept events after seq and the sequence number
+// of the first, and false when some of them are no longer kept (or seq is
+// ahead of the session). pushMu held.
+func (s *Session) missedSince(seq int64) ([]*eventBody, int64, bool) {
 	switch {
 	case seq > s.seq || seq < 0:
-		return nil, false
+		return nil, 0, false
 	case seq == s.seq:
-		return nil, true
+		return nil, 0, true
 	}
 	first := s.seq - int64(len(s.replay)) + 1 // seq of s.replay[0]
 	if seq+1 < first {
-		return nil, false
+		return nil, 0, false
 	}
-	return s.replay[seq+1-first:], true
+	return s.replay[seq+1-first:], seq + 1, true
 }
 
-// Broadcast pushes the event to every open connection's session. Errors
-// for single connections (closing, slow consumers) are not reported: they
-// end those connections and no one else.
+// broadcastChunk is the number of connections below which Broadcast does
+// not split its work across goroutines.
+const broadcastChunk = 512
+
+// Broadcast pushes the event to every open connection's session. The event
+// is encoded once; each connection gets a copy with its session's sequence
+// number, written at once without blocking when its socket has room, and
+// otherwise queued for its writer goroutine, so that a slow connection
+// delays no other. Large fan-outs are split across up to GOMAXPROCS
+// goroutines. Broadcast returns once the event is written or queued
+// everywhere. Errors for single connections (closing, slow consumers) are
+// not reported: they end those connections and no one else.
 func (s *Server) Broadcast(event string, data []byte) {
-	for _, c := range s.snapshot(nil) {
+	ev := newEvent(event, data)
+	conns := s.snapshot(nil)
+	parts := min(goruntime.GOMAXPROCS(0), (len(conns)+broadcastChunk-1)/broadcastChunk)
+	if parts <= 1 {
+		pushAll(conns, ev)
+		return
+	}
+	size := (len(conns) + parts - 1) / parts
+	var wg sync.WaitGroup
+	for i := size; i < len(conns); i += size {
+		part := conns[i:min(i+size, len(conns))]
+		wg.Go(func() { pushAll(part, ev) })
+	}
+	pushAll(conns[:size], ev)
+	wg.Wait()
+}
+
+func pushAll(conns []*Conn, ev *eventBody) {
+	for _, c := range conns {
 		if sess := c.Session(); sess != nil {
-			_ = sess.Push(event, data)
+			_ = sess.push(ev)
 		}
 	}
 }
@@ -519,7 +809,7 @@ func (r *Router) hello(c *Conn, token string, lastSeq int64) {
 	switch {
 	case err == nil:
 		s.pushMu.Lock()
-		missed, ok := s.missedSince(lastSeq)
+		missed, first, ok := s.missedSince(lastSeq)
 		if !ok {
 			s.pushMu.Unlock()
 			c.srv.endSession(s) // taken from the store, and not resumable: it ends here
@@ -528,8 +818,8 @@ func (r *Router) hello(c *Conn, token string, lastSeq int64) {
 		}
 		fresh := c.attach(s)
 		c.welcome(s, true, "")
-		for _, f := range missed {
-			_ = c.WriteMessage(TextMessage, f)
+		for i, ev := range missed {
+			_ = ev.write(c, first+int64(i))
 		}
 		s.pushMu.Unlock()
 		c.srv.endSession(fresh)

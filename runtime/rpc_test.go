@@ -57,7 +57,10 @@ func newRPCMethods() *rpcMethods {
 		return dst, nil
 	})
 	r.Handle("record", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		m.calls <- call
+		// A Call is valid only until the method returns: keep a copy.
+		kept := *call
+		kept.Args = bytes.Clone(call.Args)
+		m.calls <- &kept
 		return dst, nil
 	})
 	wait := func(wrap bool) runtime.MethodFunc {
@@ -71,6 +74,18 @@ func newRPCMethods() *rpcMethods {
 			return nil, ctx.Err()
 		}
 	}
+	r.Handle("waitChild", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		// Contexts derived from the method's, and AfterFunc, see its cancel.
+		child, cancel := context.WithTimeout(ctx, time.Hour)
+		defer cancel()
+		after := make(chan struct{})
+		context.AfterFunc(ctx, func() { close(after) })
+		m.started <- string(call.Args)
+		<-child.Done()
+		<-after
+		m.ended <- child.Err()
+		return nil, child.Err()
+	})
 	r.Handle("wait", wait(false))
 	r.Handle("waitWrapped", wait(true))
 	r.Handle("panic", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
@@ -457,7 +472,7 @@ func TestRPCDuplicateIDInFlight(t *testing.T) {
 }
 
 func TestRPCCancel(t *testing.T) {
-	for _, method := range []string{"wait", "waitWrapped"} {
+	for _, method := range []string{"wait", "waitWrapped", "waitChild"} {
 		t.Run(method, func(t *testing.T) {
 			m := newRPCMethods()
 			e, c := startRPC(t, m, runtime.Options{})

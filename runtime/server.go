@@ -26,7 +26,7 @@ type Server struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	poller   *netpoll.Poller // nil: a goroutine reads each connection
-	work     chan *Conn
+	pool     workerPool      // reads of ready connections, RPC calls
 	sessions sessions
 
 	closing   atomic.Bool
@@ -41,8 +41,9 @@ type Server struct {
 }
 
 // New returns a Server configured by opts. On Linux it starts one epoll
-// goroutine and a small worker pool, plus the health-check goroutine; they
-// stop at Shutdown.
+// goroutine, plus the health-check goroutine; they stop at Shutdown. Reads
+// and RPC calls run on a pool of worker goroutines that grows with the
+// load and shrinks when it is idle (workerPool).
 func New(opts Options) (*Server, error) {
 	cfg, err := opts.withDefaults()
 	if err != nil {
@@ -55,14 +56,11 @@ func New(opts Options) (*Server, error) {
 	}
 	s.sessions.srv = s
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.pool.srv = s
+	s.pool.maxReaders = max(4, 2*runtime.GOMAXPROCS(0))
 	if !cfg.DisablePoller {
 		if p, err := netpoll.New(); err == nil {
 			s.poller = p
-			n := max(4, 2*runtime.GOMAXPROCS(0))
-			s.work = make(chan *Conn, 1024)
-			for range n {
-				go s.worker()
-			}
 		}
 	}
 	if cfg.PingInterval > 0 {
@@ -71,24 +69,12 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// worker serves readiness events; when all workers are busy (handlers
-// blocking), dispatch starts a goroutine instead of waiting.
-func (s *Server) worker() {
-	for c := range s.work {
-		c.readReady()
-	}
-}
-
 // pollHandler adapts a Conn to netpoll.Handler without exporting Readable.
 type pollHandler Conn
 
 func (h *pollHandler) Readable() {
 	c := (*Conn)(h)
-	select {
-	case c.srv.work <- c:
-	default:
-		go c.readReady()
-	}
+	c.srv.pool.submit(task{c: c})
 }
 
 func readNonblock(rc syscall.RawConn, b []byte) (int, error) { return netpoll.ReadNonblock(rc, b) }
@@ -113,7 +99,7 @@ func (s *Server) open(nc net.Conn, sess *Session, res handshakeResult, leftover 
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.rc = rc
 			if s.poller != nil {
-				_ = rc.Control(func(fd uintptr) { c.fd = int(fd) })
+				c.fd = descriptor(rc)
 			}
 		}
 	}
@@ -139,6 +125,31 @@ func (s *Server) open(nc net.Conn, sess *Session, res handshakeResult, leftover 
 	// No poller, TLS, or the poller is closed (shutdown): a goroutine
 	// reads. c.fd stays as it is; finish's Remove of it is harmless.
 	go c.readLoop()
+}
+
+// fdGetter reads a descriptor through RawConn.Control; its callback is
+// bound once so that pooled values make the call allocation-free.
+type fdGetter struct {
+	fd int
+	fn func(fd uintptr)
+}
+
+var fdGetters = sync.Pool{New: func() any {
+	g := &fdGetter{fd: -1}
+	g.fn = func(fd uintptr) { g.fd = int(fd) }
+	return g
+}}
+
+// descriptor returns rc's file descriptor, -1 when it has none.
+func descriptor(rc syscall.RawConn) int {
+	g := fdGetters.Get().(*fdGetter)
+	g.fd = -1
+	if rc.Control(g.fn) != nil {
+		g.fd = -1
+	}
+	fd := g.fd
+	fdGetters.Put(g)
+	return fd
 }
 
 // connClosed is called once per connection by Conn.finish. The

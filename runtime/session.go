@@ -12,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // Session is the server-side state of one client: a random UUID and string
@@ -33,16 +31,36 @@ type Session struct {
 	mu     sync.Mutex
 	attrs  map[string]string
 	conn   *Conn
-	secret string      // resume secret; "" until first asked for
-	expiry *time.Timer // set while detached
-	pushMu sync.Mutex  // orders Push calls and replays (see Push)
-	seq    int64       // sequence number of the last event pushed; guarded by pushMu
-	replay [][]byte    // the last events' frames, oldest first; guarded by pushMu
-	ended  bool        // ended for good (OnSessionEnd ran); guarded by mu
+	secret string       // resume secret; "" until first asked for
+	expiry *time.Timer  // set while detached
+	pushMu sync.Mutex   // orders Push calls and replays (see Push)
+	seq    int64        // sequence number of the last event pushed; guarded by pushMu
+	replay []*eventBody // the last events, oldest first (seq: see missedSince); guarded by pushMu
+	ended  bool         // ended for good (OnSessionEnd ran); guarded by mu
 }
 
 func newSession(srv *Server) *Session {
-	return &Session{id: uuid.NewString(), srv: srv}
+	return &Session{id: newSessionID(), srv: srv}
+}
+
+// newSessionID returns a random (version 4) UUID in its canonical
+// lowercase form, with one allocation: the string.
+func newSessionID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:])  // crypto/rand.Read never fails (Go 1.24+)
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // variant 10 (RFC 9562)
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
 }
 
 // ID returns the session's random UUID.

@@ -61,8 +61,8 @@ func (s *Server) shutdown(ctx context.Context, code uint16, reason string) error
 		s.cancel()
 		if s.poller != nil {
 			_ = s.poller.Close()
-			close(s.work)
 		}
+		s.pool.close()
 	})
 	return err
 }

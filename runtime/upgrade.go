@@ -57,7 +57,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return fmt.Errorf("accept: %w", err)
 		}
 		delay = 0
-		go s.handshakeListener(nc)
+		s.pool.submit(task{hs: nc})
 	}
 }
 
@@ -101,7 +101,7 @@ func (s *Server) handshakeListener(nc net.Conn) {
 // readRequest parses an HTTP/1.1 request head from br. A malformed head
 // gives an *HTTPError to answer with; an I/O error (timeout, EOF) gives err.
 func readRequest(br *bufio.Reader, remote net.Addr) (*Request, *HTTPError, error) {
-	r := &Request{RemoteAddr: remote, Header: make(http.Header)}
+	r := &Request{RemoteAddr: remote, Header: make(http.Header, 8)}
 	total := 0
 	readLine := func() ([]byte, *HTTPError, error) {
 		line, err := br.ReadSlice('\n')
@@ -122,11 +122,19 @@ func readRequest(br *bufio.Reader, remote net.Addr) (*Request, *HTTPError, error
 	if !ok {
 		return r, refuse(http.StatusBadRequest, "malformed request line %q", line), nil
 	}
-	r.Method = string(rl.Method)
+	r.Method = internMethod(rl.Method)
 	r.RequestURI = string(rl.URI)
-	r.Proto = fmt.Sprintf("HTTP/%d.%d", rl.Version.Major, rl.Version.Minor)
+	if rl.Version.Major == 1 && rl.Version.Minor == 1 {
+		r.Proto = "HTTP/1.1"
+	} else {
+		r.Proto = fmt.Sprintf("HTTP/%d.%d", rl.Version.Major, rl.Version.Minor)
+	}
 	r.URL, _ = url.ParseRequestURI(r.RequestURI)
 	hostSeen := false
+	// One backing array for the values of the first headers: each key
+	// gets a one-element slice of it (capacity 1, so that a repeated key
+	// appends into a copy).
+	var values []string
 	for {
 		line, herr, err := readLine()
 		if herr != nil || err != nil {
@@ -142,7 +150,10 @@ func readRequest(br *bufio.Reader, remote net.Addr) (*Request, *HTTPError, error
 		if !ok {
 			return r, refuse(http.StatusBadRequest, "malformed header line %q", line), nil
 		}
-		key := http.CanonicalHeaderKey(string(k))
+		key := internHeaderKey(k)
+		if key == "" {
+			key = http.CanonicalHeaderKey(string(k))
+		}
 		if key == "Host" {
 			if hostSeen {
 				return r, refuse(http.StatusBadRequest, "more than one Host header"), nil
@@ -150,9 +161,61 @@ func readRequest(br *bufio.Reader, remote net.Addr) (*Request, *HTTPError, error
 			r.Host, hostSeen = string(v), true
 			continue
 		}
-		r.Header[key] = append(r.Header[key], string(v))
+		val := internHeaderValue(v)
+		if old, ok := r.Header[key]; ok {
+			r.Header[key] = append(old, val)
+			continue
+		}
+		if len(values) == cap(values) {
+			values = make([]string, 0, 12)
+		}
+		values = append(values, val)
+		r.Header[key] = values[len(values)-1 : len(values) : len(values)]
 	}
 	return r, nil, nil
+}
+
+// commonHeaderKeys are the canonical forms of the header names of a
+// typical upgrade request, so that parsing them allocates nothing.
+var commonHeaderKeys = [...]string{
+	"Host", "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version",
+	"Sec-Websocket-Protocol", "Sec-Websocket-Extensions", "Origin", "User-Agent",
+	"Cookie", "Accept-Encoding", "Accept-Language", "Cache-Control", "Pragma",
+	"Authorization", "X-Forwarded-For", "X-Forwarded-Proto", "X-Real-Ip",
+}
+
+// internHeaderKey returns the canonical form of k when it is one of
+// commonHeaderKeys (compared case-insensitively), "" otherwise.
+func internHeaderKey(k []byte) string {
+	for _, c := range commonHeaderKeys {
+		if len(c) == len(k) && bytes.EqualFold(k, []byte(c)) {
+			return c
+		}
+	}
+	return ""
+}
+
+// commonHeaderValues are values that upgrade requests repeat.
+var commonHeaderValues = [...]string{"websocket", "Upgrade", "upgrade", "13", "keep-alive, Upgrade", "Keep-Alive, Upgrade", "no-cache"}
+
+// internHeaderValue returns v as a string, without allocating for
+// commonHeaderValues.
+func internHeaderValue(v []byte) string {
+	for _, c := range commonHeaderValues {
+		if string(v) == c {
+			return c
+		}
+	}
+	return string(v)
+}
+
+// internMethod returns the request method as a string, without
+// allocating for GET.
+func internMethod(m []byte) string {
+	if string(m) == http.MethodGet {
+		return http.MethodGet
+	}
+	return string(m)
 }
 
 // ServeHTTP upgrades the request to a WebSocket connection: it is the
@@ -248,7 +311,11 @@ func (s *Server) prepare(r *Request) (handshakeResult, *Session, *HTTPError) {
 
 // finishUpgrade writes the 101 response and opens the connection.
 func (s *Server) finishUpgrade(nc net.Conn, r *Request, res handshakeResult, sess *Session, leftover []byte) {
-	if _, err := nc.Write(appendUpgradeResponse(make([]byte, 0, 256), res)); err != nil {
+	buf := getBuffer(smallBufferSize)
+	*buf = appendUpgradeResponse((*buf)[:0], res)
+	_, err := nc.Write(*buf)
+	putBuffer(buf)
+	if err != nil {
 		s.release()
 		s.handshakeFailed(r, 0, fmt.Errorf("write upgrade response: %w", err))
 		_ = nc.Close()
