@@ -904,6 +904,49 @@ func TestServerBroadcast(t *testing.T) {
 	noErrors(t, e)
 }
 
+// TestServerBroadcastReachesDetachedSessions: a session whose connection
+// dropped keeps broadcast events for its resume, so the client that comes
+// back misses none; a session that ended gets nothing.
+func TestServerBroadcastReachesDetachedSessions(t *testing.T) {
+	m := newRPCMethods()
+	e, c := startRPC(t, m, runtime.Options{ResumeWindow: time.Minute})
+	orig := e.rec.nextOpen(t).Session()
+	c.text(`{"hello":{}}`)
+	token := welcomeToken(t, c.reply())
+	e.srv.Broadcast("a", nil)
+	c.expectReply(`{"event":"a","seq":1,"data":{}}`)
+	c.hangUp()
+	e.rec.nextClose(t)
+	e.srv.Broadcast("b", nil) // while detached
+	e.srv.Broadcast("c", nil)
+
+	c2 := dial(t, e.addr)
+	fresh := e.rec.nextOpen(t).Session()
+	c2.text(`{"hello":{"resume":"` + token + `","seq":1}}`)
+	if w := c2.reply(); !strings.Contains(w, `"resumed":true`) {
+		t.Fatalf("welcome %s, want resumed", w)
+	}
+	c2.expectReply(`{"event":"b","seq":2,"data":{}}`)
+	c2.expectReply(`{"event":"c","seq":3,"data":{}}`)
+	if got := e.rec.nextSessionEnd(t); got != fresh {
+		t.Fatalf("OnSessionEnd for %s, want the fresh session the resume replaced", got.ID())
+	}
+	e.srv.Broadcast("d", nil) // once, not also to the replaced session
+	c2.expectReply(`{"event":"d","seq":4,"data":{}}`)
+
+	// A goodbye ends the session: it is out of the audience.
+	c2.sendClose(runtime.CloseNormal, "")
+	c2.expectClose()
+	if got := e.rec.nextSessionEnd(t); got != orig {
+		t.Fatalf("OnSessionEnd for %s, want %s", got.ID(), orig.ID())
+	}
+	if err := orig.Push("x", nil); !errors.Is(err, runtime.ErrClosed) {
+		t.Errorf("Push to the ended session: %v, want ErrClosed", err)
+	}
+	e.srv.Broadcast("e", nil)
+	noErrors(t, e)
+}
+
 // TestRPCIDReusableRightAfterReply: once the reply to a call has arrived,
 // its id is free ("unique among its calls in flight").
 func TestRPCIDReusableRightAfterReply(t *testing.T) {

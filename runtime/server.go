@@ -28,6 +28,11 @@ type Server struct {
 	poller   *netpoll.Poller // nil: a goroutine reads each connection
 	pool     workerPool      // reads of ready connections, RPC calls
 	sessions sessions
+	// live holds every session that has not ended, attached to a
+	// connection or detached and waiting to be resumed: Broadcast's
+	// audience. Guarded by liveMu.
+	liveMu sync.Mutex
+	live   map[*Session]struct{}
 
 	closing   atomic.Bool
 	closeCode atomic.Uint32 // code sent to connections that open during shutdown
@@ -93,6 +98,7 @@ func (s *Server) open(nc net.Conn, sess *Session, res handshakeResult, leftover 
 	c.parser.deflate = res.deflate
 	c.lastRead.Store(time.Now().UnixNano())
 	c.session.Store(sess)
+	s.addLive(sess)
 	// A plain socket is written without blocking first, in both read
 	// modes, and read through the poller when there is one.
 	if sc, ok := nc.(syscall.Conn); ok {
@@ -171,7 +177,30 @@ func (s *Server) connClosed(c *Conn, ce *CloseError) {
 	}
 }
 
+// addLive adds sess to Broadcast's audience until endSession.
+func (s *Server) addLive(sess *Session) {
+	s.liveMu.Lock()
+	if s.live == nil {
+		s.live = make(map[*Session]struct{})
+	}
+	s.live[sess] = struct{}{}
+	s.liveMu.Unlock()
+}
+
+// liveSessions appends every session that has not ended to dst.
+func (s *Server) liveSessions(dst []*Session) []*Session {
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	for sess := range s.live {
+		dst = append(dst, sess)
+	}
+	return dst
+}
+
 func (s *Server) endSession(sess *Session) {
+	s.liveMu.Lock()
+	delete(s.live, sess)
+	s.liveMu.Unlock()
 	sess.mu.Lock()
 	sess.ended = true
 	sess.mu.Unlock()

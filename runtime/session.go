@@ -344,6 +344,7 @@ func (m *sessions) resume(ctx context.Context, token string) (*Session, error) {
 	}
 	if s == nil {
 		s = &Session{id: rec.ID, srv: m.srv, seq: rec.Seq} // detached by another process: no events to replay
+		m.srv.addLive(s)
 	}
 	s.mu.Lock()
 	s.attrs = maps.Clone(rec.Attrs)

@@ -68,6 +68,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	room.SetServer(srv)
 	page, err := fs.Sub(web, "web")
 	if err != nil {
 		return err

@@ -243,7 +243,7 @@ func (g *generator) generatePushers(e *schema.Event) {
 	g.P("return first")
 	g.P("}")
 	g.P()
-	g.doc(fmt.Sprintf("Broadcast%s sends the event %s to every open connection of srv, encoding it once. It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.", name, e.Name), "", e.Deprecation)
+	g.doc(fmt.Sprintf("Broadcast%s sends the event %s to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.", name, e.Name), "", e.Deprecation)
 	g.P("func Broadcast", name, "(srv *", runtime, ".Server, ev *", typ, ") error {")
 	encode()
 	g.P("srv.Broadcast(", wireName, ", data)")

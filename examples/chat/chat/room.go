@@ -22,10 +22,10 @@ const (
 // an attribute it survives a resume with the session.
 const nameAttr = "chat.name"
 
-// Room is the chat room: who is online, and the sessions that get its
-// events. Every session gets every event (logged in or not, connected or
-// detached and waiting for its client to resume it), and every session
-// sees them in the same order: events are pushed under the room's lock.
+// Room is the chat room: who is online. Every session of the server gets
+// every event (logged in or not, connected or detached and waiting for its
+// client to resume it: runtime.Server.Broadcast), and every session sees
+// them in the same order: events are broadcast under the room's lock.
 //
 // A user is online from login until the first of: logout, the end of
 // their session (the client closed with 1000, or shutdown; or the
@@ -33,57 +33,48 @@ const nameAttr = "chat.name"
 // the client did not resume it within the resume window). Each of those
 // broadcasts left exactly once.
 //
-// Wire a Room into a server with its Hooks (OnOpen, OnSessionEnd) and
-// Register(router, room). Room is safe for concurrent use.
+// Wire a Room into a server with its Hooks (OnSessionEnd),
+// Register(router, room) and, once the server exists, SetServer. Room is
+// safe for concurrent use.
 type Room struct {
 	UnimplementedHandler
 
-	mu       sync.Mutex
-	online   map[string]*runtime.Session // by name
-	sessions map[*runtime.Session]struct{}
+	mu     sync.Mutex
+	srv    *runtime.Server
+	online map[string]*runtime.Session // by name
 }
 
 // NewRoom returns an empty room.
 func NewRoom() *Room {
-	return &Room{online: make(map[string]*runtime.Session), sessions: make(map[*runtime.Session]struct{})}
+	return &Room{online: make(map[string]*runtime.Session)}
 }
 
-// Hooks returns h with the room's OnOpen and OnSessionEnd added (h's own
-// run first).
+// SetServer sets the server whose sessions get the room's events. Call it
+// before serving.
+func (r *Room) SetServer(srv *runtime.Server) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.srv = srv
+}
+
+// Hooks returns h with the room's OnSessionEnd added (h's own runs first).
 func (r *Room) Hooks(h runtime.Hooks) runtime.Hooks {
-	open, end := h.OnOpen, h.OnSessionEnd
-	h.OnOpen = func(c *runtime.Conn) {
-		if open != nil {
-			open(c)
-		}
-		r.join(c.Session())
-	}
+	end := h.OnSessionEnd
 	h.OnSessionEnd = func(s *runtime.Session) {
 		if end != nil {
 			end(s)
 		}
-		// Not on the runtime's goroutine: leaving pushes to every
-		// session under the room's lock.
+		// Not on the runtime's goroutine: leaving broadcasts under
+		// the room's lock.
 		go r.sessionEnded(s)
 	}
 	return h
 }
 
-// join adds a connection's fresh session to the audience. A session the
-// connection resumes later was in it all along; the fresh one it replaces
-// ends (OnSessionEnd).
-func (r *Room) join(s *runtime.Session) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.sessions[s] = struct{}{}
-}
-
-// sessionEnded removes s from the audience and, if its user is online,
-// says they left.
+// sessionEnded says that s's user left, if s was logged in.
 func (r *Room) sessionEnded(s *runtime.Session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.sessions, s)
 	if name, ok := s.Get(nameAttr); ok && r.online[name] == s {
 		r.leaveLocked(s, name)
 	}
@@ -105,15 +96,6 @@ func (r *Room) usersLocked() []string {
 	return users
 }
 
-// audienceLocked returns every session of the room.
-func (r *Room) audienceLocked() []*runtime.Session {
-	out := make([]*runtime.Session, 0, len(r.sessions))
-	for s := range r.sessions {
-		out = append(out, s)
-	}
-	return out
-}
-
 // Login implements Handler.
 func (r *Room) Login(_ context.Context, s *runtime.Session, args *LoginArgs) (*LoginResult, error) {
 	name := strings.TrimSpace(args.Name)
@@ -131,7 +113,7 @@ func (r *Room) Login(_ context.Context, s *runtime.Session, args *LoginArgs) (*L
 	r.online[name] = s
 	s.Set(nameAttr, name)
 	users := r.usersLocked()
-	_ = PushJoinedTo(r.audienceLocked(), &JoinedEvent{Name: name, Users: users})
+	_ = BroadcastJoined(r.srv, &JoinedEvent{Name: name, Users: users})
 	return &LoginResult{Users: users}, nil
 }
 
@@ -168,7 +150,7 @@ func (r *Room) Logout(_ context.Context, s *runtime.Session) error {
 func (r *Room) leaveLocked(s *runtime.Session, name string) {
 	delete(r.online, name)
 	s.Delete(nameAttr)
-	_ = PushLeftTo(r.audienceLocked(), &LeftEvent{Name: name, Users: r.usersLocked()})
+	_ = BroadcastLeft(r.srv, &LeftEvent{Name: name, Users: r.usersLocked()})
 }
 
 // User implements Handler: the said event goes to everyone.
@@ -186,7 +168,7 @@ func (r *Room) User(_ context.Context, s *runtime.Session, args *UserArgs) error
 		// Logged out by a call that ran concurrently, after the guard.
 		return &NotLoggedInError{Message: "log in first"}
 	}
-	_ = PushSaidTo(r.audienceLocked(), &SaidEvent{From: name, Content: args.Content})
+	_ = BroadcastSaid(r.srv, &SaidEvent{From: name, Content: args.Content})
 	return nil
 }
 

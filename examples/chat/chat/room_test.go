@@ -35,6 +35,7 @@ func start(t *testing.T, o runtime.Options) (string, *chat.Room) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	room.SetServer(srv)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

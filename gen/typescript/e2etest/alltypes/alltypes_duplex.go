@@ -1914,7 +1914,7 @@ func PushHappenedTo(sessions []*runtime.Session, ev *HappenedEvent) error {
 	return first
 }
 
-// BroadcastHappened sends the event happened to every open connection of srv, encoding it once. It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastHappened sends the event happened to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 func BroadcastHappened(srv *runtime.Server, ev *HappenedEvent) error {
 	data, err := ev.AppendJSON(nil)
 	if err != nil {
@@ -2008,7 +2008,7 @@ func PushPlainEventTo(sessions []*runtime.Session, ev *PlainEventEvent) error {
 	return first
 }
 
-// BroadcastPlainEvent sends the event plainEvent to every open connection of srv, encoding it once. It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastPlainEvent sends the event plainEvent to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 func BroadcastPlainEvent(srv *runtime.Server, ev *PlainEventEvent) error {
 	data, err := ev.AppendJSON(nil)
 	if err != nil {
@@ -2079,7 +2079,7 @@ func PushEmptyTo(sessions []*runtime.Session, ev *EmptyEvent) error {
 	return first
 }
 
-// BroadcastEmpty sends the event empty to every open connection of srv, encoding it once. It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastEmpty sends the event empty to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 func BroadcastEmpty(srv *runtime.Server, ev *EmptyEvent) error {
 	data, err := ev.AppendJSON(nil)
 	if err != nil {
@@ -2197,7 +2197,7 @@ func PushOldTo(sessions []*runtime.Session, ev *OldEvent) error {
 	return first
 }
 
-// BroadcastOld sends the event old to every open connection of srv, encoding it once. It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastOld sends the event old to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 //
 // Deprecated: use happened
 func BroadcastOld(srv *runtime.Server, ev *OldEvent) error {

@@ -593,7 +593,7 @@ func PushJoinedTo(sessions []*runtime.Session, ev *JoinedEvent) error {
 	return first
 }
 
-// BroadcastJoined sends the event joined to every open connection of srv, encoding it once. It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastJoined sends the event joined to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 func BroadcastJoined(srv *runtime.Server, ev *JoinedEvent) error {
 	data, err := ev.AppendJSON(nil)
 	if err != nil {
@@ -712,7 +712,7 @@ func PushLeftTo(sessions []*runtime.Session, ev *LeftEvent) error {
 	return first
 }
 
-// BroadcastLeft sends the event left to every open connection of srv, encoding it once. It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastLeft sends the event left to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 func BroadcastLeft(srv *runtime.Server, ev *LeftEvent) error {
 	data, err := ev.AppendJSON(nil)
 	if err != nil {
@@ -818,7 +818,7 @@ func PushSaidTo(sessions []*runtime.Session, ev *SaidEvent) error {
 	return first
 }
 
-// BroadcastSaid sends the event said to every open connection of srv, encoding it once. It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastSaid sends the event said to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 func BroadcastSaid(srv *runtime.Server, ev *SaidEvent) error {
 	data, err := ev.AppendJSON(nil)
 	if err != nil {

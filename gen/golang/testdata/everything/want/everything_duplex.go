@@ -1774,7 +1774,7 @@ func PushTickedTo(sessions []*runtime.Session, ev *TickedEvent) error {
 	return first
 }
 
-// BroadcastTicked sends the event ticked to every open connection of srv, encoding it once. It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastTicked sends the event ticked to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 func BroadcastTicked(srv *runtime.Server, ev *TickedEvent) error {
 	data, err := ev.AppendJSON(nil)
 	if err != nil {
@@ -1851,7 +1851,7 @@ func PushBellTo(sessions []*runtime.Session, ev *BellEvent) error {
 	return first
 }
 
-// BroadcastBell sends the event bell to every open connection of srv, encoding it once. It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastBell sends the event bell to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 //
 // Deprecated: marked @deprecated in everything.duplex.
 func BroadcastBell(srv *runtime.Server, ev *BellEvent) error {
