@@ -1,0 +1,522 @@
+//go:build linux
+
+package main
+
+// The figures a to e, each against servers in processes of their own, one
+// server at a time.
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// Units of figure values (the base unit of Value).
+const (
+	unitRate   = "/s"
+	unitNanos  = "ns"
+	unitBytes  = "B"
+	unitAllocs = "allocs/op"
+)
+
+// server is a server kind and the protocol its clients speak: "rpc"
+// (duplex's subprotocol, hello, calls) or "raw" (the same bytes, echoed).
+type server struct{ kind, proto string }
+
+// measure runs fn for every server, -reps times, the order rotated by one
+// each repetition (so that no server always runs first on a machine whose
+// load drifts), and returns for each output of fn the values in servers'
+// order, each the median of its repetitions.
+func (h *harness) measure(servers []server, outputs int, fn func(s server) ([]value, error)) ([][]value, error) {
+	got := make([][][]value, outputs) // output, server, repetition
+	for o := range got {
+		got[o] = make([][]value, len(servers))
+	}
+	for r := range h.cfg.reps {
+		for k := range servers {
+			i := (k + r) % len(servers)
+			vs, err := fn(servers[i])
+			if err != nil {
+				return nil, err
+			}
+			if len(vs) != outputs {
+				return nil, fmt.Errorf("%s: %d values, want %d", servers[i].kind, len(vs), outputs)
+			}
+			for o, v := range vs {
+				got[o][i] = append(got[o][i], v)
+			}
+		}
+	}
+	out := make([][]value, outputs)
+	for o := range got {
+		for i := range servers {
+			out[o] = append(out[o], medianValue(got[o][i]))
+		}
+	}
+	return out, nil
+}
+
+// medianValue is the repetition with the median value (the lower middle
+// one of an even count), with the spread of the repetitions, (max -
+// min) / median, among its details.
+func medianValue(vs []value) value {
+	s := append([]value(nil), vs...)
+	sort.Slice(s, func(i, j int) bool { return s[i].Value < s[j].Value })
+	m := s[(len(s)-1)/2]
+	if len(s) > 1 {
+		d := map[string]float64{"reps": float64(len(s))}
+		for k, x := range m.Detail {
+			d[k] = x
+		}
+		if m.Value != 0 {
+			d["spread"] = (s[len(s)-1].Value - s[0].Value) / m.Value
+		}
+		m.Detail = d
+	}
+	return m
+}
+
+// loadServers are the servers of figures a, b and d, in run order; the
+// first is duplex's figure, the second the reference.
+var loadServers = []server{
+	{kindDuplexRPC, "rpc"},
+	{kindGorillaEcho, "raw"},
+	{kindDuplexEcho, "raw"},
+	{kindCoderEcho, "raw"},
+}
+
+// figureRPC is a and b: typed RPC calls/s and their p99, against raw echo
+// of the same frames.
+func (h *harness) figureRPC() ([]*figure, error) {
+	cfg := h.cfg
+	a := &figure{
+		ID: "a", Unit: unitRate, Duplex: kindDuplexRPC, Reference: kindGorillaEcho,
+		Title: fmt.Sprintf("typed RPC calls/s: %d connections × %d call(s) in flight, %d B of text, %v measured",
+			cfg.conns, cfg.window, cfg.payload, cfg.duration),
+	}
+	b := &figure{
+		ID: "b", Unit: unitNanos, Duplex: kindDuplexRPC, Reference: kindGorillaEcho,
+		Title: "p99 latency of those calls: send to reply, client side, log-linear histogram (±1.6 %)",
+	}
+	frameLen := len(newCallFrame(payloadText(cfg.payload)).buf)
+	vals, err := h.measure(loadServers, 2, func(s server) ([]value, error) {
+		h.logf("a, b: %s: %d connections, %v", s.kind, cfg.conns, cfg.warmup+cfg.duration)
+		res, cpu, err := h.runLoad(s.kind, s.proto)
+		if err != nil {
+			return nil, err
+		}
+		hs := res.Hist.hist()
+		rate := float64(res.Ops) / res.Seconds
+		return []value{
+			{Server: s.kind, Value: rate, Detail: map[string]float64{
+				"server_cpu":    cpu,
+				"calls":         float64(res.Ops),
+				"frame_bytes":   float64(frameLen),
+				"calls_per_cpu": rate / max(cpu, 1e-9),
+			}},
+			{Server: s.kind, Value: float64(hs.quantile(0.99)), Detail: map[string]float64{
+				"p50":  float64(hs.quantile(0.50)),
+				"p90":  float64(hs.quantile(0.90)),
+				"p999": float64(hs.quantile(0.999)),
+				"max":  float64(hs.max),
+				"mean": float64(hs.mean()),
+			}},
+		}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Values, b.Values = vals[0], vals[1]
+	a.ratio()
+	b.ratio()
+	a.target(targetRatio, ">=", 1.0)
+	b.target(targetRatio, "<=", 1.0)
+	return []*figure{a, b}, nil
+}
+
+// runLoad runs the load of figure a against one server and returns the
+// merged result and the server's CPU use (cores) over the run.
+func (h *harness) runLoad(kind, proto string) (loadResult, float64, error) {
+	cfg := h.cfg
+	var res loadResult
+	srv, ready, err := h.startServer(kind)
+	if err != nil {
+		return res, 0, err
+	}
+	defer srv.stop(5 * time.Second)
+	clients, err := h.startClients(kind, "load", proto, cfg.conns, []string{
+		"-addr", ready.Addr, "-window", strconv.Itoa(cfg.window), "-payload", strconv.Itoa(cfg.payload),
+		"-warmup", cfg.warmup.String(), "-duration", cfg.duration.String(),
+	})
+	if err != nil {
+		return res, 0, err
+	}
+	defer stopAll(clients)
+	if _, err := recvAll[clientReady](clients, h.readyTimeout(cfg.conns)); err != nil {
+		return res, 0, err
+	}
+	if err := sendAll(clients, command{Op: "start"}); err != nil {
+		return res, 0, err
+	}
+	// CPU is sampled over the measured part only.
+	time.Sleep(cfg.warmup)
+	if err := h.profile(srv, "cpuprofile", "a", kind); err != nil {
+		return res, 0, err
+	}
+	cpu0, err := cpuSeconds(ready.PID)
+	if err != nil {
+		return res, 0, fmt.Errorf("%s: %w", srv.name, err)
+	}
+	t0 := time.Now()
+	results, err := recvAll[loadResult](clients, cfg.duration+cfg.ioTimeout+30*time.Second)
+	if err != nil {
+		return res, 0, err
+	}
+	cpu1, err := cpuSeconds(ready.PID)
+	if err != nil {
+		return res, 0, fmt.Errorf("%s: %w", srv.name, err)
+	}
+	cpu := (cpu1 - cpu0) / time.Since(t0).Seconds()
+	if err := h.profile(srv, "cpuprofile-stop", "a", kind); err != nil {
+		return res, 0, err
+	}
+	total := &hist{}
+	for _, r := range results {
+		res.Ops += r.Ops
+		res.Seconds = max(res.Seconds, r.Seconds)
+		total.merge(r.Hist.hist())
+	}
+	res.Hist = total.wire()
+	if res.Ops == 0 {
+		return res, 0, fmt.Errorf("%s: no call completed in %v", kind, cfg.duration)
+	}
+	return res, cpu, nil
+}
+
+// idleServers are the servers of figure c.
+var idleServers = loadServers
+
+// figureIdle is c: RSS growth per idle connection.
+func (h *harness) figureIdle() ([]*figure, error) {
+	cfg := h.cfg
+	c := &figure{
+		ID: "c", Unit: unitBytes, Duplex: kindDuplexRPC, Reference: kindGorillaEcho,
+		Title: fmt.Sprintf("server memory per idle connection: RSS growth / %d connections (after GC + FreeOSMemory)", cfg.idle),
+		Notes: []string{"duplex-rpc connections said hello and got their welcome (each has a session); " +
+			"the others are upgraded and idle in a read"},
+	}
+	if cfg.idleEcho {
+		c.Notes[0] = "duplex-rpc connections said hello and got their welcome (each has a session); " +
+			"the others had one message echoed, then idle in a read"
+	}
+	if need := uint64(cfg.idle) + 1000; need > h.limit {
+		return nil, fmt.Errorf("%d idle connections need a server file limit above %d; RLIMIT_NOFILE's hard limit here is %d", cfg.idle, need, h.limit)
+	}
+	// Once, whatever -reps says: memory does not depend on the machine's
+	// load the way rates do.
+	reps := h.cfg.reps
+	h.cfg.reps = 1
+	defer func() { h.cfg.reps = reps }()
+	vals, err := h.measure(idleServers, 1, func(s server) ([]value, error) {
+		h.logf("c: %s: %d idle connections", s.kind, cfg.idle)
+		v, err := h.runIdle(s.kind, s.proto)
+		return []value{v}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.Values = vals[0]
+	c.ratio()
+	c.target(targetAbsolute, "<=", 2048)
+	c.target(targetRatio, "<=", 0.1)
+	return []*figure{c}, nil
+}
+
+func (h *harness) runIdle(kind, proto string) (value, error) {
+	cfg := h.cfg
+	v := value{Server: kind}
+	srv, ready, err := h.startServer(kind)
+	if err != nil {
+		return v, err
+	}
+	defer srv.stop(5 * time.Second)
+	st0, err := serverStatsOf(srv, "gc")
+	if err != nil {
+		return v, err
+	}
+	args := []string{"-addr", ready.Addr}
+	if cfg.idleEcho {
+		args = append(args, "-echo-first")
+	}
+	clients, err := h.startClients(kind, "idle", proto, cfg.idle, args)
+	if err != nil {
+		return v, err
+	}
+	defer stopAll(clients)
+	t0 := time.Now()
+	if _, err := recvAll[clientReady](clients, h.readyTimeout(cfg.idle)); err != nil {
+		return v, err
+	}
+	opened := time.Since(t0)
+	if err := h.waitConns(srv, cfg.idle, 30*time.Second); err != nil {
+		return v, err
+	}
+	time.Sleep(cfg.settle)
+	noGC, err := serverStatsOf(srv, "stats")
+	if err != nil {
+		return v, err
+	}
+	st1, err := serverStatsOf(srv, "gc")
+	if err != nil {
+		return v, err
+	}
+	if err := h.profile(srv, "heapprofile", "c", kind); err != nil {
+		return v, err
+	}
+	if st1.Conns != cfg.idle {
+		return v, fmt.Errorf("%s: %d connections open at the measurement, want %d", srv.name, st1.Conns, cfg.idle)
+	}
+	n := float64(cfg.idle)
+	per := func(a, b uint64) float64 { return (float64(b) - float64(a)) / n }
+	v.Value = per(st0.RSS, st1.RSS)
+	v.Detail = map[string]float64{
+		"rss_before":      float64(st0.RSS),
+		"rss_after":       float64(st1.RSS),
+		"rss_no_gc":       per(st0.RSS, noGC.RSS),
+		"heap_inuse":      per(st0.HeapInuse, st1.HeapInuse),
+		"stack_inuse":     per(st0.StackInuse, st1.StackInuse),
+		"goroutines":      float64(st1.Goroutines-st0.Goroutines) / n,
+		"open_per_second": n / opened.Seconds(),
+	}
+	return v, nil
+}
+
+// figureHandshakes is d: new connection → upgrade → first message answered.
+func (h *harness) figureHandshakes() ([]*figure, error) {
+	cfg := h.cfg
+	d := &figure{
+		ID: "d", Unit: unitRate, Duplex: kindDuplexRPC, Reference: kindGorillaEcho,
+		Title: fmt.Sprintf("handshakes/s: connect, upgrade, first message answered (duplex: hello→welcome), %d with %d in flight",
+			cfg.hsCount, cfg.hsConc),
+	}
+	vals, err := h.measure(loadServers, 1, func(s server) ([]value, error) {
+		h.logf("d: %s: %d handshakes", s.kind, cfg.hsCount)
+		v, err := h.runHandshakes(s.kind, s.proto)
+		return []value{v}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.Values = vals[0]
+	d.ratio()
+	d.target(targetRatio, ">=", 2.0)
+	return []*figure{d}, nil
+}
+
+func (h *harness) runHandshakes(kind, proto string) (value, error) {
+	cfg := h.cfg
+	v := value{Server: kind}
+	srv, ready, err := h.startServer(kind)
+	if err != nil {
+		return v, err
+	}
+	defer srv.stop(5 * time.Second)
+	clients, err := h.startClients(kind, "handshake", proto, cfg.hsCount, []string{"-addr", ready.Addr})
+	if err != nil {
+		return v, err
+	}
+	defer stopAll(clients)
+	if _, err := recvAll[clientReady](clients, 30*time.Second); err != nil {
+		return v, err
+	}
+	if err := h.profile(srv, "cpuprofile", "d", kind); err != nil {
+		return v, err
+	}
+	cpu0, err := cpuSeconds(ready.PID)
+	if err != nil {
+		return v, fmt.Errorf("%s: %w", srv.name, err)
+	}
+	t0 := time.Now()
+	if err := sendAll(clients, command{Op: "start"}); err != nil {
+		return v, err
+	}
+	results, err := recvAll[loadResult](clients, h.readyTimeout(cfg.hsCount)+cfg.ioTimeout)
+	if err != nil {
+		return v, err
+	}
+	wall := time.Since(t0).Seconds()
+	cpu1, err := cpuSeconds(ready.PID)
+	if err != nil {
+		return v, fmt.Errorf("%s: %w", srv.name, err)
+	}
+	if err := h.profile(srv, "cpuprofile-stop", "d", kind); err != nil {
+		return v, err
+	}
+	var (
+		ops     int64
+		seconds float64
+		total   = &hist{}
+	)
+	for _, r := range results {
+		ops += r.Ops
+		seconds = max(seconds, r.Seconds)
+		total.merge(r.Hist.hist())
+	}
+	if ops != int64(cfg.hsCount) || seconds <= 0 {
+		return v, fmt.Errorf("%s: %d of %d handshakes in %.3fs", kind, ops, cfg.hsCount, seconds)
+	}
+	v.Value = float64(ops) / seconds
+	v.Detail = map[string]float64{
+		"p50":               float64(total.quantile(0.5)),
+		"p99":               float64(total.quantile(0.99)),
+		"server_cpu":        (cpu1 - cpu0) / wall,
+		"server_cpu_per_op": float64(time.Duration((cpu1 - cpu0) / float64(ops) * 1e9)),
+	}
+	return v, nil
+}
+
+// bcastServers are the servers of figure e.
+var bcastServers = []server{
+	{kindDuplexRPC, "rpc"},
+	{kindGorillaHub, "raw"},
+	{kindCoderHub, "raw"},
+}
+
+// figureBroadcast is e: one event to every connection, until the last has
+// it, p99 over rounds.
+func (h *harness) figureBroadcast() ([]*figure, error) {
+	cfg := h.cfg
+	e := &figure{
+		ID: "e", Unit: unitNanos, Duplex: kindDuplexRPC, Reference: kindGorillaHub,
+		Title: fmt.Sprintf("broadcast of one event to %d connections: send until the last receipt, p99 over %d rounds", cfg.bcast, cfg.rounds),
+	}
+	vals, err := h.measure(bcastServers, 1, func(s server) ([]value, error) {
+		h.logf("e: %s: %d connections, %d rounds", s.kind, cfg.bcast, cfg.rounds)
+		v, err := h.runBroadcast(s.kind, s.proto)
+		return []value{v}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.Values = vals[0]
+	e.ratio()
+	e.target(targetRatio, "<=", 0.5)
+	return []*figure{e}, nil
+}
+
+func (h *harness) runBroadcast(kind, proto string) (value, error) {
+	cfg := h.cfg
+	v := value{Server: kind}
+	srv, ready, err := h.startServer(kind)
+	if err != nil {
+		return v, err
+	}
+	defer srv.stop(5 * time.Second)
+	total := cfg.rounds + 1 // round 0 warms up
+	clients, err := h.startClients(kind, "bcast", proto, cfg.bcast, []string{"-addr", ready.Addr, "-rounds", strconv.Itoa(total)})
+	if err != nil {
+		return v, err
+	}
+	defer stopAll(clients)
+	if _, err := recvAll[clientReady](clients, h.readyTimeout(cfg.bcast)); err != nil {
+		return v, err
+	}
+	// The hubs register a connection after its 101 is written: wait until
+	// every one is in.
+	if err := h.waitConns(srv, cfg.bcast, 30*time.Second); err != nil {
+		return v, err
+	}
+	pids := []int{ready.PID}
+	for _, c := range clients {
+		pids = append(pids, c.cmd.Process.Pid)
+	}
+	if err := h.profile(srv, "cpuprofile", "e", kind); err != nil {
+		return v, err
+	}
+	cpu0, err := cpuOf(pids)
+	if err != nil {
+		return v, err
+	}
+	var (
+		lats []time.Duration
+		took time.Duration
+	)
+	for r := range total {
+		st, err := func() (serverStats, error) {
+			var st serverStats
+			if err := srv.send(command{Op: "broadcast", Round: int32(r)}); err != nil {
+				return st, err
+			}
+			return st, srv.recv(&st, 30*time.Second)
+		}()
+		if err != nil {
+			return v, err
+		}
+		reports, err := recvAll[roundReport](clients, 30*time.Second)
+		if err != nil {
+			return v, fmt.Errorf("round %d: %w", r, err)
+		}
+		var lat int64
+		for _, rp := range reports {
+			if rp.Round != int32(r) {
+				return v, fmt.Errorf("round %d: a client reported round %d", r, rp.Round)
+			}
+			lat = max(lat, rp.Lat)
+		}
+		if st.Conns != cfg.bcast {
+			return v, fmt.Errorf("%s: round %d went to %d connections, want %d", srv.name, r, st.Conns, cfg.bcast)
+		}
+		if r > 0 {
+			lats = append(lats, time.Duration(lat))
+			took += time.Duration(st.Took)
+		}
+		// A pause between rounds, so that each starts from quiet.
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(lats) == 0 {
+		return v, errors.New("no rounds")
+	}
+	cpu1, err := cpuOf(pids)
+	if err != nil {
+		return v, err
+	}
+	if err := h.profile(srv, "cpuprofile-stop", "e", kind); err != nil {
+		return v, err
+	}
+	v.Value = float64(quantileOf(lats, 0.99))
+	v.Detail = map[string]float64{
+		"p50": float64(quantileOf(lats, 0.5)),
+		"min": float64(quantileOf(lats, 0)),
+		// CPU per round (the warm-up round and pauses included), server
+		// and client processes: who the fan-out keeps busy.
+		"server_cpu_per_round": float64(time.Duration((cpu1[0] - cpu0[0]) / float64(total) * 1e9)),
+		"client_cpu_per_round": float64(time.Duration((sum(cpu1[1:]) - sum(cpu0[1:])) / float64(total) * 1e9)),
+		// How long the server's broadcast call took (duplex: the
+		// generated BroadcastTick, which writes to every connection;
+		// hubs: handing the message to the connections' channels).
+		"broadcast_call": float64(took / time.Duration(len(lats))),
+	}
+	return v, nil
+}
+
+// cpuOf returns the CPU seconds of each process.
+func cpuOf(pids []int) ([]float64, error) {
+	out := make([]float64, len(pids))
+	for i, pid := range pids {
+		var err error
+		if out[i], err = cpuSeconds(pid); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func sum(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}

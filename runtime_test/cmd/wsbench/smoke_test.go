@@ -1,0 +1,218 @@
+//go:build linux
+
+package main
+
+// The CI smoke run of the harness: every figure with tiny numbers, in
+// seconds, under -race too. The test binary is the harness: TestMain turns
+// it into a server or client child when re-executed with WSBENCH_ROLE, so
+// that the children are built (and race-checked) with the test. Speed
+// targets are not asserted here: they are benchmarks' business, and the
+// numbers of a smoke run mean nothing. What is checked is that every
+// figure is produced, for every server, and is a sane number.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	if role := os.Getenv(roleEnv); role != "" {
+		os.Exit(childMain(role, os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+func TestSmoke(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out, log bytes.Buffer
+	t0 := time.Now()
+	if err := run(ctx, []string{"-smoke", "-json"}, &out, &log); err != nil {
+		t.Fatalf("wsbench -smoke: %v\n%s", err, log.String())
+	}
+	var rep report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("decode -json output: %v\n%s", err, out.String())
+	}
+	var table strings.Builder
+	rep.print(&table)
+	t.Logf("wsbench -smoke in %v:\n%s", time.Since(t0).Round(time.Millisecond), table.String())
+
+	want := map[string][]string{
+		"a": {kindDuplexRPC, kindGorillaEcho, kindDuplexEcho, kindCoderEcho},
+		"b": {kindDuplexRPC, kindGorillaEcho, kindDuplexEcho, kindCoderEcho},
+		"c": {kindDuplexRPC, kindGorillaEcho, kindDuplexEcho, kindCoderEcho},
+		"d": {kindDuplexRPC, kindGorillaEcho, kindDuplexEcho, kindCoderEcho},
+		"e": {kindDuplexRPC, kindGorillaHub, kindCoderHub},
+		"f": {"duplex-rpc call", "duplex-echo round trip", "gorilla-echo round trip"},
+	}
+	seen := map[string]bool{}
+	for _, f := range rep.Figures {
+		seen[f.ID] = true
+		servers, ok := want[f.ID]
+		if !ok {
+			t.Errorf("unexpected figure %q", f.ID)
+			continue
+		}
+		for _, s := range servers {
+			v, ok := f.get(s)
+			switch {
+			case !ok:
+				t.Errorf("figure %s: no value for %s", f.ID, s)
+			case !finite(v.Value) || v.Value < 0:
+				t.Errorf("figure %s: %s = %v", f.ID, s, v.Value)
+			case v.Value == 0 && f.ID != "f": // zero allocations is a fine answer
+				t.Errorf("figure %s: %s = 0", f.ID, s)
+			}
+			for k, x := range v.Detail {
+				if !finite(x) {
+					t.Errorf("figure %s: %s: %s = %v", f.ID, s, k, x)
+				}
+			}
+		}
+		if f.Reference != "" && (!finite(f.Ratio) || f.Ratio <= 0) {
+			t.Errorf("figure %s: ratio %s / %s = %v", f.ID, f.Duplex, f.Reference, f.Ratio)
+		}
+		if len(f.Targets) == 0 {
+			t.Errorf("figure %s: no target", f.ID)
+		}
+	}
+	for id := range want {
+		if !seen[id] {
+			t.Errorf("figure %s missing", id)
+		}
+	}
+	// Sanity beyond "a number": an idle connection costs something and
+	// less than a megabyte; a latency is under the run's length.
+	if f := rep.figure("c"); f != nil {
+		for _, v := range f.Values {
+			if v.Value > 1<<20 {
+				t.Errorf("figure c: %s: %.0f bytes per idle connection", v.Server, v.Value)
+			}
+		}
+	}
+	if f := rep.figure("b"); f != nil {
+		for _, v := range f.Values {
+			if time.Duration(v.Value) > time.Minute {
+				t.Errorf("figure b: %s: p99 %v", v.Server, time.Duration(v.Value))
+			}
+		}
+	}
+}
+
+func (r *report) figure(id string) *figure {
+	for _, f := range r.Figures {
+		if f.ID == id {
+			return f
+		}
+	}
+	return nil
+}
+
+func TestHistQuantiles(t *testing.T) {
+	var h hist
+	for i := 1; i <= 100000; i++ {
+		h.record(time.Duration(i) * time.Microsecond)
+	}
+	for _, q := range []float64{0.5, 0.9, 0.99, 0.999} {
+		want := q * 100000 * float64(time.Microsecond)
+		got := float64(h.quantile(q))
+		if math.Abs(got-want)/want > 1.0/64 {
+			t.Errorf("quantile(%v) = %v, want %v within 1/64", q, time.Duration(got), time.Duration(want))
+		}
+	}
+	back := h.wire().hist()
+	if back.n != h.n || back.quantile(0.99) != h.quantile(0.99) {
+		t.Errorf("histogram changed through its wire form")
+	}
+	for v := int64(0); v < 1<<20; v += 7 {
+		if lo := histValue(histIndex(v)); math.Abs(float64(lo-v)) > float64(v)/64+1 {
+			t.Fatalf("value %d lands in a bucket worth %d", v, lo)
+		}
+	}
+}
+
+func TestNextFrame(t *testing.T) {
+	tick := tickJSON(3, 1234567890)
+	long := bytes.Repeat([]byte("x"), 300)
+	var stream []byte
+	stream = append(stream, 0x81, byte(len(tick)))
+	stream = append(stream, tick...)
+	stream = append(stream, 0x81, 126, byte(len(long)>>8), byte(len(long)))
+	stream = append(stream, long...)
+	for cut := range len(stream) + 1 {
+		var got [][]byte
+		data := stream[:cut]
+		for {
+			_, p, rest, ok := nextFrame(data)
+			if !ok {
+				break
+			}
+			got = append(got, p)
+			data = rest
+		}
+		data = append(append([]byte(nil), data...), stream[cut:]...)
+		for {
+			_, p, rest, ok := nextFrame(data)
+			if !ok {
+				break
+			}
+			got = append(got, p)
+			data = rest
+		}
+		if len(got) != 2 || !bytes.Equal(got[0], tick) || !bytes.Equal(got[1], long) || len(data) != 0 {
+			t.Fatalf("cut at %d: %d frames, %d bytes left", cut, len(got), len(data))
+		}
+	}
+	r, ok1 := jsonInt(tick, `"round":`)
+	sent, ok2 := jsonInt(tick, `"sent":"`)
+	if !ok1 || !ok2 || r != 3 || sent != 1234567890 {
+		t.Errorf("tick %s: round %d %v, sent %d %v", tick, r, ok1, sent, ok2)
+	}
+}
+
+// TestTickSameBytes checks that the hubs send what duplex sends for a tick:
+// the broadcast figure compares servers on the same frames.
+func TestTickSameBytes(t *testing.T) {
+	srv, err := newDuplexRPC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go srv.serve(ln)
+	ctx := context.Background()
+	var d net.Dialer
+	c, err := dialWS(ctx, &d, ln.Addr().String(), subprotocol, 5*time.Second, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	if err := c.hello(5*time.Second, true); err != nil {
+		t.Fatal(err)
+	}
+	for round := range int32(3) {
+		sent, err := srv.broadcast(round)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.nc.SetDeadline(time.Now().Add(5 * time.Second))
+		_, p, err := c.readMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := tickJSON(round, sent); !bytes.Equal(p, want) {
+			t.Errorf("round %d: duplex sent\n%s\nthe hubs send\n%s", round, p, want)
+		}
+	}
+}
