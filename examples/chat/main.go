@@ -55,7 +55,7 @@ func run() error {
 	chat.Register(router, room)
 	opts := runtime.Options{
 		Handler:      router,
-		Subprotocols: []string{"duplex.v1+json"},
+		Subprotocols: []string{runtime.SubprotocolV1},
 		ResumeWindow: *resumeWindow,
 		PingInterval: *pingInterval,
 		PingTimeout:  *pingTimeout,

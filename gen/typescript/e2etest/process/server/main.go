@@ -174,7 +174,7 @@ func main() {
 				}
 			}
 		}),
-		Subprotocols:    []string{"duplex.v1+json"},
+		Subprotocols:    []string{runtime.SubprotocolV1},
 		ClientHeartbeat: *heartbeat,
 		ResumeWindow:    *resumeWindow,
 		Hooks: runtime.Hooks{
