@@ -11,58 +11,27 @@
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
+import { goBuild, killAll, launchBrowser, startServer } from './procs.mjs';
 
 const here = import.meta.dirname;
-const repoRoot = path.resolve(here, '../..');
-const CHROMIUM = '/usr/bin/chromium';
 const screenshotDir = process.env.DUPLEX_SCREENSHOT_DIR || path.join(here, 'screenshots');
 
 const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'duplex-chat-'));
-const servers = new Set();
 let setupPromise;
 
 function setup() {
   setupPromise ??= (async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} not found: install Chromium (apt-get install -y chromium)`);
-    }
-    const [bin, browser] = await Promise.all([buildChat(), launchBrowser()]);
+    const [bin, browser] = await Promise.all([goBuild('./examples/chat', tmpDir, 'DUPLEX_CHAT_BIN'), launchBrowser()]);
     return { bin, browser };
   })();
   return setupPromise;
 }
 
-async function buildChat() {
-  if (process.env.DUPLEX_CHAT_BIN) return process.env.DUPLEX_CHAT_BIN;
-  const bin = path.join(tmpDir, 'chat');
-  try {
-    await promisify(execFile)('go', ['build', '-o', bin, './examples/chat'], { cwd: repoRoot, timeout: 180_000 });
-  } catch (err) {
-    throw new Error(`go build ./examples/chat failed: ${err.message}\n${err.stderr ?? ''}`);
-  }
-  return bin;
-}
-
-function launchBrowser() {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync',
-    ],
-    timeout: 30_000,
-  });
-}
-
 after(async () => {
-  for (const s of servers) s.proc.kill('SIGKILL');
+  killAll();
   if (setupPromise) {
     const env = await setupPromise.catch(() => null);
     if (env) await env.browser.close().catch(() => {});
@@ -73,34 +42,9 @@ after(async () => {
 // ---------------------------------------------------------------------------
 // Chat server processes.
 
-/** Starts the chat server on addr (a free port when omitted) and waits for its "listening on" line. */
+/** Starts the chat server on addr (a free port when omitted) and waits until it listens. */
 async function startChat(env, addr = '127.0.0.1:0') {
-  const proc = spawn(env.bin, ['-addr', addr], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const s = { proc, stderr: '' };
-  servers.add(s);
-  s.exited = new Promise((resolve) => {
-    proc.once('exit', (code, signal) => {
-      servers.delete(s);
-      resolve({ code, signal });
-    });
-  });
-  proc.stderr.on('data', (d) => { s.stderr += d; });
-  const lines = createInterface({ input: proc.stdout });
-  s.addr = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`chat -addr ${addr}: no "listening on" line within 10s`)), 10_000);
-    lines.on('line', (line) => {
-      const m = /listening on (\S+):/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    proc.once('error', (err) => { clearTimeout(timer); reject(err); });
-    s.exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`chat exited before listening (code ${code}, signal ${signal}):\n${s.stderr}`));
-    });
-  });
+  const s = await startServer(env.bin, ['-addr', addr]);
   s.url = `http://${s.addr}/`;
   return s;
 }
@@ -217,7 +161,7 @@ function chatTest(name, fn, timeout = 60_000) {
       await fn({ env, server, open });
     } finally {
       for (const p of pages) await closePage(p);
-      for (const s of [...servers]) s.proc.kill('SIGKILL');
+      killAll();
     }
   });
 }

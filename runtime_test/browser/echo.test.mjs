@@ -8,18 +8,13 @@
 
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
+import { goBuild, killAll, launchBrowser, running, startServer, waitExit } from './procs.mjs';
 
 const here = import.meta.dirname;
-const repoRoot = path.resolve(here, '../..');
-const CHROMIUM = '/usr/bin/chromium';
 const SUBPROTOCOL = 'duplex.v1+json';
 const MODES = ['listener', 'http'];
 const MiB = 1 << 20;
@@ -29,43 +24,18 @@ const MiB = 1 << 20;
 // here fails each test with the cause instead of skipping anything.
 
 const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'duplex-browser-'));
-const echoes = new Set();
 let setupPromise;
 
 function setup() {
   setupPromise ??= (async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} not found: install Chromium (apt-get install -y chromium)`);
-    }
-    const [echoBin, browser, page] = await Promise.all([buildEcho(), launchBrowser(), servePage()]);
+    const [echoBin, browser, page] = await Promise.all([
+      goBuild('./examples/echo', tmpDir, 'DUPLEX_ECHO_BIN'),
+      launchBrowser(),
+      servePage(),
+    ]);
     return { echoBin, browser, ...page };
   })();
   return setupPromise;
-}
-
-async function buildEcho() {
-  if (process.env.DUPLEX_ECHO_BIN) return process.env.DUPLEX_ECHO_BIN;
-  const bin = path.join(tmpDir, 'echo');
-  try {
-    await promisify(execFile)('go', ['build', '-o', bin, './examples/echo'], {
-      cwd: repoRoot,
-      timeout: 180_000,
-    });
-  } catch (err) {
-    throw new Error(`go build ./examples/echo failed: ${err.message}\n${err.stderr ?? ''}`);
-  }
-  return bin;
-}
-
-function launchBrowser() {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync',
-    ],
-    timeout: 30_000,
-  });
 }
 
 // servePage serves a blank page (plus the page harness) on 127.0.0.1, so the
@@ -90,7 +60,7 @@ async function servePage() {
 }
 
 after(async () => {
-  for (const e of echoes) e.proc.kill('SIGKILL');
+  killAll();
   if (setupPromise) {
     const env = await setupPromise.catch(() => null);
     if (env) {
@@ -105,45 +75,13 @@ after(async () => {
 // Echo processes.
 
 async function startEcho(env, flags) {
-  const proc = spawn(env.echoBin, ['-addr', '127.0.0.1:0', ...flags], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const e = { proc, stderr: '' };
-  echoes.add(e);
-  e.exited = new Promise((resolve) => {
-    proc.once('exit', (code, signal) => {
-      echoes.delete(e);
-      resolve({ code, signal });
-    });
-  });
-  proc.stderr.on('data', (d) => { e.stderr += d; });
-  const lines = createInterface({ input: proc.stdout });
-  e.addr = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`echo ${flags.join(' ')}: no "listening on" line within 10s`)), 10_000);
-    lines.on('line', (line) => {
-      const m = /listening on (\S+)/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    proc.once('error', (err) => { clearTimeout(timer); reject(err); });
-    e.exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`echo exited before listening (code ${code}, signal ${signal}):\n${e.stderr}`));
-    });
-  });
+  const e = await startServer(env.echoBin, ['-addr', '127.0.0.1:0', ...flags]);
   e.url = `ws://${e.addr}/ws`;
   return e;
 }
 
 function stopEcho(e) {
-  if (echoes.has(e)) e.proc.kill('SIGKILL');
-}
-
-async function waitExit(e, ms) {
-  const t = new Promise((resolve) => setTimeout(() => resolve(null), ms));
-  return Promise.race([e.exited, t]);
+  if (running.has(e)) e.proc.kill('SIGKILL');
 }
 
 // ---------------------------------------------------------------------------
