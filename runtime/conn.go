@@ -19,13 +19,9 @@ import (
 // drains, so a push never blocks on a slow peer: the peer is disconnected
 // (1008) when its queue overflows instead.
 type Conn struct {
-	srv      *Server
-	nc       net.Conn
-	rc       syscall.RawConn // set when reads go through the poller
-	fd       int             // poller descriptor, -1 when a goroutine reads
-	protocol string
-	compress *CompressionOptions // non-nil when permessage-deflate was negotiated
-
+	srv     *Server
+	nc      net.Conn
+	rc      syscall.RawConn // set for plain sockets: non-blocking reads (poller) and writes
 	session atomic.Pointer[Session]
 
 	// Owned by the reader (one worker or the read goroutine at a time).
@@ -33,30 +29,81 @@ type Conn struct {
 
 	lastRead atomic.Int64 // unix nanoseconds of the last bytes read
 	pingSent atomic.Int64 // unix nanoseconds of an unanswered health ping, 0 when none
-	closing  atomic.Bool  // a close frame was queued: the reader must stop interpreting data
-	readBusy atomic.Bool  // a worker is in readReady
-	aborted  atomic.Bool  // closed without waiting for the peer: nothing more is read
 
-	mu        sync.Mutex
-	queue     []*[]byte   // encoded frames waiting for the writer
-	spare     []*[]byte   // the previous queue's array, reused
-	iov       net.Buffers // writer-owned writev vector
-	queued    int         // bytes queued or being written
-	writing   bool        // a writer owns the socket's write side
-	inRead    bool        // the reader is feeding the parser: it writes what the handler queued when done
-	closeSent bool        // our close frame is queued or written: nothing may follow it
-	closeRecv bool        // the peer's close frame arrived
-	finishing bool        // close TCP as soon as the queue is written
-	done      bool        // finishing or finished: nothing more is written or read
-	ended     bool        // finished: TCP closed, OnClose returned, slot released
-	closeErr  *CloseError
-	timer     *time.Timer // bounds the close handshake
-	doneCh    chan struct{}
-	calls     *calls // RPC calls in flight (Router), created on the first call
+	mu     sync.Mutex
+	queued int       // bytes queued or being written
+	queue  []*[]byte // encoded frames waiting for the writer; its array is reused
 
-	rpcStarted bool       // the Router has seen a frame (a hello must come first); reader only
-	canDefer   bool       // the reader is a pool worker that runs a deferred call when done; reader only
-	deferred   *callState // the call to run once reading is handed back (deferCall); reader only
+	closing  atomic.Bool // a close frame was queued: the reader must stop interpreting data
+	readBusy atomic.Bool // a worker is in readReady
+	aborted  atomic.Bool // closed without waiting for the peer: nothing more is read
+	fd       int32       // poller descriptor, -1 when a goroutine reads
+	proto    uint16      // 1 + the subprotocol's index in Options.Subprotocols, 0 for none
+	deflate  bool        // permessage-deflate negotiated (Options.Compression applies)
+
+	writing   bool // a writer owns the socket's write side
+	inRead    bool // the reader is feeding the parser: it writes what the handler queued when done
+	closeSent bool // our close frame is queued or written: nothing may follow it
+	closeRecv bool // the peer's close frame arrived
+	finishing bool // close TCP as soon as the queue is written
+	done      bool // finishing or finished: nothing more is written or read
+	ended     bool // finished: TCP closed, OnClose returned, slot released
+
+	rpcStarted bool // the Router has seen a frame (a hello must come first); reader only
+	canDefer   bool // the reader is a pool worker that runs a deferred call when done; reader only
+
+	end      *connEnd   // made when the close begins (or Done is called); guarded by mu
+	calls    *calls     // RPC calls in flight (Router), created on the first call
+	deferred *callState // the call to run once reading is handed back (deferCall); reader only
+}
+
+// connEnd is the part of a connection's state that only its end needs,
+// kept out of Conn so that an open connection does not carry it.
+type connEnd struct {
+	err    *CloseError // &ce once set: how the connection ends
+	ce     CloseError
+	timer  *time.Timer // bounds the close handshake
+	doneCh chan struct{}
+}
+
+// replaceCloseErrLocked records how the connection ends, replacing what
+// was recorded (with a new value: the earlier one may have been handed
+// out). mu held.
+func (c *Conn) replaceCloseErrLocked(ce CloseError) {
+	e := c.endLocked()
+	if e.err == nil {
+		e.ce = ce
+		e.err = &e.ce
+		return
+	}
+	e.err = &ce
+}
+
+// endLocked returns the connection's connEnd, making it. mu held.
+func (c *Conn) endLocked() *connEnd {
+	if c.end == nil {
+		c.end = new(connEnd)
+	}
+	return c.end
+}
+
+// closeErrLocked returns how the connection ends, nil while it is open.
+// mu held.
+func (c *Conn) closeErrLocked() *CloseError {
+	if c.end == nil {
+		return nil
+	}
+	return c.end.err
+}
+
+// setCloseErrLocked records how the connection ends unless that is known
+// already. mu held.
+func (c *Conn) setCloseErrLocked(ce CloseError) {
+	e := c.endLocked()
+	if e.err == nil {
+		e.ce = ce
+		e.err = &e.ce
+	}
 }
 
 // Session returns the connection's session. It changes only when the
@@ -64,10 +111,15 @@ type Conn struct {
 func (c *Conn) Session() *Session { return c.session.Load() }
 
 // Subprotocol returns the negotiated subprotocol, "" when none.
-func (c *Conn) Subprotocol() string { return c.protocol }
+func (c *Conn) Subprotocol() string {
+	if c.proto == 0 {
+		return ""
+	}
+	return c.srv.cfg.Subprotocols[c.proto-1]
+}
 
 // Compressed reports whether permessage-deflate was negotiated.
-func (c *Conn) Compressed() bool { return c.compress != nil }
+func (c *Conn) Compressed() bool { return c.deflate }
 
 // RemoteAddr returns the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
@@ -78,13 +130,14 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 func (c *Conn) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.doneCh == nil {
-		c.doneCh = make(chan struct{})
+	e := c.endLocked()
+	if e.doneCh == nil {
+		e.doneCh = make(chan struct{})
 		if c.ended {
-			close(c.doneCh)
+			close(e.doneCh)
 		}
 	}
-	return c.doneCh
+	return e.doneCh
 }
 
 // CloseError returns how the connection ended, or nil while it is open.
@@ -92,7 +145,7 @@ func (c *Conn) Done() <-chan struct{} {
 func (c *Conn) CloseError() *CloseError {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closeErr
+	return c.closeErrLocked()
 }
 
 // Resume replaces the connection's fresh session with the detached session
@@ -176,7 +229,7 @@ func (c *Conn) readReady() {
 	putBuffer(buf)
 	cs := c.endRead()
 	if !c.isDone() {
-		if err := c.srv.poller.Resume(c.fd); err != nil && !c.isDone() {
+		if err := c.srv.poller.Resume(int(c.fd)); err != nil && !c.isDone() {
 			c.readFailed(err)
 		}
 	}
@@ -284,9 +337,7 @@ func (c *Conn) readFailed(err error) {
 		c.mu.Unlock()
 		return
 	}
-	if c.closeErr == nil {
-		c.closeErr = &CloseError{Code: CloseAbnormal, Initiator: ClosedByPeer, Err: err}
-	}
+	c.setCloseErrLocked(CloseError{Code: CloseAbnormal, Initiator: ClosedByPeer, Err: err})
 	c.mu.Unlock()
 	c.finish()
 }
@@ -399,12 +450,12 @@ func (c *Conn) peerClosed(payload []byte) {
 	switch {
 	case bad != 0:
 		reply, replyReason = bad, "invalid close frame"
-		c.closeErr = &CloseError{Code: bad, Reason: replyReason, Initiator: ClosedByServer}
+		c.replaceCloseErrLocked(CloseError{Code: bad, Reason: replyReason, Initiator: ClosedByServer})
 	case code == CloseNoStatus:
 		reply = 0 // empty body answers an empty body
-		c.closeErr = &CloseError{Code: CloseNoStatus, Initiator: ClosedByPeer}
+		c.replaceCloseErrLocked(CloseError{Code: CloseNoStatus, Initiator: ClosedByPeer})
 	default:
-		c.closeErr = &CloseError{Code: code, Reason: reason, Initiator: ClosedByPeer}
+		c.replaceCloseErrLocked(CloseError{Code: code, Reason: reason, Initiator: ClosedByPeer})
 	}
 	c.mu.Unlock()
 	c.sendClose(reply, replyReason, true)
@@ -434,9 +485,7 @@ func (c *Conn) closeWith(code uint16, reason string, cause error, abort bool) {
 		c.mu.Unlock()
 		return
 	}
-	if c.closeErr == nil {
-		c.closeErr = &CloseError{Code: code, Reason: reason, Initiator: ClosedByServer, Err: cause}
-	}
+	c.setCloseErrLocked(CloseError{Code: code, Reason: reason, Initiator: ClosedByServer, Err: cause})
 	if abort {
 		c.dropQueueLocked()
 		c.aborted.Store(true)
@@ -460,7 +509,7 @@ func (c *Conn) sendClose(code uint16, reason string, finishAfter bool) {
 	c.finishing = c.finishing || finishAfter
 	c.queue = append(c.queue, frame)
 	c.queued += len(*frame)
-	c.timer = time.AfterFunc(c.srv.cfg.CloseTimeout, c.closeTimedOut)
+	c.endLocked().timer = time.AfterFunc(c.srv.cfg.CloseTimeout, c.closeTimedOut)
 	start := !c.inRead && c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
@@ -470,8 +519,8 @@ func (c *Conn) sendClose(code uint16, reason string, finishAfter bool) {
 
 func (c *Conn) closeTimedOut() {
 	c.mu.Lock()
-	if c.closeErr != nil && c.closeErr.Err == nil && !c.closeRecv && c.closeErr.Initiator == ClosedByServer {
-		c.closeErr.Err = errCloseTimeout
+	if ce := c.closeErrLocked(); ce != nil && ce.Err == nil && !c.closeRecv && ce.Initiator == ClosedByServer {
+		ce.Err = errCloseTimeout
 	}
 	c.mu.Unlock()
 	c.finish()
@@ -487,13 +536,12 @@ func (c *Conn) finish() {
 	c.done = true
 	c.closing.Store(true)
 	c.dropQueueLocked()
-	if c.timer != nil {
-		c.timer.Stop()
+	c.setCloseErrLocked(CloseError{Code: CloseAbnormal, Initiator: ClosedByPeer})
+	e := c.end
+	if e.timer != nil {
+		e.timer.Stop()
 	}
-	if c.closeErr == nil {
-		c.closeErr = &CloseError{Code: CloseAbnormal, Initiator: ClosedByPeer}
-	}
-	ce := c.closeErr
+	ce := e.err
 	calls := c.calls
 	c.mu.Unlock()
 	if calls != nil {
@@ -501,15 +549,15 @@ func (c *Conn) finish() {
 	}
 
 	if c.fd >= 0 {
-		_ = c.srv.poller.Remove(c.fd)
+		_ = c.srv.poller.Remove(int(c.fd))
 	}
 	_ = c.nc.Close()
 	c.srv.connClosed(c, ce)
 
 	c.mu.Lock()
 	c.ended = true
-	if c.doneCh != nil {
-		close(c.doneCh)
+	if e.doneCh != nil {
+		close(e.doneCh)
 	}
 	c.mu.Unlock()
 }
@@ -526,21 +574,24 @@ func (c *Conn) WriteMessage(typ MessageType, data []byte) error {
 	if typ == BinaryMessage {
 		op = opBinary
 	}
-	return c.enqueueFrame(op, data, c.compress != nil)
+	return c.enqueueFrame(op, data, c.deflate)
 }
 
 // enqueueFrame encodes one frame (compressing it when allowed and worth it)
 // and queues it.
 func (c *Conn) enqueueFrame(op opcode, payload []byte, mayCompress bool) error {
 	var frame *[]byte
-	if mayCompress && len(payload) >= c.compress.threshold() {
-		frame = encodeFrame(op, payload, c.compress)
+	if comp := c.srv.cfg.Compression; mayCompress && len(payload) >= comp.threshold() {
+		frame = encodeFrame(op, payload, comp)
 	} else {
 		frame = encodeFrame(op, payload, nil)
 	}
 	return c.enqueue(frame, op.IsControl())
 }
 
+// enqueue queues one encoded frame (a pooled buffer, which it takes over).
+// When nothing is queued and nobody writes, the caller becomes the writer
+// and writes the frame at once, without queueing it.
 func (c *Conn) enqueue(frame *[]byte, control bool) error {
 	c.mu.Lock()
 	if c.closeSent || c.done {
@@ -554,8 +605,13 @@ func (c *Conn) enqueue(frame *[]byte, control bool) error {
 		c.closeWith(ClosePolicy, "slow consumer: outgoing queue full", ErrSlowConsumer, true)
 		return ErrSlowConsumer
 	}
-	c.queue = append(c.queue, frame)
 	c.queued += len(*frame)
+	if len(c.queue) == 0 && c.rc != nil && !c.inRead && c.startWriterLocked() {
+		c.mu.Unlock()
+		c.writeFrom(frame)
+		return nil
+	}
+	c.queue = append(c.queue, frame)
 	start := !c.inRead && c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
@@ -578,34 +634,42 @@ func (c *Conn) dropQueueLocked() {
 		c.queued -= len(*f)
 		putBuffer(f)
 	}
-	c.queue = nil
+	clear(c.queue)
+	c.queue = c.queue[:0]
 }
 
 // writeQueued is called by whoever just became the writer (writing set).
-// On a poller connection it first tries to write everything queued right
-// away, without blocking and without a goroutine: the common case of a
-// socket with room. Whatever does not fit now is left to a writer goroutine
+// On a plain socket it first tries to write everything queued right away,
+// without blocking and without a goroutine: the common case of a socket
+// with room. Whatever does not fit now is left to a writer goroutine
 // (flush), which blocks in Go's poller under WriteTimeout.
 func (c *Conn) writeQueued() {
 	if c.rc == nil {
 		go c.flush()
 		return
 	}
-	for {
-		q, ok := c.nextBatch()
-		if !ok {
-			return
-		}
+	c.writeFrom(nil)
+}
 
-		frame := q[0]
-		if len(q) > 1 {
-			frame = getBuffer(c.queuedBytes(q))
-			for _, f := range q {
-				*frame = append(*frame, *f...)
-				putBuffer(f)
+// writeFrom writes frame (when not nil: a frame that was never queued),
+// then what is queued, as writeQueued does. The caller is the writer.
+func (c *Conn) writeFrom(frame *[]byte) {
+	for {
+		if frame == nil {
+			q, ok := c.nextBatch()
+			if !ok {
+				return
 			}
+			frame = q[0]
+			if len(q) > 1 {
+				frame = getBuffer(c.queuedBytes(q))
+				for _, f := range q {
+					*frame = append(*frame, *f...)
+					putBuffer(f)
+				}
+			}
+			c.recycleQueue(q)
 		}
-		c.recycleQueue(q)
 		n, err := writeNonblock(c.rc, *frame)
 		if err != nil && err != errWouldBlock {
 			putBuffer(frame)
@@ -619,7 +683,9 @@ func (c *Conn) writeQueued() {
 			// goroutine runs.
 			rest := getBuffer(len(*frame) - n)
 			*rest = append(*rest, (*frame)[n:]...)
-			c.queue = append([]*[]byte{rest}, c.queue...)
+			c.queue = append(c.queue, nil)
+			copy(c.queue[1:], c.queue)
+			c.queue[0] = rest
 			c.mu.Unlock()
 			putBuffer(frame)
 			go c.flush()
@@ -627,6 +693,7 @@ func (c *Conn) writeQueued() {
 		}
 		c.mu.Unlock()
 		putBuffer(frame)
+		frame = nil
 	}
 }
 
@@ -644,24 +711,19 @@ func (c *Conn) nextBatch() ([]*[]byte, bool) {
 		}
 		return nil, false
 	}
-	q := c.takeQueueLocked()
+	q := c.queue
+	c.queue = nil
 	c.mu.Unlock()
 	return q, true
 }
 
-// takeQueueLocked hands the queue to the writer and installs the spare array.
-func (c *Conn) takeQueueLocked() []*[]byte {
-	q := c.queue
-	c.queue, c.spare = c.spare[:0], nil
-	return q
-}
-
-// recycleQueue returns a written queue's array as the spare.
+// recycleQueue gives a written queue's array back to the connection for
+// its next frames, unless frames queued meanwhile have an array already.
 func (c *Conn) recycleQueue(q []*[]byte) {
 	clear(q)
 	c.mu.Lock()
-	if c.spare == nil {
-		c.spare = q[:0]
+	if c.queue == nil {
+		c.queue = q[:0]
 	}
 	c.mu.Unlock()
 }
@@ -682,35 +744,38 @@ func (c *Conn) queuedBytes(q []*[]byte) int {
 func (c *Conn) writeFailed(err error) {
 	c.mu.Lock()
 	c.writing = false
-	if c.closeErr == nil {
-		c.closeErr = &CloseError{Code: CloseAbnormal, Initiator: ClosedByPeer, Err: err}
-	}
+	c.setCloseErrLocked(CloseError{Code: CloseAbnormal, Initiator: ClosedByPeer, Err: err})
 	c.mu.Unlock()
 	go c.finish()
 }
+
+// iovecs are the writev vectors of writer goroutines (flush).
+var iovecs = sync.Pool{New: func() any { return new(net.Buffers) }}
 
 // flush writes the queue until it is empty, coalescing everything queued
 // into one writev. Exactly one flush runs per connection at a time (the
 // writing flag); it exits when the queue is empty, so an idle connection
 // holds no goroutine.
 func (c *Conn) flush() {
+	iov := iovecs.Get().(*net.Buffers)
+	defer iovecs.Put(iov)
 	for {
 		q, ok := c.nextBatch()
 		if !ok {
 			return
 		}
 
-		full := c.iov[:0]
+		full := (*iov)[:0]
 		size := 0
 		for _, f := range q {
 			full = append(full, *f)
 			size += len(*f)
 		}
-		c.iov = full
+		*iov = full
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-		_, err := c.iov.WriteTo(c.nc)
+		_, err := iov.WriteTo(c.nc)
 		clear(full)
-		c.iov = full[:0]
+		*iov = full[:0]
 		for _, f := range q {
 			putBuffer(f)
 		}

@@ -47,6 +47,7 @@ func (r *Request) Cookie(name string) (*http.Cookie, error) {
 type handshakeResult struct {
 	accept      [28]byte // Sec-WebSocket-Accept: base64 of a SHA-1 sum
 	subprotocol string
+	proto       uint16 // 1 + subprotocol's index in Options.Subprotocols; 0 for none
 	deflate     bool
 	extHeader   []byte // Sec-WebSocket-Extensions value, when deflate
 }
@@ -160,7 +161,7 @@ func (s *Server) checkHandshake(r *Request) (handshakeResult, *HTTPError) {
 	if !ok {
 		return res, refuse(http.StatusBadRequest, "malformed Sec-WebSocket-Protocol header")
 	}
-	res.subprotocol = s.chooseSubprotocol(offered)
+	res.subprotocol, res.proto = s.chooseSubprotocol(offered)
 	if res.subprotocol == "" && s.cfg.RequireSubprotocol {
 		return res, refuse(http.StatusBadRequest, "none of the offered subprotocols %q is spoken here (want one of %q)", offered, s.cfg.Subprotocols)
 	}
@@ -195,17 +196,21 @@ func parseList(values []string) ([]string, bool) {
 	return out, ok
 }
 
+// maxSubprotocols bounds Options.Subprotocols, so that a connection can
+// name its subprotocol by index in two bytes.
+const maxSubprotocols = 1<<16 - 2
+
 // chooseSubprotocol returns the first server subprotocol the client
-// offered, "" when none.
-func (s *Server) chooseSubprotocol(offered []string) string {
-	for _, p := range s.cfg.Subprotocols {
+// offered and 1 + its index in Options.Subprotocols; "" and 0 when none.
+func (s *Server) chooseSubprotocol(offered []string) (string, uint16) {
+	for i, p := range s.cfg.Subprotocols {
 		for _, o := range offered {
 			if o == p {
-				return p
+				return p, uint16(i + 1)
 			}
 		}
 	}
-	return ""
+	return "", 0
 }
 
 // originAllowed implements the default same-origin policy: no Origin (not

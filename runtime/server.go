@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -54,12 +56,17 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(cfg.Subprotocols) > maxSubprotocols {
+		return nil, fmt.Errorf("runtime: %d subprotocols, at most %d", len(cfg.Subprotocols), maxSubprotocols)
+	}
+	cfg.Subprotocols = slices.Clone(cfg.Subprotocols) // connections keep an index into it
 	s := &Server{
 		cfg:       cfg,
 		conns:     make(map[*Conn]struct{}),
 		listeners: make(map[net.Listener]struct{}),
 	}
 	s.sessions.srv = s
+	s.sessions.local = opts.Store == nil // nobody else can reach the default store
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.pool.srv = s
 	s.pool.maxReaders = max(4, 2*runtime.GOMAXPROCS(0))
@@ -90,10 +97,7 @@ var errWouldBlock = netpoll.ErrWouldBlock
 // client sent right after its request. Everything other goroutines may read
 // (rc, fd) is set before the connection is published.
 func (s *Server) open(nc net.Conn, sess *Session, res handshakeResult, leftover []byte) {
-	c := &Conn{srv: s, nc: nc, fd: -1, protocol: res.subprotocol}
-	if res.deflate {
-		c.compress = s.cfg.Compression
-	}
+	c := &Conn{srv: s, nc: nc, fd: -1, proto: res.proto, deflate: res.deflate}
 	c.parser.maxMessage = s.cfg.maxMessage
 	c.parser.deflate = res.deflate
 	c.lastRead.Store(time.Now().UnixNano())
@@ -105,7 +109,7 @@ func (s *Server) open(nc net.Conn, sess *Session, res handshakeResult, leftover 
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.rc = rc
 			if s.poller != nil {
-				c.fd = descriptor(rc)
+				c.fd = int32(descriptor(rc))
 			}
 		}
 	}
@@ -125,7 +129,7 @@ func (s *Server) open(nc net.Conn, sess *Session, res handshakeResult, leftover 
 	if len(leftover) > 0 {
 		c.received(leftover)
 	}
-	if c.fd >= 0 && s.poller.Add(c.fd, (*pollHandler)(c)) == nil {
+	if c.fd >= 0 && s.poller.Add(int(c.fd), (*pollHandler)(c)) == nil {
 		return
 	}
 	// No poller, TLS, or the poller is closed (shutdown): a goroutine

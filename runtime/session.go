@@ -4,12 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"sync"
 	"time"
 )
@@ -25,46 +25,105 @@ import (
 //
 // Safe for concurrent use.
 type Session struct {
-	id  string
-	srv *Server
+	uuid [16]byte // random, version 4 (RFC 9562); ID formats it
+	srv  *Server
 
 	mu     sync.Mutex
-	attrs  map[string]string
+	attrs  map[string]string // nil until the first Set
 	conn   *Conn
-	secret string       // resume secret; "" until first asked for
-	expiry *time.Timer  // set while detached
+	secret [32]byte     // the resume token's secret, random from the start; guarded by mu
 	pushMu sync.Mutex   // orders Push calls and replays (see Push)
 	seq    int64        // sequence number of the last event pushed; guarded by pushMu
 	replay []*eventBody // the last events, oldest first (seq: see missedSince); guarded by pushMu
+	issued bool         // the secret was handed out (ResumeToken, welcome); guarded by mu
 	ended  bool         // ended for good (OnSessionEnd ran); guarded by mu
+	gen    uint32       // counts detaches, to tell stale expiry entries; guarded by sessions.mu
 }
 
+// uuidLen and tokenLen are the lengths of a session ID (a canonical UUID)
+// and of a resume token: "<id>.<32 bytes, unpadded base64url>".
+const (
+	uuidLen   = 36
+	secretLen = 43
+	tokenLen  = uuidLen + 1 + secretLen
+)
+
+// newSession returns a fresh session with a random ID and a random resume
+// secret (not handed out yet): one allocation, the Session, and one read
+// of crypto/rand.
 func newSession(srv *Server) *Session {
-	return &Session{id: newSessionID(), srv: srv}
+	s := &Session{srv: srv}
+	var r [16 + 32]byte
+	_, _ = rand.Read(r[:]) // crypto/rand.Read never fails (Go 1.24+)
+	copy(s.uuid[:], r[:16])
+	copy(s.secret[:], r[16:])
+	s.uuid[6] = s.uuid[6]&0x0f | 0x40 // version 4
+	s.uuid[8] = s.uuid[8]&0x3f | 0x80 // variant 10 (RFC 9562)
+	return s
 }
 
-// newSessionID returns a random (version 4) UUID in its canonical
-// lowercase form, with one allocation: the string.
-func newSessionID() string {
-	var u [16]byte
-	_, _ = rand.Read(u[:])  // crypto/rand.Read never fails (Go 1.24+)
-	u[6] = u[6]&0x0f | 0x40 // version 4
-	u[8] = u[8]&0x3f | 0x80 // variant 10 (RFC 9562)
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
-	return string(b[:])
+// renewSecretLocked replaces a spent secret (the session was resumed with
+// it) by a new random one, not handed out yet. mu held.
+func (s *Session) renewSecretLocked() {
+	_, _ = rand.Read(s.secret[:]) // crypto/rand.Read never fails (Go 1.24+)
+	s.issued = false
 }
 
-// ID returns the session's random UUID.
-func (s *Session) ID() string { return s.id }
+// appendUUID appends u in its canonical lowercase form.
+func appendUUID(b []byte, u *[16]byte) []byte {
+	var x [uuidLen]byte
+	hex.Encode(x[0:8], u[0:4])
+	x[8] = '-'
+	hex.Encode(x[9:13], u[4:6])
+	x[13] = '-'
+	hex.Encode(x[14:18], u[6:8])
+	x[18] = '-'
+	hex.Encode(x[19:23], u[8:10])
+	x[23] = '-'
+	hex.Encode(x[24:], u[10:])
+	return append(b, x[:]...)
+}
+
+// parseUUID parses a UUID in the canonical lowercase form appendUUID
+// writes, and nothing else.
+func parseUUID(s string) (u [16]byte, ok bool) {
+	if len(s) != uuidLen || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	j := 0
+	for i := 0; i < uuidLen; {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+			continue
+		}
+		hi, ok1 := lowerHex(s[i])
+		lo, ok2 := lowerHex(s[i+1])
+		if !ok1 || !ok2 {
+			return u, false
+		}
+		u[j] = hi<<4 | lo
+		i, j = i+2, j+1
+	}
+	return u, true
+}
+
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// ID returns the session's random UUID in its canonical lowercase form.
+// The session keeps the 16 bytes; each call formats them (one small
+// allocation).
+func (s *Session) ID() string {
+	var b [uuidLen]byte
+	return string(appendUUID(b[:0], &s.uuid))
+}
 
 // Get returns the attribute key.
 func (s *Session) Get(key string) (string, bool) {
@@ -107,24 +166,45 @@ func (s *Session) Conn() *Conn {
 }
 
 // ResumeToken returns the secret a client presents to Conn.Resume after a
-// reconnect: "<session id>.<32 random bytes, base64url>". Only a hash of it
-// is stored. It stays the same until the session is resumed, after which a
-// new one is issued.
+// reconnect: "<session id>.<32 random bytes, base64url>". A Store gets
+// only its SHA-256. It stays the same until the session is resumed, after
+// which a new one is issued.
 func (s *Session) ResumeToken() string {
+	var b [tokenLen]byte
+	return string(s.appendResumeToken(b[:0]))
+}
+
+// appendResumeToken appends the resume token and marks it handed out.
+func (s *Session) appendResumeToken(b []byte) []byte {
+	secret := s.issueSecret()
+	return appendToken(b, &s.uuid, &secret)
+}
+
+// issueSecret marks the resume secret handed out and returns it.
+func (s *Session) issueSecret() [32]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.secret == "" {
-		var b [32]byte
-		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-		s.secret = base64.RawURLEncoding.EncodeToString(b[:])
-	}
-	return s.id + "." + s.secret
+	s.issued = true
+	return s.secret
+}
+
+func appendToken(b []byte, u *[16]byte, secret *[32]byte) []byte {
+	b = appendUUID(b, u)
+	b = append(b, '.')
+	return base64.RawURLEncoding.AppendEncode(b, secret[:])
 }
 
 // tokenKey is the store key for a resume token: its SHA-256, so that the
 // store never holds a usable token and a lookup needs the whole secret.
 func tokenKey(token string) string {
-	sum := sha256.Sum256([]byte(token))
+	var b [tokenLen]byte
+	var sum [sha256.Size]byte
+	if len(token) == tokenLen {
+		copy(b[:], token)
+		sum = sha256.Sum256(b[:])
+	} else {
+		sum = sha256.Sum256([]byte(token))
+	}
 	return hex.EncodeToString(sum[:])
 }
 
@@ -219,81 +299,192 @@ func (m *MemoryStore) Len() int {
 
 // sessions tracks the sessions of this process that are detached, so that
 // a resume on the same process keeps the same *Session, and so that expiry
-// ends each of them exactly once. A resume and an expiry of the same session
-// are serialised by one of a few lock stripes (chosen by session ID) held
-// around Store.Take, so that each tells correctly whether the other won.
+// ends each of them exactly once.
+//
+// With the default store (Options.Store nil) a detached session stays
+// here and nowhere else: no record is copied, no hash computed; a resume
+// finds it by its ID and compares the token's secret in constant time.
+// With a Store, the session is saved there under the SHA-256 of its token,
+// and a resume and an expiry of the same session are serialised by one of
+// a few lock stripes (chosen by session ID) held around Store.Take, so
+// that each tells correctly whether the other won.
+//
+// Expiry needs no timer per session: the window is the same for all, so
+// detached sessions expire in the order they were detached. One queue in
+// that order and one timer for its head do; entries of sessions resumed
+// meanwhile are skipped (the gen of an entry no longer matches, or the
+// session is no longer detached) when their time comes. Expiries run one
+// after the other on the timer's goroutine.
 type sessions struct {
-	srv      *Server
-	stripes  [64]sync.Mutex
+	srv     *Server
+	local   bool // the default store: detached sessions are kept here only
+	stripes [64]sync.Mutex
+
 	mu       sync.Mutex
-	detached map[string]*Session // by ID
+	detached map[[16]byte]detachedSession // by ID
+	queue    []expiry                     // oldest first, from head
+	head     int
+	timer    *time.Timer // fires for queue[head]; armed when armed
+	armed    bool
 }
 
-func (m *sessions) stripe(id string) *sync.Mutex {
-	h := uint32(2166136261) // FNV-1a
-	for i := 0; i < len(id); i++ {
-		h = (h ^ uint32(id[i])) * 16777619
-	}
-	return &m.stripes[h%uint32(len(m.stripes))]
+type detachedSession struct {
+	s  *Session
+	at int64 // expiry, monoNow's clock
 }
 
-// detach is called when s's connection ended, with how it ended. It saves
-// s in the store for the resume window, or ends it now when resume is
-// disabled, when no token was ever handed out, or when the connection ended
-// normally (1000, from either side: the client said goodbye and threw its
-// token away, or the server ended the conversation and a client does not
-// come back after a 1000).
+// expiry is one detach, due at at.
+type expiry struct {
+	s   *Session
+	at  int64
+	gen uint32
+}
+
+// monoBase anchors monoNow.
+var monoBase = time.Now()
+
+// monoNow returns monotonic nanoseconds since monoBase.
+func monoNow() int64 { return int64(time.Since(monoBase)) }
+
+func (m *sessions) stripe(u *[16]byte) *sync.Mutex {
+	return &m.stripes[int(u[15])%len(m.stripes)] // a random byte of the UUID
+}
+
+// detach is called when s's connection ended, with how it ended. It keeps
+// s for the resume window, or ends it now when resume is disabled, when no
+// token was ever handed out, or when the connection ended normally (1000,
+// from either side: the client said goodbye and threw its token away, or
+// the server ended the conversation and a client does not come back after
+// a 1000).
 func (m *sessions) detach(s *Session, ce *CloseError) {
 	cfg := &m.srv.cfg
 	s.mu.Lock()
 	s.conn = nil
-	secret := s.secret
+	issued, secret := s.issued, s.secret
 	s.mu.Unlock()
 	goodbye := ce != nil && ce.Code == CloseNormal
-	if cfg.ResumeWindow < 0 || secret == "" || goodbye {
+	if cfg.ResumeWindow < 0 || !issued || goodbye {
 		m.srv.endSession(s)
 		return
 	}
-	key := tokenKey(s.id + "." + secret)
+	if m.local {
+		m.mu.Lock()
+		m.keepLocked(s, monoNow()+int64(cfg.ResumeWindow))
+		m.mu.Unlock()
+		return
+	}
+	var tok [tokenLen]byte
+	key := tokenKey(string(appendToken(tok[:0], &s.uuid, &secret)))
 	s.pushMu.Lock()
 	seq := s.seq
 	s.pushMu.Unlock()
-	rec := SessionRecord{ID: s.id, Attrs: s.Attrs(), Seq: seq, ExpiresAt: time.Now().Add(cfg.ResumeWindow)}
-	lock := m.stripe(s.id)
+	rec := SessionRecord{ID: s.ID(), Attrs: s.Attrs(), Seq: seq, ExpiresAt: time.Now().Add(cfg.ResumeWindow)}
+	lock := m.stripe(&s.uuid)
 	lock.Lock()
 	defer lock.Unlock()
 	if err := cfg.Store.Save(context.Background(), key, rec); err != nil {
-		m.srv.reportError(nil, fmt.Errorf("save session %s: %w", s.id, err))
+		m.srv.reportError(nil, fmt.Errorf("save session %s: %w", rec.ID, err))
 		m.srv.endSession(s)
 		return
 	}
-	s.mu.Lock()
-	s.expiry = time.AfterFunc(cfg.ResumeWindow, func() { m.expire(s, key) })
-	s.mu.Unlock()
 	m.mu.Lock()
-	if m.detached == nil {
-		m.detached = make(map[string]*Session)
-	}
-	m.detached[s.id] = s
+	m.keepLocked(s, monoNow()+int64(cfg.ResumeWindow))
 	m.mu.Unlock()
 }
 
-// expire ends s unless it was resumed (here or on another process sharing
-// the store) within the window.
-func (m *sessions) expire(s *Session, key string) {
-	lock := m.stripe(s.id)
+// keepLocked registers s as detached until at and queues its expiry. mu held.
+func (m *sessions) keepLocked(s *Session, at int64) {
+	if m.detached == nil {
+		m.detached = make(map[[16]byte]detachedSession)
+	}
+	s.gen++
+	m.detached[s.uuid] = detachedSession{s: s, at: at}
+	if m.head > 0 && m.head == len(m.queue) {
+		clear(m.queue)
+		m.queue, m.head = m.queue[:0], 0
+	} else if m.head >= 1024 && 2*m.head >= len(m.queue) {
+		n := copy(m.queue, m.queue[m.head:])
+		clear(m.queue[n:])
+		m.queue, m.head = m.queue[:n], 0
+	}
+	m.queue = append(m.queue, expiry{s: s, at: at, gen: s.gen})
+	if !m.armed {
+		m.armed = true
+		d := time.Duration(at - monoNow())
+		if m.timer == nil {
+			m.timer = time.AfterFunc(d, m.sweep)
+		} else {
+			m.timer.Reset(d)
+		}
+	}
+}
+
+// takeLocked removes s from the detached sessions if e is its current
+// detach, and reports whether it did. mu held.
+func (m *sessions) takeLocked(e expiry) bool {
+	d, ok := m.detached[e.s.uuid]
+	if !ok || d.s != e.s || e.s.gen != e.gen {
+		return false // resumed meanwhile (and maybe detached again: a later entry)
+	}
+	delete(m.detached, e.s.uuid)
+	return true
+}
+
+// sweep expires the sessions whose time has come and re-arms the timer for
+// the next one. It runs on the timer's goroutine; only one sweep runs at a
+// time (the timer is re-armed when it returns).
+func (m *sessions) sweep() {
+	for {
+		m.mu.Lock()
+		if m.head == len(m.queue) {
+			clear(m.queue)
+			m.queue, m.head = m.queue[:0], 0
+			if cap(m.queue) > 4096 {
+				m.queue = nil // not kept after a burst of disconnects
+			}
+			m.armed = false
+			m.mu.Unlock()
+			return
+		}
+		e := m.queue[m.head]
+		if now := monoNow(); e.at > now {
+			m.timer.Reset(time.Duration(e.at - now))
+			m.mu.Unlock()
+			return
+		}
+		m.queue[m.head] = expiry{}
+		m.head++
+		if m.local {
+			mine := m.takeLocked(e)
+			m.mu.Unlock()
+			if mine {
+				m.srv.endSession(e.s)
+			}
+			continue
+		}
+		m.mu.Unlock()
+		m.expire(e)
+	}
+}
+
+// expire ends the session of e unless it was resumed (here or on another
+// process sharing the store) within the window. Store path only.
+func (m *sessions) expire(e expiry) {
+	s := e.s
+	lock := m.stripe(&s.uuid)
 	lock.Lock()
 	m.mu.Lock()
-	mine := m.detached[s.id] == s
-	if mine {
-		delete(m.detached, s.id)
-	}
+	mine := m.takeLocked(e)
 	m.mu.Unlock()
 	if !mine {
 		lock.Unlock()
 		return // resumed on this process, or ended by a resume that found it expired
 	}
-	_, err := m.srv.cfg.Store.Take(context.Background(), key)
+	s.mu.Lock()
+	secret := s.secret // unchanged since the detach: no resume took it
+	s.mu.Unlock()
+	var tok [tokenLen]byte
+	_, err := m.srv.cfg.Store.Take(context.Background(), tokenKey(string(appendToken(tok[:0], &s.uuid, &secret))))
 	lock.Unlock()
 	if err != nil && !errors.Is(err, ErrSessionExpired) {
 		// Not found: taken by another process sharing the store, where it
@@ -302,40 +493,61 @@ func (m *sessions) expire(s *Session, key string) {
 		if errors.Is(err, ErrSessionNotFound) {
 			return
 		}
-		m.srv.reportError(nil, fmt.Errorf("expire session %s: %w", s.id, err))
+		m.srv.reportError(nil, fmt.Errorf("expire session %s: %w", s.ID(), err))
 	}
 	m.srv.endSession(s)
 }
 
+// parseToken splits a resume token into its session ID and its secret
+// part, checking their form (a canonical lowercase UUID; 43 characters of
+// base64url).
+func parseToken(token string) (u [16]byte, secret string, ok bool) {
+	if len(token) != tokenLen || token[uuidLen] != '.' {
+		return u, "", false
+	}
+	u, ok = parseUUID(token[:uuidLen])
+	return u, token[uuidLen+1:], ok
+}
+
+// secretMatches reports, in constant time, whether secret is the
+// encoding of s's issued secret.
+func (s *Session) secretMatches(secret string) bool {
+	s.mu.Lock()
+	issued, raw := s.issued, s.secret
+	s.mu.Unlock()
+	var enc [secretLen]byte
+	base64.RawURLEncoding.Encode(enc[:], raw[:])
+	return subtle.ConstantTimeCompare(enc[:], []byte(secret)) == 1 && issued
+}
+
 // resume takes the detached session for token.
 func (m *sessions) resume(ctx context.Context, token string) (*Session, error) {
-	id, _, ok := strings.Cut(token, ".")
-	if !ok || id == "" {
+	u, secret, ok := parseToken(token)
+	if !ok {
 		return nil, ErrSessionNotFound
 	}
-	lock := m.stripe(id)
+	if m.local {
+		return m.resumeLocal(u, secret)
+	}
+	lock := m.stripe(&u)
 	lock.Lock()
 	rec, err := m.srv.cfg.Store.Take(ctx, tokenKey(token))
 	var s *Session
-	if err == nil && rec.ID != id {
+	if err == nil && rec.ID != token[:uuidLen] {
 		err = ErrSessionNotFound // a token whose secret belongs to another ID
 	}
 	if err == nil || errors.Is(err, ErrSessionExpired) {
 		m.mu.Lock()
-		s = m.detached[id]
-		delete(m.detached, id)
+		if d, ok := m.detached[u]; ok {
+			s = d.s
+			delete(m.detached, u) // its queue entry is skipped when due
+		}
 		m.mu.Unlock()
 	}
 	lock.Unlock()
-	if s != nil {
-		s.mu.Lock()
-		s.expiry.Stop()
-		s.expiry = nil
-		s.mu.Unlock()
-	}
 	if errors.Is(err, ErrSessionExpired) {
 		if s != nil {
-			m.srv.endSession(s) // its timer will not find it any more
+			m.srv.endSession(s) // its expiry will not find it any more
 		}
 		return nil, ErrSessionExpired
 	}
@@ -343,12 +555,36 @@ func (m *sessions) resume(ctx context.Context, token string) (*Session, error) {
 		return nil, err
 	}
 	if s == nil {
-		s = &Session{id: rec.ID, srv: m.srv, seq: rec.Seq} // detached by another process: no events to replay
+		s = &Session{uuid: u, srv: m.srv, seq: rec.Seq} // detached by another process: no events to replay
 		m.srv.addLive(s)
 	}
 	s.mu.Lock()
 	s.attrs = maps.Clone(rec.Attrs)
-	s.secret = "" // the token is spent; a new one is issued on demand
+	s.renewSecretLocked() // the token is spent
+	s.mu.Unlock()
+	return s, nil
+}
+
+// resumeLocal is resume with the default store: the detached session is
+// found by its ID, the secret compared in constant time; a session past
+// its window is ended here (ErrSessionExpired), and a wrong secret leaves
+// the session waiting for the right one.
+func (m *sessions) resumeLocal(u [16]byte, secret string) (*Session, error) {
+	m.mu.Lock()
+	d, ok := m.detached[u]
+	if !ok || !d.s.secretMatches(secret) {
+		m.mu.Unlock()
+		return nil, ErrSessionNotFound
+	}
+	delete(m.detached, u) // its queue entry is skipped when due
+	m.mu.Unlock()
+	s := d.s
+	if monoNow() >= d.at {
+		m.srv.endSession(s)
+		return nil, ErrSessionExpired
+	}
+	s.mu.Lock()
+	s.renewSecretLocked() // the token is spent
 	s.mu.Unlock()
 	return s, nil
 }

@@ -69,7 +69,14 @@ func (s *Server) handshakeListener(nc net.Conn) {
 	_ = nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	br := requestReaders.Get().(*bufio.Reader)
 	br.Reset(nc)
-	r, herr, err := readRequest(br, nc.RemoteAddr())
+	// Without Authorize and OnHandshakeError no app code sees the request,
+	// so it is a pooled one, given back when the upgrade is done.
+	var scratch *requestScratch
+	if s.cfg.Authorize == nil && s.cfg.Hooks.OnHandshakeError == nil {
+		scratch = requestScratches.Get().(*requestScratch)
+		defer scratch.release()
+	}
+	r, herr, err := readRequestInto(br, nc.RemoteAddr(), scratch)
 	var leftover []byte
 	if n := br.Buffered(); n > 0 && err == nil && herr == nil {
 		leftover, _ = br.Peek(n)
@@ -98,10 +105,55 @@ func (s *Server) handshakeListener(nc net.Conn) {
 	s.finishUpgrade(nc, r, res, sess, leftover)
 }
 
+// requestScratch is a Request and the backing array of its header values,
+// reused for upgrades whose request no app code sees (readRequest).
+type requestScratch struct {
+	r      Request
+	values []string
+}
+
+var requestScratches = sync.Pool{New: func() any {
+	return &requestScratch{r: Request{Header: make(http.Header, 16)}, values: make([]string, 0, 16)}
+}}
+
+// release empties the request and returns it to its pool.
+func (rs *requestScratch) release() {
+	h := rs.r.Header
+	if len(h) > 32 {
+		h = make(http.Header, 16) // a map grown by an odd request is not kept
+	} else {
+		clear(h)
+	}
+	rs.r = Request{Header: h}
+	clear(rs.values[:cap(rs.values)]) // readRequest filled it up to its length
+	rs.values = rs.values[:0]
+	requestScratches.Put(rs)
+}
+
 // readRequest parses an HTTP/1.1 request head from br. A malformed head
 // gives an *HTTPError to answer with; an I/O error (timeout, EOF) gives err.
 func readRequest(br *bufio.Reader, remote net.Addr) (*Request, *HTTPError, error) {
-	r := &Request{RemoteAddr: remote, Header: make(http.Header, 8)}
+	return readRequestInto(br, remote, nil)
+}
+
+// readRequestInto is readRequest. With scratch, the request is scratch's
+// and nobody keeps it after the upgrade: its URL and RequestURI, which
+// only app code reads, are not filled in, and the header values share
+// scratch's array.
+func readRequestInto(br *bufio.Reader, remote net.Addr, scratch *requestScratch) (*Request, *HTTPError, error) {
+	var (
+		r *Request
+		// One backing array for the values of the first headers: each key
+		// gets a one-element slice of it (capacity 1, so that a repeated
+		// key appends into a copy).
+		values []string
+	)
+	if scratch != nil {
+		r, values = &scratch.r, scratch.values[:0]
+		r.RemoteAddr = remote
+	} else {
+		r = &Request{RemoteAddr: remote, Header: make(http.Header, 8)}
+	}
 	total := 0
 	readLine := func() ([]byte, *HTTPError, error) {
 		line, err := br.ReadSlice('\n')
@@ -112,7 +164,10 @@ func readRequest(br *bufio.Reader, remote net.Addr) (*Request, *HTTPError, error
 		if err != nil {
 			return nil, nil, fmt.Errorf("read upgrade request: %w", err)
 		}
-		return bytes.TrimRight(line, "\r\n"), nil, nil
+		for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
+			line = line[:len(line)-1] // bytes.TrimRight(line, "\r\n"), without building a set
+		}
+		return line, nil, nil
 	}
 	line, herr, err := readLine()
 	if herr != nil || err != nil {
@@ -123,18 +178,16 @@ func readRequest(br *bufio.Reader, remote net.Addr) (*Request, *HTTPError, error
 		return r, refuse(http.StatusBadRequest, "malformed request line %q", line), nil
 	}
 	r.Method = internMethod(rl.Method)
-	r.RequestURI = string(rl.URI)
 	if rl.Version.Major == 1 && rl.Version.Minor == 1 {
 		r.Proto = "HTTP/1.1"
 	} else {
 		r.Proto = fmt.Sprintf("HTTP/%d.%d", rl.Version.Major, rl.Version.Minor)
 	}
-	r.URL, _ = url.ParseRequestURI(r.RequestURI)
+	if scratch == nil {
+		r.RequestURI = string(rl.URI)
+		r.URL, _ = url.ParseRequestURI(r.RequestURI)
+	}
 	hostSeen := false
-	// One backing array for the values of the first headers: each key
-	// gets a one-element slice of it (capacity 1, so that a repeated key
-	// appends into a copy).
-	var values []string
 	for {
 		line, herr, err := readLine()
 		if herr != nil || err != nil {
@@ -184,11 +237,22 @@ var commonHeaderKeys = [...]string{
 	"Authorization", "X-Forwarded-For", "X-Forwarded-Proto", "X-Real-Ip",
 }
 
+// commonHeaderKeysByLen lists commonHeaderKeys by length.
+var commonHeaderKeysByLen = func() (t [32][]string) {
+	for _, k := range commonHeaderKeys {
+		t[len(k)] = append(t[len(k)], k)
+	}
+	return t
+}()
+
 // internHeaderKey returns the canonical form of k when it is one of
 // commonHeaderKeys (compared case-insensitively), "" otherwise.
 func internHeaderKey(k []byte) string {
-	for _, c := range commonHeaderKeys {
-		if len(c) == len(k) && bytes.EqualFold(k, []byte(c)) {
+	if len(k) >= len(commonHeaderKeysByLen) {
+		return ""
+	}
+	for _, c := range commonHeaderKeysByLen[len(k)] {
+		if bytes.EqualFold(k, []byte(c)) {
 			return c
 		}
 	}
