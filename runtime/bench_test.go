@@ -255,8 +255,28 @@ func benchSay(ctx context.Context, call *Call, dst []byte) ([]byte, error) {
 		args benchSayArgs
 	)
 	d.Reset(call.Args, "args")
+	if err := benchSayDecode(&d, &args); err != nil {
+		return dst, &Error{Code: CodeBadRequest, Message: err.Error()}
+	}
+	dst = append(dst, `{"text":`...)
+	dst = wire.AppendString(dst, args.Text)
+	return append(dst, '}'), nil
+}
+
+// benchSayDecode is benchSayArgs.DecodeJSON as generated code has it.
+func benchSayDecode(d *wire.Decoder, args *benchSayArgs) error {
 	hasText := false
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "text":
 			if hasText {
@@ -267,17 +287,14 @@ func benchSay(ctx context.Context, call *Call, dst []byte) ([]byte, error) {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err == nil && !hasText {
-		err = d.Missing("text")
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return dst, &Error{Code: CodeBadRequest, Message: err.Error()}
+	if !hasText {
+		return d.Missing("text")
 	}
-	dst = append(dst, `{"text":`...)
-	dst = wire.AppendString(dst, args.Text)
-	return append(dst, '}'), nil
+	return nil
 }
 
 // benchRPCServer starts a server whose Handler is a Router with "say".

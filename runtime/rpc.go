@@ -3,6 +3,8 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -148,6 +150,36 @@ func (c *callContext) AfterFunc(f func()) (stop func() bool) {
 	c.afters = append(c.afters, a)
 	c.mu.Unlock()
 	return func() bool { return a.state.CompareAndSwap(0, 2) }
+}
+
+// end cancels the context as its method returns and reports the
+// method's CloseAfterReply request, taking the lock once for both.
+func (c *callContext) end() (closeSet bool, code uint16, reason string) {
+	c.mu.Lock()
+	closeSet, code, reason = c.closeSet, c.closeCode, c.closeReason
+	if c.canceled.Load() {
+		c.mu.Unlock()
+		return closeSet, code, reason
+	}
+	c.canceled.Store(true)
+	if c.done != nil {
+		close(c.done)
+	}
+	afters := c.afters
+	c.mu.Unlock()
+	if len(afters) == 0 {
+		return closeSet, code, reason
+	}
+	for _, a := range afters {
+		if a.state.CompareAndSwap(0, 1) {
+			a.f()
+		}
+	}
+	// A function registered with context.AfterFunc may have asked for
+	// the close.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeSet, c.closeCode, c.closeReason
 }
 
 // cancel cancels the context; calls after the first do nothing.
@@ -297,9 +329,10 @@ type envelope struct {
 // envelopeDecoder decodes envelopes without allocating: its decoder's
 // scratch space and the copy of the command name are reused (pooled).
 type envelopeDecoder struct {
-	d    wire.Decoder
-	name []byte
-	e    envelope
+	d     wire.Decoder
+	name  []byte
+	e     envelope
+	clean bool // wire's decoder accepted every byte of the frame
 }
 
 var envelopeDecoders = sync.Pool{New: func() any { return new(envelopeDecoder) }}
@@ -308,13 +341,18 @@ var envelopeDecoders = sync.Pool{New: func() any { return new(envelopeDecoder) }
 // object gives an error (the connection is closed with 1007); a member of
 // the wrong type gives e.problem, whatever the order of the members, so
 // that the call can still be answered by its id.
+//
+// The grammar alone decides what is JSON (encoding/json's scanner); what
+// wire's stricter decoder refuses inside a valid document (a lone
+// surrogate escape, deep nesting) is a bad member. wire's decoder accepts
+// only valid JSON (FuzzDecoderSkip), so a frame it reads from end to end
+// without an error needs no second pass: encoding/json.Valid runs only for
+// frames in which something failed, and the members read are the same
+// either way.
 func (ed *envelopeDecoder) decode(data []byte) error {
 	ed.e = envelope{}
-	e, d := &ed.e, &ed.d
+	d := &ed.d
 	d.Reset(data, "")
-	// The grammar alone decides what is JSON (encoding/json's scanner, no
-	// reflection); what wire's stricter decoder refuses inside a valid
-	// document (a lone surrogate escape, deep nesting) is a bad member.
 	// wire's decoder words the error.
 	if k := d.Peek(); k != wire.Object {
 		got := k.String()
@@ -323,7 +361,12 @@ func (ed *envelopeDecoder) decode(data []byte) error {
 		}
 		return d.Errorf("expected object, got %s", got)
 	}
+	if ed.members() && d.End() == nil {
+		return nil
+	}
 	if !json.Valid(data) {
+		ed.e = envelope{}
+		d.Reset(data, "")
 		if err := d.Skip(); err != nil {
 			return err
 		}
@@ -332,20 +375,43 @@ func (ed *envelopeDecoder) decode(data []byte) error {
 		}
 		return errors.New("not valid JSON")
 	}
-	note := func(err error) {
-		if e.problem == nil {
-			e.problem = err
-		}
+	return nil
+}
+
+// note records a problem with a member (the first is kept), and that the
+// frame was not read cleanly.
+func (ed *envelopeDecoder) note(err error) {
+	ed.clean = false
+	if ed.e.problem == nil {
+		ed.e.problem = err
 	}
-	// Member errors are about types, ranges and wire's strictness; each bad
-	// member is skipped.
-	_ = d.Object(func(key []byte) error {
+}
+
+// members reads the members of the envelope object at the decoder into
+// ed.e and reports whether wire's decoder accepted all of them. Member
+// errors are about types, ranges and wire's strictness; each bad member
+// is skipped, and the first one kept as e.problem. Where the decoder is
+// lost inside a value, reading stops.
+func (ed *envelopeDecoder) members() bool {
+	e, d := &ed.e, &ed.d
+	ed.clean = true
+	if err := d.BeginObject(); err != nil {
+		return false
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return false
+		}
+		if !more {
+			return ed.clean
+		}
 		switch string(key) {
 		case "id":
 			if id, err := d.Int(); err == nil {
 				e.id, e.hasID = id, true
 			} else {
-				note(err)
+				ed.note(err)
 				_ = d.Skip()
 			}
 		case "call":
@@ -354,58 +420,72 @@ func (ed *envelopeDecoder) decode(data []byte) error {
 				ed.name = append(ed.name[:0], name...)
 				e.call, e.hasCall = ed.name, true
 			} else {
-				note(err)
+				ed.note(err)
 				_ = d.Skip()
 			}
 		case "args":
 			if d.Peek() == wire.Object {
 				raw, err := d.Raw()
 				if err != nil {
-					note(err)
-					return err // the decoder is lost inside the value
+					ed.note(err)
+					return false // the decoder is lost inside the value
 				}
 				e.args = raw
 			} else {
-				note(d.Errorf("expected object, got %s", d.Peek()))
+				ed.note(d.Errorf("expected object, got %s", d.Peek()))
 				_ = d.Skip()
 			}
 		case "cancel":
 			if id, err := d.Int(); err == nil {
 				e.cancel, e.hasCancel = id, true
 			} else {
-				note(err)
+				ed.note(err)
 				_ = d.Skip()
 			}
 		case "ping":
 			if n, err := d.Int(); err == nil {
 				e.ping, e.hasPing = n, true
 			} else {
-				note(err)
+				ed.note(err)
 				_ = d.Skip()
 			}
 		case "hello":
 			e.hasHello = true
-			if err := d.Object(func(key []byte) error {
-				var err error
-				switch string(key) {
-				case "resume":
-					e.resume, err = d.String()
-				case "seq":
-					e.seq, err = d.Int()
-				default:
-					err = d.Skip()
-				}
-				return err
-			}); err != nil {
-				note(err)
-				return err // the decoder is lost inside the value
+			if err := ed.hello(); err != nil {
+				ed.note(err)
+				return false // the decoder is lost inside the value
 			}
 		default:
-			_ = d.Skip() // later protocol versions may add members
+			if err := d.Skip(); err != nil { // later protocol versions may add members
+				ed.clean = false
+			}
 		}
-		return nil
-	})
-	return nil
+	}
+}
+
+// hello reads the object of a hello envelope.
+func (ed *envelopeDecoder) hello() error {
+	e, d := &ed.e, &ed.d
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil || !more {
+			return err
+		}
+		switch string(key) {
+		case "resume":
+			e.resume, err = d.String()
+		case "seq":
+			e.seq, err = d.Int()
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // ServeMessage implements Handler.
@@ -533,7 +613,7 @@ func (cs *callState) run() {
 		t.running = t.running[:last]
 	}
 	t.mu.Unlock()
-	cs.ctx.cancel()
+	closeSet, code, reason := cs.ctx.end()
 	if err == nil {
 		switch {
 		case len(res) == 0:
@@ -554,9 +634,6 @@ func (cs *callState) run() {
 	} else {
 		cs.out = nil
 	}
-	cs.ctx.mu.Lock()
-	closeSet, code, reason := cs.ctx.closeSet, cs.ctx.closeCode, cs.ctx.closeReason
-	cs.ctx.mu.Unlock()
 	if closeSet {
 		_ = c.Close(code, reason)
 	}
@@ -837,13 +914,22 @@ func (r *Router) hello(c *Conn, token string, lastSeq int64) {
 	c.welcome(c.Session(), false, reason)
 }
 
-// welcome writes {"welcome":{...}} for s, issuing its resume token.
+// welcome writes {"welcome":{...}} for s, issuing its resume token. The
+// frame is built in place in one pooled buffer (the ID and the token need
+// no JSON escaping) and handed to the queue as it is, unless
+// permessage-deflate may compress it.
 func (c *Conn) welcome(s *Session, resumed bool, reason string) {
-	b := append(make([]byte, 0, 160), `{"welcome":{"session":`...)
-	b = wire.AppendString(b, s.ID())
-	b = append(b, `,"resume":`...)
-	b = wire.AppendString(b, s.ResumeToken())
-	b = append(b, `,"resumed":`...)
+	buf := getBuffer(smallBufferSize)
+	b := append((*buf)[:0], 0x80|byte(opText), 126, 0, 0) // header (RFC 6455 §5.2); length below
+	b = append(b, `{"welcome":{"session":"`...)
+	id := len(b)
+	b = appendUUID(b, &s.uuid)
+	b = append(b, `","resume":"`...)
+	b = append(b, b[id:id+uuidLen]...) // the token: <id>.<secret>
+	b = append(b, '.')
+	secret := s.issueSecret()
+	b = base64.RawURLEncoding.AppendEncode(b, secret[:])
+	b = append(b, `","resumed":`...)
 	b = wire.AppendBool(b, resumed)
 	if reason != "" {
 		b = append(b, `,"reason":`...)
@@ -852,5 +938,13 @@ func (c *Conn) welcome(s *Session, resumed bool, reason string) {
 	b = append(b, `,"heartbeat":`...)
 	b = wire.AppendInt(b, c.srv.cfg.ClientHeartbeat.Milliseconds())
 	b = append(b, "}}"...)
-	_ = c.WriteMessage(TextMessage, b)
+	*buf = b
+	payload := b[4:]
+	if c.deflate || len(payload) < 126 || len(payload) > 0xffff {
+		_ = c.WriteMessage(TextMessage, payload) // copies; not reached without deflate: the payload has 150 to 250 bytes
+		putBuffer(buf)
+		return
+	}
+	binary.BigEndian.PutUint16(b[2:4], uint16(len(payload)))
+	_ = c.enqueue(buf, false)
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,8 +46,8 @@ type workerPool struct {
 	idle       []*worker // LIFO: the last one is the most recently idle
 	pending    []task    // reads waiting for a worker (FIFO from head)
 	head       int
-	live       int // worker goroutines
-	inCall     int // of them, running a call
+	live       int          // worker goroutines
+	inCall     atomic.Int32 // of them, running a call; changed under mu, except that exitCall only counts down
 	maxReaders int
 	closed     bool
 	reaper     *time.Timer
@@ -64,7 +65,7 @@ func (p *workerPool) submit(t task) {
 		w.ch <- t // buffered: never blocks
 		return
 	}
-	if t.c != nil && p.live-p.inCall >= p.maxReaders && !p.closed {
+	if t.c != nil && p.live-int(p.inCall.Load()) >= p.maxReaders && !p.closed {
 		p.pending = append(p.pending, t)
 		p.mu.Unlock()
 		return
@@ -127,8 +128,8 @@ func (p *workerPool) work(w *worker, t task) {
 // them, so that a blocking call never holds other connections' reads.
 func (p *workerPool) enterCall() {
 	p.mu.Lock()
-	p.inCall++
-	start := p.head < len(p.pending) && len(p.idle) == 0 && p.live-p.inCall < p.maxReaders
+	inCall := int(p.inCall.Add(1))
+	start := p.head < len(p.pending) && len(p.idle) == 0 && p.live-inCall < p.maxReaders
 	var t task
 	if start {
 		t = p.pending[p.head]
@@ -144,10 +145,11 @@ func (p *workerPool) enterCall() {
 	}
 }
 
+// exitCall marks the calling worker as done with its call. It takes no
+// lock: counting down only frees room for reads, and a worker that ends
+// its call goes on to the pending reads itself (work).
 func (p *workerPool) exitCall() {
-	p.mu.Lock()
-	p.inCall--
-	p.mu.Unlock()
+	p.inCall.Add(-1)
 }
 
 // reap stops the workers that have been idle for workerIdleTimeout (the

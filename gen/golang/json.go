@@ -206,7 +206,10 @@ var decoders = map[schema.Kind]string{
 	schema.KindUUID:      "UUID",
 }
 
-// generateDecodeJSON prints DecodeJSON for a struct of fields.
+// generateDecodeJSON prints DecodeJSON for a struct of fields. Objects
+// and arrays are read with wire's BeginObject/NextMember and
+// BeginArray/NextElement loops, not with callbacks: no function value per
+// object, no indirect call per member.
 func (g *generator) generateDecodeJSON(name string, fields []*schema.Field) error {
 	wire := g.use(wirePkg)
 	g.P("// DecodeJSON reads m from a JSON object, replacing all of m. Required fields")
@@ -214,7 +217,18 @@ func (g *generator) generateDecodeJSON(name string, fields []*schema.Field) erro
 	g.P("func (m *", name, ") DecodeJSON(d *", wire, ".Decoder) error {")
 	g.P("*m = ", name, "{}")
 	if len(fields) == 0 {
-		g.P("return d.Object(func([]byte) error { return d.Skip() })")
+		g.P("if err := d.BeginObject(); err != nil {")
+		g.P("return err")
+		g.P("}")
+		g.P("for {")
+		g.P("_, more, err := d.NextMember()")
+		g.P("if err != nil || !more {")
+		g.P("return err")
+		g.P("}")
+		g.P("if err := d.Skip(); err != nil {")
+		g.P("return err")
+		g.P("}")
+		g.P("}")
 		g.P("}")
 		g.P()
 		return nil
@@ -224,7 +238,17 @@ func (g *generator) generateDecodeJSON(name string, fields []*schema.Field) erro
 		seen[i] = "has" + fieldName(f)
 	}
 	g.P("var ", strings.Join(seen, ", "), " bool")
-	g.P("err := d.Object(func(key []byte) (err error) {")
+	g.P("if err := d.BeginObject(); err != nil {")
+	g.P("return err")
+	g.P("}")
+	g.P("for {")
+	g.P("key, more, err := d.NextMember()")
+	g.P("if err != nil {")
+	g.P("return err")
+	g.P("}")
+	g.P("if !more {")
+	g.P("break")
+	g.P("}")
 	g.P("switch string(key) {")
 	for i, f := range fields {
 		g.P("case ", strconv.Quote(f.Name), ":")
@@ -258,10 +282,9 @@ func (g *generator) generateDecodeJSON(name string, fields []*schema.Field) erro
 	g.P("default:")
 	g.P("err = d.Skip()")
 	g.P("}")
-	g.P("return err")
-	g.P("})")
 	g.P("if err != nil {")
 	g.P("return err")
+	g.P("}")
 	g.P("}")
 	for i, f := range fields {
 		if !f.Optional {
@@ -291,7 +314,8 @@ func (g *generator) decodeElem(t *schema.Type, e string, depth int) error {
 }
 
 // decodeValue prints statements that read a value of t from d into target
-// and set err (which is in scope).
+// and set err (which is in scope); a list or a map returns the errors of
+// its own loop at once.
 func (g *generator) decodeValue(t *schema.Type, target string, depth int) error {
 	return g.decodeInto(t, target, " = ", depth)
 }
@@ -313,31 +337,55 @@ func (g *generator) decodeInto(t *schema.Type, target, assign string, depth int)
 		}
 		e := "e" + strconv.Itoa(depth)
 		g.P(target, assign, typ, "{}")
-		g.P("err = d.Array(func(int) (err error) {")
+		g.P("if err := d.BeginArray(); err != nil {")
+		g.P("return err")
+		g.P("}")
+		g.P("for {")
+		g.P("more, err := d.NextElement()")
+		g.P("if err != nil {")
+		g.P("return err")
+		g.P("}")
+		g.P("if !more {")
+		g.P("break")
+		g.P("}")
 		if err := g.decodeElem(t.Elem, e, depth+1); err != nil {
 			return err
 		}
-		g.P(target, " = append(", target, ", ", e, ")")
+		g.P("if err != nil {")
 		g.P("return err")
-		g.P("})")
+		g.P("}")
+		g.P(target, " = append(", target, ", ", e, ")")
+		g.P("}")
 	case schema.KindMap:
 		typ, err := g.goType(t)
 		if err != nil {
 			return err
 		}
-		k, e := "k"+strconv.Itoa(depth), "e"+strconv.Itoa(depth)
+		key, k, e := "key"+strconv.Itoa(depth), "k"+strconv.Itoa(depth), "e"+strconv.Itoa(depth)
 		g.P(target, assign, typ, "{}")
-		g.P("err = d.Object(func(key []byte) (err error) {")
-		g.P(k, " := string(key)")
+		g.P("if err := d.BeginObject(); err != nil {")
+		g.P("return err")
+		g.P("}")
+		g.P("for {")
+		g.P(key, ", more, err := d.NextMember()")
+		g.P("if err != nil {")
+		g.P("return err")
+		g.P("}")
+		g.P("if !more {")
+		g.P("break")
+		g.P("}")
+		g.P(k, " := string(", key, ")")
 		g.P("if _, dup := ", target, "[", k, "]; dup {")
 		g.P("return d.Errorf(\"duplicate key\")")
 		g.P("}")
 		if err := g.decodeElem(t.Elem, e, depth+1); err != nil {
 			return err
 		}
-		g.P(target, "[", k, "] = ", e)
+		g.P("if err != nil {")
 		g.P("return err")
-		g.P("})")
+		g.P("}")
+		g.P(target, "[", k, "] = ", e)
+		g.P("}")
 	default:
 		return fmt.Errorf("unknown type kind %d", t.Kind)
 	}

@@ -46,28 +46,57 @@ func (e *Error) Error() string {
 	return e.Path + ": " + e.Msg
 }
 
-type pathElem struct {
-	key   []byte // object key, a view of the input (or a copy when escaped)
-	index int    // array index; -1 for an object member
+// frame is one object or array being read: a level of the path in
+// error messages. It holds offsets, not slices, so that the decoder's
+// frames hold no pointers and a decoder needs no allocation for them.
+type frame struct {
+	keyStart, keyEnd int  // the current member's key as written (between its quotes)
+	index            int  // the current element's index
+	array            bool // an array, not an object
+	current          bool // a member or element is being read: it is part of the path
+	keyEscaped       bool // the key holds escapes: pathString unescapes it
 }
+
+// inlineFrames is the nesting that a Decoder tracks without allocating.
+const inlineFrames = 8
 
 // Decoder reads JSON values from one input. The zero value is not usable;
 // call Reset. Not safe for concurrent use.
+//
+// Objects and arrays are read either with Object and Array, which call a
+// function per member or element, or without a function call, as
+// generated code does:
+//
+//	if err := d.BeginObject(); err != nil {
+//		return err
+//	}
+//	for {
+//		key, more, err := d.NextMember()
+//		if err != nil {
+//			return err
+//		}
+//		if !more {
+//			break
+//		}
+//		switch string(key) { // read (or Skip) the member's value
+//		}
+//	}
 type Decoder struct {
 	data    []byte
 	pos     int
 	root    string
-	path    []pathElem
-	depth   int
-	buf     []byte // scratch for unescaping
-	escaped bool   // the last string read had escapes (it lives in buf)
+	depth   int                 // objects and arrays open
+	frames  [inlineFrames]frame // the first levels of nesting
+	deep    []frame             // levels beyond inlineFrames
+	buf     []byte              // scratch for unescaping
+	escaped bool                // the last string read had escapes (it lives in buf)
 	// lastString is the decimal string being parsed, for error messages.
 	lastString []byte
 }
 
 // Reset makes d read data; root names the value in error paths ("args").
 func (d *Decoder) Reset(data []byte, root string) {
-	d.data, d.pos, d.root, d.path, d.depth = data, 0, root, d.path[:0], 0
+	d.data, d.pos, d.root, d.depth = data, 0, root, 0
 }
 
 // Errorf returns an *Error at the current path.
@@ -85,18 +114,51 @@ func (d *Decoder) Missing(field string) error {
 	return &Error{Path: p + field, Msg: "required field missing"}
 }
 
+// frame returns the frame of nesting level i (0 is the outermost).
+func (d *Decoder) frame(i int) *frame {
+	if i < inlineFrames {
+		return &d.frames[i]
+	}
+	return &d.deep[i-inlineFrames]
+}
+
+// push opens a level of nesting; the caller has checked maxDepth.
+func (d *Decoder) push(array bool) {
+	i := d.depth
+	d.depth++
+	if i < inlineFrames {
+		d.frames[i] = frame{array: array}
+		return
+	}
+	if i -= inlineFrames; i < len(d.deep) {
+		d.deep[i] = frame{array: array}
+		return
+	}
+	d.deep = append(d.deep, frame{array: array})
+}
+
 func (d *Decoder) pathString() string {
 	var b strings.Builder
 	b.WriteString(d.root)
-	for _, e := range d.path {
-		if e.index >= 0 {
-			fmt.Fprintf(&b, "[%d]", e.index)
+	for i := range d.depth {
+		f := d.frame(i)
+		switch {
+		case !f.current:
+			continue
+		case f.array:
+			fmt.Fprintf(&b, "[%d]", f.index)
 			continue
 		}
 		if b.Len() > 0 {
 			b.WriteByte('.')
 		}
-		b.Write(e.key)
+		key := d.data[f.keyStart:f.keyEnd]
+		if f.keyEscaped {
+			// Unescaped again: the scratch space has been reused since.
+			u := Decoder{data: d.data, pos: f.keyStart - 1}
+			key, _ = u.stringBytes()
+		}
+		b.Write(key)
 	}
 	return b.String()
 }
@@ -168,96 +230,157 @@ func (d *Decoder) literal(lit string) bool {
 	return false
 }
 
-// Object reads an object, calling fn once per member with the key
-// (unescaped; valid only during the call) and d positioned at the value,
-// which fn must consume (Skip it when unknown). Duplicate keys are not
-// detected here: generated code rejects duplicates of the keys it knows,
-// and unknown keys are skipped whatever their number.
-func (d *Decoder) Object(fn func(key []byte) error) error {
+// BeginObject starts reading an object: it consumes the opening brace.
+// Read the members with NextMember until it reports the end.
+func (d *Decoder) BeginObject() error {
 	if d.Peek() != Object {
 		return d.expected("object")
 	}
-	if d.depth++; d.depth > maxDepth {
+	if d.depth >= maxDepth {
 		return d.Errorf("nested deeper than %d", maxDepth)
 	}
-	defer func() { d.depth-- }()
+	d.push(false)
 	d.pos++
+	return nil
+}
+
+// NextMember moves to the next member of the object that BeginObject
+// started, once the previous member's value has been consumed. It returns
+// the member's key (unescaped; valid until the next call on d) with d
+// positioned at the value, which the caller must consume (Skip it when
+// unknown); or more false at the end of the object, which it consumes.
+// Duplicate keys are not detected here: generated code rejects duplicates
+// of the keys it knows, and unknown keys are skipped whatever their
+// number.
+func (d *Decoder) NextMember() (key []byte, more bool, err error) {
+	f := d.frame(d.depth - 1)
 	d.skipSpace()
-	if d.pos < len(d.data) && d.data[d.pos] == '}' {
-		d.pos++
-		return nil
-	}
-	for {
-		if d.Peek() != String {
-			return d.expected("object key")
-		}
-		key, err := d.stringBytes()
-		if err != nil {
-			return err
-		}
-		if d.escaped {
-			key = append([]byte(nil), key...) // unescaped into the scratch buffer: keep a copy for the path
-		}
-		d.skipSpace()
-		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
-			return d.expected("':' after object key")
-		}
-		d.pos++
-		d.path = append(d.path, pathElem{key: key, index: -1})
-		if err := fn(key); err != nil {
-			return err
-		}
-		d.path = d.path[:len(d.path)-1]
-		d.skipSpace()
+	if f.current {
+		f.current = false // the path is the object's again
 		if d.pos >= len(d.data) {
-			return d.expected("',' or '}'")
+			return nil, false, d.expected("',' or '}'")
 		}
 		switch d.data[d.pos] {
 		case ',':
 			d.pos++
+			d.skipSpace()
 		case '}':
 			d.pos++
-			return nil
+			d.depth--
+			return nil, false, nil
 		default:
-			return d.expected("',' or '}'")
+			return nil, false, d.expected("',' or '}'")
+		}
+	} else if d.pos < len(d.data) && d.data[d.pos] == '}' {
+		d.pos++
+		d.depth--
+		return nil, false, nil
+	}
+	if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+		return nil, false, d.expected("object key")
+	}
+	start := d.pos + 1
+	key, err = d.stringBytes()
+	if err != nil {
+		return nil, false, err
+	}
+	f.keyStart, f.keyEnd, f.keyEscaped = start, d.pos-1, d.escaped
+	d.skipSpace()
+	if d.pos >= len(d.data) || d.data[d.pos] != ':' {
+		return nil, false, d.expected("':' after object key")
+	}
+	d.pos++
+	f.current = true
+	return key, true, nil
+}
+
+// BeginArray starts reading an array: it consumes the opening bracket.
+// Read the elements with NextElement until it reports the end.
+func (d *Decoder) BeginArray() error {
+	if d.Peek() != Array {
+		return d.expected("array")
+	}
+	if d.depth >= maxDepth {
+		return d.Errorf("nested deeper than %d", maxDepth)
+	}
+	d.push(true)
+	d.pos++
+	return nil
+}
+
+// NextElement moves to the next element of the array that BeginArray
+// started, once the previous element has been consumed: more true with d
+// positioned at the element, which the caller must consume; or more false
+// at the end of the array, which it consumes.
+func (d *Decoder) NextElement() (more bool, err error) {
+	f := d.frame(d.depth - 1)
+	d.skipSpace()
+	if f.current {
+		f.current = false // the path is the array's again
+		if d.pos >= len(d.data) {
+			return false, d.expected("',' or ']'")
+		}
+		switch d.data[d.pos] {
+		case ',':
+			d.pos++
+			f.index++
+			f.current = true
+			return true, nil
+		case ']':
+			d.pos++
+			d.depth--
+			return false, nil
+		default:
+			return false, d.expected("',' or ']'")
+		}
+	}
+	if d.pos < len(d.data) && d.data[d.pos] == ']' {
+		d.pos++
+		d.depth--
+		return false, nil
+	}
+	f.index, f.current = 0, true
+	return true, nil
+}
+
+// Object reads an object, calling fn once per member with the key
+// (unescaped; valid only during the call) and d positioned at the value,
+// which fn must consume (Skip it when unknown). Duplicate keys are not
+// detected here: generated code rejects duplicates of the keys it knows,
+// and unknown keys are skipped whatever their number. BeginObject and
+// NextMember do the same without a function call.
+func (d *Decoder) Object(fn func(key []byte) error) error {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil || !more {
+			return err
+		}
+		if d.escaped {
+			key = append([]byte(nil), key...) // in the scratch buffer, which fn's reads reuse
+		}
+		if err := fn(key); err != nil {
+			return err
 		}
 	}
 }
 
 // Array reads an array, calling fn for each element with its index and d
-// positioned at the element, which fn must consume.
+// positioned at the element, which fn must consume. BeginArray and
+// NextElement do the same without a function call.
 func (d *Decoder) Array(fn func(i int) error) error {
-	if d.Peek() != Array {
-		return d.expected("array")
+	if err := d.BeginArray(); err != nil {
+		return err
 	}
-	if d.depth++; d.depth > maxDepth {
-		return d.Errorf("nested deeper than %d", maxDepth)
-	}
-	defer func() { d.depth-- }()
-	d.pos++
-	d.skipSpace()
-	if d.pos < len(d.data) && d.data[d.pos] == ']' {
-		d.pos++
-		return nil
-	}
-	for i := 0; ; i++ {
-		d.path = append(d.path, pathElem{index: i})
-		if err := fn(i); err != nil {
+	for {
+		more, err := d.NextElement()
+		if err != nil || !more {
 			return err
 		}
-		d.path = d.path[:len(d.path)-1]
-		d.skipSpace()
-		if d.pos >= len(d.data) {
-			return d.expected("',' or ']'")
-		}
-		switch d.data[d.pos] {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			return nil
-		default:
-			return d.expected("',' or ']'")
+		if err := fn(d.frame(d.depth - 1).index); err != nil {
+			return err
 		}
 	}
 }
@@ -266,9 +389,31 @@ func (d *Decoder) Array(fn func(i int) error) error {
 func (d *Decoder) Skip() error {
 	switch d.Peek() {
 	case Object:
-		return d.Object(func([]byte) error { return d.Skip() })
+		if err := d.BeginObject(); err != nil {
+			return err
+		}
+		for {
+			_, more, err := d.NextMember()
+			if err != nil || !more {
+				return err
+			}
+			if err := d.Skip(); err != nil {
+				return err
+			}
+		}
 	case Array:
-		return d.Array(func(int) error { return d.Skip() })
+		if err := d.BeginArray(); err != nil {
+			return err
+		}
+		for {
+			more, err := d.NextElement()
+			if err != nil || !more {
+				return err
+			}
+			if err := d.Skip(); err != nil {
+				return err
+			}
+		}
 	case String:
 		_, err := d.stringBytes()
 		return err
@@ -373,11 +518,40 @@ func (d *Decoder) integer(min, max int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	v, err := strconv.ParseInt(string(t), 10, 64)
-	if err != nil || v < min || v > max {
+	var v int64
+	if u, ok := smallDigits(t); ok {
+		v = int64(u) // no more than 18 digits: no overflow
+		if t[0] == '-' {
+			v = -v
+		}
+	} else if v, err = strconv.ParseInt(string(t), 10, 64); err != nil {
+		return 0, d.Errorf("%s is not an integer in [%d, %d]", t, min, max)
+	}
+	if v < min || v > max {
 		return 0, d.Errorf("%s is not an integer in [%d, %d]", t, min, max)
 	}
 	return v, nil
+}
+
+// smallDigits parses the text of an integer JSON number of at most 18
+// digits (an optional minus sign, then digits), the common case, without
+// strconv; it reports false for anything else (fraction, exponent, more
+// digits).
+func smallDigits(t []byte) (uint64, bool) {
+	if len(t) > 0 && t[0] == '-' {
+		t = t[1:]
+	}
+	if len(t) == 0 || len(t) > 18 {
+		return 0, false
+	}
+	var u uint64
+	for _, c := range t {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0')
+	}
+	return u, true
 }
 
 // Int32 reads an integer number that fits in 32 bits.
@@ -476,17 +650,32 @@ func (d *Decoder) StringBytes() ([]byte, error) {
 	return d.stringBytes()
 }
 
+// plain marks the bytes that a string holds as they are and that need no
+// further check: printable ASCII other than '"' and '\\'.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // stringBytes reads a string literal at d.pos, validating UTF-8 and escapes.
 func (d *Decoder) stringBytes() ([]byte, error) {
 	d.escaped = false
 	start := d.pos + 1
 	p := start
-	for p < len(d.data) {
-		c := d.data[p]
-		switch {
+	ascii := true
+	for {
+		for p < len(d.data) && plain[d.data[p]] {
+			p++
+		}
+		if p >= len(d.data) {
+			return nil, d.Errorf("unterminated string")
+		}
+		switch c := d.data[p]; {
 		case c == '"':
 			d.pos = p + 1
-			if !utf8.Valid(d.data[start:p]) {
+			if !ascii && !utf8.Valid(d.data[start:p]) {
 				return nil, d.Errorf("string is not valid UTF-8")
 			}
 			return d.data[start:p], nil
@@ -495,9 +684,9 @@ func (d *Decoder) stringBytes() ([]byte, error) {
 		case c < 0x20:
 			return nil, d.Errorf("control character in string")
 		}
+		ascii = false // a byte of 0x80 or more: UTF-8 is checked at the end
 		p++
 	}
-	return nil, d.Errorf("unterminated string")
 }
 
 func (d *Decoder) unescape(start int) ([]byte, error) {

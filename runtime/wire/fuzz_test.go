@@ -117,6 +117,7 @@ func FuzzDecoderSkip(f *testing.F) {
 		strings.Repeat("[", 64) + strings.Repeat("]", 64),
 		strings.Repeat("[", 65) + strings.Repeat("]", 65),
 		strings.Repeat(`{"k":`, 65) + "0" + strings.Repeat("}", 65),
+		strings.Repeat(`{"k\u0065y":[`, 12) + `1,"\u00e9x"` + strings.Repeat("]}", 12),
 		`{"\ud800": 1}`, "{\"\xc3\": 1}", `["\u00e9\ud83d"]`, "\"\xed\xa0\x80\"", "\"\xc3\\u00a9\"",
 		`{"id":7,"call":"login","args":{"name":"ada","tags":["a","b"],"n":"-9223372036854775808"}}`,
 	} {

@@ -38,7 +38,17 @@ func (m *EchoArgs) AppendJSON(dst []byte) ([]byte, error) {
 func (m *EchoArgs) DecodeJSON(d *wire.Decoder) error {
 	*m = EchoArgs{}
 	var hasText bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "text":
 			if hasText {
@@ -49,10 +59,9 @@ func (m *EchoArgs) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasText {
 		return d.Missing("text")
@@ -98,7 +107,17 @@ func (m *EchoResult) AppendJSON(dst []byte) ([]byte, error) {
 func (m *EchoResult) DecodeJSON(d *wire.Decoder) error {
 	*m = EchoResult{}
 	var hasText bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "text":
 			if hasText {
@@ -109,10 +128,9 @@ func (m *EchoResult) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasText {
 		return d.Missing("text")
@@ -162,7 +180,17 @@ func (m *TickEvent) AppendJSON(dst []byte) ([]byte, error) {
 func (m *TickEvent) DecodeJSON(d *wire.Decoder) error {
 	*m = TickEvent{}
 	var hasRound, hasSent bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "round":
 			if hasRound {
@@ -179,10 +207,9 @@ func (m *TickEvent) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasRound {
 		return d.Missing("round")

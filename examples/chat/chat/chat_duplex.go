@@ -36,7 +36,17 @@ func (m *LoginArgs) AppendJSON(dst []byte) ([]byte, error) {
 func (m *LoginArgs) DecodeJSON(d *wire.Decoder) error {
 	*m = LoginArgs{}
 	var hasName bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "name":
 			if hasName {
@@ -47,10 +57,9 @@ func (m *LoginArgs) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasName {
 		return d.Missing("name")
@@ -103,7 +112,17 @@ func (m *LoginResult) AppendJSON(dst []byte) ([]byte, error) {
 func (m *LoginResult) DecodeJSON(d *wire.Decoder) error {
 	*m = LoginResult{}
 	var hasUsers bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "users":
 			if hasUsers {
@@ -111,19 +130,30 @@ func (m *LoginResult) DecodeJSON(d *wire.Decoder) error {
 			}
 			hasUsers = true
 			m.Users = []string{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 string
 				e1, err = d.String()
+				if err != nil {
+					return err
+				}
 				m.Users = append(m.Users, e1)
-				return err
-			})
+			}
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasUsers {
 		return d.Missing("users")
@@ -169,7 +199,17 @@ func (m *UserArgs) AppendJSON(dst []byte) ([]byte, error) {
 func (m *UserArgs) DecodeJSON(d *wire.Decoder) error {
 	*m = UserArgs{}
 	var hasContent bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "content":
 			if hasContent {
@@ -180,10 +220,9 @@ func (m *UserArgs) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasContent {
 		return d.Missing("content")
@@ -239,7 +278,17 @@ func (m *JoinedEvent) AppendJSON(dst []byte) ([]byte, error) {
 func (m *JoinedEvent) DecodeJSON(d *wire.Decoder) error {
 	*m = JoinedEvent{}
 	var hasName, hasUsers bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "name":
 			if hasName {
@@ -253,19 +302,30 @@ func (m *JoinedEvent) DecodeJSON(d *wire.Decoder) error {
 			}
 			hasUsers = true
 			m.Users = []string{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 string
 				e1, err = d.String()
+				if err != nil {
+					return err
+				}
 				m.Users = append(m.Users, e1)
-				return err
-			})
+			}
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasName {
 		return d.Missing("name")
@@ -358,7 +418,17 @@ func (m *LeftEvent) AppendJSON(dst []byte) ([]byte, error) {
 func (m *LeftEvent) DecodeJSON(d *wire.Decoder) error {
 	*m = LeftEvent{}
 	var hasName, hasUsers bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "name":
 			if hasName {
@@ -372,19 +442,30 @@ func (m *LeftEvent) DecodeJSON(d *wire.Decoder) error {
 			}
 			hasUsers = true
 			m.Users = []string{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 string
 				e1, err = d.String()
+				if err != nil {
+					return err
+				}
 				m.Users = append(m.Users, e1)
-				return err
-			})
+			}
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasName {
 		return d.Missing("name")
@@ -470,7 +551,17 @@ func (m *SaidEvent) AppendJSON(dst []byte) ([]byte, error) {
 func (m *SaidEvent) DecodeJSON(d *wire.Decoder) error {
 	*m = SaidEvent{}
 	var hasFrom, hasContent bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "from":
 			if hasFrom {
@@ -487,10 +578,9 @@ func (m *SaidEvent) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasFrom {
 		return d.Missing("from")

@@ -146,7 +146,17 @@ func (m *Inner) AppendJSON(dst []byte) ([]byte, error) {
 func (m *Inner) DecodeJSON(d *wire.Decoder) error {
 	*m = Inner{}
 	var hasI64, hasWhen, hasBlob bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "i64":
 			if hasI64 {
@@ -172,10 +182,9 @@ func (m *Inner) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasI64 {
 		return d.Missing("i64")
@@ -266,7 +275,17 @@ func (m *Scalars) AppendJSON(dst []byte) ([]byte, error) {
 func (m *Scalars) DecodeJSON(d *wire.Decoder) error {
 	*m = Scalars{}
 	var hasB, hasI32, hasI64, hasU32, hasU64, hasF64, hasS, hasBy, hasTs, hasID, hasColor, hasInner bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "b":
 			if hasB {
@@ -343,10 +362,9 @@ func (m *Scalars) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasB {
 		return d.Missing("b")
@@ -541,7 +559,17 @@ func (m *Optionals) AppendJSON(dst []byte) ([]byte, error) {
 func (m *Optionals) DecodeJSON(d *wire.Decoder) error {
 	*m = Optionals{}
 	var hasB, hasI32, hasI64, hasU32, hasU64, hasF64, hasS, hasBy, hasTs, hasID, hasColor, hasInner, hasInts, hasBlobs bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "b":
 			if hasB {
@@ -657,12 +685,24 @@ func (m *Optionals) DecodeJSON(d *wire.Decoder) error {
 			hasInts = true
 			if !d.Null() {
 				m.Ints = []int64{}
-				err = d.Array(func(int) (err error) {
+				if err := d.BeginArray(); err != nil {
+					return err
+				}
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
 					var e1 int64
 					e1, err = d.Int64()
+					if err != nil {
+						return err
+					}
 					m.Ints = append(m.Ints, e1)
-					return err
-				})
+				}
 			}
 		case "blobs":
 			if hasBlobs {
@@ -671,24 +711,35 @@ func (m *Optionals) DecodeJSON(d *wire.Decoder) error {
 			hasBlobs = true
 			if !d.Null() {
 				m.Blobs = map[string][]byte{}
-				err = d.Object(func(key []byte) (err error) {
-					k1 := string(key)
+				if err := d.BeginObject(); err != nil {
+					return err
+				}
+				for {
+					key1, more, err := d.NextMember()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					k1 := string(key1)
 					if _, dup := m.Blobs[k1]; dup {
 						return d.Errorf("duplicate key")
 					}
 					var e1 []byte
 					e1, err = d.Bytes()
+					if err != nil {
+						return err
+					}
 					m.Blobs[k1] = e1
-					return err
-				})
+				}
 			}
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -894,7 +945,17 @@ func (m *Containers) AppendJSON(dst []byte) ([]byte, error) {
 func (m *Containers) DecodeJSON(d *wire.Decoder) error {
 	*m = Containers{}
 	var hasI64s, hasU64s, hasBlobs, hasTimes, hasInners, hasColors, hasStrings, hasI64map, hasTimemap, hasInnermap, hasLists, hasMaps bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "i64s":
 			if hasI64s {
@@ -902,181 +963,348 @@ func (m *Containers) DecodeJSON(d *wire.Decoder) error {
 			}
 			hasI64s = true
 			m.I64s = []int64{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 int64
 				e1, err = d.Int64()
+				if err != nil {
+					return err
+				}
 				m.I64s = append(m.I64s, e1)
-				return err
-			})
+			}
 		case "u64s":
 			if hasU64s {
 				return d.Errorf("duplicate field")
 			}
 			hasU64s = true
 			m.U64s = []uint64{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 uint64
 				e1, err = d.Uint64()
+				if err != nil {
+					return err
+				}
 				m.U64s = append(m.U64s, e1)
-				return err
-			})
+			}
 		case "blobs":
 			if hasBlobs {
 				return d.Errorf("duplicate field")
 			}
 			hasBlobs = true
 			m.Blobs = [][]byte{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 []byte
 				e1, err = d.Bytes()
+				if err != nil {
+					return err
+				}
 				m.Blobs = append(m.Blobs, e1)
-				return err
-			})
+			}
 		case "times":
 			if hasTimes {
 				return d.Errorf("duplicate field")
 			}
 			hasTimes = true
 			m.Times = []time.Time{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 time.Time
 				e1, err = d.Time()
+				if err != nil {
+					return err
+				}
 				m.Times = append(m.Times, e1)
-				return err
-			})
+			}
 		case "inners":
 			if hasInners {
 				return d.Errorf("duplicate field")
 			}
 			hasInners = true
 			m.Inners = []Inner{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 Inner
 				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
 				m.Inners = append(m.Inners, e1)
-				return err
-			})
+			}
 		case "colors":
 			if hasColors {
 				return d.Errorf("duplicate field")
 			}
 			hasColors = true
 			m.Colors = []Color{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 Color
 				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
 				m.Colors = append(m.Colors, e1)
-				return err
-			})
+			}
 		case "strings":
 			if hasStrings {
 				return d.Errorf("duplicate field")
 			}
 			hasStrings = true
 			m.Strings = []string{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 string
 				e1, err = d.String()
+				if err != nil {
+					return err
+				}
 				m.Strings = append(m.Strings, e1)
-				return err
-			})
+			}
 		case "i64map":
 			if hasI64map {
 				return d.Errorf("duplicate field")
 			}
 			hasI64map = true
 			m.I64map = map[string]int64{}
-			err = d.Object(func(key []byte) (err error) {
-				k1 := string(key)
+			if err := d.BeginObject(); err != nil {
+				return err
+			}
+			for {
+				key1, more, err := d.NextMember()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				k1 := string(key1)
 				if _, dup := m.I64map[k1]; dup {
 					return d.Errorf("duplicate key")
 				}
 				var e1 int64
 				e1, err = d.Int64()
+				if err != nil {
+					return err
+				}
 				m.I64map[k1] = e1
-				return err
-			})
+			}
 		case "timemap":
 			if hasTimemap {
 				return d.Errorf("duplicate field")
 			}
 			hasTimemap = true
 			m.Timemap = map[string]time.Time{}
-			err = d.Object(func(key []byte) (err error) {
-				k1 := string(key)
+			if err := d.BeginObject(); err != nil {
+				return err
+			}
+			for {
+				key1, more, err := d.NextMember()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				k1 := string(key1)
 				if _, dup := m.Timemap[k1]; dup {
 					return d.Errorf("duplicate key")
 				}
 				var e1 time.Time
 				e1, err = d.Time()
+				if err != nil {
+					return err
+				}
 				m.Timemap[k1] = e1
-				return err
-			})
+			}
 		case "innermap":
 			if hasInnermap {
 				return d.Errorf("duplicate field")
 			}
 			hasInnermap = true
 			m.Innermap = map[string]Inner{}
-			err = d.Object(func(key []byte) (err error) {
-				k1 := string(key)
+			if err := d.BeginObject(); err != nil {
+				return err
+			}
+			for {
+				key1, more, err := d.NextMember()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				k1 := string(key1)
 				if _, dup := m.Innermap[k1]; dup {
 					return d.Errorf("duplicate key")
 				}
 				var e1 Inner
 				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
 				m.Innermap[k1] = e1
-				return err
-			})
+			}
 		case "lists":
 			if hasLists {
 				return d.Errorf("duplicate field")
 			}
 			hasLists = true
 			m.Lists = map[string][]Inner{}
-			err = d.Object(func(key []byte) (err error) {
-				k1 := string(key)
+			if err := d.BeginObject(); err != nil {
+				return err
+			}
+			for {
+				key1, more, err := d.NextMember()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				k1 := string(key1)
 				if _, dup := m.Lists[k1]; dup {
 					return d.Errorf("duplicate key")
 				}
 				e1 := []Inner{}
-				err = d.Array(func(int) (err error) {
+				if err := d.BeginArray(); err != nil {
+					return err
+				}
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
 					var e2 Inner
 					err = e2.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
 					e1 = append(e1, e2)
+				}
+				if err != nil {
 					return err
-				})
+				}
 				m.Lists[k1] = e1
-				return err
-			})
+			}
 		case "maps":
 			if hasMaps {
 				return d.Errorf("duplicate field")
 			}
 			hasMaps = true
 			m.Maps = []map[string]uint64{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				e1 := map[string]uint64{}
-				err = d.Object(func(key []byte) (err error) {
-					k2 := string(key)
+				if err := d.BeginObject(); err != nil {
+					return err
+				}
+				for {
+					key2, more, err := d.NextMember()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					k2 := string(key2)
 					if _, dup := e1[k2]; dup {
 						return d.Errorf("duplicate key")
 					}
 					var e2 uint64
 					e2, err = d.Uint64()
+					if err != nil {
+						return err
+					}
 					e1[k2] = e2
+				}
+				if err != nil {
 					return err
-				})
+				}
 				m.Maps = append(m.Maps, e1)
-				return err
-			})
+			}
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasI64s {
 		return d.Missing("i64s")
@@ -1185,7 +1413,17 @@ func (m *Plain) AppendJSON(dst []byte) ([]byte, error) {
 func (m *Plain) DecodeJSON(d *wire.Decoder) error {
 	*m = Plain{}
 	var hasS, hasN, hasTags, hasColors bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "s":
 			if hasS {
@@ -1205,35 +1443,58 @@ func (m *Plain) DecodeJSON(d *wire.Decoder) error {
 			}
 			hasTags = true
 			m.Tags = []string{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 string
 				e1, err = d.String()
+				if err != nil {
+					return err
+				}
 				m.Tags = append(m.Tags, e1)
-				return err
-			})
+			}
 		case "colors":
 			if hasColors {
 				return d.Errorf("duplicate field")
 			}
 			hasColors = true
 			m.Colors = map[string]Color{}
-			err = d.Object(func(key []byte) (err error) {
-				k1 := string(key)
+			if err := d.BeginObject(); err != nil {
+				return err
+			}
+			for {
+				key1, more, err := d.NextMember()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				k1 := string(key1)
 				if _, dup := m.Colors[k1]; dup {
 					return d.Errorf("duplicate key")
 				}
 				var e1 Color
 				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
 				m.Colors[k1] = e1
-				return err
-			})
+			}
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasS {
 		return d.Missing("s")
@@ -1306,7 +1567,17 @@ func (m *Everything) AppendJSON(dst []byte) ([]byte, error) {
 func (m *Everything) DecodeJSON(d *wire.Decoder) error {
 	*m = Everything{}
 	var hasScalars, hasOptionals, hasContainers, hasPlain bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "scalars":
 			if hasScalars {
@@ -1335,10 +1606,9 @@ func (m *Everything) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasScalars {
 		return d.Missing("scalars")
@@ -1421,7 +1691,17 @@ func (m *EchoFieldsArgs) AppendJSON(dst []byte) ([]byte, error) {
 func (m *EchoFieldsArgs) DecodeJSON(d *wire.Decoder) error {
 	*m = EchoFieldsArgs{}
 	var hasI64, hasU64, hasAt, hasData, hasInners bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "i64":
 			if hasI64 {
@@ -1455,19 +1735,30 @@ func (m *EchoFieldsArgs) DecodeJSON(d *wire.Decoder) error {
 			}
 			hasInners = true
 			m.Inners = []Inner{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 Inner
 				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
 				m.Inners = append(m.Inners, e1)
-				return err
-			})
+			}
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasI64 {
 		return d.Missing("i64")
@@ -1550,7 +1841,17 @@ func (m *EchoFieldsResult) AppendJSON(dst []byte) ([]byte, error) {
 func (m *EchoFieldsResult) DecodeJSON(d *wire.Decoder) error {
 	*m = EchoFieldsResult{}
 	var hasI64, hasU64, hasAt, hasData, hasInners bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "i64":
 			if hasI64 {
@@ -1584,19 +1885,30 @@ func (m *EchoFieldsResult) DecodeJSON(d *wire.Decoder) error {
 			}
 			hasInners = true
 			m.Inners = []Inner{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 Inner
 				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
 				m.Inners = append(m.Inners, e1)
-				return err
-			})
+			}
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasI64 {
 		return d.Missing("i64")
@@ -1651,7 +1963,17 @@ func (m *CountResult) AppendJSON(dst []byte) ([]byte, error) {
 func (m *CountResult) DecodeJSON(d *wire.Decoder) error {
 	*m = CountResult{}
 	var hasN bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "n":
 			if hasN {
@@ -1662,10 +1984,9 @@ func (m *CountResult) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasN {
 		return d.Missing("n")
@@ -1711,7 +2032,17 @@ func (m *UserIDArgs) AppendJSON(dst []byte) ([]byte, error) {
 func (m *UserIDArgs) DecodeJSON(d *wire.Decoder) error {
 	*m = UserIDArgs{}
 	var hasID bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "id":
 			if hasID {
@@ -1722,10 +2053,9 @@ func (m *UserIDArgs) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasID {
 		return d.Missing("id")
@@ -1774,7 +2104,17 @@ func (m *UserIDResult) AppendJSON(dst []byte) ([]byte, error) {
 func (m *UserIDResult) DecodeJSON(d *wire.Decoder) error {
 	*m = UserIDResult{}
 	var hasPlain bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "plain":
 			if hasPlain {
@@ -1785,10 +2125,9 @@ func (m *UserIDResult) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasPlain {
 		return d.Missing("plain")
@@ -1840,7 +2179,17 @@ func (m *HappenedEvent) AppendJSON(dst []byte) ([]byte, error) {
 func (m *HappenedEvent) DecodeJSON(d *wire.Decoder) error {
 	*m = HappenedEvent{}
 	var hasEverything, hasSeq bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "everything":
 			if hasEverything {
@@ -1857,10 +2206,9 @@ func (m *HappenedEvent) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasEverything {
 		return d.Missing("everything")
@@ -1943,7 +2291,17 @@ func (m *PlainEventEvent) AppendJSON(dst []byte) ([]byte, error) {
 func (m *PlainEventEvent) DecodeJSON(d *wire.Decoder) error {
 	*m = PlainEventEvent{}
 	var hasS bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "s":
 			if hasS {
@@ -1954,10 +2312,9 @@ func (m *PlainEventEvent) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasS {
 		return d.Missing("s")
@@ -2033,7 +2390,18 @@ func (m *EmptyEvent) AppendJSON(dst []byte) ([]byte, error) {
 // must be present and not null; unknown keys are skipped.
 func (m *EmptyEvent) DecodeJSON(d *wire.Decoder) error {
 	*m = EmptyEvent{}
-	return d.Object(func([]byte) error { return d.Skip() })
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		_, more, err := d.NextMember()
+		if err != nil || !more {
+			return err
+		}
+		if err := d.Skip(); err != nil {
+			return err
+		}
+	}
 }
 
 // MarshalJSON implements json.Marshaler with AppendJSON.
@@ -2119,7 +2487,17 @@ func (m *OldEvent) AppendJSON(dst []byte) ([]byte, error) {
 func (m *OldEvent) DecodeJSON(d *wire.Decoder) error {
 	*m = OldEvent{}
 	var hasAt, hasShade bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "at":
 			if hasAt {
@@ -2136,10 +2514,9 @@ func (m *OldEvent) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasAt {
 		return d.Missing("at")

@@ -127,7 +127,17 @@ func (m *User) AppendJSON(dst []byte) ([]byte, error) {
 func (m *User) DecodeJSON(d *wire.Decoder) error {
 	*m = User{}
 	var hasName, hasSince, hasAvatar, hasRoles, hasPrefs, hasNick bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "name":
 			if hasName {
@@ -155,28 +165,52 @@ func (m *User) DecodeJSON(d *wire.Decoder) error {
 			}
 			hasRoles = true
 			m.Roles = []Role{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 Role
 				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
 				m.Roles = append(m.Roles, e1)
-				return err
-			})
+			}
 		case "prefs":
 			if hasPrefs {
 				return d.Errorf("duplicate field")
 			}
 			hasPrefs = true
 			m.Prefs = map[string]string{}
-			err = d.Object(func(key []byte) (err error) {
-				k1 := string(key)
+			if err := d.BeginObject(); err != nil {
+				return err
+			}
+			for {
+				key1, more, err := d.NextMember()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				k1 := string(key1)
 				if _, dup := m.Prefs[k1]; dup {
 					return d.Errorf("duplicate key")
 				}
 				var e1 string
 				e1, err = d.String()
+				if err != nil {
+					return err
+				}
 				m.Prefs[k1] = e1
-				return err
-			})
+			}
 		case "nick":
 			if hasNick {
 				return d.Errorf("duplicate field")
@@ -189,10 +223,9 @@ func (m *User) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasName {
 		return d.Missing("name")
@@ -247,7 +280,17 @@ func (m *LoginArgs) AppendJSON(dst []byte) ([]byte, error) {
 func (m *LoginArgs) DecodeJSON(d *wire.Decoder) error {
 	*m = LoginArgs{}
 	var hasName bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "name":
 			if hasName {
@@ -258,10 +301,9 @@ func (m *LoginArgs) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasName {
 		return d.Missing("name")
@@ -314,7 +356,17 @@ func (m *LoginResult) AppendJSON(dst []byte) ([]byte, error) {
 func (m *LoginResult) DecodeJSON(d *wire.Decoder) error {
 	*m = LoginResult{}
 	var hasUsers bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "users":
 			if hasUsers {
@@ -322,19 +374,30 @@ func (m *LoginResult) DecodeJSON(d *wire.Decoder) error {
 			}
 			hasUsers = true
 			m.Users = []string{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 string
 				e1, err = d.String()
+				if err != nil {
+					return err
+				}
 				m.Users = append(m.Users, e1)
-				return err
-			})
+			}
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasUsers {
 		return d.Missing("users")
@@ -380,7 +443,17 @@ func (m *UserArgs) AppendJSON(dst []byte) ([]byte, error) {
 func (m *UserArgs) DecodeJSON(d *wire.Decoder) error {
 	*m = UserArgs{}
 	var hasContent bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "content":
 			if hasContent {
@@ -391,10 +464,9 @@ func (m *UserArgs) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasContent {
 		return d.Missing("content")
@@ -443,7 +515,17 @@ func (m *PingResult) AppendJSON(dst []byte) ([]byte, error) {
 func (m *PingResult) DecodeJSON(d *wire.Decoder) error {
 	*m = PingResult{}
 	var hasAt bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "at":
 			if hasAt {
@@ -454,10 +536,9 @@ func (m *PingResult) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasAt {
 		return d.Missing("at")
@@ -513,7 +594,17 @@ func (m *JoinedEvent) AppendJSON(dst []byte) ([]byte, error) {
 func (m *JoinedEvent) DecodeJSON(d *wire.Decoder) error {
 	*m = JoinedEvent{}
 	var hasName, hasUsers bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "name":
 			if hasName {
@@ -527,19 +618,30 @@ func (m *JoinedEvent) DecodeJSON(d *wire.Decoder) error {
 			}
 			hasUsers = true
 			m.Users = []string{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 string
 				e1, err = d.String()
+				if err != nil {
+					return err
+				}
 				m.Users = append(m.Users, e1)
-				return err
-			})
+			}
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasName {
 		return d.Missing("name")
@@ -632,7 +734,17 @@ func (m *LeftEvent) AppendJSON(dst []byte) ([]byte, error) {
 func (m *LeftEvent) DecodeJSON(d *wire.Decoder) error {
 	*m = LeftEvent{}
 	var hasName, hasUsers bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "name":
 			if hasName {
@@ -646,19 +758,30 @@ func (m *LeftEvent) DecodeJSON(d *wire.Decoder) error {
 			}
 			hasUsers = true
 			m.Users = []string{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 string
 				e1, err = d.String()
+				if err != nil {
+					return err
+				}
 				m.Users = append(m.Users, e1)
-				return err
-			})
+			}
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasName {
 		return d.Missing("name")
@@ -744,7 +867,17 @@ func (m *SaidEvent) AppendJSON(dst []byte) ([]byte, error) {
 func (m *SaidEvent) DecodeJSON(d *wire.Decoder) error {
 	*m = SaidEvent{}
 	var hasFrom, hasContent bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "from":
 			if hasFrom {
@@ -761,10 +894,9 @@ func (m *SaidEvent) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasFrom {
 		return d.Missing("from")

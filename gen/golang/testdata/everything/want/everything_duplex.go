@@ -120,7 +120,17 @@ func (m *Scalars) AppendJSON(dst []byte) ([]byte, error) {
 func (m *Scalars) DecodeJSON(d *wire.Decoder) error {
 	*m = Scalars{}
 	var hasFlag, hasSmall, hasBig, hasUsmall, hasUbig, hasRatio, hasText, hasBlob, hasAt, hasID bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "flag":
 			if hasFlag {
@@ -185,10 +195,9 @@ func (m *Scalars) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasFlag {
 		return d.Missing("flag")
@@ -268,7 +277,17 @@ func (m *Inner) AppendJSON(dst []byte) ([]byte, error) {
 func (m *Inner) DecodeJSON(d *wire.Decoder) error {
 	*m = Inner{}
 	var hasName, hasLevel bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "name":
 			if hasName {
@@ -285,10 +304,9 @@ func (m *Inner) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasName {
 		return d.Missing("name")
@@ -453,7 +471,17 @@ func (m *Optionals) AppendJSON(dst []byte) ([]byte, error) {
 func (m *Optionals) DecodeJSON(d *wire.Decoder) error {
 	*m = Optionals{}
 	var hasFlag, hasSmall, hasBig, hasUsmall, hasUbig, hasRatio, hasText, hasBlob, hasAt, hasID, hasLevel, hasInner, hasList, hasDict bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "flag":
 			if hasFlag {
@@ -569,12 +597,24 @@ func (m *Optionals) DecodeJSON(d *wire.Decoder) error {
 			hasList = true
 			if !d.Null() {
 				m.List = []string{}
-				err = d.Array(func(int) (err error) {
+				if err := d.BeginArray(); err != nil {
+					return err
+				}
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
 					var e1 string
 					e1, err = d.String()
+					if err != nil {
+						return err
+					}
 					m.List = append(m.List, e1)
-					return err
-				})
+				}
 			}
 		case "dict":
 			if hasDict {
@@ -583,24 +623,35 @@ func (m *Optionals) DecodeJSON(d *wire.Decoder) error {
 			hasDict = true
 			if !d.Null() {
 				m.Dict = map[string]int64{}
-				err = d.Object(func(key []byte) (err error) {
-					k1 := string(key)
+				if err := d.BeginObject(); err != nil {
+					return err
+				}
+				for {
+					key1, more, err := d.NextMember()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					k1 := string(key1)
 					if _, dup := m.Dict[k1]; dup {
 						return d.Errorf("duplicate key")
 					}
 					var e1 int64
 					e1, err = d.Int64()
+					if err != nil {
+						return err
+					}
 					m.Dict[k1] = e1
-					return err
-				})
+				}
 			}
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -775,7 +826,17 @@ func (m *Containers) AppendJSON(dst []byte) ([]byte, error) {
 func (m *Containers) DecodeJSON(d *wire.Decoder) error {
 	*m = Containers{}
 	var hasInners, hasLevels, hasGrid, hasByName, hasGroups, hasStamps, hasNested, hasRatios, hasUserID bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "inners":
 			if hasInners {
@@ -783,131 +844,263 @@ func (m *Containers) DecodeJSON(d *wire.Decoder) error {
 			}
 			hasInners = true
 			m.Inners = []Inner{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 Inner
 				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
 				m.Inners = append(m.Inners, e1)
-				return err
-			})
+			}
 		case "levels":
 			if hasLevels {
 				return d.Errorf("duplicate field")
 			}
 			hasLevels = true
 			m.Levels = []Level{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 Level
 				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
 				m.Levels = append(m.Levels, e1)
-				return err
-			})
+			}
 		case "grid":
 			if hasGrid {
 				return d.Errorf("duplicate field")
 			}
 			hasGrid = true
 			m.Grid = [][]int32{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				e1 := []int32{}
-				err = d.Array(func(int) (err error) {
+				if err := d.BeginArray(); err != nil {
+					return err
+				}
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
 					var e2 int32
 					e2, err = d.Int32()
+					if err != nil {
+						return err
+					}
 					e1 = append(e1, e2)
+				}
+				if err != nil {
 					return err
-				})
+				}
 				m.Grid = append(m.Grid, e1)
-				return err
-			})
+			}
 		case "byName":
 			if hasByName {
 				return d.Errorf("duplicate field")
 			}
 			hasByName = true
 			m.ByName = map[string]Inner{}
-			err = d.Object(func(key []byte) (err error) {
-				k1 := string(key)
+			if err := d.BeginObject(); err != nil {
+				return err
+			}
+			for {
+				key1, more, err := d.NextMember()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				k1 := string(key1)
 				if _, dup := m.ByName[k1]; dup {
 					return d.Errorf("duplicate key")
 				}
 				var e1 Inner
 				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
 				m.ByName[k1] = e1
-				return err
-			})
+			}
 		case "groups":
 			if hasGroups {
 				return d.Errorf("duplicate field")
 			}
 			hasGroups = true
 			m.Groups = map[string][]string{}
-			err = d.Object(func(key []byte) (err error) {
-				k1 := string(key)
+			if err := d.BeginObject(); err != nil {
+				return err
+			}
+			for {
+				key1, more, err := d.NextMember()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				k1 := string(key1)
 				if _, dup := m.Groups[k1]; dup {
 					return d.Errorf("duplicate key")
 				}
 				e1 := []string{}
-				err = d.Array(func(int) (err error) {
+				if err := d.BeginArray(); err != nil {
+					return err
+				}
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
 					var e2 string
 					e2, err = d.String()
+					if err != nil {
+						return err
+					}
 					e1 = append(e1, e2)
+				}
+				if err != nil {
 					return err
-				})
+				}
 				m.Groups[k1] = e1
-				return err
-			})
+			}
 		case "stamps":
 			if hasStamps {
 				return d.Errorf("duplicate field")
 			}
 			hasStamps = true
 			m.Stamps = map[string]time.Time{}
-			err = d.Object(func(key []byte) (err error) {
-				k1 := string(key)
+			if err := d.BeginObject(); err != nil {
+				return err
+			}
+			for {
+				key1, more, err := d.NextMember()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				k1 := string(key1)
 				if _, dup := m.Stamps[k1]; dup {
 					return d.Errorf("duplicate key")
 				}
 				var e1 time.Time
 				e1, err = d.Time()
+				if err != nil {
+					return err
+				}
 				m.Stamps[k1] = e1
-				return err
-			})
+			}
 		case "nested":
 			if hasNested {
 				return d.Errorf("duplicate field")
 			}
 			hasNested = true
 			m.Nested = map[string]map[string]uint64{}
-			err = d.Object(func(key []byte) (err error) {
-				k1 := string(key)
+			if err := d.BeginObject(); err != nil {
+				return err
+			}
+			for {
+				key1, more, err := d.NextMember()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				k1 := string(key1)
 				if _, dup := m.Nested[k1]; dup {
 					return d.Errorf("duplicate key")
 				}
 				e1 := map[string]uint64{}
-				err = d.Object(func(key []byte) (err error) {
-					k2 := string(key)
+				if err := d.BeginObject(); err != nil {
+					return err
+				}
+				for {
+					key2, more, err := d.NextMember()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					k2 := string(key2)
 					if _, dup := e1[k2]; dup {
 						return d.Errorf("duplicate key")
 					}
 					var e2 uint64
 					e2, err = d.Uint64()
+					if err != nil {
+						return err
+					}
 					e1[k2] = e2
+				}
+				if err != nil {
 					return err
-				})
+				}
 				m.Nested[k1] = e1
-				return err
-			})
+			}
 		case "ratios":
 			if hasRatios {
 				return d.Errorf("duplicate field")
 			}
 			hasRatios = true
 			m.Ratios = []float64{}
-			err = d.Array(func(int) (err error) {
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
 				var e1 float64
 				e1, err = d.Float64()
+				if err != nil {
+					return err
+				}
 				m.Ratios = append(m.Ratios, e1)
-				return err
-			})
+			}
 		case "userId":
 			if hasUserID {
 				return d.Errorf("duplicate field")
@@ -917,10 +1110,9 @@ func (m *Containers) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasInners {
 		return d.Missing("inners")
@@ -990,7 +1182,17 @@ func (m *Old) AppendJSON(dst []byte) ([]byte, error) {
 func (m *Old) DecodeJSON(d *wire.Decoder) error {
 	*m = Old{}
 	var hasValue bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "value":
 			if hasValue {
@@ -1001,10 +1203,9 @@ func (m *Old) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasValue {
 		return d.Missing("value")
@@ -1050,7 +1251,17 @@ func (m *LoginArgs) AppendJSON(dst []byte) ([]byte, error) {
 func (m *LoginArgs) DecodeJSON(d *wire.Decoder) error {
 	*m = LoginArgs{}
 	var hasName bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "name":
 			if hasName {
@@ -1061,10 +1272,9 @@ func (m *LoginArgs) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasName {
 		return d.Missing("name")
@@ -1110,7 +1320,17 @@ func (m *LoginResult) AppendJSON(dst []byte) ([]byte, error) {
 func (m *LoginResult) DecodeJSON(d *wire.Decoder) error {
 	*m = LoginResult{}
 	var hasOk bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "ok":
 			if hasOk {
@@ -1121,10 +1341,9 @@ func (m *LoginResult) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasOk {
 		return d.Missing("ok")
@@ -1170,7 +1389,17 @@ func (m *AdminOnlyResult) AppendJSON(dst []byte) ([]byte, error) {
 func (m *AdminOnlyResult) DecodeJSON(d *wire.Decoder) error {
 	*m = AdminOnlyResult{}
 	var hasSecret bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "secret":
 			if hasSecret {
@@ -1181,10 +1410,9 @@ func (m *AdminOnlyResult) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasSecret {
 		return d.Missing("secret")
@@ -1230,7 +1458,17 @@ func (m *FindArgs) AppendJSON(dst []byte) ([]byte, error) {
 func (m *FindArgs) DecodeJSON(d *wire.Decoder) error {
 	*m = FindArgs{}
 	var hasID bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "id":
 			if hasID {
@@ -1241,10 +1479,9 @@ func (m *FindArgs) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasID {
 		return d.Missing("id")
@@ -1301,7 +1538,17 @@ func (m *FindResult) AppendJSON(dst []byte) ([]byte, error) {
 func (m *FindResult) DecodeJSON(d *wire.Decoder) error {
 	*m = FindResult{}
 	var hasInner bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "inner":
 			if hasInner {
@@ -1315,10 +1562,9 @@ func (m *FindResult) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -1361,7 +1607,17 @@ func (m *FailArgs) AppendJSON(dst []byte) ([]byte, error) {
 func (m *FailArgs) DecodeJSON(d *wire.Decoder) error {
 	*m = FailArgs{}
 	var hasKind bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "kind":
 			if hasKind {
@@ -1372,10 +1628,9 @@ func (m *FailArgs) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasKind {
 		return d.Missing("kind")
@@ -1421,7 +1676,17 @@ func (m *FailResult) AppendJSON(dst []byte) ([]byte, error) {
 func (m *FailResult) DecodeJSON(d *wire.Decoder) error {
 	*m = FailResult{}
 	var hasNote bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "note":
 			if hasNote {
@@ -1432,10 +1697,9 @@ func (m *FailResult) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasNote {
 		return d.Missing("note")
@@ -1481,7 +1745,17 @@ func (m *NotifyArgs) AppendJSON(dst []byte) ([]byte, error) {
 func (m *NotifyArgs) DecodeJSON(d *wire.Decoder) error {
 	*m = NotifyArgs{}
 	var hasCount bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "count":
 			if hasCount {
@@ -1492,10 +1766,9 @@ func (m *NotifyArgs) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasCount {
 		return d.Missing("count")
@@ -1549,7 +1822,17 @@ func (m *LegacyArgs) AppendJSON(dst []byte) ([]byte, error) {
 func (m *LegacyArgs) DecodeJSON(d *wire.Decoder) error {
 	*m = LegacyArgs{}
 	var hasValue bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "value":
 			if hasValue {
@@ -1563,10 +1846,9 @@ func (m *LegacyArgs) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -1617,7 +1899,17 @@ func (m *LegacyResult) AppendJSON(dst []byte) ([]byte, error) {
 func (m *LegacyResult) DecodeJSON(d *wire.Decoder) error {
 	*m = LegacyResult{}
 	var hasValue bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "value":
 			if hasValue {
@@ -1631,10 +1923,9 @@ func (m *LegacyResult) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -1691,7 +1982,17 @@ func (m *TickedEvent) AppendJSON(dst []byte) ([]byte, error) {
 func (m *TickedEvent) DecodeJSON(d *wire.Decoder) error {
 	*m = TickedEvent{}
 	var hasN, hasAt, hasLevel bool
-	err := d.Object(func(key []byte) (err error) {
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "n":
 			if hasN {
@@ -1717,10 +2018,9 @@ func (m *TickedEvent) DecodeJSON(d *wire.Decoder) error {
 		default:
 			err = d.Skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 	if !hasN {
 		return d.Missing("n")
@@ -1801,7 +2101,18 @@ func (m *BellEvent) AppendJSON(dst []byte) ([]byte, error) {
 // must be present and not null; unknown keys are skipped.
 func (m *BellEvent) DecodeJSON(d *wire.Decoder) error {
 	*m = BellEvent{}
-	return d.Object(func([]byte) error { return d.Skip() })
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		_, more, err := d.NextMember()
+		if err != nil || !more {
+			return err
+		}
+		if err := d.Skip(); err != nil {
+			return err
+		}
+	}
 }
 
 // MarshalJSON implements json.Marshaler with AppendJSON.
