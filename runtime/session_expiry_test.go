@@ -109,6 +109,7 @@ func TestSessionResumeNeedsTheExactToken(t *testing.T) {
 	sess := e.rec.nextOpen(t).Session()
 	token := a.ask("token")
 	a.hangUp()
+	e.rec.nextClose(t) // detached: OnClose runs after the detach
 
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	last := strings.IndexByte(alphabet, token[len(token)-1])
