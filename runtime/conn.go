@@ -35,7 +35,9 @@ type Conn struct {
 	queue  []*[]byte // encoded frames waiting for the writer; its array is reused
 
 	closing  atomic.Bool // a close frame was queued: the reader must stop interpreting data
-	readBusy atomic.Bool // a worker is in readReady
+	readBusy atomic.Bool // a worker owns the read side (readReady); see the protocol there
+	readWake atomic.Bool // the poller reported the socket since the reader's last read round
+	readHup  atomic.Bool // the poller reported a hang-up or error: read to EOF, not to a short read
 	aborted  atomic.Bool // closed without waiting for the peer: nothing more is read
 	fd       int32       // poller descriptor, -1 when a goroutine reads
 	proto    uint16      // 1 + the subprotocol's index in Options.Subprotocols, 0 for none
@@ -181,45 +183,110 @@ func (c *Conn) attach(s *Session) (replaced *Session) {
 
 // ---- reading ----
 
-// readReady drains what the socket has, without blocking, and re-arms the
-// poller. It runs on a worker goroutine. The one-shot registration makes
-// overlapping calls rare but not impossible: a notification taken from the
-// kernel just before the descriptor was removed is still delivered, and
-// after a descriptor number is reused it can reach the new connection. The
-// readBusy flag keeps the parser to one reader; it is cleared before
-// re-arming, so no real notification is lost to it.
+// readReady reads what the socket has, without blocking, on a pool worker
+// that owns the reader role (readBusy), and runs the RPC call deferred by
+// the read, if any, after giving that role up (or handing it to the pool)
+// and after checking readWake: the call may block, a report must not wait
+// for it.
+//
+// The registration is edge-triggered: the poller reports each arrival of
+// bytes (or a hang-up, or an error) once, never what is merely still
+// unread, and it may report while a worker is reading. Two flags keep
+// every report without a second reader:
+//
+//   - Readable (pollHandler) sets readWake, then submits a read only if it
+//     wins readBusy (false → true); the task owns readBusy from then on.
+//   - The owner clears readWake before each read round, then reads until
+//     the socket is drained. It then releases readBusy and loads readWake:
+//     if set, a report came during the round (its bytes may be unread), so
+//     it takes readBusy back and reads again; if it loses readBusy to
+//     Readable, that Readable has submitted a read of its own.
+//
+// Interleavings (atomics are sequentially consistent): a report before the
+// owner clears readWake is for bytes that the round's reads find, since
+// they were queued before it. A report after the clear sets readWake and
+// then tries readBusy; the owner releases readBusy and then loads
+// readWake. Either Readable's attempt comes after the release (it wins
+// and submits a read) or the owner's load comes after the store (it sees
+// the flag and reads again), or both, and then exactly one of them wins
+// readBusy. So no report is lost and there is one reader at a time. A
+// report for bytes already read only costs a round that reads nothing.
+//
+// Stopping before the socket is drained (maxReadsPerWakeup full reads)
+// keeps readBusy and resubmits the connection to the back of the pool's
+// queue: no report will come for bytes already queued. A short read counts
+// as drained: a non-blocking recv on a TCP (or Unix stream) socket copies
+// until the buffer is full or the receive queue is empty, and every later
+// arrival of data (or FIN, RST) runs the socket's wake-up callback, which
+// epoll turns into a new report; so any byte not read by the short read
+// arrived after it and is reported. That saves the read that would
+// return EAGAIN. The exception is a FIN or RST that came with the bytes
+// (before the report was taken): the short read returns the bytes, the
+// EOF or error is left for the next read, and no new report comes for it.
+// Such a report carries hup (the event mask is read when the report is
+// taken), and Readable sets readHup before readWake; once readHup is set,
+// a round reads until EAGAIN, EOF or an error. A FIN arriving after the
+// report was taken makes a report of its own, which sets readHup.
+//
+// When aborted or done the reader stops without looking at readWake: the
+// peer's bytes stay in the socket, and TCP flow control stops the peer
+// until the connection is closed. Reports after Remove (a stale event),
+// or of an aborted connection, are dropped or find the connection done.
 func (c *Conn) readReady() {
-	if !c.readBusy.CompareAndSwap(false, true) {
-		return
+	for {
+		c.readWake.Store(false)
+		drained, cs := c.readRound()
+		again := !drained // fairness cap: still the owner
+		if drained {
+			c.readBusy.Store(false)
+			again = !c.aborted.Load() && !c.isDone() &&
+				c.readWake.Load() && c.readBusy.CompareAndSwap(false, true)
+		}
+		if !again {
+			c.runDeferred(cs)
+			return
+		}
+		if cs != nil || !drained {
+			// The call may block (and the cap asks for the back of the
+			// queue): another worker reads on, as the owner.
+			c.srv.pool.submit(task{c: c})
+			c.runDeferred(cs)
+			return
+		}
 	}
+}
+
+// readRound reads until the socket is drained (a short read unless
+// readHup is set, ErrWouldBlock, EOF or an error, which ends the connection), the connection is aborted
+// or done, or maxReadsPerWakeup full reads. It reports whether it stopped
+// for any reason but the last, and returns the call deferred by the read.
+// The caller owns readBusy, and still does on return.
+func (c *Conn) readRound() (drained bool, cs *callState) {
 	c.canDefer = true
 	buf := getBuffer(smallBufferSize)
-	for i := 0; i < maxReadsPerWakeup; i++ {
+	for range maxReadsPerWakeup {
 		if c.aborted.Load() || c.isDone() {
-			// When aborted, not re-armed: the peer's bytes stay in the
-			// socket and TCP flow control stops it until the connection
-			// is closed.
 			c.parser.releaseMessage()
 			putBuffer(buf)
-			c.runDeferred(c.endRead())
-			return
+			return true, c.takeDeferred()
 		}
 		b := (*buf)[:cap(*buf)]
 		n, err := readNonblock(c.rc, b)
 		if err == errWouldBlock {
-			break
+			putBuffer(buf)
+			return true, c.takeDeferred()
 		}
 		if err != nil {
 			c.parser.releaseMessage()
 			putBuffer(buf)
-			cs := c.endRead()
+			cs = c.takeDeferred()
 			c.readFailed(err)
-			c.runDeferred(cs)
-			return
+			return true, cs
 		}
 		c.received(b[:n])
-		if n < len(b) {
-			break // a short read drained the socket; the re-arm reports anything newer
+		if n < len(b) && !c.readHup.Load() {
+			putBuffer(buf)
+			return true, c.takeDeferred() // drained: see readReady
 		}
 		if cap(b) == smallBufferSize {
 			putBuffer(buf)
@@ -227,26 +294,19 @@ func (c *Conn) readReady() {
 		}
 	}
 	putBuffer(buf)
-	cs := c.endRead()
-	if !c.isDone() {
-		if err := c.srv.poller.Resume(int(c.fd)); err != nil && !c.isDone() {
-			c.readFailed(err)
-		}
-	}
-	c.runDeferred(cs)
+	return false, c.takeDeferred()
 }
 
-// endRead gives up the reader role (readBusy) and returns the call that
-// was deferred to the end of the read, if any.
-func (c *Conn) endRead() *callState {
+// takeDeferred returns the call that was deferred to the end of the read,
+// if any, and stops deferring. Reader only.
+func (c *Conn) takeDeferred() *callState {
 	cs := c.deferred
 	c.deferred, c.canDefer = nil, false
-	c.readBusy.Store(false)
 	return cs
 }
 
-// deferCall keeps cs to be run by the reading worker once it has handed
-// the connection back to the poller (readReady), which saves handing the
+// deferCall keeps cs to be run by the reading worker once it has given up
+// the reader role (readReady), which saves handing the
 // call to another goroutine: the common case is one call per read. It
 // reports false when the reader cannot run calls (a reading goroutine,
 // the handshake's leftover bytes); the caller then submits cs to the
@@ -274,7 +334,7 @@ func (c *Conn) runDeferred(cs *callState) {
 }
 
 // maxReadsPerWakeup bounds how long one busy connection keeps a worker
-// before it re-arms and goes to the back of the queue.
+// before it goes to the back of the pool's queue (readReady).
 const maxReadsPerWakeup = 16
 
 // readLoop is the goroutine-per-connection reader used off Linux, for TLS

@@ -84,9 +84,21 @@ func New(opts Options) (*Server, error) {
 // pollHandler adapts a Conn to netpoll.Handler without exporting Readable.
 type pollHandler Conn
 
-func (h *pollHandler) Readable() {
+// Readable records the report (readHup, then readWake) and submits a read
+// only if no worker owns the reader role, taking it for the task;
+// otherwise the owner sees readWake once it gives the role up and reads
+// again. The protocol
+// and its interleavings are described at Conn.readReady. Nothing more is
+// read of an aborted connection, so its reports are dropped.
+func (h *pollHandler) Readable(hup bool) {
 	c := (*Conn)(h)
-	c.srv.pool.submit(task{c: c})
+	if hup {
+		c.readHup.Store(true)
+	}
+	c.readWake.Store(true)
+	if !c.aborted.Load() && c.readBusy.CompareAndSwap(false, true) {
+		c.srv.pool.submit(task{c: c})
+	}
 }
 
 func readNonblock(rc syscall.RawConn, b []byte) (int, error) { return netpoll.ReadNonblock(rc, b) }

@@ -13,7 +13,8 @@ import (
 const workerIdleTimeout = 5 * time.Second
 
 // task is one unit of work for the pool: reading a connection that the
-// poller reported ready (c), running an RPC call (call), or the upgrade
+// poller reported ready (c; the task owns its reader role, readBusy, from
+// submit on: see Conn.readReady), running an RPC call (call), or the upgrade
 // of a connection accepted by Serve (hs; it blocks on the client for up
 // to HandshakeTimeout, so it counts as a call, not a read).
 type task struct {

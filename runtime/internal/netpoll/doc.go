@@ -5,11 +5,11 @@
 // The runtime registers a connection's descriptor (see [FD]) with
 // [Poller.Add]. When bytes arrive or the peer hangs up, the poller's single
 // event goroutine calls the connection's [Handler]; the handler hands the
-// connection to a worker, which reads with [ReadNonblock] until it gets
-// [ErrWouldBlock] and then re-arms the registration with [Poller.Resume].
-// Registrations are one-shot (EPOLLONESHOT): after a notification nothing
-// more is reported for that descriptor until Resume, so at most one worker
-// owns a connection at a time.
+// connection to a worker, which reads with [ReadNonblock] until the socket
+// is drained. Registrations are edge-triggered (EPOLLET), as in Go's own
+// poller: nothing needs re-arming after a notification, but nothing is
+// reported again for bytes left unread either, and a notification may come
+// while a worker is still reading (see [Handler] for the consequences).
 //
 // Go's own network poller keeps owning the descriptor: it stays
 // non-blocking, deadlines and Close work as usual, and registering the same

@@ -21,8 +21,10 @@ type conn struct {
 	work chan<- *conn
 }
 
-// Readable runs on the poller's event goroutine: hand off and return.
-func (c *conn) Readable() { c.work <- c }
+// Readable runs on the poller's event goroutine: hand off and return. A
+// real handler must not block here, nor start a second reader while one is
+// reading (see netpoll.Handler).
+func (c *conn) Readable(hup bool) { c.work <- c }
 
 func Example() {
 	p, err := netpoll.New()
@@ -52,7 +54,9 @@ func Example() {
 	}
 	defer p.Remove(c.fd) // before nc.Close (deferred calls run last-in first-out)
 
-	// The worker: read until the socket would block, then re-arm.
+	// The worker: read until the socket would block, then wait for the
+	// next notification (nothing to re-arm: registrations are
+	// edge-triggered).
 	buf := make([]byte, 512)
 	for w := range work {
 		for {
@@ -62,7 +66,6 @@ func Example() {
 				fmt.Printf("read %q\n", buf[:n])
 				continue
 			case errors.Is(err, netpoll.ErrWouldBlock):
-				w.p.Resume(w.fd)
 			case errors.Is(err, io.EOF):
 				fmt.Println("peer closed")
 				return

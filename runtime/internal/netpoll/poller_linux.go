@@ -11,9 +11,16 @@ import (
 )
 
 const (
-	// events is the interest set of every registration. EPOLLHUP and
+	// events is the interest set of every registration: edge-triggered,
+	// so a notification costs no epoll_ctl to re-arm. EPOLLHUP and
 	// EPOLLERR are always reported by the kernel.
-	events = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+	events = syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET
+
+	// hupEvents are the events that Readable reports as hup.
+	hupEvents = syscall.EPOLLRDHUP | syscall.EPOLLHUP | syscall.EPOLLERR
+
+	// epollET is EPOLLET, which package syscall defines as a negative int.
+	epollET = 1 << 31
 
 	// batch is the number of events taken from the kernel per epoll_wait.
 	batch = 128
@@ -40,8 +47,8 @@ type slot struct {
 // (epoll(7)) and one event goroutine.
 //
 // All methods are safe for concurrent use, and all but Close may be called
-// from a Handler. Add, Resume and Remove make one epoll_ctl(2) call and do
-// not block; Close waits for the event goroutine to finish the handlers it
+// from a Handler. Add and Remove make one epoll_ctl(2) call and do not
+// block; Close waits for the event goroutine to finish the handlers it
 // is running.
 type Poller struct {
 	epfd   int
@@ -95,10 +102,12 @@ func New() (*Poller, error) {
 	return p, nil
 }
 
-// Add registers fd for one notification to h when it becomes readable or
-// hangs up (EPOLLIN | EPOLLRDHUP | EPOLLONESHOT). If fd is readable
-// already, the notification comes at once. Adding a registered fd fails
-// with an error wrapping syscall.EEXIST; every error names the fd.
+// Add registers fd, edge-triggered (EPOLLIN | EPOLLRDHUP | EPOLLET), to
+// notify h whenever new bytes arrive, the peer hangs up or an error is
+// pending: one notification per such edge, none for data left unread (see
+// [Handler]). If fd is readable already, a first notification comes at
+// once. Adding a registered fd fails with an error wrapping
+// syscall.EEXIST; every error names the fd.
 func (p *Poller) Add(fd int, h Handler) error {
 	if fd < 0 || h == nil {
 		return fmt.Errorf("netpoll: add fd %d: %w", fd, syscall.EINVAL)
@@ -130,25 +139,6 @@ func (p *Poller) Add(fd int, h Handler) error {
 	return nil
 }
 
-// Resume re-arms fd (EPOLL_CTL_MOD) after a notification, for one more.
-// If fd is still readable (data left unread, or the peer hung up), the
-// notification comes at once. Resuming an armed registration is harmless.
-func (p *Poller) Resume(fd int) error {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.closed {
-		return fmt.Errorf("netpoll: resume fd %d: %w", fd, errClosed)
-	}
-	if fd < 0 || fd >= len(p.slots) || p.slots[fd].h == nil {
-		return fmt.Errorf("netpoll: resume fd %d: %w", fd, syscall.ENOENT)
-	}
-	ev := syscall.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(p.slots[fd].gen)}
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev); err != nil {
-		return fmt.Errorf("netpoll: resume fd %d: %w", fd, err)
-	}
-	return nil
-}
-
 // Remove unregisters fd (EPOLL_CTL_DEL) and forgets its handler. Call it
 // before closing fd: after the close, EPOLL_CTL_DEL fails with EBADF (the
 // handler is forgotten all the same). If fd was closed without Remove, the
@@ -175,8 +165,8 @@ func (p *Poller) Remove(fd int) error {
 
 // Close stops the event goroutine, waiting for it to return (so no Handler
 // runs after Close returns), and closes the epoll instance and the eventfd.
-// Registered descriptors are not closed. Later calls to Add, Resume and
-// Remove fail. Close is safe to call more than once; later calls wait for
+// Registered descriptors are not closed. Later calls to Add and Remove
+// fail. Close is safe to call more than once; later calls wait for
 // the first to stop the goroutine and return nil. It must not be called
 // from a Handler, whose return it would wait for.
 func (p *Poller) Close() error {
@@ -216,12 +206,13 @@ func (p *Poller) Close() error {
 
 // loop is the event goroutine. It takes up to batch events per
 // epoll_wait, looks their handlers up under the read lock, and calls them
-// after releasing it, so that handlers may call Add, Resume and Remove.
+// after releasing it, so that handlers may call Add and Remove.
 func (p *Poller) loop() {
 	defer close(p.done)
 	var (
 		evs      [batch]syscall.EpollEvent
 		handlers [batch]Handler
+		hups     [batch]bool
 	)
 	var (
 		n   int
@@ -259,13 +250,14 @@ func (p *Poller) loop() {
 			if fd < len(p.slots) {
 				if s := p.slots[fd]; s.h != nil && s.gen == uint32(evs[i].Pad) {
 					handlers[k] = s.h
+					hups[k] = evs[i].Events&hupEvents != 0
 					k++
 				}
 			}
 		}
 		p.mu.RUnlock()
 		for i := range k {
-			handlers[i].Readable()
+			handlers[i].Readable(hups[i])
 			handlers[i] = nil
 		}
 		if stop {

@@ -18,16 +18,21 @@ import (
 // quiet is how long a test waits to conclude that no notification comes.
 const quiet = 50 * time.Millisecond
 
-// recorder counts notifications and signals each one on ch.
+// recorder counts notifications (and those with hup) and signals each
+// one on ch.
 type recorder struct {
-	n  atomic.Int64
-	ch chan struct{}
+	n    atomic.Int64
+	hups atomic.Int64
+	ch   chan struct{}
 }
 
 func newRecorder() *recorder { return &recorder{ch: make(chan struct{}, 16)} }
 
-func (r *recorder) Readable() {
+func (r *recorder) Readable(hup bool) {
 	r.n.Add(1)
+	if hup {
+		r.hups.Add(1)
+	}
 	select {
 	case r.ch <- struct{}{}:
 	default: // a flood of notifications is counted, and never blocks the loop
@@ -121,40 +126,77 @@ func readUntilPending(t testing.TB, c *net.TCPConn) {
 	}
 }
 
-func TestOneShotAndResume(t *testing.T) {
+// TestEdgeTriggered checks the edge-triggered semantics without any
+// re-arming: each arrival of bytes after a notification notifies again,
+// drained or not, and bytes left unread are never reported twice.
+func TestEdgeTriggered(t *testing.T) {
 	p := newPoller(t)
 	server, client := pair(t, listen(t))
-	fd, rc := mustFD(t, server), rawConn(t, server)
+	rc := rawConn(t, server)
 	r := newRecorder()
-	if err := p.Add(fd, r); err != nil {
+	if err := p.Add(mustFD(t, server), r); err != nil {
 		t.Fatal(err)
 	}
 	write(t, client, "a")
 	r.wait(t, "after the first write")
+	r.none(t, quiet, "again for bytes left unread")
 
-	// One-shot: more data does not notify again before Resume.
+	// New bytes notify again although "a" is still unread.
 	write(t, client, "b")
-	readUntilPending(t, server)
-	r.none(t, quiet, "before Resume, although more data arrived")
-
-	// Resume with data still unread: notified at once.
-	if err := p.Resume(fd); err != nil {
-		t.Fatal(err)
-	}
-	r.wait(t, "after Resume with unread data")
+	r.wait(t, "after more bytes arrived, unread ones pending")
 	if got := string(readUntil(t, rc, 2)); got != "ab" {
 		t.Fatalf("read %q, want %q", got, "ab")
 	}
+	r.none(t, quiet, "after draining")
 
-	// Resume with nothing to read: quiet until the next write.
-	if err := p.Resume(fd); err != nil {
+	// After a drained read, the next bytes notify without any re-arming.
+	write(t, client, "c")
+	r.wait(t, "after a write following a drained read")
+	if got := string(readUntil(t, rc, 1)); got != "c" {
+		t.Fatalf("read %q, want %q", got, "c")
+	}
+	if n, h := r.n.Load(), r.hups.Load(); n != 3 || h != 0 {
+		t.Fatalf("%d notifications (%d with hup), want 3 (0)", n, h)
+	}
+}
+
+// TestShortReadThenNotified checks what the runtime relies on to skip the
+// read that would return EAGAIN: after a short read, the bytes not read
+// arrived later and are notified; and when the peer's FIN came with the
+// bytes, the notification says hup (the short read does not show it, and
+// nothing is reported again).
+func TestShortReadThenNotified(t *testing.T) {
+	p := newPoller(t)
+	server, client := pair(t, listen(t))
+	rc := rawConn(t, server)
+	r := newRecorder()
+	if err := p.Add(mustFD(t, server), r); err != nil {
 		t.Fatal(err)
 	}
-	r.none(t, quiet, "after Resume of a drained socket")
-	write(t, client, "c")
-	r.wait(t, "after a write following Resume")
-	if n := r.n.Load(); n != 3 {
-		t.Fatalf("%d notifications, want 3", n)
+	buf := make([]byte, 64)
+	for i := range 20 {
+		write(t, client, "x")
+		r.wait(t, "after a write following a short read")
+		n, err := ReadNonblock(rc, buf)
+		if err == nil && n == len(buf) {
+			t.Fatalf("round %d: full read of a 1-byte write", i)
+		}
+	}
+	r.none(t, quiet, "once every short read was notified")
+
+	write(t, client, "last")
+	readUntilPending(t, server)
+	client.Close()
+	r.wait(t, "after bytes and FIN")
+	for r.hups.Load() == 0 { // bytes and FIN may be reported apart
+		r.wait(t, "for the FIN")
+	}
+	got := readUntil(t, rc, 4)
+	if string(got) != "last" {
+		t.Fatalf("read %q, want %q", got, "last")
+	}
+	if _, err := ReadNonblock(rc, buf); !errors.Is(err, io.EOF) {
+		t.Fatalf("read after the bytes = %v, want io.EOF", err)
 	}
 }
 
@@ -168,14 +210,14 @@ func TestPeerClose(t *testing.T) {
 	}
 	client.Close()
 	r.wait(t, "after the peer closed")
+	if r.hups.Load() != 1 {
+		t.Fatal("the peer's close was not reported as hup")
+	}
 	if n, err := ReadNonblock(rc, make([]byte, 8)); n != 0 || !errors.Is(err, io.EOF) {
 		t.Fatalf("ReadNonblock after peer close = (%d, %v), want (0, io.EOF)", n, err)
 	}
-	// A hung-up socket stays readable: Resume notifies again.
-	if err := p.Resume(fd); err != nil {
-		t.Fatal(err)
-	}
-	r.wait(t, "after Resume of a hung-up socket")
+	// A hung-up socket stays readable, but that is no new edge.
+	r.none(t, quiet, "again for a hung-up socket")
 	if err := p.Remove(fd); err != nil {
 		t.Fatal(err)
 	}
@@ -191,6 +233,9 @@ func TestPeerReset(t *testing.T) {
 	client.SetLinger(0)
 	client.Close()
 	r.wait(t, "after the peer reset")
+	if r.hups.Load() != 1 {
+		t.Fatal("the reset was not reported as hup")
+	}
 	if _, err := ReadNonblock(rawConn(t, server), make([]byte, 8)); !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("ReadNonblock after RST = %v, want ECONNRESET", err)
 	}
@@ -210,10 +255,8 @@ func TestRemove(t *testing.T) {
 	write(t, client, "x")
 	readUntilPending(t, server)
 	r.none(t, quiet, "after Remove")
-	for name, err := range map[string]error{"Remove": p.Remove(fd), "Resume": p.Resume(fd)} {
-		if !errors.Is(err, syscall.ENOENT) || !strings.Contains(err.Error(), "fd ") {
-			t.Errorf("%s of a removed fd = %v, want ENOENT naming the fd", name, err)
-		}
+	if err := p.Remove(fd); !errors.Is(err, syscall.ENOENT) || !strings.Contains(err.Error(), "fd ") {
+		t.Errorf("Remove of a removed fd = %v, want ENOENT naming the fd", err)
 	}
 	// Registering again works and reports the pending data.
 	r2 := newRecorder()
@@ -287,10 +330,12 @@ func TestStaleGenerationDropped(t *testing.T) {
 	}
 	write(t, client, "x")
 	r.none(t, quiet, "for an event of an older registration")
-	if err := p.Resume(fd); err != nil { // restores the current generation
+	// Restoring the current generation reports the unread byte at once.
+	ev.Pad = int32(gen)
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev); err != nil {
 		t.Fatal(err)
 	}
-	r.wait(t, "after Resume with the current generation")
+	r.wait(t, "with the current generation")
 }
 
 func TestAddErrors(t *testing.T) {
@@ -317,8 +362,8 @@ func TestAddErrors(t *testing.T) {
 	if !errors.Is(err, syscall.EBADF) || !strings.Contains(err.Error(), "netpoll: add fd 4000: ") {
 		t.Errorf("Add(%d) = %v, want EBADF naming the fd", bad, err)
 	}
-	if err := p.Resume(bad); !errors.Is(err, syscall.ENOENT) {
-		t.Errorf("Resume of a failed Add = %v, want ENOENT", err)
+	if err := p.Remove(bad); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("Remove of a failed Add = %v, want ENOENT", err)
 	}
 	// Not a pollable descriptor (a regular file): EPERM, and the slot is freed.
 	f, err := openRegularFile(t)
@@ -362,7 +407,6 @@ func TestCloseStopsLoop(t *testing.T) {
 	}
 	for name, err := range map[string]error{
 		"Add":    p.Add(mustFD(t, client), r),
-		"Resume": p.Resume(mustFD(t, server)),
 		"Remove": p.Remove(mustFD(t, server)),
 	} {
 		if !errors.Is(err, errClosed) {
@@ -412,10 +456,10 @@ func TestConcurrentClose(t *testing.T) {
 // callbackHandler runs f on the event goroutine.
 type callbackHandler func()
 
-func (f callbackHandler) Readable() { f() }
+func (f callbackHandler) Readable(bool) { f() }
 
-// TestHandlerMayCallPoller checks that Readable may call Add, Resume and
-// Remove on the event goroutine without deadlock.
+// TestHandlerMayCallPoller checks that Readable may call Add and Remove on
+// the event goroutine without deadlock.
 func TestHandlerMayCallPoller(t *testing.T) {
 	p := newPoller(t)
 	ln := listen(t)
@@ -429,7 +473,7 @@ func TestHandlerMayCallPoller(t *testing.T) {
 		calls++
 		switch calls {
 		case 1:
-			done <- errors.Join(p.Resume(fd1), p.Add(fd2, r2))
+			done <- p.Add(fd2, r2)
 		case 2:
 			done <- p.Remove(fd1)
 		}
@@ -437,8 +481,8 @@ func TestHandlerMayCallPoller(t *testing.T) {
 	if err := p.Add(fd1, h); err != nil {
 		t.Fatal(err)
 	}
-	write(t, c1, "x") // left unread: Resume notifies again, then Remove
-	for range 2 {
+	for _, s := range []string{"x", "y"} { // left unread: each write notifies
+		write(t, c1, s)
 		select {
 		case err := <-done:
 			if err != nil {
@@ -448,15 +492,15 @@ func TestHandlerMayCallPoller(t *testing.T) {
 			t.Fatal("handler did not run")
 		}
 	}
-	write(t, c2, "y")
+	write(t, c2, "z")
 	r2.wait(t, "for a descriptor added from a handler")
 }
 
 // TestManyConnections registers 1000 connections and checks that a write
-// burst notifies each exactly once, that a second burst without Resume
-// notifies none, and that after draining and Resume the next burst
-// notifies each exactly once more. Workers drain on their own goroutines,
-// as the runtime does.
+// burst notifies each exactly once, that nothing repeats for the bytes left
+// unread, that a second burst notifies each once more although nothing was
+// read, and that after draining (on worker goroutines, as the runtime does)
+// the next burst notifies each exactly once more, with no re-arming.
 func TestManyConnections(t *testing.T) {
 	const conns = 1000
 	p := newPoller(t)
@@ -508,14 +552,15 @@ func TestManyConnections(t *testing.T) {
 	wg.Add(conns)
 	burst()
 	waitAll(1)
-
-	burst() // no Resume yet: nothing more
 	time.Sleep(quiet)
 	if n := total.Load(); n != conns {
-		t.Fatalf("%d notifications after a burst without Resume, want %d", n, conns)
+		t.Fatalf("%d notifications for bytes left unread, want %d", n, conns)
 	}
 
-	// Drain on worker goroutines and re-arm.
+	wg.Add(conns)
+	burst() // nothing read yet: new bytes are a new edge all the same
+	waitAll(2)
+
 	var workers sync.WaitGroup
 	for _, c := range cs {
 		workers.Go(func() {
@@ -523,24 +568,26 @@ func TestManyConnections(t *testing.T) {
 			if string(b) != "zz" {
 				t.Errorf("fd %d read %q, want %q", c.fd, b, "zz")
 			}
-			if err := p.Resume(c.fd); err != nil {
-				t.Error(err)
-			}
 		})
 	}
 	workers.Wait()
 	time.Sleep(quiet)
-	if n := total.Load(); n != conns {
-		t.Fatalf("%d notifications after draining and Resume, want %d", n, conns)
+	if n := total.Load(); n != 2*conns {
+		t.Fatalf("%d notifications after draining, want %d", n, 2*conns)
 	}
 
 	wg.Add(conns)
 	burst()
-	waitAll(2)
+	waitAll(3)
+	for _, c := range cs { // before the cleanup closes them: their FINs are edges too
+		if err := p.Remove(c.fd); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestZeroAllocsPerEvent measures a full cycle (peer write, notification,
-// ReadNonblock, Resume) and expects no allocation in the steady state.
+// ReadNonblock until it would block) and expects no allocation in the steady state.
 func TestZeroAllocsPerEvent(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops values at random under -race")
@@ -561,7 +608,6 @@ func TestZeroAllocsPerEvent(t *testing.T) {
 				break
 			}
 		}
-		p.Resume(fd)
 	}
 	cycle()
 	if allocs := testing.AllocsPerRun(200, cycle); allocs != 0 {
@@ -587,6 +633,5 @@ func BenchmarkEventCycle(b *testing.B) {
 				break
 			}
 		}
-		p.Resume(fd)
 	}
 }

@@ -11,9 +11,6 @@ func New() (*Poller, error) { return nil, ErrUnsupported }
 // Add returns [ErrUnsupported].
 func (p *Poller) Add(fd int, h Handler) error { return ErrUnsupported }
 
-// Resume returns [ErrUnsupported].
-func (p *Poller) Resume(fd int) error { return ErrUnsupported }
-
 // Remove returns [ErrUnsupported].
 func (p *Poller) Remove(fd int) error { return ErrUnsupported }
 
