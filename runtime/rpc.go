@@ -536,15 +536,15 @@ func (r *Router) serveEnvelope(c *Conn, e *envelope, err error) {
 		_ = c.Close(CloseInvalidPayload, reason)
 		return
 	case e.problem != nil:
-		c.reply(e.id, nil, &Error{CodeBadRequest, e.problem.Error()})
+		c.replyError(e.id, &Error{CodeBadRequest, e.problem.Error()})
 		return
 	case !e.hasCall:
-		c.reply(e.id, nil, &Error{CodeBadRequest, "a call needs an id and a call name"})
+		c.replyError(e.id, &Error{CodeBadRequest, "a call needs an id and a call name"})
 		return
 	}
 	m := r.methods[string(e.call)]
 	if m == nil {
-		c.reply(e.id, nil, &Error{CodeUnknownCommand, fmt.Sprintf("unknown command %q", e.call)})
+		c.replyError(e.id, &Error{CodeUnknownCommand, fmt.Sprintf("unknown command %q", e.call)})
 		return
 	}
 	limit := r.MaxCallsInFlight
@@ -578,9 +578,9 @@ func (r *Router) serveEnvelope(c *Conn, e *envelope, err error) {
 	case closed:
 		// The connection ended while this frame was parsed.
 	case dup:
-		c.reply(e.id, nil, &Error{CodeBadRequest, fmt.Sprintf("id %d is already in use by a call in flight", e.id)})
+		c.replyError(e.id, &Error{CodeBadRequest, fmt.Sprintf("id %d is already in use by a call in flight", e.id)})
 	case full:
-		c.reply(e.id, nil, &Error{CodeOverloaded, fmt.Sprintf("more than %d calls in flight", limit)})
+		c.replyError(e.id, &Error{CodeOverloaded, fmt.Sprintf("more than %d calls in flight", limit)})
 	default:
 		if !c.deferCall(cs) {
 			c.srv.pool.submit(task{call: cs})
@@ -693,21 +693,10 @@ func (t *calls) cancelAll() {
 	}
 }
 
-// reply writes {"id":N,"result":...} or {"id":N,"error":{...}}.
-func (c *Conn) reply(id int64, result []byte, err error) {
-	b := make([]byte, 0, 32+len(result))
-	if err != nil {
-		_ = c.WriteMessage(TextMessage, c.appendError(b, id, err))
-		return
-	}
-	b = append(b, `{"id":`...)
-	b = wire.AppendInt(b, id)
-	b = append(b, `,"result":`...)
-	if len(result) == 0 {
-		result = []byte("{}")
-	}
-	b = append(b, result...)
-	_ = c.WriteMessage(TextMessage, append(b, '}'))
+// replyError answers the call id with err, before it ran (a bad or
+// refused call): {"id":N,"error":{...}}.
+func (c *Conn) replyError(id int64, err error) {
+	_ = c.WriteMessage(TextMessage, c.appendError(make([]byte, 0, 64), id, err))
 }
 
 // appendError appends {"id":N,"error":{...}} for err: its own code and
