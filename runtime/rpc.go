@@ -3,8 +3,6 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -913,21 +911,14 @@ func (r *Router) hello(c *Conn, token string, lastSeq int64) {
 	c.welcome(c.Session(), false, reason)
 }
 
-// welcome writes {"welcome":{...}} for s, issuing its resume token. The
-// frame is built in place in one pooled buffer (the ID and the token need
-// no JSON escaping) and handed to the queue as it is, unless
-// permessage-deflate may compress it.
+// welcome writes {"welcome":{...}} for s, issuing its resume token (the
+// ID and the token need no JSON escaping).
 func (c *Conn) welcome(s *Session, resumed bool, reason string) {
 	buf := getBuffer(smallBufferSize)
-	b := append((*buf)[:0], 0x80|byte(opText), 126, 0, 0) // header (RFC 6455 §5.2); length below
-	b = append(b, `{"welcome":{"session":"`...)
-	id := len(b)
+	b := append((*buf)[:0], `{"welcome":{"session":"`...)
 	b = appendUUID(b, &s.uuid)
 	b = append(b, `","resume":"`...)
-	b = append(b, b[id:id+uuidLen]...) // the token: <id>.<secret>
-	b = append(b, '.')
-	secret := s.issueSecret()
-	b = base64.RawURLEncoding.AppendEncode(b, secret[:])
+	b = s.appendResumeToken(b)
 	b = append(b, `","resumed":`...)
 	b = wire.AppendBool(b, resumed)
 	if reason != "" {
@@ -937,13 +928,7 @@ func (c *Conn) welcome(s *Session, resumed bool, reason string) {
 	b = append(b, `,"heartbeat":`...)
 	b = wire.AppendInt(b, c.srv.cfg.ClientHeartbeat.Milliseconds())
 	b = append(b, "}}"...)
+	_ = c.WriteMessage(TextMessage, b) // copies
 	*buf = b
-	payload := b[4:]
-	if c.deflate || len(payload) < 126 || len(payload) > 0xffff {
-		_ = c.WriteMessage(TextMessage, payload) // copies; not reached without deflate: the payload has 150 to 250 bytes
-		putBuffer(buf)
-		return
-	}
-	binary.BigEndian.PutUint16(b[2:4], uint16(len(payload)))
-	_ = c.enqueue(buf, false)
+	putBuffer(buf)
 }
