@@ -22,15 +22,15 @@ import (
 	"github.com/duplexrpc/duplex/runtime"
 )
 
-// start serves a fresh room on loopback with o (Handler and Hooks set
-// here) and returns its address and room.
+// start serves a fresh room on loopback with o (Handler set here, the
+// room's hooks added to o's) and returns its address and room.
 func start(t *testing.T, o runtime.Options) (string, *chat.Room) {
 	t.Helper()
 	room := chat.NewRoom()
 	router := runtime.NewRouter()
 	chat.Register(router, room)
 	o.Handler = router
-	o.Hooks = room.Hooks(runtime.Hooks{})
+	o.Hooks = room.Hooks(o.Hooks)
 	srv, err := runtime.New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -341,13 +341,22 @@ func TestLeftExactlyOnce(t *testing.T) {
 // the login: no left, no joined, and the events missed meanwhile come
 // with the welcome.
 func TestResumeKeepsLogin(t *testing.T) {
-	addr, room := start(t, runtime.Options{ResumeWindow: time.Minute})
+	closed := make(chan struct{}, 4)
+	addr, room := start(t, runtime.Options{
+		ResumeWindow: time.Minute,
+		Hooks:        runtime.Hooks{OnClose: func(*runtime.Conn, *runtime.CloseError) { closed <- struct{}{} }},
+	})
 	watcher, _ := dial(t, addr, "", 0)
 	ann, _ := dial(t, addr, "", 0)
 	ann.ok("login", `{"name":"ann"}`)
 	ann.event("joined", `{"name":"ann","users":["ann"]}`)
 	watcher.event("joined", `{"name":"ann","users":["ann"]}`)
 	_ = ann.nc.Close() // dropped, without a close frame
+	select {
+	case <-closed: // detached: OnClose runs after the detach
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not notice the dropped connection")
+	}
 
 	bob, _ := dial(t, addr, "", 0)
 	bob.ok("login", `{"name":"bob"}`)
