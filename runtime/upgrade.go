@@ -337,11 +337,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	s.finishUpgrade(nc, r, res, sess, leftover)
 }
 
+// DefaultHTTPIdleTimeout is how long Server.HTTPServer keeps an idle
+// keep-alive connection (one that fetched a page and went quiet) open.
+const DefaultHTTPIdleTimeout = 60 * time.Second
+
 // HTTPServer returns an http.Server serving s at every path of addr, with
-// ReadHeaderTimeout set to HandshakeTimeout so that half-sent requests are
-// closed. Mount s on a mux yourself for anything more.
+// the limits a server facing the internet needs, the same as on the
+// listener path (Serve): ReadHeaderTimeout is HandshakeTimeout, so that a
+// half-sent request head is closed; MaxHeaderBytes is 16 KiB (a longer
+// head gets 431); IdleTimeout is DefaultHTTPIdleTimeout, so that
+// keep-alive connections that went quiet after a request (page assets)
+// do not hold a descriptor each for ever. None of these apply to a
+// connection once it is upgraded: net/http no longer sees it, and the
+// health check (PingInterval, PingTimeout) watches it instead. Set Handler
+// to a mux to serve more than s; change the fields before serving.
 func (s *Server) HTTPServer(addr string) *http.Server {
-	return &http.Server{Addr: addr, Handler: s, ReadHeaderTimeout: s.cfg.HandshakeTimeout}
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s,
+		ReadHeaderTimeout: s.cfg.HandshakeTimeout,
+		IdleTimeout:       DefaultHTTPIdleTimeout,
+		MaxHeaderBytes:    maxRequestHeader,
+	}
 }
 
 // prepare runs every check of an upgrade request, reserves a connection

@@ -46,6 +46,7 @@ func run() error {
 		resumeWindow = flag.Duration("resume-window", 30*time.Second, "how long a lost connection's session (and its user's place in the room) waits for the client to come back")
 		pingInterval = flag.Duration("ping-interval", runtime.DefaultPingInterval, "ping a connection read-idle this long (negative: off)")
 		pingTimeout  = flag.Duration("ping-timeout", runtime.DefaultPingTimeout, "close a connection silent this long after a ping")
+		idleTimeout  = flag.Duration("http-idle-timeout", runtime.DefaultHTTPIdleTimeout, "close a keep-alive HTTP connection idle this long (page requests; not WebSockets)")
 		verbose      = flag.Bool("v", false, "log connection events to stderr")
 	)
 	flag.Parse()
@@ -73,10 +74,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /", http.FileServerFS(page))
-	mux.Handle("GET /ws", srv)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: runtime.DefaultHandshakeTimeout}
+	hs := httpServer(srv, page)
+	hs.IdleTimeout = *idleTimeout
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -100,4 +99,17 @@ func run() error {
 		return err
 	}
 	return hs.Shutdown(ctx)
+}
+
+// httpServer serves the page at / and the socket at /ws, with the HTTP
+// limits of runtime.Server.HTTPServer: a bounded request head (time and
+// size) and idle keep-alive connections closed after
+// runtime.DefaultHTTPIdleTimeout.
+func httpServer(srv *runtime.Server, page fs.FS) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /", http.FileServerFS(page))
+	mux.Handle("GET /ws", srv)
+	hs := srv.HTTPServer("")
+	hs.Handler = mux
+	return hs
 }
