@@ -28,7 +28,7 @@ func inflateWindow(payload []byte, window int) (out []byte, maxDist int, err err
 		}
 		switch typ {
 		case 0: // stored
-			r.bit = (r.bit + 7) &^ 7
+			r.align()
 			n, err := r.bits(16)
 			if err != nil {
 				return out, maxDist, err
@@ -40,12 +40,13 @@ func inflateWindow(payload []byte, window int) (out []byte, maxDist int, err err
 			if n != ^nn&0xffff {
 				return out, maxDist, errors.New("stored block: LEN and NLEN disagree")
 			}
-			start := r.bit / 8
-			if start+n > len(r.p) {
-				return out, maxDist, errors.New("stored block: truncated")
+			for range n {
+				b, err := r.bits(8)
+				if err != nil {
+					return out, maxDist, errors.New("stored block: truncated")
+				}
+				out = append(out, byte(b))
 			}
-			out = append(out, r.p[start:start+n]...)
-			r.bit += 8 * n
 		case 1: // fixed Huffman codes
 			out, maxDist, err = r.codes(out, maxDist, window, &fixedLit, &fixedDist)
 		case 2: // dynamic Huffman codes
@@ -68,22 +69,33 @@ func inflateWindow(payload []byte, window int) (out []byte, maxDist int, err err
 
 type bitReader struct {
 	p   []byte
-	bit int // bits consumed
+	pos int    // next byte of p to load
+	buf uint64 // loaded bits not consumed yet, next one lowest
+	n   int    // how many
 }
 
-func (r *bitReader) atEnd() bool { return r.bit >= 8*len(r.p) }
+func (r *bitReader) atEnd() bool { return r.n == 0 && r.pos >= len(r.p) }
 
 // bits reads n bits, least significant first (RFC 1951 §3.1.1).
 func (r *bitReader) bits(n int) (int, error) {
-	v := 0
-	for i := range n {
-		if r.atEnd() {
+	for r.n < n {
+		if r.pos >= len(r.p) {
 			return 0, errors.New("unexpected end of data")
 		}
-		v |= int(r.p[r.bit/8]>>(r.bit%8)&1) << i
-		r.bit++
+		r.buf |= uint64(r.p[r.pos]) << r.n
+		r.pos++
+		r.n += 8
 	}
+	v := int(r.buf & (1<<n - 1))
+	r.buf >>= n
+	r.n -= n
 	return v, nil
+}
+
+// align skips to the next byte boundary.
+func (r *bitReader) align() {
+	r.buf >>= r.n % 8
+	r.n -= r.n % 8
 }
 
 // huffman is a canonical Huffman code: how many codes of each length, and
