@@ -3,7 +3,9 @@ package runtime_test
 import (
 	"bytes"
 	"compress/flate"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +221,141 @@ func TestCompressionLevels(t *testing.T) {
 		if f.h.Rsv&4 == 0 || string(inflateMessage(t, f.payload)) != big {
 			t.Errorf("level %d: rsv %d, bad round trip", level, f.h.Rsv)
 		}
+	}
+}
+
+// The test decoder inflates what compress/flate compresses, and refuses
+// back-references beyond its window.
+func TestInflateWindowDecoder(t *testing.T) {
+	text := []byte(strings.Repeat("window test, repeated a few times. ", 3000)) // ~100 KiB
+	random := make([]byte, 70000)
+	for i := range random {
+		random[i] = byte(i*7919 + i*i*31 + i>>7)
+	}
+	for _, level := range []int{flate.HuffmanOnly, flate.BestSpeed, flate.DefaultCompression, flate.BestCompression} {
+		for _, p := range [][]byte{nil, []byte("x"), text[:300], text, random} {
+			var b bytes.Buffer
+			w, _ := flate.NewWriter(&b, level)
+			_, _ = w.Write(p)
+			_ = w.Flush()
+			z := bytes.TrimSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
+			out, maxDist, err := inflateWindow(z, 1<<15)
+			if err != nil || !bytes.Equal(out, p) {
+				t.Fatalf("level %d, %d bytes: inflated %d bytes, err %v", level, len(p), len(out), err)
+			}
+			if level == flate.HuffmanOnly && maxDist != 0 {
+				t.Errorf("Huffman-only output with a back-reference of %d bytes", maxDist)
+			}
+		}
+	}
+	// A message ending in a final block (as after Close) is read too.
+	var b bytes.Buffer
+	w, _ := flate.NewWriter(&b, flate.BestSpeed)
+	_, _ = w.Write(text)
+	_ = w.Close()
+	if out, _, err := inflateWindow(b.Bytes(), 1<<15); err != nil || !bytes.Equal(out, text) {
+		t.Fatalf("final block: %d bytes, %v", len(out), err)
+	}
+	// compress/flate refers back up to 32 KiB: a 512-byte window refuses
+	// what a 32 KiB one accepts.
+	z := deflateMessage(t, wordText(20000))
+	if _, maxDist, err := inflateWindow(z, 512); err == nil || maxDist <= 512 {
+		t.Errorf("512-byte window: err %v, longest back-reference %d", err, maxDist)
+	}
+	if out, _, err := inflateWindow(z, 1<<15); err != nil || string(out) != string(wordText(20000)) {
+		t.Errorf("32 KiB window: %v", err)
+	}
+}
+
+// wordText returns n bytes of words drawn at random from a small
+// vocabulary: compressible, with repeats at every distance, so that LZ77
+// refers back as far as its window allows.
+func wordText(n int) []byte {
+	words := strings.Fields("alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo lima mike " +
+		"november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu")
+	b := make([]byte, 0, n+16)
+	for x := uint32(2463534242); len(b) < n; {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b = append(b, words[x%uint32(len(words))]...)
+		b = append(b, ' ')
+	}
+	return b[:n]
+}
+
+// A client that offers server_max_window_bits=N gets it echoed and receives
+// messages it can inflate with a window of 2^N bytes: with N=15 everything
+// is compressed as usual; below 15, a message of at most 2^N bytes is
+// compressed as usual (with no context takeover it cannot refer back
+// further than its own start) and a longer one Huffman-only, without
+// back-references. What the client sends is inflated whatever N.
+func TestCompressionServerMaxWindowBits(t *testing.T) {
+	for _, p := range paths {
+		for _, bits := range []int{15, 12, 9, 8} {
+			t.Run(fmt.Sprintf("%v/%d", p, bits), func(t *testing.T) {
+				e := start(t, p, runtime.Options{Compression: &runtime.CompressionOptions{Threshold: 64}})
+				offer := fmt.Sprintf("permessage-deflate; client_max_window_bits; server_max_window_bits=%d", bits)
+				c := upgrade(t, e.addr, upgradeRequest(e.addr).set("Sec-WebSocket-Extensions", offer))
+				conn := e.rec.nextOpen(t)
+				want := fmt.Sprintf("permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=%d", bits)
+				if got := c.resp.Header.Get("Sec-WebSocket-Extensions"); got != want || !conn.Compressed() {
+					t.Fatalf("offer %q: answered %q (Compressed %v), want %q", offer, got, conn.Compressed(), want)
+				}
+				window := 1 << bits
+				text := wordText(4 * window)
+				for _, n := range []int{window / 2, window, window + 1, 4 * window} {
+					msg := text[:n]
+					if err := conn.WriteMessage(runtime.TextMessage, msg); err != nil {
+						t.Fatal(err)
+					}
+					f := c.nextData()
+					if f.h.Rsv != 4 {
+						t.Fatalf("%d-byte message sent with rsv %d, want RSV1", n, f.h.Rsv)
+					}
+					out, maxDist, err := inflateWindow(f.payload, window)
+					if err != nil || !bytes.Equal(out, msg) {
+						t.Fatalf("%d-byte message: inflated %d bytes with a %d-byte window: %v", n, len(out), window, err)
+					}
+					lz77 := n <= window || bits == 15
+					if lz77 && maxDist == 0 {
+						t.Errorf("%d-byte message: no back-reference in %d compressed bytes; LZ77 matching is off", n, len(f.payload))
+					}
+					if !lz77 && maxDist != 0 {
+						t.Errorf("%d-byte message, longer than the %d-byte window: back-reference of %d bytes", n, window, maxDist)
+					}
+					if len(f.payload) >= n {
+						t.Errorf("%d-byte message compressed to %d bytes", n, len(f.payload))
+					}
+				}
+				// Below the threshold: as it is.
+				_ = conn.WriteMessage(runtime.TextMessage, []byte("short"))
+				if f := c.nextData(); f.h.Rsv != 0 || string(f.payload) != "short" {
+					t.Errorf("short message: rsv %d payload %q", f.h.Rsv, f.payload)
+				}
+				// The client's messages use compress/flate's 32 KiB window
+				// (its window is not limited); their echo honours ours.
+				big := []byte(strings.Repeat("client data, 32 KiB window. ", 3000))
+				c.write(clientFrame(true, 4, ws.OpText, deflateMessage(t, big)))
+				f := c.nextData()
+				if out, _, err := inflateWindow(f.payload, window); f.h.Rsv != 4 || err != nil || !bytes.Equal(out, big) {
+					t.Errorf("echo of a compressed message: rsv %d, %d bytes, %v", f.h.Rsv, len(out), err)
+				}
+			})
+		}
+	}
+}
+
+// Incompressible data longer than a small window goes as it is: Huffman
+// coding alone does not make it smaller.
+func TestCompressionSmallWindowIncompressible(t *testing.T) {
+	e := start(t, viaListener, runtime.Options{Compression: &runtime.CompressionOptions{}})
+	c := upgrade(t, e.addr, upgradeRequest(e.addr).set("Sec-WebSocket-Extensions", "permessage-deflate; server_max_window_bits=9"))
+	conn := e.rec.nextOpen(t)
+	random := make([]byte, 4096)
+	_, _ = rand.NewChaCha8([32]byte{1}).Read(random)
+	_ = conn.WriteMessage(runtime.BinaryMessage, random)
+	if f := c.nextData(); f.h.Rsv != 0 || !bytes.Equal(f.payload, random) {
+		t.Errorf("random bytes sent with rsv %d (%d bytes), want them as they are", f.h.Rsv, len(f.payload))
 	}
 }

@@ -42,6 +42,7 @@ type Conn struct {
 	fd       int32       // poller descriptor, -1 when a goroutine reads
 	proto    uint16      // 1 + the subprotocol's index in Options.Subprotocols, 0 for none
 	deflate  bool        // permessage-deflate negotiated (Options.Compression applies)
+	winBits  uint8       // server_max_window_bits when below 15 (outgoingCompression), 0 otherwise
 
 	writing   bool // a writer owns the socket's write side
 	inRead    bool // the reader is feeding the parser: it writes what the handler queued when done
@@ -637,16 +638,14 @@ func (c *Conn) WriteMessage(typ MessageType, data []byte) error {
 	return c.enqueueFrame(op, data, c.deflate)
 }
 
-// enqueueFrame encodes one frame (compressing it when allowed and worth it)
-// and queues it.
+// enqueueFrame encodes one frame (compressing it when allowed and worth it,
+// see outgoingCompression) and queues it.
 func (c *Conn) enqueueFrame(op opcode, payload []byte, mayCompress bool) error {
-	var frame *[]byte
-	if comp := c.srv.cfg.Compression; mayCompress && len(payload) >= comp.threshold() {
-		frame = encodeFrame(op, payload, comp)
-	} else {
-		frame = encodeFrame(op, payload, nil)
+	var comp *CompressionOptions
+	if mayCompress {
+		comp = c.outgoingCompression(len(payload))
 	}
-	return c.enqueue(frame, op.IsControl())
+	return c.enqueue(encodeFrame(op, payload, comp), op.IsControl())
 }
 
 // enqueue queues one encoded frame (a pooled buffer, which it takes over).

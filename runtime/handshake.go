@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"fmt"
@@ -49,7 +48,8 @@ type handshakeResult struct {
 	subprotocol string
 	proto       uint16 // 1 + subprotocol's index in Options.Subprotocols; 0 for none
 	deflate     bool
-	extHeader   []byte // Sec-WebSocket-Extensions value, when deflate
+	winBits     uint8  // server_max_window_bits when below 15, 0 otherwise (negotiateDeflate)
+	extHeader   string // Sec-WebSocket-Extensions value, when deflate
 }
 
 // websocketGUID is the RFC 6455 §1.3 constant.
@@ -167,18 +167,7 @@ func (s *Server) checkHandshake(r *Request) (handshakeResult, *HTTPError) {
 	}
 
 	if s.cfg.Compression != nil {
-		var offers []httphead.Option
-		for _, v := range h["Sec-Websocket-Extensions"] {
-			if opts, ok := httphead.ParseOptions([]byte(v), nil); ok {
-				offers = append(offers, opts...)
-			}
-		}
-		if accept, ok := negotiateDeflate(offers); ok {
-			var b bytes.Buffer
-			if _, err := httphead.WriteOptions(&b, []httphead.Option{accept}); err == nil {
-				res.deflate, res.extHeader = true, b.Bytes()
-			}
-		}
+		res.extHeader, res.winBits, res.deflate = negotiateDeflate(h["Sec-Websocket-Extensions"])
 	}
 	return res, nil
 }

@@ -617,33 +617,37 @@ func TestHandshakeNotHijackable(t *testing.T) {
 	}
 }
 
+// Negotiation through both upgrade paths; negotiate_test.go has the full
+// table of offers.
 func TestHandshakeCompressionNegotiation(t *testing.T) {
 	for _, p := range paths {
 		t.Run(p.String(), func(t *testing.T) {
 			e := start(t, p, runtime.Options{Compression: &runtime.CompressionOptions{}})
+			const both = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
 			for _, tt := range []struct {
-				offer string
-				ok    bool
+				offers []string // one Sec-WebSocket-Extensions header each
+				want   string   // the answer, "" for none
 			}{
-				{"", false},
-				{"permessage-deflate", true},
-				{"permessage-deflate; client_max_window_bits", true},
-				{"x-webkit-deflate-frame", false},
-				{"foo, permessage-deflate; client_no_context_takeover", true},
-				{"permessage-deflate; server_max_window_bits=10", false},
+				{nil, ""},
+				{[]string{"permessage-deflate"}, both},
+				{[]string{"permessage-deflate; client_max_window_bits"}, both},
+				{[]string{"x-webkit-deflate-frame"}, ""},
+				{[]string{"foo, permessage-deflate; client_no_context_takeover"}, both},
+				{[]string{"permessage-deflate; server_max_window_bits=10"}, both + "; server_max_window_bits=10"},
+				{[]string{"permessage-deflate; server_max_window_bits=15"}, both + "; server_max_window_bits=15"},
+				{[]string{"permessage-deflate; server_max_window_bits=16"}, ""},
+				{[]string{"permessage-deflate; server_max_window_bits=16, permessage-deflate"}, both},
+				{[]string{"permessage-deflate; foo", "permessage-deflate; server_max_window_bits=9"}, both + "; server_max_window_bits=9"},
 			} {
 				req := upgradeRequest(e.addr)
-				if tt.offer != "" {
-					req.set("Sec-WebSocket-Extensions", tt.offer)
+				for _, o := range tt.offers {
+					req.add("Sec-WebSocket-Extensions", o)
 				}
 				c := upgrade(t, e.addr, req)
-				ext := c.resp.Header.Get("Sec-WebSocket-Extensions")
+				ext := c.resp.Header.Values("Sec-WebSocket-Extensions")
 				conn := e.rec.nextOpen(t)
-				if got := strings.HasPrefix(ext, "permessage-deflate"); got != tt.ok || conn.Compressed() != tt.ok {
-					t.Errorf("offer %q: answered %q, Compressed %v, want %v", tt.offer, ext, conn.Compressed(), tt.ok)
-				}
-				if tt.ok && (!strings.Contains(ext, "server_no_context_takeover") || !strings.Contains(ext, "client_no_context_takeover")) {
-					t.Errorf("offer %q: answer %q lacks the no_context_takeover parameters", tt.offer, ext)
+				if got := strings.Join(ext, ", "); got != tt.want || len(ext) > 1 || conn.Compressed() != (tt.want != "") {
+					t.Errorf("offers %q: answered %q, Compressed %v, want %q", tt.offers, ext, conn.Compressed(), tt.want)
 				}
 			}
 			off := start(t, p, runtime.Options{})

@@ -109,7 +109,7 @@ var errWouldBlock = netpoll.ErrWouldBlock
 // client sent right after its request. Everything other goroutines may read
 // (rc, fd) is set before the connection is published.
 func (s *Server) open(nc net.Conn, sess *Session, res handshakeResult, leftover []byte) {
-	c := &Conn{srv: s, nc: nc, fd: -1, proto: res.proto, deflate: res.deflate}
+	c := &Conn{srv: s, nc: nc, fd: -1, proto: res.proto, deflate: res.deflate, winBits: res.winBits}
 	c.parser.maxMessage = s.cfg.maxMessage
 	c.parser.deflate = res.deflate
 	c.lastRead.Store(time.Now().UnixNano())

@@ -1333,8 +1333,8 @@ func casesDeflate() []*tcase {
 	neg("offer client_max_window_bits=10: accepted, echoes decompress", profDeflate,
 		[]string{"permessage-deflate; client_max_window_bits=10"}, requireDeflate(),
 		sendCompressed(opText, compressible(5000), 1), echo(opText, compressible(5000)))
-	neg("offer server_max_window_bits=10: accepted with <=10 or declined; echo works", profDeflate,
-		[]string{"permessage-deflate; server_max_window_bits=10"}, func(s *session) {
+	neg("offer server_max_window_bits=10: accepted with <=10 (duplex: 10) or declined; echo works", profDeflate,
+		[]string{"permessage-deflate; server_max_window_bits=10"}, answersServerBits(10), func(s *session) {
 			p := compressible(5000)
 			if s.c.deflate != nil {
 				s.c.send(s, chopWhole, frame{fin: true, op: opText, rsv: rsv1, payload: s.c.compress(p)})
@@ -1366,8 +1366,8 @@ func casesDeflate() []*tcase {
 		[]string{"permessage-deflate; server_max_window_bits=16"}, expectNoExtension(), alive())
 	neg("offer with a duplicated parameter must be declined", profDeflate,
 		[]string{"permessage-deflate; client_no_context_takeover; client_no_context_takeover"}, expectNoExtension(), alive())
-	neg("two offers (server_max_window_bits=8, plain): one accepted", profDeflate,
-		[]string{"permessage-deflate; server_max_window_bits=8, permessage-deflate"}, requireDeflate(),
+	neg("two offers (server_max_window_bits=8, plain): one accepted (duplex: the first)", profDeflate,
+		[]string{"permessage-deflate; server_max_window_bits=8, permessage-deflate"}, requireDeflate(), answersServerBits(8),
 		sendCompressed(opBinary, compressible(2000), 1), echo(opBinary, compressible(2000)))
 	neg("unknown extension x-foo alone is not accepted", profDeflate, []string{"x-foo"}, expectNoExtension(), alive())
 	neg("x-foo, permessage-deflate: only permessage-deflate accepted", profDeflate, []string{"x-foo; bar=1, permessage-deflate"},
@@ -1464,5 +1464,79 @@ func casesDeflate() []*tcase {
 				s.c.expectEcho(s, opText, p)
 			}
 		})
+
+	// The Autobahn testsuite's 13.x offers (case12_x_x.py DEFLATE_PARAMS,
+	// as autobahn's PerMessageDeflateOffer writes them: it always adds
+	// client_no_context_takeover; client_max_window_bits), 13.3-13.6 with
+	// server_max_window_bits. Each exchanges text messages of sizes around
+	// the window and of Autobahn's sizes, some in 256-byte fragments as its
+	// auto-fragmenting cases do; the client inflates the echoes with the
+	// window it asked for (wsConn.inflate). RFC 7692 lets a server decline
+	// any offer (Autobahn counts that as unimplemented, not failed), so only
+	// duplex must accept; a server that declines exchanges the messages
+	// uncompressed.
+	n = &numberer{prefix: "12.7"}
+	const ab = "permessage-deflate; client_no_context_takeover; client_max_window_bits"
+	for _, o := range []struct {
+		autobahn string
+		offer    string
+		bits     int // server_max_window_bits duplex must echo, 0 for none
+	}{
+		{"13.1", ab, 0},
+		{"13.2", ab + "; server_no_context_takeover", 0},
+		{"13.3", ab + "; server_max_window_bits=9", 9},
+		{"13.4", ab + "; server_max_window_bits=15", 15},
+		{"13.5", ab + "; server_no_context_takeover; server_max_window_bits=9", 9},
+		{"13.6", ab + "; server_no_context_takeover; server_max_window_bits=15", 15},
+		{"13.7", ab + "; server_no_context_takeover; server_max_window_bits=9, " + ab + "; server_no_context_takeover, " + ab, 9},
+	} {
+		steps := []step{answersServerBits(o.bits)}
+		for i, size := range []int{16, 64, 256, 512, 513, 1024, 4096, 8192, 32768, 131072} {
+			p := wordsOf(size, uint64(i))
+			steps = append(steps, func(s *session) {
+				if s.c.deflate == nil {
+					s.c.send(s, chopWhole, textFrame(string(p)))
+				} else {
+					nfrag := 1
+					if i%2 == 1 {
+						nfrag = max(1, len(deflateAlone(p))/256)
+					}
+					s.c.send(s, chopWhole, splitFrames(opText, s.c.compress(p), nfrag, rsv1)...)
+				}
+			}, echo(opText, p))
+		}
+		cs = append(cs, &tcase{id: n.next(), cat: 12, prof: profDeflate, offer: []string{o.offer}, steps: steps,
+			name: fmt.Sprintf("Autobahn %s offer %q: accepted (duplex) or declined, text messages of 16 B-128 KiB round-trip", o.autobahn, o.offer)})
+	}
 	return cs
+}
+
+// answersServerBits requires (of duplex) the answer to echo
+// server_max_window_bits=bits (RFC 7692 §7.1.2.1 lets it answer a smaller
+// value; duplex echoes the offer's), or to carry none when bits is 0.
+func answersServerBits(bits int) step {
+	return func(s *session) {
+		switch {
+		case !s.tg.strict:
+		case s.c.deflate == nil:
+			s.Fatalf("offer %q declined (response extensions %q)", s.tc.offer, s.c.resp.Header.Values("Sec-WebSocket-Extensions"))
+		case s.c.deflate.serverMaxWindowBits != bits:
+			s.Fatalf("answer %q: server_max_window_bits %d, want %d", s.c.deflate.raw, s.c.deflate.serverMaxWindowBits, bits)
+		}
+	}
+}
+
+// wordsOf returns n bytes of text: words drawn at random (deterministic per
+// seed) from a small vocabulary, so that LZ77 finds repeats at every
+// distance, as in Autobahn's JSON test data.
+func wordsOf(n int, seed uint64) []byte {
+	words := strings.Fields(`"id": "name": "value": true, false, null, [1, 2, 3], {"a": {"b": alpha bravo charlie delta echo ` +
+		`foxtrot golf hotel india juliett kilo lima mike november oscar papa quebec romeo sierra tango`)
+	rng := mrand.New(mrand.NewPCG(seed, uint64(n)))
+	b := make([]byte, 0, n+16)
+	for len(b) < n {
+		b = append(b, words[rng.IntN(len(words))]...)
+		b = append(b, ' ')
+	}
+	return b[:n]
 }

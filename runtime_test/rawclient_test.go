@@ -622,6 +622,17 @@ func (c *wsConn) inflate(data []byte, limit int) ([]byte, error) {
 	if len(out) > limit {
 		return nil, fmt.Errorf("server message inflates beyond %d bytes", limit)
 	}
+	if bits := c.deflate.serverMaxWindowBits; bits > 0 && bits < 15 {
+		// compress/flate keeps 32 KiB of history; a client that asked for
+		// server_max_window_bits=N keeps 2^N bytes (RFC 7692 §7.1.2.1).
+		w, _, err := inflateWindow(dict, data, 1<<bits)
+		if err != nil {
+			return nil, fmt.Errorf("inflate server message with the negotiated %d-byte window (server_max_window_bits=%d): %v", 1<<bits, bits, err)
+		}
+		if !bytes.Equal(w, out) {
+			return nil, fmt.Errorf("window-limited inflate and compress/flate disagree on a server message")
+		}
+	}
 	if !c.deflate.serverNoContextTakeover {
 		d := append(c.inflDict, out...)
 		if len(d) > 32768 {
