@@ -222,7 +222,7 @@ func TestHelloMustComeFirst(t *testing.T) {
 	e.rec.nextOpen(t)
 	c.checkUsable(1)
 	c.text(`{"hello":{}}`)
-	if reason := c.expectCloseCode(runtime.ClosePolicy); !strings.Contains(reason, "first frame") {
+	if reason := c.expectCloseCode(runtime.ClosePolicy); reason != "a hello must come before any call, cancel or ping, and only once" {
 		t.Errorf("reason %q", reason)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	goruntime "runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,10 +19,11 @@ import (
 // JSON object each. A Router decodes call envelopes, runs the registered
 // method on a goroutine of its own with a context that a cancel envelope
 // or the connection's end cancels, and answers with the result or a typed
-// error. A bad call (unknown command, invalid arguments, a duplicate id)
-// gets an error reply and the connection lives on; only a frame that is not
-// a protocol envelope at all closes it (1003 for binary, 1007 for text that
-// is not a JSON object).
+// error. Bad input that is a JSON object gets a bad_request reply (to the
+// call's id, or with a null id when there is no usable one) and the
+// connection lives on; only a frame that is not a JSON object closes it
+// (1003 for binary, 1007 for text), and so does a late hello (1008).
+// docs/protocol.md has the table of every kind of bad input.
 
 // Error codes the runtime itself answers with (docs/protocol.md).
 const (
@@ -307,46 +309,123 @@ var callStates = sync.Pool{New: func() any { return new(callState) }}
 // maxKeptReply bounds the reply buffer a pooled callState keeps.
 const maxKeptReply = 16 << 10
 
-// envelope is a decoded client frame.
-type envelope struct {
-	id        int64
-	hasID     bool   // id present and a valid integer
-	call      []byte // the command's name; valid until the envelope decoder is reused
-	hasCall   bool
-	args      []byte
-	cancel    int64
-	hasCancel bool
-	hasHello  bool
-	resume    string // hello.resume
-	seq       int64  // hello.seq
-	ping      int64
-	hasPing   bool
-	problem   error // a member of the wrong type or range: answered with bad_request
+// member is a member of a client envelope that protocol v1 knows, as a bit
+// of envelope.seen.
+type member uint8
+
+const (
+	memberID member = 1 << iota
+	memberCall
+	memberArgs
+	memberCancel
+	memberPing
+	memberHello
+)
+
+// kinds are the members that say what an envelope is: a call, a cancel, a
+// ping or a hello. id and args are members of calls.
+const kinds = memberCall | memberCancel | memberPing | memberHello
+
+// memberOf returns the member named key, 0 for a member v1 does not know.
+func memberOf(key []byte) member {
+	switch string(key) {
+	case "id":
+		return memberID
+	case "call":
+		return memberCall
+	case "args":
+		return memberArgs
+	case "cancel":
+		return memberCancel
+	case "ping":
+		return memberPing
+	case "hello":
+		return memberHello
+	}
+	return 0
 }
 
-// envelopeDecoder decodes envelopes without allocating: its decoder's
+// String returns the member's name.
+func (m member) String() string {
+	switch m {
+	case memberID:
+		return "id"
+	case memberCall:
+		return "call"
+	case memberArgs:
+		return "args"
+	case memberCancel:
+		return "cancel"
+	case memberPing:
+		return "ping"
+	case memberHello:
+		return "hello"
+	}
+	return "?"
+}
+
+// kindList names the kind members in k: "call and cancel".
+func kindList(k member) string {
+	var names []string
+	for _, m := range []member{memberCall, memberCancel, memberPing, memberHello} {
+		if k&m != 0 {
+			names = append(names, m.String())
+		}
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// envelope is a decoded client frame: the known members it has, their
+// values, and what is wrong with them. A member that is present but
+// unusable (of the wrong type or range, or given twice) has its bit in
+// seen and an error, the first one found for it.
+type envelope struct {
+	seen   member // the known members present, usable or not
+	id     int64
+	call   []byte // the command's name; valid until the envelope decoder is reused
+	args   []byte // the raw "args" object; nil when absent
+	cancel int64
+	ping   int64
+	resume string // hello.resume
+	seq    int64  // hello.seq
+	// What is wrong with id; with call or args; with cancel; with ping;
+	// with hello.
+	idErr, callErr, cancelErr, pingErr, helloErr error
+}
+
+// usableID reports whether the envelope has an id that a reply can name.
+func (e *envelope) usableID() bool { return e.seen&memberID != 0 && e.idErr == nil }
+
+// envelopeDecoder decodes envelopes without allocating: its decoders'
 // scratch space and the copy of the command name are reused (pooled).
 type envelopeDecoder struct {
-	d     wire.Decoder
+	d     wire.Decoder // reads the frame
+	v     wire.Decoder // reads one member's value
 	name  []byte
 	e     envelope
-	clean bool // wire's decoder accepted every byte of the frame
+	clean bool // wire's decoder read the whole frame: it needed no second pass
 }
 
 var envelopeDecoders = sync.Pool{New: func() any { return new(envelopeDecoder) }}
 
 // decode reads a client frame into ed.e. A frame that is not a JSON
-// object gives an error (the connection is closed with 1007); a member of
-// the wrong type gives e.problem, whatever the order of the members, so
-// that the call can still be answered by its id.
+// object gives an error (the connection is closed with 1007); what is
+// wrong with the members of one is recorded in ed.e, whatever their
+// order, to be answered.
 //
-// The grammar alone decides what is JSON (encoding/json's scanner); what
-// wire's stricter decoder refuses inside a valid document (a lone
-// surrogate escape, deep nesting) is a bad member. wire's decoder accepts
-// only valid JSON (FuzzDecoderSkip), so a frame it reads from end to end
-// without an error needs no second pass: encoding/json.Valid runs only for
-// frames in which something failed, and the members read are the same
-// either way.
+// The grammar alone decides what is JSON (encoding/json's scanner). wire's
+// decoder reads the members in one pass; it accepts only valid JSON
+// (FuzzDecoderSkip), so a frame it reads from end to end needs no second
+// look. Where it stops, the frame is either not JSON (encoding/json.Valid
+// says so, and wire's decoder words the error), or valid JSON that wire's
+// stricter decoder refuses somewhere (a lone surrogate escape, nesting
+// deeper than 64). Then validMembers splits the object into its members
+// without judging them, so that such a value in one member neither hides
+// the others nor closes the connection, and in a member v1 does not know
+// is ignored like the rest of it.
 func (ed *envelopeDecoder) decode(data []byte) error {
 	ed.e = envelope{}
 	d := &ed.d
@@ -359,11 +438,11 @@ func (ed *envelopeDecoder) decode(data []byte) error {
 		}
 		return d.Errorf("expected object, got %s", got)
 	}
-	if ed.members() && d.End() == nil {
+	if ed.clean = ed.members() && d.End() == nil; ed.clean {
 		return nil
 	}
+	ed.e = envelope{}
 	if !json.Valid(data) {
-		ed.e = envelope{}
 		d.Reset(data, "")
 		if err := d.Skip(); err != nil {
 			return err
@@ -373,26 +452,15 @@ func (ed *envelopeDecoder) decode(data []byte) error {
 		}
 		return errors.New("not valid JSON")
 	}
+	ed.validMembers(data)
 	return nil
 }
 
-// note records a problem with a member (the first is kept), and that the
-// frame was not read cleanly.
-func (ed *envelopeDecoder) note(err error) {
-	ed.clean = false
-	if ed.e.problem == nil {
-		ed.e.problem = err
-	}
-}
-
-// members reads the members of the envelope object at the decoder into
-// ed.e and reports whether wire's decoder accepted all of them. Member
-// errors are about types, ranges and wire's strictness; each bad member
-// is skipped, and the first one kept as e.problem. Where the decoder is
-// lost inside a value, reading stops.
+// members reads the members of the object at ed.d, each value whole (and
+// so validated) by wire's decoder, and reports whether it read the object
+// to its end.
 func (ed *envelopeDecoder) members() bool {
-	e, d := &ed.e, &ed.d
-	ed.clean = true
+	d := &ed.d
 	if err := d.BeginObject(); err != nil {
 		return false
 	}
@@ -402,88 +470,205 @@ func (ed *envelopeDecoder) members() bool {
 			return false
 		}
 		if !more {
-			return ed.clean
+			return true
 		}
-		switch string(key) {
-		case "id":
-			if id, err := d.Int(); err == nil {
-				e.id, e.hasID = id, true
-			} else {
-				ed.note(err)
-				_ = d.Skip()
-			}
-		case "call":
-			if name, err := d.StringBytes(); err == nil {
-				// Copied: the bytes may be the decoder's scratch space.
-				ed.name = append(ed.name[:0], name...)
-				e.call, e.hasCall = ed.name, true
-			} else {
-				ed.note(err)
-				_ = d.Skip()
-			}
-		case "args":
-			if d.Peek() == wire.Object {
-				raw, err := d.Raw()
-				if err != nil {
-					ed.note(err)
-					return false // the decoder is lost inside the value
-				}
-				e.args = raw
-			} else {
-				ed.note(d.Errorf("expected object, got %s", d.Peek()))
-				_ = d.Skip()
-			}
-		case "cancel":
-			if id, err := d.Int(); err == nil {
-				e.cancel, e.hasCancel = id, true
-			} else {
-				ed.note(err)
-				_ = d.Skip()
-			}
-		case "ping":
-			if n, err := d.Int(); err == nil {
-				e.ping, e.hasPing = n, true
-			} else {
-				ed.note(err)
-				_ = d.Skip()
-			}
-		case "hello":
-			e.hasHello = true
-			if err := ed.hello(); err != nil {
-				ed.note(err)
-				return false // the decoder is lost inside the value
-			}
-		default:
-			if err := d.Skip(); err != nil { // later protocol versions may add members
-				ed.clean = false
+		m := memberOf(key) // before Raw, which may reuse key's bytes
+		value, err := d.Raw()
+		if err != nil {
+			return false
+		}
+		if m != 0 { // later protocol versions may add members
+			ed.member(m, value, true)
+		}
+	}
+}
+
+// validMembers reads the members of data, a JSON object that is valid
+// JSON, finding where each one's key and value end without reading them.
+// A key that wire's decoder cannot read (a lone surrogate escape) is not
+// one v1 knows.
+func (ed *envelopeDecoder) validMembers(data []byte) {
+	o := validObject{data: data}
+	for key, value, ok := o.next(); ok; key, value, ok = o.next() {
+		ed.v.Reset(key, "")
+		if name, err := ed.v.StringBytes(); err == nil {
+			if m := memberOf(name); m != 0 {
+				ed.member(m, value, false)
 			}
 		}
 	}
 }
 
-// hello reads the object of a hello envelope.
-func (ed *envelopeDecoder) hello() error {
-	e, d := &ed.e, &ed.d
-	if err := d.BeginObject(); err != nil {
-		return err
+// validObject walks the members of a JSON object in valid JSON: it finds
+// where each key and value ends without reading them.
+type validObject struct {
+	data []byte // the object, valid JSON
+	p    int    // where the next member (or the end) is; 0 before '{'
+}
+
+// next returns the next member's key (as written, quotes and escapes
+// included) and value, or false at the end.
+func (o *validObject) next() (key, value []byte, ok bool) {
+	data, p := o.data, o.p
+	if p == 0 {
+		p = skipSpace(data, 0) + 1 // past '{'
 	}
-	for {
-		key, more, err := d.NextMember()
-		if err != nil || !more {
-			return err
-		}
-		switch string(key) {
-		case "resume":
-			e.resume, err = d.String()
-		case "seq":
-			e.seq, err = d.Int()
+	p = skipSpace(data, p)
+	if p < len(data) && data[p] == ',' {
+		p = skipSpace(data, p+1)
+	}
+	if p >= len(data) || data[p] == '}' {
+		return nil, nil, false
+	}
+	end := validEnd(data, p)
+	key = data[p:end]
+	p = skipSpace(data, skipSpace(data, end)+1) // past ':'
+	end = validEnd(data, p)
+	o.p = end
+	return key, data[p:end], true
+}
+
+func skipSpace(data []byte, p int) int {
+	for p < len(data) && (data[p] == ' ' || data[p] == '\t' || data[p] == '\n' || data[p] == '\r') {
+		p++
+	}
+	return p
+}
+
+// validEnd returns the end of the value that starts at data[p], in valid
+// JSON.
+func validEnd(data []byte, p int) int {
+	depth := 0
+	for ; p < len(data); p++ {
+		switch data[p] {
+		case '"':
+			for p++; p < len(data) && data[p] != '"'; p++ {
+				if data[p] == '\\' {
+					p++
+				}
+			}
+			if depth == 0 {
+				return p + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth--; depth == 0 {
+				return p + 1
+			}
 		default:
-			err = d.Skip()
-		}
-		if err != nil {
-			return err
+			if depth == 0 { // a number, true, false or null
+				for p < len(data) && !strings.ContainsRune(",}] \t\n\r", rune(data[p])) {
+					p++
+				}
+				return p
+			}
 		}
 	}
+	return p
+}
+
+// member records the member m, whose value is the JSON text value (valid
+// JSON). checked: wire's decoder has read the value whole, so that args
+// need no second look.
+func (ed *envelopeDecoder) member(m member, value []byte, checked bool) {
+	e, v := &ed.e, &ed.v
+	v.Reset(value, m.String()) // error messages name the member
+	dup := e.seen&m != 0
+	e.seen |= m
+	var err error
+	switch m {
+	case memberID:
+		e.id, err = v.Int()
+	case memberCall:
+		var name []byte
+		if name, err = v.StringBytes(); err == nil {
+			// Copied: the bytes may be the decoder's scratch space.
+			ed.name = append(ed.name[:0], name...)
+			e.call = ed.name
+		}
+	case memberArgs:
+		switch {
+		case v.Peek() != wire.Object:
+			err = v.Errorf("expected object, got %s", v.Peek())
+		case !checked:
+			err = v.Skip()
+		}
+		if err == nil {
+			e.args = value
+		}
+	case memberCancel:
+		e.cancel, err = v.Int()
+	case memberPing:
+		e.ping, err = v.Int()
+	case memberHello:
+		err = ed.hello(value)
+	}
+	if dup {
+		err = &wire.Error{Path: m.String(), Msg: "duplicate field"}
+	}
+	if err == nil {
+		return
+	}
+	var slot *error
+	switch m {
+	case memberID:
+		slot = &e.idErr
+	case memberCall, memberArgs:
+		slot = &e.callErr
+	case memberCancel:
+		slot = &e.cancelErr
+	case memberPing:
+		slot = &e.pingErr
+	default:
+		slot = &e.helloErr
+	}
+	if *slot == nil {
+		*slot = err
+	}
+}
+
+// hello reads the object of a hello, value (valid JSON). Its members
+// that v1 does not know are not read at all, as an envelope's are not.
+func (ed *envelopeDecoder) hello(value []byte) error {
+	e, v := &ed.e, &ed.v
+	v.Reset(value, "hello")
+	if k := v.Peek(); k != wire.Object {
+		return v.Errorf("expected object, got %s", k)
+	}
+	var hasResume, hasSeq bool
+	o := validObject{data: value}
+	for key, val, ok := o.next(); ok; key, val, ok = o.next() {
+		v.Reset(key, "")
+		name, err := v.StringBytes()
+		if err != nil {
+			continue // not a member v1 knows
+		}
+		switch string(name) {
+		case "resume":
+			if hasResume {
+				return &wire.Error{Path: "hello.resume", Msg: "duplicate field"}
+			}
+			hasResume = true
+			v.Reset(val, "hello.resume")
+			if e.resume, err = v.String(); err != nil {
+				return err
+			}
+		case "seq":
+			if hasSeq {
+				return &wire.Error{Path: "hello.seq", Msg: "duplicate field"}
+			}
+			hasSeq = true
+			v.Reset(val, "hello.seq")
+			if e.seq, err = v.Int(); err != nil {
+				return err
+			}
+			if e.seq < 0 {
+				return v.Errorf("%d is not an integer in [0, %d]", e.seq, 1<<53-1)
+			}
+		}
+	}
+	return nil
 }
 
 // ServeMessage implements Handler.
@@ -499,45 +684,86 @@ func (r *Router) ServeMessage(c *Conn, typ MessageType, data []byte) {
 	envelopeDecoders.Put(ed)
 }
 
+// serveEnvelope acts on one envelope, as docs/protocol.md's table of bad
+// input says for the bad ones.
 func (r *Router) serveEnvelope(c *Conn, e *envelope, err error) {
-	first := !c.rpcStarted
-	c.rpcStarted = true
-	switch {
-	case err != nil:
+	if err != nil {
 		_ = c.Close(CloseInvalidPayload, "undecodable envelope: "+err.Error())
 		return
-	case e.hasHello && e.problem != nil:
-		_ = c.Close(CloseInvalidPayload, "undecodable hello: "+e.problem.Error())
-		return
-	case e.hasHello && !first:
-		_ = c.Close(ClosePolicy, "hello must be the connection's first frame")
-		return
-	case e.hasHello:
-		r.hello(c, e.resume, e.seq)
-		return
-	case e.hasPing && !e.hasCall:
+	}
+	kind := e.seen & kinds
+	helloTooLate := c.rpcStarted
+	if kind&^memberHello != 0 {
+		c.rpcStarted = true // a hello may no longer come
+	}
+	switch kind {
+	case memberCall:
+		r.serveCall(c, e)
+	case memberCancel:
+		if e.cancelErr != nil {
+			c.replyNullID(e.cancelErr.Error())
+			return
+		}
+		c.callTable().cancel(e.cancel)
+	case memberPing:
+		if e.pingErr != nil {
+			c.replyNullID(e.pingErr.Error())
+			return
+		}
 		var b [40]byte
 		p := append(b[:0], `{"pong":`...)
 		p = wire.AppendInt(p, e.ping)
 		_ = c.WriteMessage(TextMessage, append(p, '}'))
-		return
-	case e.hasCancel && !e.hasCall:
-		c.callTable().cancel(e.cancel)
-		return
-	case !e.hasID:
+	case memberHello:
+		switch {
+		case helloTooLate:
+			_ = c.Close(ClosePolicy, "a hello must come before any call, cancel or ping, and only once")
+		case e.helloErr != nil:
+			// Refused, it did not happen: a corrected hello may follow.
+			c.replyNullID(e.helloErr.Error())
+		default:
+			c.rpcStarted = true
+			r.hello(c, e.resume, e.seq)
+		}
+	case 0:
+		if e.seen == 0 {
+			c.replyNullID("the envelope has no call, cancel, ping or hello member")
+		} else {
+			r.refuseCall(c, e, "call: required field missing") // id or args: a call without its name
+		}
+	default:
+		msg := "the envelope has " + kindList(kind) + " members: it must be one of call, cancel, ping or hello"
+		if kind&memberCall != 0 {
+			r.refuseCall(c, e, msg)
+		} else {
+			c.replyNullID(msg)
+		}
+	}
+}
+
+// refuseCall answers what may be a call with bad_request: to its id when
+// it has a usable one, else with a null id.
+func (r *Router) refuseCall(c *Conn, e *envelope, msg string) {
+	if e.usableID() {
+		c.replyError(e.id, &Error{CodeBadRequest, msg})
+	} else {
+		c.replyNullID(msg)
+	}
+}
+
+// serveCall answers or starts the call e.
+func (r *Router) serveCall(c *Conn, e *envelope) {
+	switch {
+	case e.seen&memberID == 0:
 		// Nothing to answer to: a reply to a made-up id could settle
 		// another call.
-		reason := "envelope without a usable id"
-		if e.problem != nil {
-			reason = "undecodable envelope: " + e.problem.Error()
-		}
-		_ = c.Close(CloseInvalidPayload, reason)
+		c.replyNullID("id: required field missing")
 		return
-	case e.problem != nil:
-		c.replyError(e.id, &Error{CodeBadRequest, e.problem.Error()})
+	case e.idErr != nil:
+		c.replyNullID(e.idErr.Error())
 		return
-	case !e.hasCall:
-		c.replyError(e.id, &Error{CodeBadRequest, "a call needs an id and a call name"})
+	case e.callErr != nil:
+		c.replyError(e.id, &Error{CodeBadRequest, e.callErr.Error()})
 		return
 	}
 	m := r.methods[string(e.call)]
@@ -695,6 +921,16 @@ func (t *calls) cancelAll() {
 // refused call): {"id":N,"error":{...}}.
 func (c *Conn) replyError(id int64, err error) {
 	_ = c.WriteMessage(TextMessage, c.appendError(make([]byte, 0, 64), id, err))
+}
+
+// replyNullID answers with bad_request an envelope that names no call
+// the reply could go to (docs/protocol.md): {"id":null,"error":{...}}. Such
+// a reply settles no call; a client can only log it.
+func (c *Conn) replyNullID(msg string) {
+	b := make([]byte, 0, 64+len(msg))
+	b = append(b, `{"id":null,"error":{"code":"bad_request","message":`...)
+	b = wire.AppendString(b, msg)
+	_ = c.WriteMessage(TextMessage, append(b, "}}"...))
 }
 
 // appendError appends {"id":N,"error":{...}} for err: its own code and

@@ -507,7 +507,7 @@ func (d *Decoder) Float64() (float64, error) {
 	}
 	f, err := strconv.ParseFloat(string(t), 64)
 	if err != nil || math.IsInf(f, 0) {
-		return 0, d.Errorf("number %s out of range", t)
+		return 0, d.Errorf("number %s out of range", shown(t))
 	}
 	return f, nil
 }
@@ -525,12 +525,29 @@ func (d *Decoder) integer(min, max int64) (int64, error) {
 			v = -v
 		}
 	} else if v, err = strconv.ParseInt(string(t), 10, 64); err != nil {
-		return 0, d.Errorf("%s is not an integer in [%d, %d]", t, min, max)
+		return 0, d.Errorf("%s is not an integer in [%d, %d]", shown(t), min, max)
 	}
 	if v < min || v > max {
 		return 0, d.Errorf("%s is not an integer in [%d, %d]", t, min, max)
 	}
 	return v, nil
+}
+
+// maxShown bounds how much of a bad value an error message repeats.
+const maxShown = 40
+
+// shown returns the text of a bad value as an error message repeats it:
+// whole when it is short, else its first maxShown bytes (whole runes) and
+// "…", so that a reply to a huge number or string is not as huge.
+func shown(b []byte) []byte {
+	if len(b) <= maxShown {
+		return b
+	}
+	n := maxShown
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return append(b[:n:n], "…"...)
 }
 
 // smallDigits parses the text of an integer JSON number of at most 18
@@ -630,7 +647,7 @@ func (d *Decoder) decimalString(kind, what string) ([]byte, error) {
 	}
 	d.lastString = b
 	if len(b) == 0 || len(b) > 20 {
-		return nil, d.Errorf("%q is not %s", b, what)
+		return nil, d.Errorf("%q is not %s", shown(b), what)
 	}
 	return b, nil
 }

@@ -1060,3 +1060,26 @@ func TestDecodeInt64Allocs(t *testing.T) {
 		t.Errorf("%v allocations, want 0", n)
 	}
 }
+
+// TestErrorsClipHugeValues: an error message repeats at most the first 40
+// bytes of a bad number or decimal string (whole runes), so that an
+// answer to a huge value is not as huge.
+func TestErrorsClipHugeValues(t *testing.T) {
+	digits := strings.Repeat("1234567890", 10000)
+	clipped := digits[:40] + "…"
+	intR := " is not an integer in [-9007199254740991, 9007199254740991]"
+	d := newDecoder(digits, "id")
+	_, err := d.Int()
+	checkErr(t, "100000 digits", err, "id: "+clipped+intR)
+	_, err = newDecoder(digits+".5", "id").Int()
+	checkErr(t, "100000 digits and a fraction", err, "id: "+clipped+intR)
+	_, err = newDecoder("1"+strings.Repeat("0", 400)+"e400", "x").Float64()
+	checkErr(t, "1e800", err, "x: number 1"+strings.Repeat("0", 39)+"… out of range")
+	// A string of 39 ASCII bytes and then é: the cut does not split the rune.
+	s := strings.Repeat("9", 39) + "é" + digits
+	_, err = newDecoder(`"`+s+`"`, "n").Int64()
+	checkErr(t, "long decimal string", err, `n: "`+strings.Repeat("9", 39)+`…" is not an int64`)
+	// 40 bytes exactly are repeated whole.
+	_, err = newDecoder(digits[:40], "id").Int()
+	checkErr(t, "40 digits", err, "id: "+digits[:40]+intR)
+}

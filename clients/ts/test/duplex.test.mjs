@@ -335,6 +335,10 @@ test("frames that are not JSON objects, replies to unknown ids and unknown envel
   for (const frame of ["not json", "null", "42", '"str"', "[]", "{}", '{"pong":1}', '{"heartbeat":1}'])
     ws.receive(frame);
   ws.receive({ id: 99, result: {} });
+  ws.receive({ id: 99, error: { code: "bad_request", message: "no such call" } });
+  // The server's answer to an envelope without a usable id (docs/protocol.md, Bad input): it settles no call.
+  ws.receive('{"id":null,"error":{"code":"bad_request","message":"id: expected number, got string"}}');
+  ws.receive('{"id":"1","result":{"wrong":1}}');
   ws.receive({ id: 1, result: { ok: 1 } });
   assert.deepEqual(await p, { ok: 1 });
 });
