@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -30,9 +31,9 @@ type Conn struct {
 	lastRead atomic.Int64 // unix nanoseconds of the last bytes read
 	pingSent atomic.Int64 // unix nanoseconds of an unanswered health ping, 0 when none
 
-	mu     sync.Mutex
-	queued int       // bytes queued or being written
-	queue  []*[]byte // encoded frames waiting for the writer; its array is reused
+	mu    sync.Mutex
+	held  int       // queueCost of the chunks waiting and being written (see writing)
+	queue []*[]byte // chunks of encoded frames waiting for the writer; its array is reused
 
 	closing  atomic.Bool // a close frame was queued: the reader must stop interpreting data
 	readBusy atomic.Bool // a worker owns the read side (readReady); see the protocol there
@@ -379,7 +380,7 @@ func (c *Conn) received(p []byte) {
 	c.mu.Unlock()
 	if start {
 		if c.rc == nil {
-			c.flush() // the reading goroutine writes its handler's replies itself
+			c.flush(nil, 0) // the reading goroutine writes its handler's replies itself
 		} else {
 			c.writeQueued()
 		}
@@ -567,8 +568,7 @@ func (c *Conn) sendClose(code uint16, reason string, finishAfter bool) {
 	c.closeSent = true
 	c.closing.Store(true)
 	c.finishing = c.finishing || finishAfter
-	c.queue = append(c.queue, frame)
-	c.queued += len(*frame)
+	c.queueLocked(frame)
 	c.endLocked().timer = time.AfterFunc(c.srv.cfg.CloseTimeout, c.closeTimedOut)
 	start := !c.inRead && c.startWriterLocked()
 	c.mu.Unlock()
@@ -624,11 +624,20 @@ func (c *Conn) finish() {
 
 // ---- writing ----
 
+// Frames wait for the writer in a queue of chunks: pooled buffers into
+// which queued frames are copied back to back (queueLocked). A queued
+// frame thus costs its own bytes, not the buffer it was encoded in, which
+// can be 40 times as large (a 100-byte event in a 4 KiB buffer, a 5 KiB
+// one in a 64 KiB buffer). held counts what the chunks hold, waiting and
+// being written: their capacity, except the free room at the end of the
+// queue's last chunk and of the batch being written (queueCost), at most
+// 72 KiB each. It is what MaxQueuedBytes bounds.
+
 // WriteMessage queues one message. It copies data, never blocks, and is
 // safe for concurrent use; messages from one goroutine go out in order.
 // It returns ErrClosed once the close has started, and ErrSlowConsumer
-// when the queue limit (MaxQueuedBytes) is hit, in which case the
-// connection is being closed with 1008.
+// when the queue already holds more than MaxQueuedBytes, in which case
+// the connection is being closed with 1008.
 func (c *Conn) WriteMessage(typ MessageType, data []byte) error {
 	op := opText
 	if typ == BinaryMessage {
@@ -651,7 +660,10 @@ func (c *Conn) enqueueFrame(op opcode, payload []byte, mayCompress bool) error {
 
 // enqueue queues one encoded frame (a pooled buffer, which it takes over).
 // When nothing is queued and nobody writes, the caller becomes the writer
-// and writes the frame at once, without queueing it.
+// and writes the frame at once, without queueing it. A data frame is
+// refused, and the connection evicted, when the queue holds more than
+// MaxQueuedBytes already: one message, however large, is never refused
+// for its own size.
 func (c *Conn) enqueue(frame *[]byte, control bool) error {
 	c.mu.Lock()
 	if c.closeSent || c.done {
@@ -659,25 +671,71 @@ func (c *Conn) enqueue(frame *[]byte, control bool) error {
 		putBuffer(frame)
 		return ErrClosed
 	}
-	if !control && c.queued > 0 && c.queued+len(*frame) > c.srv.cfg.MaxQueuedBytes {
+	if !control && c.held > c.srv.cfg.MaxQueuedBytes {
 		c.mu.Unlock()
 		putBuffer(frame)
 		c.closeWith(ClosePolicy, "slow consumer: outgoing queue full", ErrSlowConsumer, true)
 		return ErrSlowConsumer
 	}
-	c.queued += len(*frame)
 	if len(c.queue) == 0 && c.rc != nil && !c.inRead && c.startWriterLocked() {
 		c.mu.Unlock()
 		c.writeFrom(frame)
 		return nil
 	}
-	c.queue = append(c.queue, frame)
+	c.queueLocked(frame)
 	start := !c.inRead && c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
 		c.writeQueued()
 	}
 	return nil
+}
+
+// queueLocked appends an encoded frame (a pooled buffer, which it takes
+// over) to the queue. A frame that fits the room left in the last chunk
+// is copied there; one of up to 72 KiB that does not fit fills that room
+// and continues in a new 72 KiB chunk; any other frame (the first, one
+// after a full chunk, one larger than 72 KiB) is a chunk of its own. So
+// every chunk but the last is full, except one followed by a frame larger
+// than the room it leaves, whose room is then counted (queueCost). mu
+// held.
+func (c *Conn) queueLocked(f *[]byte) {
+	if n := len(c.queue); n > 0 {
+		tail := c.queue[n-1]
+		room := cap(*tail) - len(*tail)
+		switch {
+		case len(*f) <= room:
+			*tail = append(*tail, *f...)
+			c.held += len(*f)
+			putBuffer(f)
+			return
+		case room > 0 && len(*f) <= largeBufferCap:
+			*tail = append(*tail, (*f)[:room]...)
+			next := getBuffer(largeBufferSize)
+			*next = append(*next, (*f)[room:]...)
+			putBuffer(f)
+			f = next
+		}
+		c.held += room // filled, or left unused for good
+	}
+	c.queue = append(c.queue, f)
+	c.held += len(*f)
+}
+
+// queueCost is what chunks q count against MaxQueuedBytes (held): the
+// capacity of each, except for the room left at the end of the last one,
+// which the next frames fill (in a batch being written, it is never used:
+// it is one of the constants of MaxQueuedBytes' bound).
+func queueCost(q []*[]byte) int {
+	n := 0
+	for _, f := range q {
+		n += cap(*f)
+	}
+	if len(q) > 0 {
+		last := *q[len(q)-1]
+		n -= cap(last) - len(last)
+	}
+	return n
 }
 
 func (c *Conn) startWriterLocked() bool {
@@ -688,10 +746,11 @@ func (c *Conn) startWriterLocked() bool {
 	return true
 }
 
-// dropQueueLocked discards frames not yet handed to the writer.
+// dropQueueLocked discards the chunks not yet handed to the writer: whole
+// frames, none of them started.
 func (c *Conn) dropQueueLocked() {
+	c.held -= queueCost(c.queue)
 	for _, f := range c.queue {
-		c.queued -= len(*f)
 		putBuffer(f)
 	}
 	clear(c.queue)
@@ -705,7 +764,7 @@ func (c *Conn) dropQueueLocked() {
 // (flush), which blocks in Go's poller under WriteTimeout.
 func (c *Conn) writeQueued() {
 	if c.rc == nil {
-		go c.flush()
+		go c.flush(nil, 0)
 		return
 	}
 	c.writeFrom(nil)
@@ -713,57 +772,54 @@ func (c *Conn) writeQueued() {
 
 // writeFrom writes frame (when not nil: a frame that was never queued),
 // then what is queued, as writeQueued does. The caller is the writer.
+// When the socket does not take everything, or a write fails, the batch
+// goes to a writer goroutine (flush), which waits for the socket or finds
+// out about the error.
 func (c *Conn) writeFrom(frame *[]byte) {
+	if frame != nil {
+		n, err := writeNonblock(c.rc, *frame)
+		if err != nil || n < len(*frame) {
+			c.mu.Lock()
+			c.held += len(*frame) // queued from now on: queueCost of the batch
+			c.mu.Unlock()
+			go c.flush([]*[]byte{frame}, n)
+			return
+		}
+		putBuffer(frame)
+	}
+	var batch [4]*[]byte // the chunks of a batch, on the stack unless there are more
 	for {
-		if frame == nil {
-			q, ok := c.nextBatch()
-			if !ok {
+		q, ok := c.nextBatch(batch[:0], false)
+		if !ok {
+			return
+		}
+		written := 0
+		for _, f := range q {
+			n, err := writeNonblock(c.rc, *f)
+			written += n
+			if err != nil || n < len(*f) {
+				go c.flush(slices.Clone(q), written)
 				return
 			}
-			frame = q[0]
-			if len(q) > 1 {
-				frame = getBuffer(c.queuedBytes(q))
-				for _, f := range q {
-					*frame = append(*frame, *f...)
-					putBuffer(f)
-				}
-			}
-			c.recycleQueue(q)
 		}
-		n, err := writeNonblock(c.rc, *frame)
-		if err != nil && err != errWouldBlock {
-			putBuffer(frame)
-			c.writeFailed(err)
-			return
-		}
-		c.mu.Lock()
-		c.queued -= n
-		if n < len(*frame) {
-			// The socket is full: the rest goes first when the writer
-			// goroutine runs.
-			rest := getBuffer(len(*frame) - n)
-			*rest = append(*rest, (*frame)[n:]...)
-			c.queue = append(c.queue, nil)
-			copy(c.queue[1:], c.queue)
-			c.queue[0] = rest
-			c.mu.Unlock()
-			putBuffer(frame)
-			go c.flush()
-			return
-		}
-		c.mu.Unlock()
-		putBuffer(frame)
-		frame = nil
+		c.release(q)
 	}
 }
 
-// nextBatch hands the writer everything queued. When there is nothing (or
-// the connection is done) it gives up the writer role instead, closing TCP
-// if a finished close handshake was waiting for the queue to drain.
-func (c *Conn) nextBatch() ([]*[]byte, bool) {
+// nextBatch hands the writer everything queued: it appends the chunks to
+// dst and empties the queue, whose array stays with the connection. When
+// there is nothing (or the connection is done) it gives up the writer role
+// instead, closing TCP if a close was waiting for the queue to drain.
+// blocking says that the writer is a writer goroutine (flush), whose write
+// deadline it clears: once passed, a deadline left behind would fail the
+// next non-blocking write.
+func (c *Conn) nextBatch(dst []*[]byte, blocking bool) ([]*[]byte, bool) {
 	c.mu.Lock()
 	if len(c.queue) == 0 || c.done {
 		c.writing = false
+		if blocking {
+			_ = c.nc.SetWriteDeadline(time.Time{})
+		}
 		finish := c.finishing && !c.done
 		c.mu.Unlock()
 		if finish {
@@ -771,29 +827,24 @@ func (c *Conn) nextBatch() ([]*[]byte, bool) {
 		}
 		return nil, false
 	}
-	q := c.queue
-	c.queue = nil
+	dst = append(dst, c.queue...)
+	clear(c.queue)
+	c.queue = c.queue[:0]
 	c.mu.Unlock()
-	return q, true
+	return dst, true
 }
 
-// recycleQueue gives a written queue's array back to the connection for
-// its next frames, unless frames queued meanwhile have an array already.
-func (c *Conn) recycleQueue(q []*[]byte) {
+// release returns the chunks of a batch, written or dropped, to their
+// pools.
+func (c *Conn) release(q []*[]byte) {
+	size := queueCost(q)
+	for _, f := range q {
+		putBuffer(f)
+	}
 	clear(q)
 	c.mu.Lock()
-	if c.queue == nil {
-		c.queue = q[:0]
-	}
+	c.held -= size
 	c.mu.Unlock()
-}
-
-func (c *Conn) queuedBytes(q []*[]byte) int {
-	n := 0
-	for _, f := range q {
-		n += len(*f)
-	}
-	return n
 }
 
 // writeFailed ends the connection after a write error; the caller owns the
@@ -812,40 +863,54 @@ func (c *Conn) writeFailed(err error) {
 // iovecs are the writev vectors of writer goroutines (flush).
 var iovecs = sync.Pool{New: func() any { return new(net.Buffers) }}
 
-// flush writes the queue until it is empty, coalescing everything queued
-// into one writev. Exactly one flush runs per connection at a time (the
-// writing flag); it exits when the queue is empty, so an idle connection
-// holds no goroutine.
-func (c *Conn) flush() {
+// flush is the writer goroutine. It writes the rest of batch q (whose
+// first written bytes are written; nil for no batch yet), then whatever
+// is queued, one writev per batch, blocking under WriteTimeout, and exits
+// when the queue is empty, so that an idle connection holds no goroutine.
+// Exactly one writer runs per connection at a time (the writing flag).
+func (c *Conn) flush(q []*[]byte, written int) {
 	iov := iovecs.Get().(*net.Buffers)
 	defer iovecs.Put(iov)
+	var batch [8]*[]byte
 	for {
-		q, ok := c.nextBatch()
-		if !ok {
-			return
+		if q == nil {
+			var ok bool
+			if q, ok = c.nextBatch(batch[:0], true); !ok {
+				return
+			}
+			written = 0
 		}
-
-		full := (*iov)[:0]
-		size := 0
+		end := 0
 		for _, f := range q {
-			full = append(full, *f)
-			size += len(*f)
+			end += len(*f)
 		}
-		*iov = full
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-		_, err := iov.WriteTo(c.nc)
-		clear(full)
-		*iov = full[:0]
-		for _, f := range q {
-			putBuffer(f)
-		}
-		c.recycleQueue(q)
-		c.mu.Lock()
-		c.queued -= size
-		c.mu.Unlock()
+		_, err := c.writeRange(iov, q, written, end)
+		c.release(q)
 		if err != nil {
 			c.writeFailed(err)
 			return
 		}
+		q = nil
 	}
+}
+
+// writeRange writes bytes [from, to) of batch q with one writev, blocking
+// under the connection's write deadline, and returns how many it wrote.
+func (c *Conn) writeRange(iov *net.Buffers, q []*[]byte, from, to int) (int, error) {
+	full := (*iov)[:0]
+	lo := 0
+	for _, f := range q {
+		b := *f
+		hi := lo + len(b)
+		if hi > from && lo < to {
+			full = append(full, b[max(from-lo, 0):min(to, hi)-lo])
+		}
+		lo = hi
+	}
+	*iov = full
+	n, err := iov.WriteTo(c.nc)
+	clear(full)
+	*iov = full[:0]
+	return int(n), err
 }
