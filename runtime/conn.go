@@ -39,7 +39,7 @@ type Conn struct {
 	readBusy atomic.Bool // a worker owns the read side (readReady); see the protocol there
 	readWake atomic.Bool // the poller reported the socket since the reader's last read round
 	readHup  atomic.Bool // the poller reported a hang-up or error: read to EOF, not to a short read
-	aborted  atomic.Bool // closed without waiting for the peer: nothing more is read
+	aborted  atomic.Bool // failed or evicted (closeFail, closeEvict): the peer's bytes are no longer processed
 	fd       int32       // poller descriptor, -1 when a goroutine reads
 	proto    uint16      // 1 + the subprotocol's index in Options.Subprotocols, 0 for none
 	deflate  bool        // permessage-deflate negotiated (Options.Compression applies)
@@ -49,6 +49,7 @@ type Conn struct {
 	closeSent bool // our close frame is queued or written: nothing may follow it
 	closeRecv bool // the peer's close frame arrived
 	finishing bool // close TCP as soon as the queue is written
+	failed    bool // closeFail or closeEvict: once written, our close frame ends the connection (lingerClose)
 	done      bool // finishing or finished: nothing more is written or read
 	ended     bool // finished: TCP closed, OnClose returned, slot released
 
@@ -366,6 +367,10 @@ func (c *Conn) readLoop() {
 // queues meanwhile is written once the bytes are parsed, so that replies to
 // pipelined messages share one system call.
 func (c *Conn) received(p []byte) {
+	if c.aborted.Load() {
+		c.parser.releaseMessage()
+		return // failed or evicted: dropped unread (RFC 6455 §7.1.7)
+	}
 	c.lastRead.Store(time.Now().UnixNano())
 	if c.closing.Load() {
 		c.parser.startClosing()
@@ -455,7 +460,7 @@ func (c *Conn) serve(typ MessageType, data []byte) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.srv.reportError(c, &PanicError{Value: p})
-			c.closeWith(CloseInternalError, "internal error", nil, false)
+			c.closeWith(CloseInternalError, "internal error", nil, closeHandshake)
 		}
 	}()
 	c.srv.cfg.Handler.ServeMessage(c, typ, data)
@@ -475,28 +480,43 @@ func (c *Conn) control(op opcode, payload []byte) {
 	}
 }
 
-// fail implements frameSink: the peer broke the protocol (RFC 6455 §7.1.7).
+// fail implements frameSink: the peer broke the protocol. The connection
+// is failed (RFC 6455 §7.1.7): our close frame goes out, nothing more the
+// peer sends is processed, and TCP is closed once the close frame is
+// written, without waiting for the peer's close.
 func (c *Conn) fail(f *failure) {
-	c.parser.startClosing()
-	c.closeWith(f.code, f.reason, nil, false)
+	c.parser.discard()
+	c.closeWith(f.code, f.reason, nil, closeFail)
 }
 
 // peerClosed handles the peer's close frame (RFC 6455 §5.5.1): answer with
 // the same code (an empty body for an empty body), then close TCP once the
 // answer is written. When our close was sent first, the handshake is
-// complete and TCP is closed now.
+// complete and TCP is closed now. An invalid close frame fails the
+// connection instead (closeFail).
 func (c *Conn) peerClosed(payload []byte) {
 	code, reason, bad := parseCloseBody(payload)
+	// The answer carries the peer's code only; for an invalid close frame
+	// it is our failure code with a reason.
+	reply, replyReason, mode := code, "", closeHandshake
+	switch {
+	case bad != 0:
+		reply, replyReason, mode = bad, "invalid close frame", closeFail
+	case code == CloseNoStatus:
+		reply = 0 // empty body answers an empty body
+	}
+	frame := encodeFrame(opClose, closePayload(reply, replyReason), nil)
 	c.mu.Lock()
 	c.closeRecv = true
 	c.finishing = true // whichever close frame goes out, TCP closes after it
-	if c.closeSent {
+	if c.closeSent || c.done {
 		// Our close went first: the handshake is complete. TCP closes now,
 		// or once the writer has sent what is queued (our close frame may
 		// still be waiting for the end of this read).
 		finishNow := !c.writing && len(c.queue) == 0
 		start := !finishNow && !c.inRead && c.startWriterLocked()
 		c.mu.Unlock()
+		putBuffer(frame)
 		if finishNow {
 			c.finish()
 		}
@@ -505,24 +525,40 @@ func (c *Conn) peerClosed(payload []byte) {
 		}
 		return
 	}
-	// The answer carries the peer's code only; for an invalid close frame
-	// it is our failure code with a reason.
-	reply, replyReason := code, ""
 	switch {
 	case bad != 0:
-		reply, replyReason = bad, "invalid close frame"
 		c.replaceCloseErrLocked(CloseError{Code: bad, Reason: replyReason, Initiator: ClosedByServer})
 	case code == CloseNoStatus:
-		reply = 0 // empty body answers an empty body
 		c.replaceCloseErrLocked(CloseError{Code: CloseNoStatus, Initiator: ClosedByPeer})
 	default:
 		c.replaceCloseErrLocked(CloseError{Code: code, Reason: reason, Initiator: ClosedByPeer})
 	}
+	start := c.queueCloseLocked(frame, mode)
 	c.mu.Unlock()
-	c.sendClose(reply, replyReason, true)
+	if start {
+		c.writeQueued()
+	}
 }
 
 // ---- closing ----
+
+// closeMode says how a close that the server starts ends.
+type closeMode uint8
+
+const (
+	// closeHandshake is the closing handshake (RFC 6455 §7.1.2): the close
+	// frame goes out after what is queued, and TCP is closed when the
+	// peer's close frame arrives or after CloseTimeout.
+	closeHandshake closeMode = iota
+	// closeFail fails the connection (RFC 6455 §7.1.7): the close frame
+	// goes out after what is queued, nothing more from the peer is
+	// processed (its close frame included), and TCP is closed as soon as
+	// the close frame is written (lingerClose).
+	closeFail
+	// closeEvict is closeFail for a peer that does not read (a slow
+	// consumer, a dead peer): what is queued is dropped.
+	closeEvict
+)
 
 // Close starts the closing handshake (RFC 6455 §7.1.2) with code and
 // reason (cut to 123 bytes at a UTF-8 boundary; codes that may not be sent
@@ -531,33 +567,14 @@ func (c *Conn) peerClosed(payload []byte) {
 // arrives or after CloseTimeout, whichever comes first. Close does not
 // wait; use Done for that. Calls after the first do nothing.
 func (c *Conn) Close(code uint16, reason string) error {
-	c.closeWith(sendableCode(code), reason, nil, false)
+	c.closeWith(sendableCode(code), reason, nil, closeHandshake)
 	return nil
 }
 
-// closeWith records why the server closes and queues the close frame.
-// abort (dead or slow peers) drops what is queued, stops reading, and closes
-// TCP as soon as the close frame is written or CloseTimeout passes, without
-// waiting for the peer's answer.
-func (c *Conn) closeWith(code uint16, reason string, cause error, abort bool) {
+// closeWith records why the server closes and queues the close frame; see
+// closeMode. It does nothing once a close frame is queued.
+func (c *Conn) closeWith(code uint16, reason string, cause error, mode closeMode) {
 	reason = truncateReason(reason)
-	c.mu.Lock()
-	if c.closeSent || c.done {
-		c.mu.Unlock()
-		return
-	}
-	c.setCloseErrLocked(CloseError{Code: code, Reason: reason, Initiator: ClosedByServer, Err: cause})
-	if abort {
-		c.dropQueueLocked()
-		c.aborted.Store(true)
-	}
-	c.mu.Unlock()
-	c.sendClose(code, reason, abort)
-}
-
-// sendClose queues the close frame and arms the close timer. finishAfter
-// closes TCP once it is written.
-func (c *Conn) sendClose(code uint16, reason string, finishAfter bool) {
 	frame := encodeFrame(opClose, closePayload(code, reason), nil)
 	c.mu.Lock()
 	if c.closeSent || c.done {
@@ -565,16 +582,31 @@ func (c *Conn) sendClose(code uint16, reason string, finishAfter bool) {
 		putBuffer(frame)
 		return
 	}
-	c.closeSent = true
-	c.closing.Store(true)
-	c.finishing = c.finishing || finishAfter
-	c.queueLocked(frame)
-	c.endLocked().timer = time.AfterFunc(c.srv.cfg.CloseTimeout, c.closeTimedOut)
-	start := !c.inRead && c.startWriterLocked()
+	c.setCloseErrLocked(CloseError{Code: code, Reason: reason, Initiator: ClosedByServer, Err: cause})
+	start := c.queueCloseLocked(frame, mode)
 	c.mu.Unlock()
 	if start {
 		c.writeQueued()
 	}
+}
+
+// queueCloseLocked queues our close frame, after which nothing is
+// written, and arms the close timer, which closes TCP after CloseTimeout
+// whatever the close is waiting for. It reports whether the caller became
+// the writer. mu held.
+func (c *Conn) queueCloseLocked(frame *[]byte, mode closeMode) bool {
+	if mode != closeHandshake {
+		c.aborted.Store(true)
+		c.failed, c.finishing = true, true
+	}
+	if mode == closeEvict {
+		c.dropQueueLocked()
+	}
+	c.closeSent = true
+	c.closing.Store(true)
+	c.queueLocked(frame)
+	c.endLocked().timer = time.AfterFunc(c.srv.cfg.CloseTimeout, c.closeTimedOut)
+	return !c.inRead && c.startWriterLocked()
 }
 
 func (c *Conn) closeTimedOut() {
@@ -583,6 +615,24 @@ func (c *Conn) closeTimedOut() {
 		ce.Err = errCloseTimeout
 	}
 	c.mu.Unlock()
+	c.finish()
+}
+
+// lingerClose ends a connection whose last frame, a close frame that waits
+// for no answer (closeFail, closeEvict), is written. TCP is half-closed,
+// so that the peer gets a FIN right after the close frame, and what the
+// peer still sends is read and dropped until it closes, for at most
+// lingerTime (or CloseTimeout, when shorter) and lingerBytes, before the
+// socket is closed: closing a socket with unread bytes makes the kernel
+// reset the connection, which can destroy the close frame before the peer
+// reads it (linger).
+func (c *Conn) lingerClose() {
+	c.mu.Lock()
+	if e := c.end; e != nil && e.timer != nil {
+		e.timer.Stop() // the close frame is out: nothing timed out
+	}
+	c.mu.Unlock()
+	linger(c.nc, min(lingerTime, c.srv.cfg.CloseTimeout))
 	c.finish()
 }
 
@@ -674,7 +724,7 @@ func (c *Conn) enqueue(frame *[]byte, control bool) error {
 	if !control && c.held > c.srv.cfg.MaxQueuedBytes {
 		c.mu.Unlock()
 		putBuffer(frame)
-		c.closeWith(ClosePolicy, "slow consumer: outgoing queue full", ErrSlowConsumer, true)
+		c.closeWith(ClosePolicy, "slow consumer: outgoing queue full", ErrSlowConsumer, closeEvict)
 		return ErrSlowConsumer
 	}
 	if len(c.queue) == 0 && c.rc != nil && !c.inRead && c.startWriterLocked() {
@@ -821,8 +871,12 @@ func (c *Conn) nextBatch(dst []*[]byte, blocking bool) ([]*[]byte, bool) {
 			_ = c.nc.SetWriteDeadline(time.Time{})
 		}
 		finish := c.finishing && !c.done
+		failed := c.failed
 		c.mu.Unlock()
-		if finish {
+		switch {
+		case finish && failed:
+			go c.lingerClose()
+		case finish:
 			go c.finish() // see writeFailed
 		}
 		return nil, false

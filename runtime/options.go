@@ -107,8 +107,10 @@ type Options struct {
 	// Server.HTTPServer, which does). Default 10 s.
 	HandshakeTimeout time.Duration
 	// CloseTimeout bounds how long a close started by the server waits for
-	// the peer's close frame, and how long a close reply may take to be
-	// written, before the TCP connection is closed anyway. Default 5 s.
+	// the peer's close frame, and how long our close frame (a reply, or
+	// the close of a failed or evicted connection, which waits for no
+	// answer) may take to be written, before the TCP connection is closed
+	// anyway. Default 5 s.
 	CloseTimeout time.Duration
 	// WriteTimeout bounds one write to the socket; a peer that does not
 	// read for that long is disconnected. Default 10 s.
