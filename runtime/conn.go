@@ -50,6 +50,7 @@ type Conn struct {
 	closeRecv bool // the peer's close frame arrived
 	finishing bool // close TCP as soon as the queue is written
 	failed    bool // closeFail or closeEvict: once written, our close frame ends the connection (lingerClose)
+	dropping  bool // an eviction cuts the writer's batch after the frame being written (flush)
 	done      bool // finishing or finished: nothing more is written or read
 	ended     bool // finished: TCP closed, OnClose returned, slot released
 
@@ -556,7 +557,9 @@ const (
 	// the close frame is written (lingerClose).
 	closeFail
 	// closeEvict is closeFail for a peer that does not read (a slow
-	// consumer, a dead peer): what is queued is dropped.
+	// consumer, a dead peer): what is queued is dropped, and the writer
+	// finishes only the frame it is in the middle of before the close
+	// frame.
 	closeEvict
 )
 
@@ -601,6 +604,14 @@ func (c *Conn) queueCloseLocked(frame *[]byte, mode closeMode) bool {
 	}
 	if mode == closeEvict {
 		c.dropQueueLocked()
+		if c.writing && c.rc != nil {
+			// The writer may be blocked on a full socket: a past
+			// deadline wakes it up, and it cuts its batch after the
+			// frame it is writing (flush). Not on TLS, where a write
+			// cut short breaks the connection for good.
+			c.dropping = true
+			_ = c.nc.SetWriteDeadline(aLongTimeAgo)
+		}
 	}
 	c.closeSent = true
 	c.closing.Store(true)
@@ -608,6 +619,9 @@ func (c *Conn) queueCloseLocked(frame *[]byte, mode closeMode) bool {
 	c.endLocked().timer = time.AfterFunc(c.srv.cfg.CloseTimeout, c.closeTimedOut)
 	return !c.inRead && c.startWriterLocked()
 }
+
+// aLongTimeAgo is a deadline in the past: it wakes up a blocked write.
+var aLongTimeAgo = time.Unix(1, 0)
 
 func (c *Conn) closeTimedOut() {
 	c.mu.Lock()
@@ -865,6 +879,12 @@ func (c *Conn) writeFrom(frame *[]byte) {
 // next non-blocking write.
 func (c *Conn) nextBatch(dst []*[]byte, blocking bool) ([]*[]byte, bool) {
 	c.mu.Lock()
+	if c.dropping {
+		// An eviction came after the last batch was written: nothing to
+		// cut, but the deadline that was to wake the writer is past.
+		c.dropping = false
+		_ = c.nc.SetWriteDeadline(time.Time{})
+	}
 	if len(c.queue) == 0 || c.done {
 		c.writing = false
 		if blocking {
@@ -919,9 +939,17 @@ var iovecs = sync.Pool{New: func() any { return new(net.Buffers) }}
 
 // flush is the writer goroutine. It writes the rest of batch q (whose
 // first written bytes are written; nil for no batch yet), then whatever
-// is queued, one writev per batch, blocking under WriteTimeout, and exits
+// is queued, one writev per batch, blocking under WriteTimeout (under the
+// close timer, CloseTimeout, once our close frame is queued), and exits
 // when the queue is empty, so that an idle connection holds no goroutine.
 // Exactly one writer runs per connection at a time (the writing flag).
+//
+// An eviction (closeEvict) that finds it blocked on a full socket wakes
+// it up with a past deadline and sets dropping: it then writes only the
+// rest of the frame it was in the middle of (its batch holds whole frames
+// from its first byte, so walking their headers finds where that frame
+// ends), then the close frame, whenever the socket takes them within
+// CloseTimeout of the eviction.
 func (c *Conn) flush(q []*[]byte, written int) {
 	iov := iovecs.Get().(*net.Buffers)
 	defer iovecs.Put(iov)
@@ -938,13 +966,39 @@ func (c *Conn) flush(q []*[]byte, written int) {
 		for _, f := range q {
 			end += len(*f)
 		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-		_, err := c.writeRange(iov, q, written, end)
-		c.release(q)
-		if err != nil {
-			c.writeFailed(err)
-			return
+		for written < end {
+			// The deadline is set holding mu, as an eviction sets its
+			// own: either this one comes first, and the eviction's
+			// interrupts the write, or the eviction does, and the
+			// writer sees dropping now. Once our close frame is queued,
+			// the close timer bounds the writes instead (CloseTimeout).
+			c.mu.Lock()
+			cut := c.dropping
+			c.dropping = false
+			var deadline time.Time
+			if !c.closeSent {
+				deadline = time.Now().Add(c.srv.cfg.WriteTimeout)
+			}
+			_ = c.nc.SetWriteDeadline(deadline)
+			c.mu.Unlock()
+			if cut {
+				end = frameEnd(q, written)
+			}
+			n, err := c.writeRange(iov, q, written, end)
+			written += n
+			if err == nil {
+				continue
+			}
+			c.mu.Lock()
+			evicted := c.dropping
+			c.mu.Unlock()
+			if !evicted {
+				c.release(q)
+				c.writeFailed(err)
+				return
+			}
 		}
+		c.release(q)
 		q = nil
 	}
 }
@@ -967,4 +1021,43 @@ func (c *Conn) writeRange(iov *net.Buffers, q []*[]byte, from, to int) (int, err
 	clear(full)
 	*iov = full[:0]
 	return int(n), err
+}
+
+// frameEnd returns the offset in the bytes of batch q at which the frame
+// that holds offset off ends: off itself when a frame starts there. q
+// holds whole frames that this server encoded (unmasked, RFC 6455 §5.2),
+// the first at offset 0; a frame may continue from one chunk into the
+// next.
+func frameEnd(q []*[]byte, off int) int {
+	s := chunkReader{q: q}
+	end := 0
+	for end < off {
+		n, hdr := int(s.at(end+1)&0x7f), 2
+		switch n {
+		case 126:
+			n, hdr = int(s.at(end+2))<<8|int(s.at(end+3)), 4
+		case 127:
+			n, hdr = 0, 10
+			for i := 2; i < 10; i++ {
+				n = n<<8 | int(s.at(end+i))
+			}
+		}
+		end += hdr + n
+	}
+	return end
+}
+
+// chunkReader reads the bytes of a batch at offsets that never decrease.
+type chunkReader struct {
+	q    []*[]byte
+	i    int // the chunk that holds offset base
+	base int
+}
+
+func (r *chunkReader) at(off int) byte {
+	for off-r.base >= len(*r.q[r.i]) {
+		r.base += len(*r.q[r.i])
+		r.i++
+	}
+	return (*r.q[r.i])[off-r.base]
 }

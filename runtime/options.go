@@ -113,7 +113,8 @@ type Options struct {
 	// anyway. Default 5 s.
 	CloseTimeout time.Duration
 	// WriteTimeout bounds one write to the socket; a peer that does not
-	// read for that long is disconnected. Default 10 s.
+	// read for that long is disconnected. Once the close frame is queued,
+	// CloseTimeout bounds the writes instead. Default 10 s.
 	WriteTimeout time.Duration
 	// PingInterval: a connection from which nothing has been read for this
 	// long is sent a ping. Default 25 s; negative disables health checks.
