@@ -242,6 +242,10 @@ type benchRawDialer struct {
 	buf  []byte
 	tv   syscall.Timeval // receive timeout, so that a broken server cannot hang the benchmark
 	errs int
+	// rcvbuf, when set, is the SO_RCVBUF of the sockets dialHello opens,
+	// set before connecting so that it bounds the window the client
+	// offers: a client that stops reading then holds little in the kernel.
+	rcvbuf int
 }
 
 func newBenchRawDialer(addr *net.TCPAddr) *benchRawDialer {
@@ -340,6 +344,11 @@ func (d *benchRawDialer) dialHello(hello []byte) (int, error) {
 	}
 	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &d.tv); err != nil {
 		return fail(err)
+	}
+	if d.rcvbuf > 0 {
+		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, d.rcvbuf); err != nil {
+			return fail(err)
+		}
 	}
 	if err := syscall.Connect(fd, &d.sa); err != nil {
 		return fail(err)

@@ -7,7 +7,10 @@ import "sync"
 const (
 	smallBufferSize = 4 << 10
 	largeBufferSize = 64 << 10
-	largeBufferCap  = largeBufferSize + 14 // room for a frame header (ws.MaxHeaderSize)
+	// largeBufferCap leaves room for a frame header (ws.MaxHeaderSize)
+	// after 64 KiB, and is 9 pages of Go's heap: it allocates objects over
+	// 32 KiB in whole 8 KiB pages, so that 64 KiB + 14 would take as much.
+	largeBufferCap = 72 << 10
 )
 
 var (

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -30,15 +31,15 @@ type Conn struct {
 	lastRead atomic.Int64 // unix nanoseconds of the last bytes read
 	pingSent atomic.Int64 // unix nanoseconds of an unanswered health ping, 0 when none
 
-	mu     sync.Mutex
-	queued int       // bytes queued or being written
-	queue  []*[]byte // encoded frames waiting for the writer; its array is reused
+	mu    sync.Mutex
+	held  int       // queueCost of the chunks waiting and being written (see writing)
+	queue []*[]byte // chunks of encoded frames waiting for the writer; its array is reused
 
 	closing  atomic.Bool // a close frame was queued: the reader must stop interpreting data
 	readBusy atomic.Bool // a worker owns the read side (readReady); see the protocol there
 	readWake atomic.Bool // the poller reported the socket since the reader's last read round
 	readHup  atomic.Bool // the poller reported a hang-up or error: read to EOF, not to a short read
-	aborted  atomic.Bool // closed without waiting for the peer: nothing more is read
+	aborted  atomic.Bool // failed or evicted (closeFail, closeEvict): the peer's bytes are no longer processed
 	fd       int32       // poller descriptor, -1 when a goroutine reads
 	proto    uint16      // 1 + the subprotocol's index in Options.Subprotocols, 0 for none
 	deflate  bool        // permessage-deflate negotiated (Options.Compression applies)
@@ -49,6 +50,8 @@ type Conn struct {
 	closeSent bool // our close frame is queued or written: nothing may follow it
 	closeRecv bool // the peer's close frame arrived
 	finishing bool // close TCP as soon as the queue is written
+	failed    bool // closeFail or closeEvict: once written, our close frame ends the connection (lingerClose)
+	dropping  bool // an eviction cuts the writer's batch after the frame being written (flush)
 	done      bool // finishing or finished: nothing more is written or read
 	ended     bool // finished: TCP closed, OnClose returned, slot released
 
@@ -366,6 +369,10 @@ func (c *Conn) readLoop() {
 // queues meanwhile is written once the bytes are parsed, so that replies to
 // pipelined messages share one system call.
 func (c *Conn) received(p []byte) {
+	if c.aborted.Load() {
+		c.parser.releaseMessage()
+		return // failed or evicted: dropped unread (RFC 6455 §7.1.7)
+	}
 	c.lastRead.Store(time.Now().UnixNano())
 	if c.closing.Load() {
 		c.parser.startClosing()
@@ -380,7 +387,7 @@ func (c *Conn) received(p []byte) {
 	c.mu.Unlock()
 	if start {
 		if c.rc == nil {
-			c.flush() // the reading goroutine writes its handler's replies itself
+			c.flush(nil, 0) // the reading goroutine writes its handler's replies itself
 		} else {
 			c.writeQueued()
 		}
@@ -455,7 +462,7 @@ func (c *Conn) serve(typ MessageType, data []byte) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.srv.reportError(c, &PanicError{Value: p})
-			c.closeWith(CloseInternalError, "internal error", nil, false)
+			c.closeWith(CloseInternalError, "internal error", nil, closeHandshake)
 		}
 	}()
 	c.srv.cfg.Handler.ServeMessage(c, typ, data)
@@ -475,28 +482,43 @@ func (c *Conn) control(op opcode, payload []byte) {
 	}
 }
 
-// fail implements frameSink: the peer broke the protocol (RFC 6455 §7.1.7).
+// fail implements frameSink: the peer broke the protocol. The connection
+// is failed (RFC 6455 §7.1.7): our close frame goes out, nothing more the
+// peer sends is processed, and TCP is closed once the close frame is
+// written, without waiting for the peer's close.
 func (c *Conn) fail(f *failure) {
-	c.parser.startClosing()
-	c.closeWith(f.code, f.reason, nil, false)
+	c.parser.discard()
+	c.closeWith(f.code, f.reason, nil, closeFail)
 }
 
 // peerClosed handles the peer's close frame (RFC 6455 §5.5.1): answer with
 // the same code (an empty body for an empty body), then close TCP once the
 // answer is written. When our close was sent first, the handshake is
-// complete and TCP is closed now.
+// complete and TCP is closed now. An invalid close frame fails the
+// connection instead (closeFail).
 func (c *Conn) peerClosed(payload []byte) {
 	code, reason, bad := parseCloseBody(payload)
+	// The answer carries the peer's code only; for an invalid close frame
+	// it is our failure code with a reason.
+	reply, replyReason, mode := code, "", closeHandshake
+	switch {
+	case bad != 0:
+		reply, replyReason, mode = bad, "invalid close frame", closeFail
+	case code == CloseNoStatus:
+		reply = 0 // empty body answers an empty body
+	}
+	frame := encodeFrame(opClose, closePayload(reply, replyReason), nil)
 	c.mu.Lock()
 	c.closeRecv = true
 	c.finishing = true // whichever close frame goes out, TCP closes after it
-	if c.closeSent {
+	if c.closeSent || c.done {
 		// Our close went first: the handshake is complete. TCP closes now,
 		// or once the writer has sent what is queued (our close frame may
 		// still be waiting for the end of this read).
 		finishNow := !c.writing && len(c.queue) == 0
 		start := !finishNow && !c.inRead && c.startWriterLocked()
 		c.mu.Unlock()
+		putBuffer(frame)
 		if finishNow {
 			c.finish()
 		}
@@ -505,24 +527,42 @@ func (c *Conn) peerClosed(payload []byte) {
 		}
 		return
 	}
-	// The answer carries the peer's code only; for an invalid close frame
-	// it is our failure code with a reason.
-	reply, replyReason := code, ""
 	switch {
 	case bad != 0:
-		reply, replyReason = bad, "invalid close frame"
 		c.replaceCloseErrLocked(CloseError{Code: bad, Reason: replyReason, Initiator: ClosedByServer})
 	case code == CloseNoStatus:
-		reply = 0 // empty body answers an empty body
 		c.replaceCloseErrLocked(CloseError{Code: CloseNoStatus, Initiator: ClosedByPeer})
 	default:
 		c.replaceCloseErrLocked(CloseError{Code: code, Reason: reason, Initiator: ClosedByPeer})
 	}
+	start := c.queueCloseLocked(frame, mode)
 	c.mu.Unlock()
-	c.sendClose(reply, replyReason, true)
+	if start {
+		c.writeQueued()
+	}
 }
 
 // ---- closing ----
+
+// closeMode says how a close that the server starts ends.
+type closeMode uint8
+
+const (
+	// closeHandshake is the closing handshake (RFC 6455 §7.1.2): the close
+	// frame goes out after what is queued, and TCP is closed when the
+	// peer's close frame arrives or after CloseTimeout.
+	closeHandshake closeMode = iota
+	// closeFail fails the connection (RFC 6455 §7.1.7): the close frame
+	// goes out after what is queued, nothing more from the peer is
+	// processed (its close frame included), and TCP is closed as soon as
+	// the close frame is written (lingerClose).
+	closeFail
+	// closeEvict is closeFail for a peer that does not read (a slow
+	// consumer, a dead peer): what is queued is dropped, and the writer
+	// finishes only the frame it is in the middle of before the close
+	// frame.
+	closeEvict
+)
 
 // Close starts the closing handshake (RFC 6455 §7.1.2) with code and
 // reason (cut to 123 bytes at a UTF-8 boundary; codes that may not be sent
@@ -531,33 +571,14 @@ func (c *Conn) peerClosed(payload []byte) {
 // arrives or after CloseTimeout, whichever comes first. Close does not
 // wait; use Done for that. Calls after the first do nothing.
 func (c *Conn) Close(code uint16, reason string) error {
-	c.closeWith(sendableCode(code), reason, nil, false)
+	c.closeWith(sendableCode(code), reason, nil, closeHandshake)
 	return nil
 }
 
-// closeWith records why the server closes and queues the close frame.
-// abort (dead or slow peers) drops what is queued, stops reading, and closes
-// TCP as soon as the close frame is written or CloseTimeout passes, without
-// waiting for the peer's answer.
-func (c *Conn) closeWith(code uint16, reason string, cause error, abort bool) {
+// closeWith records why the server closes and queues the close frame; see
+// closeMode. It does nothing once a close frame is queued.
+func (c *Conn) closeWith(code uint16, reason string, cause error, mode closeMode) {
 	reason = truncateReason(reason)
-	c.mu.Lock()
-	if c.closeSent || c.done {
-		c.mu.Unlock()
-		return
-	}
-	c.setCloseErrLocked(CloseError{Code: code, Reason: reason, Initiator: ClosedByServer, Err: cause})
-	if abort {
-		c.dropQueueLocked()
-		c.aborted.Store(true)
-	}
-	c.mu.Unlock()
-	c.sendClose(code, reason, abort)
-}
-
-// sendClose queues the close frame and arms the close timer. finishAfter
-// closes TCP once it is written.
-func (c *Conn) sendClose(code uint16, reason string, finishAfter bool) {
 	frame := encodeFrame(opClose, closePayload(code, reason), nil)
 	c.mu.Lock()
 	if c.closeSent || c.done {
@@ -565,18 +586,43 @@ func (c *Conn) sendClose(code uint16, reason string, finishAfter bool) {
 		putBuffer(frame)
 		return
 	}
-	c.closeSent = true
-	c.closing.Store(true)
-	c.finishing = c.finishing || finishAfter
-	c.queue = append(c.queue, frame)
-	c.queued += len(*frame)
-	c.endLocked().timer = time.AfterFunc(c.srv.cfg.CloseTimeout, c.closeTimedOut)
-	start := !c.inRead && c.startWriterLocked()
+	c.setCloseErrLocked(CloseError{Code: code, Reason: reason, Initiator: ClosedByServer, Err: cause})
+	start := c.queueCloseLocked(frame, mode)
 	c.mu.Unlock()
 	if start {
 		c.writeQueued()
 	}
 }
+
+// queueCloseLocked queues our close frame, after which nothing is
+// written, and arms the close timer, which closes TCP after CloseTimeout
+// whatever the close is waiting for. It reports whether the caller became
+// the writer. mu held.
+func (c *Conn) queueCloseLocked(frame *[]byte, mode closeMode) bool {
+	if mode != closeHandshake {
+		c.aborted.Store(true)
+		c.failed, c.finishing = true, true
+	}
+	if mode == closeEvict {
+		c.dropQueueLocked()
+		if c.writing && c.rc != nil {
+			// The writer may be blocked on a full socket: a past
+			// deadline wakes it up, and it cuts its batch after the
+			// frame it is writing (flush). Not on TLS, where a write
+			// cut short breaks the connection for good.
+			c.dropping = true
+			_ = c.nc.SetWriteDeadline(aLongTimeAgo)
+		}
+	}
+	c.closeSent = true
+	c.closing.Store(true)
+	c.queueLocked(frame)
+	c.endLocked().timer = time.AfterFunc(c.srv.cfg.CloseTimeout, c.closeTimedOut)
+	return !c.inRead && c.startWriterLocked()
+}
+
+// aLongTimeAgo is a deadline in the past: it wakes up a blocked write.
+var aLongTimeAgo = time.Unix(1, 0)
 
 func (c *Conn) closeTimedOut() {
 	c.mu.Lock()
@@ -584,6 +630,24 @@ func (c *Conn) closeTimedOut() {
 		ce.Err = errCloseTimeout
 	}
 	c.mu.Unlock()
+	c.finish()
+}
+
+// lingerClose ends a connection whose last frame, a close frame that waits
+// for no answer (closeFail, closeEvict), is written. TCP is half-closed,
+// so that the peer gets a FIN right after the close frame, and what the
+// peer still sends is read and dropped until it closes, for at most
+// lingerTime (or CloseTimeout, when shorter) and lingerBytes, before the
+// socket is closed: closing a socket with unread bytes makes the kernel
+// reset the connection, which can destroy the close frame before the peer
+// reads it (linger).
+func (c *Conn) lingerClose() {
+	c.mu.Lock()
+	if e := c.end; e != nil && e.timer != nil {
+		e.timer.Stop() // the close frame is out: nothing timed out
+	}
+	c.mu.Unlock()
+	linger(c.nc, min(lingerTime, c.srv.cfg.CloseTimeout))
 	c.finish()
 }
 
@@ -625,11 +689,20 @@ func (c *Conn) finish() {
 
 // ---- writing ----
 
+// Frames wait for the writer in a queue of chunks: pooled buffers into
+// which queued frames are copied back to back (queueLocked). A queued
+// frame thus costs its own bytes, not the buffer it was encoded in, which
+// can be 40 times as large (a 100-byte event in a 4 KiB buffer, a 5 KiB
+// one in a 64 KiB buffer). held counts what the chunks hold, waiting and
+// being written: their capacity, except the free room at the end of the
+// queue's last chunk and of the batch being written (queueCost), at most
+// 72 KiB each. It is what MaxQueuedBytes bounds.
+
 // WriteMessage queues one message. It copies data, never blocks, and is
 // safe for concurrent use; messages from one goroutine go out in order.
 // It returns ErrClosed once the close has started, and ErrSlowConsumer
-// when the queue limit (MaxQueuedBytes) is hit, in which case the
-// connection is being closed with 1008.
+// when the queue already holds more than MaxQueuedBytes, in which case
+// the connection is being closed with 1008.
 func (c *Conn) WriteMessage(typ MessageType, data []byte) error {
 	op := opText
 	if typ == BinaryMessage {
@@ -650,7 +723,10 @@ func (c *Conn) enqueueFrame(op opcode, payload []byte, mayCompress bool) error {
 
 // enqueue queues one encoded frame (a pooled buffer, which it takes over).
 // When nothing is queued and nobody writes, the caller becomes the writer
-// and writes the frame at once, without queueing it.
+// and writes the frame at once, without queueing it. A data frame is
+// refused, and the connection evicted, when the queue holds more than
+// MaxQueuedBytes already: one message, however large, is never refused
+// for its own size.
 func (c *Conn) enqueue(frame *[]byte, control bool) error {
 	c.mu.Lock()
 	if c.closeSent || c.done {
@@ -658,25 +734,71 @@ func (c *Conn) enqueue(frame *[]byte, control bool) error {
 		putBuffer(frame)
 		return ErrClosed
 	}
-	if !control && c.queued > 0 && c.queued+len(*frame) > c.srv.cfg.MaxQueuedBytes {
+	if !control && c.held > c.srv.cfg.MaxQueuedBytes {
 		c.mu.Unlock()
 		putBuffer(frame)
-		c.closeWith(ClosePolicy, "slow consumer: outgoing queue full", ErrSlowConsumer, true)
+		c.closeWith(ClosePolicy, "slow consumer: outgoing queue full", ErrSlowConsumer, closeEvict)
 		return ErrSlowConsumer
 	}
-	c.queued += len(*frame)
 	if len(c.queue) == 0 && c.rc != nil && !c.inRead && c.startWriterLocked() {
 		c.mu.Unlock()
 		c.writeFrom(frame)
 		return nil
 	}
-	c.queue = append(c.queue, frame)
+	c.queueLocked(frame)
 	start := !c.inRead && c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
 		c.writeQueued()
 	}
 	return nil
+}
+
+// queueLocked appends an encoded frame (a pooled buffer, which it takes
+// over) to the queue. A frame that fits the room left in the last chunk
+// is copied there; one of up to 72 KiB that does not fit fills that room
+// and continues in a new 72 KiB chunk; any other frame (the first, one
+// after a full chunk, one larger than 72 KiB) is a chunk of its own. So
+// every chunk but the last is full, except one followed by a frame larger
+// than the room it leaves, whose room is then counted (queueCost). mu
+// held.
+func (c *Conn) queueLocked(f *[]byte) {
+	if n := len(c.queue); n > 0 {
+		tail := c.queue[n-1]
+		room := cap(*tail) - len(*tail)
+		switch {
+		case len(*f) <= room:
+			*tail = append(*tail, *f...)
+			c.held += len(*f)
+			putBuffer(f)
+			return
+		case room > 0 && len(*f) <= largeBufferCap:
+			*tail = append(*tail, (*f)[:room]...)
+			next := getBuffer(largeBufferSize)
+			*next = append(*next, (*f)[room:]...)
+			putBuffer(f)
+			f = next
+		}
+		c.held += room // filled, or left unused for good
+	}
+	c.queue = append(c.queue, f)
+	c.held += len(*f)
+}
+
+// queueCost is what chunks q count against MaxQueuedBytes (held): the
+// capacity of each, except for the room left at the end of the last one,
+// which the next frames fill (in a batch being written, it is never used:
+// it is one of the constants of MaxQueuedBytes' bound).
+func queueCost(q []*[]byte) int {
+	n := 0
+	for _, f := range q {
+		n += cap(*f)
+	}
+	if len(q) > 0 {
+		last := *q[len(q)-1]
+		n -= cap(last) - len(last)
+	}
+	return n
 }
 
 func (c *Conn) startWriterLocked() bool {
@@ -687,10 +809,11 @@ func (c *Conn) startWriterLocked() bool {
 	return true
 }
 
-// dropQueueLocked discards frames not yet handed to the writer.
+// dropQueueLocked discards the chunks not yet handed to the writer: whole
+// frames, none of them started.
 func (c *Conn) dropQueueLocked() {
+	c.held -= queueCost(c.queue)
 	for _, f := range c.queue {
-		c.queued -= len(*f)
 		putBuffer(f)
 	}
 	clear(c.queue)
@@ -704,7 +827,7 @@ func (c *Conn) dropQueueLocked() {
 // (flush), which blocks in Go's poller under WriteTimeout.
 func (c *Conn) writeQueued() {
 	if c.rc == nil {
-		go c.flush()
+		go c.flush(nil, 0)
 		return
 	}
 	c.writeFrom(nil)
@@ -712,87 +835,89 @@ func (c *Conn) writeQueued() {
 
 // writeFrom writes frame (when not nil: a frame that was never queued),
 // then what is queued, as writeQueued does. The caller is the writer.
+// When the socket does not take everything, or a write fails, the batch
+// goes to a writer goroutine (flush), which waits for the socket or finds
+// out about the error.
 func (c *Conn) writeFrom(frame *[]byte) {
+	if frame != nil {
+		n, err := writeNonblock(c.rc, *frame)
+		if err != nil || n < len(*frame) {
+			c.mu.Lock()
+			c.held += len(*frame) // queued from now on: queueCost of the batch
+			c.mu.Unlock()
+			go c.flush([]*[]byte{frame}, n)
+			return
+		}
+		putBuffer(frame)
+	}
+	var batch [4]*[]byte // the chunks of a batch, on the stack unless there are more
 	for {
-		if frame == nil {
-			q, ok := c.nextBatch()
-			if !ok {
+		q, ok := c.nextBatch(batch[:0], false)
+		if !ok {
+			return
+		}
+		written := 0
+		for _, f := range q {
+			n, err := writeNonblock(c.rc, *f)
+			written += n
+			if err != nil || n < len(*f) {
+				go c.flush(slices.Clone(q), written)
 				return
 			}
-			frame = q[0]
-			if len(q) > 1 {
-				frame = getBuffer(c.queuedBytes(q))
-				for _, f := range q {
-					*frame = append(*frame, *f...)
-					putBuffer(f)
-				}
-			}
-			c.recycleQueue(q)
 		}
-		n, err := writeNonblock(c.rc, *frame)
-		if err != nil && err != errWouldBlock {
-			putBuffer(frame)
-			c.writeFailed(err)
-			return
-		}
-		c.mu.Lock()
-		c.queued -= n
-		if n < len(*frame) {
-			// The socket is full: the rest goes first when the writer
-			// goroutine runs.
-			rest := getBuffer(len(*frame) - n)
-			*rest = append(*rest, (*frame)[n:]...)
-			c.queue = append(c.queue, nil)
-			copy(c.queue[1:], c.queue)
-			c.queue[0] = rest
-			c.mu.Unlock()
-			putBuffer(frame)
-			go c.flush()
-			return
-		}
-		c.mu.Unlock()
-		putBuffer(frame)
-		frame = nil
+		c.release(q)
 	}
 }
 
-// nextBatch hands the writer everything queued. When there is nothing (or
-// the connection is done) it gives up the writer role instead, closing TCP
-// if a finished close handshake was waiting for the queue to drain.
-func (c *Conn) nextBatch() ([]*[]byte, bool) {
+// nextBatch hands the writer everything queued: it appends the chunks to
+// dst and empties the queue, whose array stays with the connection. When
+// there is nothing (or the connection is done) it gives up the writer role
+// instead, closing TCP if a close was waiting for the queue to drain.
+// blocking says that the writer is a writer goroutine (flush), whose write
+// deadline it clears: once passed, a deadline left behind would fail the
+// next non-blocking write.
+func (c *Conn) nextBatch(dst []*[]byte, blocking bool) ([]*[]byte, bool) {
 	c.mu.Lock()
+	if c.dropping {
+		// An eviction came after the last batch was written: nothing to
+		// cut, but the deadline that was to wake the writer is past.
+		c.dropping = false
+		_ = c.nc.SetWriteDeadline(time.Time{})
+	}
 	if len(c.queue) == 0 || c.done {
 		c.writing = false
+		if blocking {
+			_ = c.nc.SetWriteDeadline(time.Time{})
+		}
 		finish := c.finishing && !c.done
+		failed := c.failed
 		c.mu.Unlock()
-		if finish {
+		switch {
+		case finish && failed:
+			go c.lingerClose()
+		case finish:
 			go c.finish() // see writeFailed
 		}
 		return nil, false
 	}
-	q := c.queue
-	c.queue = nil
+	dst = append(dst, c.queue...)
+	clear(c.queue)
+	c.queue = c.queue[:0]
 	c.mu.Unlock()
-	return q, true
+	return dst, true
 }
 
-// recycleQueue gives a written queue's array back to the connection for
-// its next frames, unless frames queued meanwhile have an array already.
-func (c *Conn) recycleQueue(q []*[]byte) {
+// release returns the chunks of a batch, written or dropped, to their
+// pools.
+func (c *Conn) release(q []*[]byte) {
+	size := queueCost(q)
+	for _, f := range q {
+		putBuffer(f)
+	}
 	clear(q)
 	c.mu.Lock()
-	if c.queue == nil {
-		c.queue = q[:0]
-	}
+	c.held -= size
 	c.mu.Unlock()
-}
-
-func (c *Conn) queuedBytes(q []*[]byte) int {
-	n := 0
-	for _, f := range q {
-		n += len(*f)
-	}
-	return n
 }
 
 // writeFailed ends the connection after a write error; the caller owns the
@@ -811,40 +936,127 @@ func (c *Conn) writeFailed(err error) {
 // iovecs are the writev vectors of writer goroutines (flush).
 var iovecs = sync.Pool{New: func() any { return new(net.Buffers) }}
 
-// flush writes the queue until it is empty, coalescing everything queued
-// into one writev. Exactly one flush runs per connection at a time (the
-// writing flag); it exits when the queue is empty, so an idle connection
-// holds no goroutine.
-func (c *Conn) flush() {
+// flush is the writer goroutine. It writes the rest of batch q (whose
+// first written bytes are written; nil for no batch yet), then whatever
+// is queued, one writev per batch, blocking under WriteTimeout (under the
+// close timer, CloseTimeout, once our close frame is queued), and exits
+// when the queue is empty, so that an idle connection holds no goroutine.
+// Exactly one writer runs per connection at a time (the writing flag).
+//
+// An eviction (closeEvict) that finds it blocked on a full socket wakes
+// it up with a past deadline and sets dropping: it then writes only the
+// rest of the frame it was in the middle of (its batch holds whole frames
+// from its first byte, so walking their headers finds where that frame
+// ends), then the close frame, whenever the socket takes them within
+// CloseTimeout of the eviction.
+func (c *Conn) flush(q []*[]byte, written int) {
 	iov := iovecs.Get().(*net.Buffers)
 	defer iovecs.Put(iov)
+	var batch [8]*[]byte
 	for {
-		q, ok := c.nextBatch()
-		if !ok {
-			return
+		if q == nil {
+			var ok bool
+			if q, ok = c.nextBatch(batch[:0], true); !ok {
+				return
+			}
+			written = 0
 		}
-
-		full := (*iov)[:0]
-		size := 0
+		end := 0
 		for _, f := range q {
-			full = append(full, *f)
-			size += len(*f)
+			end += len(*f)
 		}
-		*iov = full
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-		_, err := iov.WriteTo(c.nc)
-		clear(full)
-		*iov = full[:0]
-		for _, f := range q {
-			putBuffer(f)
+		for written < end {
+			// The deadline is set holding mu, as an eviction sets its
+			// own: either this one comes first, and the eviction's
+			// interrupts the write, or the eviction does, and the
+			// writer sees dropping now. Once our close frame is queued,
+			// the close timer bounds the writes instead (CloseTimeout).
+			c.mu.Lock()
+			cut := c.dropping
+			c.dropping = false
+			var deadline time.Time
+			if !c.closeSent {
+				deadline = time.Now().Add(c.srv.cfg.WriteTimeout)
+			}
+			_ = c.nc.SetWriteDeadline(deadline)
+			c.mu.Unlock()
+			if cut {
+				end = frameEnd(q, written)
+			}
+			n, err := c.writeRange(iov, q, written, end)
+			written += n
+			if err == nil {
+				continue
+			}
+			c.mu.Lock()
+			evicted := c.dropping
+			c.mu.Unlock()
+			if !evicted {
+				c.release(q)
+				c.writeFailed(err)
+				return
+			}
 		}
-		c.recycleQueue(q)
-		c.mu.Lock()
-		c.queued -= size
-		c.mu.Unlock()
-		if err != nil {
-			c.writeFailed(err)
-			return
-		}
+		c.release(q)
+		q = nil
 	}
+}
+
+// writeRange writes bytes [from, to) of batch q with one writev, blocking
+// under the connection's write deadline, and returns how many it wrote.
+func (c *Conn) writeRange(iov *net.Buffers, q []*[]byte, from, to int) (int, error) {
+	full := (*iov)[:0]
+	lo := 0
+	for _, f := range q {
+		b := *f
+		hi := lo + len(b)
+		if hi > from && lo < to {
+			full = append(full, b[max(from-lo, 0):min(to, hi)-lo])
+		}
+		lo = hi
+	}
+	*iov = full
+	n, err := iov.WriteTo(c.nc)
+	clear(full)
+	*iov = full[:0]
+	return int(n), err
+}
+
+// frameEnd returns the offset in the bytes of batch q at which the frame
+// that holds offset off ends: off itself when a frame starts there. q
+// holds whole frames that this server encoded (unmasked, RFC 6455 §5.2),
+// the first at offset 0; a frame may continue from one chunk into the
+// next.
+func frameEnd(q []*[]byte, off int) int {
+	s := chunkReader{q: q}
+	end := 0
+	for end < off {
+		n, hdr := int(s.at(end+1)&0x7f), 2
+		switch n {
+		case 126:
+			n, hdr = int(s.at(end+2))<<8|int(s.at(end+3)), 4
+		case 127:
+			n, hdr = 0, 10
+			for i := 2; i < 10; i++ {
+				n = n<<8 | int(s.at(end+i))
+			}
+		}
+		end += hdr + n
+	}
+	return end
+}
+
+// chunkReader reads the bytes of a batch at offsets that never decrease.
+type chunkReader struct {
+	q    []*[]byte
+	i    int // the chunk that holds offset base
+	base int
+}
+
+func (r *chunkReader) at(off int) byte {
+	for off-r.base >= len(*r.q[r.i]) {
+		r.base += len(*r.q[r.i])
+		r.i++
+	}
+	return (*r.q[r.i])[off-r.base]
 }

@@ -27,17 +27,24 @@
 // # Writing
 //
 // Conn.WriteMessage copies the message into a bounded per-connection queue
-// and returns at once; one writer goroutine at a time, started on demand
+// and returns at once; whoever finds the socket free writes without
+// blocking, and when it is full one writer goroutine, started on demand
 // and gone when the queue is empty, writes everything queued with one
-// writev. A connection whose queue exceeds MaxQueuedBytes is closed with
-// 1008 and never slows the others.
+// writev. Queued frames are copied back to back into chunks, so the queue
+// holds what its frames take, and MaxQueuedBytes bounds it: a connection
+// whose queue holds more is evicted with 1008 (its queue dropped, the
+// frame being written finished, then the close frame) and never slows the
+// others.
 //
 // # Closing
 //
 // See close.go: a close received is answered with the same code and TCP is
 // closed after the answer (§5.5.1, §7.1.1); a close sent waits at most
-// CloseTimeout for the peer's answer; nothing is written after a close
-// frame; 1005, 1006 and 1015 never go on the wire. Hooks.OnClose reports a
+// CloseTimeout for the peer's answer; a failed connection (1002, 1007,
+// 1009, §7.1.7) or an evicted one (1008, 1001 ping timeout) is closed right
+// after its close frame, half-closed first so that the frame is not lost to
+// a reset; nothing is written after a close frame; 1005, 1006 and 1015
+// never go on the wire. Hooks.OnClose reports a
 // *CloseError with the code, reason and initiator exactly once per
 // connection.
 //

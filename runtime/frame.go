@@ -358,6 +358,14 @@ func (fp *frameParser) startClosing() {
 	}
 }
 
+// discard stops interpreting the stream: every further byte is ignored
+// (the connection was failed, RFC 6455 §7.1.7).
+func (fp *frameParser) discard() {
+	fp.mode = parseDiscard
+	fp.releaseMessage()
+	fp.ctrl = fp.ctrl[:0]
+}
+
 // busy reports whether the parser is in the middle of a frame or message.
 func (fp *frameParser) busy() bool {
 	return fp.inFrame || fp.hdrN > 0 || fp.msgOpen

@@ -52,7 +52,7 @@ func (c *Conn) checkHealth(now int64) {
 			if h := cfg.Hooks.OnHealth; h != nil {
 				h(c, Health{OK: false})
 			}
-			c.closeWith(CloseGoingAway, "ping timeout", errPingTimeout, true)
+			c.closeWith(CloseGoingAway, "ping timeout", errPingTimeout, closeEvict)
 		}
 		return
 	}

@@ -84,11 +84,17 @@ type Options struct {
 	// header before the payload is read. Default 1 MiB; -1 means no limit.
 	MaxMessageSize int64
 
-	// MaxQueuedBytes bounds the bytes waiting to be written to one
-	// connection. A write that would exceed it closes the connection with
-	// 1008 (slow consumer) instead of buffering without end; a single
-	// message larger than the bound is still accepted into an empty queue.
-	// Default 4 MiB.
+	// MaxQueuedBytes bounds what one connection's outgoing queue holds:
+	// the frames waiting to be written and those being written, copied
+	// back to back into chunks of up to 72 KiB. A data message is refused
+	// when the queue holds more than the bound already: the write returns
+	// ErrSlowConsumer and the connection is evicted (closed with 1008,
+	// slow consumer) instead of buffering without end. A message is never
+	// refused for its own size: one larger than the bound is accepted
+	// when the queue holds less. So the queue of a consumer that stops
+	// reading holds at most MaxQueuedBytes plus one message plus 144 KiB
+	// (the unused room of two chunks); it also holds a writer goroutine.
+	// Control frames are never refused. Default 4 MiB.
 	MaxQueuedBytes int
 
 	// MaxConnections refuses upgrades with 503 once this many connections
@@ -101,11 +107,14 @@ type Options struct {
 	// Server.HTTPServer, which does). Default 10 s.
 	HandshakeTimeout time.Duration
 	// CloseTimeout bounds how long a close started by the server waits for
-	// the peer's close frame, and how long a close reply may take to be
-	// written, before the TCP connection is closed anyway. Default 5 s.
+	// the peer's close frame, and how long our close frame (a reply, or
+	// the close of a failed or evicted connection, which waits for no
+	// answer) may take to be written, before the TCP connection is closed
+	// anyway. Default 5 s.
 	CloseTimeout time.Duration
 	// WriteTimeout bounds one write to the socket; a peer that does not
-	// read for that long is disconnected. Default 10 s.
+	// read for that long is disconnected. Once the close frame is queued,
+	// CloseTimeout bounds the writes instead. Default 10 s.
 	WriteTimeout time.Duration
 	// PingInterval: a connection from which nothing has been read for this
 	// long is sent a ping. Default 25 s; negative disables health checks.

@@ -136,7 +136,7 @@ func (s *Server) open(nc net.Conn, sess *Session, res handshakeResult, leftover 
 		h(c)
 	}
 	if s.closing.Load() {
-		c.closeWith(uint16(s.closeCode.Load()), "server shutting down", nil, false)
+		c.closeWith(uint16(s.closeCode.Load()), "server shutting down", nil, closeHandshake)
 	}
 	if len(leftover) > 0 {
 		c.received(leftover)

@@ -352,17 +352,18 @@ func (m *sessions) stripe(u *[16]byte) *sync.Mutex {
 
 // detach is called when s's connection ended, with how it ended. It keeps
 // s for the resume window, or ends it now when resume is disabled, when no
-// token was ever handed out, or when the connection ended normally (1000,
-// from either side: the client said goodbye and threw its token away, or
-// the server ended the conversation and a client does not come back after
-// a 1000).
+// token was ever handed out, or when the client will not come back: the
+// connection ended normally (1000, from either side: the client said
+// goodbye and threw its token away, or the server ended the conversation),
+// or the server closed it with 1008 (policy: a slow consumer evicted, a
+// client refused), which tells a client not to reconnect.
 func (m *sessions) detach(s *Session, ce *CloseError) {
 	cfg := &m.srv.cfg
 	s.mu.Lock()
 	s.conn = nil
 	issued, secret := s.issued, s.secret
 	s.mu.Unlock()
-	goodbye := ce != nil && ce.Code == CloseNormal
+	goodbye := ce != nil && (ce.Code == CloseNormal || ce.Code == ClosePolicy && ce.Initiator == ClosedByServer)
 	if cfg.ResumeWindow < 0 || !issued || goodbye {
 		m.srv.endSession(s)
 		return

@@ -45,7 +45,7 @@ func (s *Server) shutdown(ctx context.Context, code uint16, reason string) error
 			h(code)
 		}
 		for _, c := range s.snapshot(nil) {
-			c.closeWith(code, reason, nil, false)
+			c.closeWith(code, reason, nil, closeHandshake)
 		}
 	}
 	var err error

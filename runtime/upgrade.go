@@ -437,16 +437,30 @@ func retryableAccept(err error) bool {
 		errors.Is(err, syscall.ECONNABORTED)
 }
 
-// lingerClose closes a refused connection without destroying the refusal:
-// closing a socket with unread request bytes makes the kernel send a reset,
-// which can discard the response before the client reads it. So the write
-// side is shut first, and what the client still sends is read and dropped
-// for a short while (bounded in time and bytes).
+// lingerClose closes a refused connection without destroying the refusal
+// (see linger).
 func lingerClose(nc net.Conn) {
+	linger(nc, lingerTime)
+	_ = nc.Close()
+}
+
+// lingerTime and lingerBytes bound linger.
+const (
+	lingerTime  = time.Second
+	lingerBytes = 1 << 20
+)
+
+// linger prepares a connection whose last bytes are written (a refusal, a
+// close frame) for its close. Closing a socket with unread bytes makes the
+// kernel reset the connection, which can discard what was written last
+// before the peer reads it. So the write side is shut first (the peer gets
+// a FIN after the last bytes), and what the peer still sends is read and
+// dropped until it closes, for at most d and lingerBytes. The caller then
+// closes nc.
+func linger(nc net.Conn, d time.Duration) {
 	if tc, ok := nc.(interface{ CloseWrite() error }); ok {
 		_ = tc.CloseWrite()
-		_ = nc.SetReadDeadline(time.Now().Add(time.Second))
-		_, _ = io.Copy(io.Discard, io.LimitReader(nc, 1<<20))
+		_ = nc.SetReadDeadline(time.Now().Add(d))
+		_, _ = io.Copy(io.Discard, io.LimitReader(nc, lingerBytes))
 	}
-	_ = nc.Close()
 }

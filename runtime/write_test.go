@@ -134,7 +134,8 @@ func TestWriteSlowConsumer(t *testing.T) {
 }
 
 // A single message larger than MaxQueuedBytes is accepted into an empty
-// queue (documented), so a big reply never fails on an idle connection.
+// queue: a message is refused only when the queue holds more than the
+// bound already, so a big reply never fails on an idle connection.
 func TestWriteLargeMessageIntoEmptyQueue(t *testing.T) {
 	e := start(t, viaListener, runtime.Options{MaxQueuedBytes: 1024})
 	c := dial(t, e.addr)
@@ -149,6 +150,83 @@ func TestWriteLargeMessageIntoEmptyQueue(t *testing.T) {
 	if f := c.mustFrame(); f.h.OpCode != ws.OpPong {
 		t.Fatalf("got %v", f.h.OpCode)
 	}
+}
+
+// A message larger than MaxQueuedBytes that comes while other messages
+// wait in the queue (within the bound) is accepted too, and everything
+// arrives, in order, once the client reads.
+func TestWriteLargeMessageAfterQueuedWrites(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		const bound = 64 << 10
+		e := start(t, viaListener, runtime.Options{DisablePoller: m.disablePoller, MaxQueuedBytes: bound, WriteTimeout: time.Minute})
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		// The client does not read: write until the socket is full and a
+		// writer goroutine holds the rest (the queue holds something).
+		small := func(i int) []byte { return fmt.Appendf(nil, "%d:%s", i, strings.Repeat("s", 1000)) }
+		n := 0
+		for runtime.QueuedBytes(conn) == 0 {
+			if n == 1<<16 {
+				t.Fatal("the socket took 64 MiB without filling up")
+			}
+			if err := conn.WriteMessage(runtime.TextMessage, small(n)); err != nil {
+				t.Fatalf("message %d: %v", n, err)
+			}
+			n++
+		}
+		for range 3 {
+			if err := conn.WriteMessage(runtime.TextMessage, small(n)); err != nil {
+				t.Fatalf("message %d: %v", n, err)
+			}
+			n++
+		}
+		if q := runtime.QueuedBytes(conn); q > bound {
+			t.Fatalf("the queue holds %d bytes, more than the bound (%d), before the large message", q, bound)
+		}
+		big := strings.Repeat("B", 4*bound)
+		if err := conn.WriteMessage(runtime.TextMessage, []byte(big)); err != nil {
+			t.Fatalf("a message of 4 x MaxQueuedBytes after %d queued bytes: %v", runtime.QueuedBytes(conn), err)
+		}
+		for i := range n {
+			c.expectText(string(small(i)))
+		}
+		c.expectText(big)
+	})
+}
+
+// A writer goroutine takes over when the socket is full; once the queue
+// is written it exits and the next writes are non-blocking again, however
+// long after: its write deadline does not outlive it (a deadline left in
+// the past fails every later write).
+func TestWriteAfterWriterGoroutine(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		const writeTimeout = time.Second
+		e := start(t, viaListener, runtime.Options{DisablePoller: m.disablePoller, MaxQueuedBytes: 64 << 20, WriteTimeout: writeTimeout})
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		msg := strings.Repeat("m", 1<<20)
+		n := 0
+		for runtime.QueuedBytes(conn) == 0 { // until a writer goroutine holds the rest
+			if n == 64 {
+				t.Fatal("the socket took 64 MiB without filling up")
+			}
+			if err := conn.WriteMessage(runtime.TextMessage, []byte(msg)); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		for range n {
+			c.expectText(msg)
+		}
+		for runtime.QueuedBytes(conn) != 0 {
+			time.Sleep(time.Millisecond) // the writer goroutine releases its batch
+		}
+		time.Sleep(writeTimeout + writeTimeout/4) // past its deadline
+		if err := conn.WriteMessage(runtime.TextMessage, []byte("later")); err != nil {
+			t.Fatal(err)
+		}
+		c.expectText("later")
+	})
 }
 
 // WriteMessage copies its argument: the caller may reuse the buffer.
