@@ -3,6 +3,7 @@ package runtime
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 	"unicode/utf8"
 )
 
@@ -148,4 +149,207 @@ func closePayload(code uint16, reason string) []byte {
 	binary.BigEndian.PutUint16(p, code)
 	copy(p[2:], reason)
 	return p
+}
+
+// fail implements frameSink: the peer broke the protocol. The connection
+// is failed (RFC 6455 §7.1.7): our close frame goes out, nothing more the
+// peer sends is processed, and TCP is closed once the close frame is
+// written, without waiting for the peer's close.
+func (c *Conn) fail(f *failure) {
+	c.parser.discard()
+	c.closeWith(f.code, f.reason, nil, closeFail)
+}
+
+// peerClosed handles the peer's close frame (RFC 6455 §5.5.1): answer with
+// the same code (an empty body for an empty body), then close TCP once the
+// answer is written. When our close was sent first, the handshake is
+// complete and TCP is closed now. An invalid close frame fails the
+// connection instead (closeFail).
+func (c *Conn) peerClosed(payload []byte) {
+	code, reason, bad := parseCloseBody(payload)
+	// The answer carries the peer's code only; for an invalid close frame
+	// it is our failure code with a reason.
+	reply, replyReason, mode := code, "", closeHandshake
+	switch {
+	case bad != 0:
+		reply, replyReason, mode = bad, "invalid close frame", closeFail
+	case code == CloseNoStatus:
+		reply = 0 // empty body answers an empty body
+	}
+	frame := encodeFrame(opClose, closePayload(reply, replyReason), nil)
+	c.mu.Lock()
+	c.closeRecv = true
+	c.finishing = true // whichever close frame goes out, TCP closes after it
+	if c.closeSent || c.done {
+		// Our close went first: the handshake is complete. TCP closes now,
+		// or once the writer has sent what is queued (our close frame may
+		// still be waiting for the end of this read).
+		finishNow := !c.writing && len(c.queue) == 0
+		start := !finishNow && !c.inRead && c.startWriterLocked()
+		c.mu.Unlock()
+		putBuffer(frame)
+		if finishNow {
+			c.finish()
+		}
+		if start {
+			c.writeQueued()
+		}
+		return
+	}
+	switch {
+	case bad != 0:
+		c.replaceCloseErrLocked(CloseError{Code: bad, Reason: replyReason, Initiator: ClosedByServer})
+	case code == CloseNoStatus:
+		c.replaceCloseErrLocked(CloseError{Code: CloseNoStatus, Initiator: ClosedByPeer})
+	default:
+		c.replaceCloseErrLocked(CloseError{Code: code, Reason: reason, Initiator: ClosedByPeer})
+	}
+	start := c.queueCloseLocked(frame, mode)
+	c.mu.Unlock()
+	if start {
+		c.writeQueued()
+	}
+}
+
+// closeMode says how a close that the server starts ends.
+type closeMode uint8
+
+const (
+	// closeHandshake is the closing handshake (RFC 6455 §7.1.2): the close
+	// frame goes out after what is queued, and TCP is closed when the
+	// peer's close frame arrives or after CloseTimeout.
+	closeHandshake closeMode = iota
+	// closeFail fails the connection (RFC 6455 §7.1.7): the close frame
+	// goes out after what is queued, nothing more from the peer is
+	// processed (its close frame included), and TCP is closed as soon as
+	// the close frame is written (lingerClose).
+	closeFail
+	// closeEvict is closeFail for a peer that does not read (a slow
+	// consumer, a dead peer): what is queued is dropped, and the writer
+	// finishes only the frame it is in the middle of before the close
+	// frame.
+	closeEvict
+)
+
+// Close starts the closing handshake (RFC 6455 §7.1.2) with code and
+// reason (cut to 123 bytes at a UTF-8 boundary; codes that may not be sent
+// become 1011). The close frame goes out after what is already queued;
+// nothing is written after it. TCP is closed when the peer's close frame
+// arrives or after CloseTimeout, whichever comes first. Close does not
+// wait; use Done for that. Calls after the first do nothing.
+func (c *Conn) Close(code uint16, reason string) error {
+	c.closeWith(sendableCode(code), reason, nil, closeHandshake)
+	return nil
+}
+
+// closeWith records why the server closes and queues the close frame; see
+// closeMode. It does nothing once a close frame is queued.
+func (c *Conn) closeWith(code uint16, reason string, cause error, mode closeMode) {
+	reason = truncateReason(reason)
+	frame := encodeFrame(opClose, closePayload(code, reason), nil)
+	c.mu.Lock()
+	if c.closeSent || c.done {
+		c.mu.Unlock()
+		putBuffer(frame)
+		return
+	}
+	c.setCloseErrLocked(CloseError{Code: code, Reason: reason, Initiator: ClosedByServer, Err: cause})
+	start := c.queueCloseLocked(frame, mode)
+	c.mu.Unlock()
+	if start {
+		c.writeQueued()
+	}
+}
+
+// queueCloseLocked queues our close frame, after which nothing is
+// written, and arms the close timer, which closes TCP after CloseTimeout
+// whatever the close is waiting for. It reports whether the caller became
+// the writer. mu held.
+func (c *Conn) queueCloseLocked(frame *[]byte, mode closeMode) bool {
+	if mode != closeHandshake {
+		c.aborted.Store(true)
+		c.failed, c.finishing = true, true
+	}
+	if mode == closeEvict {
+		c.dropQueueLocked()
+		if c.writing && c.rc != nil {
+			// The writer may be blocked on a full socket: a past
+			// deadline wakes it up, and it cuts its batch after the
+			// frame it is writing (flush). Not on TLS, where a write
+			// cut short breaks the connection for good.
+			c.dropping = true
+			_ = c.nc.SetWriteDeadline(aLongTimeAgo)
+		}
+	}
+	c.closeSent = true
+	c.closing.Store(true)
+	c.queueLocked(frame)
+	c.endLocked().timer = time.AfterFunc(c.srv.cfg.CloseTimeout, c.closeTimedOut)
+	return !c.inRead && c.startWriterLocked()
+}
+
+// aLongTimeAgo is a deadline in the past: it wakes up a blocked write.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (c *Conn) closeTimedOut() {
+	c.mu.Lock()
+	if ce := c.closeErrLocked(); ce != nil && ce.Err == nil && !c.closeRecv && ce.Initiator == ClosedByServer {
+		ce.Err = errCloseTimeout
+	}
+	c.mu.Unlock()
+	c.finish()
+}
+
+// lingerClose ends a connection whose last frame, a close frame that waits
+// for no answer (closeFail, closeEvict), is written. TCP is half-closed,
+// so that the peer gets a FIN right after the close frame, and what the
+// peer still sends is read and dropped until it closes, for at most
+// lingerTime (or CloseTimeout, when shorter) and lingerBytes, before the
+// socket is closed: closing a socket with unread bytes makes the kernel
+// reset the connection, which can destroy the close frame before the peer
+// reads it (linger).
+func (c *Conn) lingerClose() {
+	c.mu.Lock()
+	if e := c.end; e != nil && e.timer != nil {
+		e.timer.Stop() // the close frame is out: nothing timed out
+	}
+	c.mu.Unlock()
+	linger(c.nc, min(lingerTime, c.srv.cfg.CloseTimeout))
+	c.finish()
+}
+
+// finish closes TCP and reports the end, once.
+func (c *Conn) finish() {
+	c.mu.Lock()
+	if c.done {
+		c.mu.Unlock()
+		return
+	}
+	c.done = true
+	c.closing.Store(true)
+	c.dropQueueLocked()
+	c.setCloseErrLocked(CloseError{Code: CloseAbnormal, Initiator: ClosedByPeer})
+	e := c.end
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+	ce := e.err
+	calls := c.calls
+	c.mu.Unlock()
+	if calls != nil {
+		calls.cancelAll() // handlers of a closed connection see their context end
+	}
+
+	if c.fd >= 0 {
+		_ = c.srv.poller.Remove(int(c.fd))
+	}
+	_ = c.nc.Close()
+	c.srv.connClosed(c, ce)
+
+	c.mu.Lock()
+	c.ended = true
+	if e.doneCh != nil {
+		close(e.doneCh)
+	}
+	c.mu.Unlock()
 }

@@ -329,7 +329,7 @@ func TestWriteWhileHandlerBlocks(t *testing.T) {
 		f, err := c.readFrame(time.Second)
 		unblock()
 		if err != nil {
-			t.Fatalf("conn.go received/enqueue: while the reader feeds the parser (inRead), enqueue and sendClose "+
+			t.Fatalf("read.go received, write.go enqueue: while the reader feeds the parser (inRead), enqueue and sendClose "+
 				"do not start a writer, so a push from another goroutine (and health pings, and close frames) wait "+
 				"until the handler returns: push not delivered within 1s while the handler blocked (%v)", err)
 		}

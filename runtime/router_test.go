@@ -1,6 +1,6 @@
 package runtime_test
 
-// Black-box tests of the RPC layer (rpc.go) over real TCP: a Router with
+// Black-box tests of the RPC layer (router.go, call.go, envelope.go) over real TCP: a Router with
 // hand-written MethodFuncs, driven by the byte-level client of
 // helpers_test.go, checking the exact JSON of every reply and event
 // against docs/protocol.md.
@@ -278,7 +278,7 @@ func TestRPCArgsErrorBeforeID(t *testing.T) {
 	f := c.mustFrame()
 	if f.h.OpCode == ws.OpClose {
 		code, reason := parseClose(f.payload)
-		t.Fatalf("rpc.go decodeEnvelope stops at the first bad member, so an args error before \"id\" leaves hasID false and ServeMessage closes the connection (%d %q) instead of answering bad_request", code, reason)
+		t.Fatalf("envelope.go decodeEnvelope stops at the first bad member, so an args error before \"id\" leaves hasID false and ServeMessage closes the connection (%d %q) instead of answering bad_request", code, reason)
 	}
 	if want := `{"id":5,"error":{"code":"bad_request","message":"args: expected object, got number"}}`; string(f.payload) != want {
 		t.Fatalf("got %s, want %s", f.payload, want)
@@ -336,7 +336,7 @@ func TestRPCSyntaxErrorAfterIDCloses1007(t *testing.T) {
 	c.text(`{"id":1,"call":"echo"`)
 	f := c.mustFrame()
 	if f.h.OpCode == ws.OpText {
-		t.Fatalf("rpc.go ServeMessage answers a text frame that is not JSON with bad_request when its id came before the syntax error (%s); docs/protocol.md says 1007", f.payload)
+		t.Fatalf("router.go ServeMessage answers a text frame that is not JSON with bad_request when its id came before the syntax error (%s); docs/protocol.md says 1007", f.payload)
 	}
 	if code, reason := parseClose(f.payload); f.h.OpCode != ws.OpClose || code != runtime.CloseInvalidPayload {
 		t.Errorf("got %v %d %q, want close 1007", f.h.OpCode, code, reason)
@@ -777,7 +777,7 @@ func TestSessionPushToResetPeer(t *testing.T) {
 	cmd.Env = append(os.Environ(), "DUPLEX_TEST_PUSH_RESET_CHILD=1")
 	out, err := cmd.CombinedOutput()
 	if bytes.Contains(out, []byte("Push did not return")) {
-		t.Fatal("rpc.go Session.Push holds s.mu across c.WriteMessage; when the inline non-blocking write fails (peer reset), writeFailed -> finish -> Server.connClosed -> sessions.detach locks s.mu again on the same goroutine: self-deadlock (Broadcast too), and the connection never gets OnClose")
+		t.Fatal("push.go Session.Push holds s.mu across c.WriteMessage; when the inline non-blocking write fails (peer reset), writeFailed -> finish -> Server.connClosed -> sessions.detach locks s.mu again on the same goroutine: self-deadlock (Broadcast too), and the connection never gets OnClose")
 	}
 	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
@@ -929,7 +929,7 @@ func TestRPCIDReusableRightAfterReply(t *testing.T) {
 	for i := range 500 {
 		c.text(`{"id":1,"call":"echo"}`)
 		if got := c.reply(); got != `{"id":1,"result":{}}` {
-			t.Fatalf("rpc.go Router.run sends the reply before removing the id from the table of calls in flight, so a client reusing the id at once can be told it is in use (round %d): %s", i, got)
+			t.Fatalf("call.go callState.run sends the reply before removing the id from the table of calls in flight, so a client reusing the id at once can be told it is in use (round %d): %s", i, got)
 		}
 	}
 }

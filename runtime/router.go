@@ -1,0 +1,189 @@
+package runtime
+
+import (
+	"fmt"
+
+	"github.com/duplexrpc/duplex/runtime/wire"
+)
+
+// The RPC layer of wire protocol v1 (docs/protocol.md): text frames of one
+// JSON object each. A Router decodes call envelopes, runs the registered
+// method on a goroutine of its own with a context that a cancel envelope
+// or the connection's end cancels, and answers with the result or a typed
+// error. Bad input that is a JSON object gets a bad_request reply (to the
+// call's id, or with a null id when there is no usable one) and the
+// connection lives on; only a frame that is not a JSON object closes it
+// (1003 for binary, 1007 for text), and so does a late hello (1008).
+// docs/protocol.md has the table of every kind of bad input.
+
+// Router dispatches calls to methods. Register methods before serving;
+// the Router is then safe for concurrent use. Use it as Options.Handler.
+//
+// A call runs on a worker goroutine of the server's pool. When the call
+// arrived on the epoll read path, it runs on the goroutine that read it,
+// after that goroutine has handed the connection's reading back to the
+// poller: the connection's next messages (a cancel, more calls) are read
+// by other workers meanwhile, and no goroutine is handed the call.
+type Router struct {
+	methods map[string]*method
+	// MaxCallsInFlight bounds the calls running per connection; more are
+	// answered with "overloaded". Default DefaultMaxCallsInFlight.
+	MaxCallsInFlight int
+}
+
+type method struct {
+	name string
+	fn   MethodFunc
+}
+
+// NewRouter returns an empty Router.
+func NewRouter() *Router { return &Router{} }
+
+// Handle registers fn for the command name, replacing any earlier one.
+func (r *Router) Handle(name string, fn MethodFunc) {
+	if r.methods == nil {
+		r.methods = make(map[string]*method)
+	}
+	r.methods[name] = &method{name: name, fn: fn}
+}
+
+// ServeMessage implements Handler.
+func (r *Router) ServeMessage(c *Conn, typ MessageType, data []byte) {
+	if typ != TextMessage {
+		_ = c.Close(CloseUnsupportedData, "duplex.v1 speaks JSON text frames only")
+		return
+	}
+	ed := envelopeDecoders.Get().(*envelopeDecoder)
+	err := ed.decode(data)
+	r.serveEnvelope(c, &ed.e, err)
+	ed.e = envelope{}
+	envelopeDecoders.Put(ed)
+}
+
+// serveEnvelope acts on one envelope, as docs/protocol.md's table of bad
+// input says for the bad ones.
+func (r *Router) serveEnvelope(c *Conn, e *envelope, err error) {
+	if err != nil {
+		_ = c.Close(CloseInvalidPayload, "undecodable envelope: "+err.Error())
+		return
+	}
+	kind := e.seen & kinds
+	helloTooLate := c.rpcStarted
+	if kind&^memberHello != 0 {
+		c.rpcStarted = true // a hello may no longer come
+	}
+	switch kind {
+	case memberCall:
+		r.serveCall(c, e)
+	case memberCancel:
+		if e.cancelErr != nil {
+			c.replyNullID(e.cancelErr.Error())
+			return
+		}
+		c.callTable().cancel(e.cancel)
+	case memberPing:
+		if e.pingErr != nil {
+			c.replyNullID(e.pingErr.Error())
+			return
+		}
+		var b [40]byte
+		p := append(b[:0], `{"pong":`...)
+		p = wire.AppendInt(p, e.ping)
+		_ = c.WriteMessage(TextMessage, append(p, '}'))
+	case memberHello:
+		switch {
+		case helloTooLate:
+			_ = c.Close(ClosePolicy, "a hello must come before any call, cancel or ping, and only once")
+		case e.helloErr != nil:
+			// Refused, it did not happen: a corrected hello may follow.
+			c.replyNullID(e.helloErr.Error())
+		default:
+			c.rpcStarted = true
+			r.hello(c, e.resume, e.seq)
+		}
+	case 0:
+		if e.seen == 0 {
+			c.replyNullID("the envelope has no call, cancel, ping or hello member")
+		} else {
+			r.refuseCall(c, e, "call: required field missing") // id or args: a call without its name
+		}
+	default:
+		msg := "the envelope has " + kindList(kind) + " members: it must be one of call, cancel, ping or hello"
+		if kind&memberCall != 0 {
+			r.refuseCall(c, e, msg)
+		} else {
+			c.replyNullID(msg)
+		}
+	}
+}
+
+// refuseCall answers what may be a call with bad_request: to its id when
+// it has a usable one, else with a null id.
+func (r *Router) refuseCall(c *Conn, e *envelope, msg string) {
+	if e.usableID() {
+		c.replyError(e.id, &Error{CodeBadRequest, msg})
+	} else {
+		c.replyNullID(msg)
+	}
+}
+
+// serveCall answers or starts the call e.
+func (r *Router) serveCall(c *Conn, e *envelope) {
+	switch {
+	case e.seen&memberID == 0:
+		// Nothing to answer to: a reply to a made-up id could settle
+		// another call.
+		c.replyNullID("id: required field missing")
+		return
+	case e.idErr != nil:
+		c.replyNullID(e.idErr.Error())
+		return
+	case e.callErr != nil:
+		c.replyError(e.id, &Error{CodeBadRequest, e.callErr.Error()})
+		return
+	}
+	m := r.methods[string(e.call)]
+	if m == nil {
+		c.replyError(e.id, &Error{CodeUnknownCommand, fmt.Sprintf("unknown command %q", e.call)})
+		return
+	}
+	limit := r.MaxCallsInFlight
+	if limit <= 0 {
+		limit = DefaultMaxCallsInFlight
+	}
+	cs := callStates.Get().(*callState)
+	cs.id, cs.fn = e.id, m.fn
+	// data is only valid during ServeMessage: the arguments are copied.
+	if e.args != nil {
+		cs.args = append(cs.args[:0], e.args...)
+	} else {
+		cs.args = append(cs.args[:0], "{}"...)
+	}
+	cs.call = Call{Conn: c, Session: c.Session(), Name: m.name, Args: cs.args}
+	table := c.callTable()
+	cs.table = table
+	table.mu.Lock()
+	dup := table.find(e.id) >= 0
+	full := len(table.running) >= limit
+	closed := table.closed
+	if !dup && !full && !closed {
+		table.running = append(table.running, cs)
+	}
+	table.mu.Unlock()
+	switch {
+	case closed, dup, full:
+		cs.recycle()
+	}
+	switch {
+	case closed:
+		// The connection ended while this frame was parsed.
+	case dup:
+		c.replyError(e.id, &Error{CodeBadRequest, fmt.Sprintf("id %d is already in use by a call in flight", e.id)})
+	case full:
+		c.replyError(e.id, &Error{CodeOverloaded, fmt.Sprintf("more than %d calls in flight", limit)})
+	default:
+		if !c.deferCall(cs) {
+			c.srv.pool.submit(task{call: cs})
+		}
+	}
+}
