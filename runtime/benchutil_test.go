@@ -1,7 +1,6 @@
 package runtime
 
-// Helpers for bench_test.go: pre-masked client frames, a counting frame
-// sink, an echo server on 127.0.0.1:0 and allocation-free raw clients, so
+// Helpers for bench_test.go: pre-masked client frames, an echo server on 127.0.0.1:0 and allocation-free raw clients, so
 // that a process-wide runtime.MemStats.Mallocs delta taken around a client
 // loop counts the server's allocations only.
 
@@ -23,13 +22,8 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// benchMask is the client masking key of every benchmark frame. Its bytes
-// are all below 0x80, so ASCII XOR mask is ASCII again: a frame that the
-// parser has unmasked in place is, fed again, a valid frame whose text
-// payload is (different) valid ASCII. The parse benchmarks therefore feed
-// the same bytes every iteration with no re-copy, and the parser does
-// exactly the work it does on fresh input (header decode, unmask of every
-// byte, UTF-8 validation, delivery).
+// benchMask is the client masking key of every benchmark frame (see the
+// frame benchmarks of runtime/transport).
 var benchMask = [4]byte{0x12, 0x34, 0x56, 0x78}
 
 // benchText returns n bytes of ASCII JSON-like text.
@@ -66,23 +60,11 @@ func benchClientFrame(dst []byte, fin bool, op ws.OpCode, payload []byte, mask [
 
 // benchServerFrame is the unmasked final frame the server sends for payload.
 func benchServerFrame(op ws.OpCode, payload []byte) []byte {
-	buf := make([]byte, 0, ws.MaxHeaderSize+len(payload))
-	return *appendFrame(&buf, 0x80|byte(op), payload)
+	var b bytes.Buffer
+	_ = ws.WriteHeader(&b, ws.Header{Fin: true, OpCode: op, Length: int64(len(payload))})
+	b.Write(payload)
+	return b.Bytes()
 }
-
-// benchSink is a frameSink that only counts; it keeps nothing.
-type benchSink struct {
-	msgs, ctrls int
-	bytes       int64
-	failed      *failure
-}
-
-func (s *benchSink) message(_ ws.OpCode, _ bool, data []byte) {
-	s.msgs++
-	s.bytes += int64(len(data))
-}
-func (s *benchSink) control(ws.OpCode, []byte) { s.ctrls++ }
-func (s *benchSink) fail(f *failure)           { s.failed = f }
 
 // ---- echo server ----
 
@@ -105,6 +87,12 @@ type benchServer struct {
 // they cost per interval, not per message.
 func startBenchServer(tb testing.TB, opts Options) *benchServer {
 	tb.Helper()
+	return startBenchServerWrap(tb, opts, nil)
+}
+
+// startBenchServerWrap is startBenchServer serving wrap(the listener).
+func startBenchServerWrap(tb testing.TB, opts Options, wrap func(net.Listener) net.Listener) *benchServer {
+	tb.Helper()
 	bs := &benchServer{served: make(chan error, 1)}
 	if opts.Handler == nil {
 		opts.Handler = benchEchoHandler
@@ -122,6 +110,9 @@ func startBenchServer(tb testing.TB, opts Options) *benchServer {
 		tb.Fatal(err)
 	}
 	bs.srv, bs.addr = srv, ln.Addr().(*net.TCPAddr)
+	if wrap != nil {
+		ln = wrap(ln)
+	}
 	go func() { bs.served <- srv.Serve(ln) }()
 	return bs
 }
@@ -321,15 +312,6 @@ func benchCPU() int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
-func benchSizeName(n int) string {
-	switch {
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%dKiB", n>>10)
-	default:
-		return fmt.Sprintf("%dB", n)
-	}
-}
-
 // dialHello connects, upgrades, sends hello (a masked client frame) and
 // reads the welcome frame, with raw system calls, and returns the open
 // socket.
@@ -421,5 +403,14 @@ func (d *benchRawDialer) dialHello(hello []byte) (int, error) {
 			return fail(io.ErrUnexpectedEOF)
 		}
 		got += n
+	}
+}
+
+func benchSizeName(n int) string {
+	switch {
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	default:
+		return fmt.Sprintf("%dB", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/duplexrpc/duplex/runtime/transport"
 	"github.com/duplexrpc/duplex/runtime/wire"
 )
 
@@ -195,15 +196,6 @@ type calls struct {
 	closed  bool // the connection ended: no new calls
 }
 
-func (c *Conn) callTable() *calls {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.calls == nil {
-		c.calls = &calls{}
-	}
-	return c.calls
-}
-
 // find returns the index of the call id, -1 when it is not running. mu held.
 func (t *calls) find(id int64) int {
 	for i, cs := range t.running {
@@ -228,15 +220,17 @@ type callState struct {
 	table *calls
 }
 
+var _ transport.Task = (*callState)(nil)
+
 var callStates = sync.Pool{New: func() any { return new(callState) }}
 
 // maxKeptReply bounds the reply buffer a pooled callState keeps.
 const maxKeptReply = 16 << 10
 
-// run executes the call and answers it; the worker running it is counted
-// as in a call (workerPool.enterCall). Afterwards cs is recycled: nothing
-// may touch it.
-func (cs *callState) run() {
+// Run implements transport.Task: it executes the call and answers it, on
+// a pool worker counted as possibly blocked. Afterwards cs is recycled:
+// nothing may touch it.
+func (cs *callState) Run() {
 	c := cs.call.Conn
 	out := append(cs.out[:0], `{"id":`...)
 	out = wire.AppendInt(out, cs.id)
@@ -271,7 +265,7 @@ func (cs *callState) run() {
 		out = append(out, '}')
 		_ = c.WriteMessage(TextMessage, out)
 	} else {
-		out = c.appendError(out[:0], cs.id, err)
+		out = appendError(c, out[:0], cs.id, err)
 		_ = c.WriteMessage(TextMessage, out)
 	}
 	if cap(out) <= maxKeptReply {

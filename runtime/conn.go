@@ -2,180 +2,119 @@ package runtime
 
 import (
 	"errors"
-	"net"
-	"sync"
 	"sync/atomic"
-	"syscall"
-	"time"
+
+	"github.com/duplexrpc/duplex/runtime/transport"
 )
 
-// Conn is one WebSocket connection. Its methods are safe for concurrent use
-// by any number of goroutines.
-//
-// Reading is done by the runtime, which hands complete messages to the
-// Handler. Writing goes through a bounded queue that one writer at a time
-// drains, so a push never blocks on a slow peer: the peer is disconnected
-// (1008) when its queue overflows instead.
-type Conn struct {
+// connState is what the session layer keeps per connection: the
+// transport.ConnHandler that Server.accept gives each connection, which the
+// Conn keeps (Conn.Handler). The Conn itself knows nothing of sessions and
+// calls.
+type connState struct {
 	srv     *Server
-	nc      net.Conn
-	rc      syscall.RawConn // set for plain sockets: non-blocking reads (poller) and writes
-	session atomic.Pointer[Session]
-
-	// Owned by the reader (one worker or the read goroutine at a time).
-	parser frameParser
-
-	lastRead atomic.Int64 // unix nanoseconds of the last bytes read
-	pingSent atomic.Int64 // unix nanoseconds of an unanswered health ping, 0 when none
-
-	mu    sync.Mutex
-	held  int       // queueCost of the chunks waiting and being written (see writing)
-	queue []*[]byte // chunks of encoded frames waiting for the writer; its array is reused
-
-	closing  atomic.Bool // a close frame was queued: the reader must stop interpreting data
-	readBusy atomic.Bool // a worker owns the read side (readReady); see the protocol there
-	readWake atomic.Bool // the poller reported the socket since the reader's last read round
-	readHup  atomic.Bool // the poller reported a hang-up or error: read to EOF, not to a short read
-	aborted  atomic.Bool // failed or evicted (closeFail, closeEvict): the peer's bytes are no longer processed
-	fd       int32       // poller descriptor, -1 when a goroutine reads
-	proto    uint16      // 1 + the subprotocol's index in Options.Subprotocols, 0 for none
-	deflate  bool        // permessage-deflate negotiated (Options.Compression applies)
-	winBits  uint8       // server_max_window_bits when below 15 (outgoingCompression), 0 otherwise
-
-	writing   bool // a writer owns the socket's write side
-	inRead    bool // the reader is feeding the parser: it writes what the handler queued when done
-	closeSent bool // our close frame is queued or written: nothing may follow it
-	closeRecv bool // the peer's close frame arrived
-	finishing bool // close TCP as soon as the queue is written
-	failed    bool // closeFail or closeEvict: once written, our close frame ends the connection (lingerClose)
-	dropping  bool // an eviction cuts the writer's batch after the frame being written (flush)
-	done      bool // finishing or finished: nothing more is written or read
-	ended     bool // finished: TCP closed, OnClose returned, slot released
-
-	rpcStarted bool // the Router has seen a frame (a hello must come first); reader only
-	canDefer   bool // the reader is a pool worker that runs a deferred call when done; reader only
-
-	end      *connEnd   // made when the close begins (or Done is called); guarded by mu
-	calls    *calls     // RPC calls in flight (Router), created on the first call
-	deferred *callState // the call to run once reading is handed back (deferCall); reader only
+	session atomic.Pointer[Session] // changes only when the client resumes another session
+	calls   atomic.Pointer[calls]   // calls in flight (Router), made by the first call; closedCalls once the connection ended
+	started bool                    // the Router has seen a frame (a hello must come first); reader only
 }
 
-// connEnd is the part of a connection's state that only its end needs,
-// kept out of Conn so that an open connection does not carry it.
-type connEnd struct {
-	err    *CloseError // &ce once set: how the connection ends
-	ce     CloseError
-	timer  *time.Timer // bounds the close handshake
-	doneCh chan struct{}
+var _ transport.ConnHandler = (*connState)(nil)
+
+// connSession is a connection's state and its first session, allocated
+// together: one allocation per upgrade instead of two. Each keeps the
+// other's memory alive for as long as either is reachable (a resumed
+// connection keeps its ended fresh session's 130-odd bytes; a detached
+// session waiting for its resume keeps 32 bytes of state).
+type connSession struct {
+	st   connState
+	sess Session
 }
 
-// replaceCloseErrLocked records how the connection ends, replacing what
-// was recorded (with a new value: the earlier one may have been handed
-// out). mu held.
-func (c *Conn) replaceCloseErrLocked(ce CloseError) {
-	e := c.endLocked()
-	if e.err == nil {
-		e.ce = ce
-		e.err = &e.ce
-		return
+// newConnSession returns the state of a new connection, with a fresh
+// session.
+func newConnSession(srv *Server) *connState {
+	cs := &connSession{st: connState{srv: srv}}
+	initSession(&cs.sess, srv)
+	cs.st.session.Store(&cs.sess)
+	return &cs.st
+}
+
+// stateOf returns c's connState. Every connection of a Server has one.
+func stateOf(c *Conn) *connState { return c.Handler().(*connState) }
+
+// Open implements transport.ConnHandler: the session joins Broadcast's
+// audience and is attached to c before anything else sees c.
+func (st *connState) Open(c *Conn) {
+	sess := st.session.Load()
+	st.srv.addLive(sess)
+	sess.mu.Lock()
+	sess.conn = c
+	sess.mu.Unlock()
+}
+
+// Message implements transport.ConnHandler.
+func (st *connState) Message(c *Conn, typ MessageType, data []byte) {
+	st.srv.cfg.Handler.ServeMessage(c, typ, data)
+}
+
+// Closed implements transport.ConnHandler: the calls in flight see their
+// context end, and the session is detached (kept for resume, or ended).
+func (st *connState) Closed(c *Conn, ce *CloseError) {
+	if t := st.calls.Swap(&closedCalls); t != nil {
+		t.cancelAll()
 	}
-	e.err = &ce
-}
-
-// endLocked returns the connection's connEnd, making it. mu held.
-func (c *Conn) endLocked() *connEnd {
-	if c.end == nil {
-		c.end = new(connEnd)
-	}
-	return c.end
-}
-
-// closeErrLocked returns how the connection ends, nil while it is open.
-// mu held.
-func (c *Conn) closeErrLocked() *CloseError {
-	if c.end == nil {
-		return nil
-	}
-	return c.end.err
-}
-
-// setCloseErrLocked records how the connection ends unless that is known
-// already. mu held.
-func (c *Conn) setCloseErrLocked(ce CloseError) {
-	e := c.endLocked()
-	if e.err == nil {
-		e.ce = ce
-		e.err = &e.ce
+	if sess := st.session.Load(); sess != nil {
+		st.srv.sessions.detach(sess, ce)
 	}
 }
 
-// Session returns the connection's session. It changes only when the
-// client resumes an earlier session (Resume).
-func (c *Conn) Session() *Session { return c.session.Load() }
+// closedCalls is the call table of every connection that has ended: it
+// takes no call.
+var closedCalls = calls{closed: true}
 
-// Subprotocol returns the negotiated subprotocol, "" when none.
-func (c *Conn) Subprotocol() string {
-	if c.proto == 0 {
-		return ""
+// callTable returns the connection's call table, making it.
+func (st *connState) callTable() *calls {
+	if t := st.calls.Load(); t != nil {
+		return t
 	}
-	return c.srv.cfg.Subprotocols[c.proto-1]
-}
-
-// Compressed reports whether permessage-deflate was negotiated.
-func (c *Conn) Compressed() bool { return c.deflate }
-
-// RemoteAddr returns the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
-
-// Done returns a channel closed when the connection has ended: TCP
-// closed, the session detached, OnClose returned, and its slot free for a
-// new connection.
-func (c *Conn) Done() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.endLocked()
-	if e.doneCh == nil {
-		e.doneCh = make(chan struct{})
-		if c.ended {
-			close(e.doneCh)
-		}
+	t := new(calls)
+	if st.calls.CompareAndSwap(nil, t) {
+		return t
 	}
-	return e.doneCh
+	return st.calls.Load()
 }
 
-// CloseError returns how the connection ended, or nil while it is open.
-// During the close handshake it returns the close being negotiated.
-func (c *Conn) CloseError() *CloseError {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closeErrLocked()
-}
+// SessionOf returns the session of c, a connection of a Server. It changes
+// only when the client resumes an earlier session (Resume, or a hello with
+// a resume token).
+func SessionOf(c *Conn) *Session { return stateOf(c).session.Load() }
 
-// Resume replaces the connection's fresh session with the detached session
-// whose ResumeToken is token, with its attributes; the fresh session ends
-// (Hooks.OnSessionEnd). It returns ErrSessionNotFound when the token is
-// unknown, expired or already used, leaving the connection's session as it
-// was. A token works once.
-func (c *Conn) Resume(token string) (*Session, error) {
-	s, err := c.srv.sessions.resume(c.srv.ctx, token)
+// Resume replaces the fresh session of c, a connection of a Server, with
+// the detached session whose ResumeToken is token, with its attributes;
+// the fresh session ends (Hooks.OnSessionEnd). It returns
+// ErrSessionNotFound when the token is unknown, expired or already used,
+// leaving the connection's session as it was. A token works once.
+func Resume(c *Conn, token string) (*Session, error) {
+	st := stateOf(c)
+	s, err := st.srv.sessions.resume(st.srv.ctx, token)
 	if errors.Is(err, ErrSessionExpired) {
 		return nil, ErrSessionNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	c.srv.endSession(c.attach(s))
+	st.srv.endSession(st.attach(c, s))
 	return s, nil
 }
 
-// attach makes s the connection's session and returns the session it
-// replaces, detached from c; the caller ends it (after any replay, so that
-// its hooks run last).
-func (c *Conn) attach(s *Session) (replaced *Session) {
+// attach makes s the session of c and returns the session it replaces,
+// detached from c; the caller ends it (after any replay, so that its hooks
+// run last).
+func (st *connState) attach(c *Conn, s *Session) (replaced *Session) {
 	s.mu.Lock()
 	s.conn = c
 	s.mu.Unlock()
-	replaced = c.session.Swap(s)
+	replaced = st.session.Swap(s)
 	replaced.mu.Lock()
 	replaced.conn = nil
 	replaced.mu.Unlock()

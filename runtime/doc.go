@@ -1,61 +1,46 @@
-// Package runtime is duplex's WebSocket server: RFC 6455 over gobwas/ws's
-// low-level frame API, with the parts hand-written servers get wrong made
-// correct by construction.
+// Package runtime is duplex's server: typed two-way RPC (wire protocol v1,
+// docs/protocol.md) over WebSocket connections, with sessions that outlive
+// their connections. It is the package applications and generated code
+// use.
+//
+// # Layers
+//
+// The WebSocket connection itself (RFC 6455: upgrade, frames, write queue,
+// close handshake, health checks, the epoll read path and the worker pool)
+// is package runtime/transport, which knows nothing of RPC. This package
+// builds on transport's contract: Server.accept is the transport's
+// Options.Accept and creates each connection's Session (running
+// Authorize) and its per-connection state, a transport.ConnHandler that
+// the connection keeps; messages go to Options.Handler (a Router for
+// RPC, or any Handler for raw messages); an RPC call runs as a
+// transport.Task (Conn.Schedule), on the worker that read it once that
+// worker stops reading. Conn, CloseError, the close codes and the other
+// transport types used in this package's API are aliases of transport's,
+// so that one import serves an application.
 //
 // # Serving
 //
-// New builds a Server from Options. Serve upgrades connections from a
-// net.Listener without net/http (the request head is parsed in a pooled
-// buffer), and the Server is also an http.Handler for any mux and for TLS
-// through http.Server. Shutdown and Restart end it gracefully with close
-// 1001 or 1012.
+// New builds a Server from Options, the transport's options and the
+// session layer's in one flat struct. Serve upgrades connections from a
+// net.Listener without net/http, and the Server is also an http.Handler
+// for any mux and for TLS through http.Server. Shutdown and Restart end it
+// gracefully with close 1001 or 1012.
 //
-// # Reading
+// # RPC
 //
-// Messages reach the Handler whole, in order, one at a time per
-// connection. On Linux, plain TCP connections are read through one epoll
-// instance (package internal/netpoll) and a small worker pool: an idle
-// connection holds no goroutine and no buffer, and a buffer is taken from a
-// pool only while bytes are being parsed or a message is incomplete. TLS
-// connections, other systems and Options.DisablePoller use one reading
-// goroutine per connection instead. The frame parser (frame.go) accepts
-// bytes split anywhere and enforces every rule of RFC 6455 §5 (1002), UTF-8
-// of text incrementally with fail-fast (§8.1, 1007) and the message size
-// limit from the frame header (1009). Any read error, a timeout in the
-// middle of a frame included, ends the connection: there is no resync.
+// A Router decodes call envelopes, runs the registered MethodFunc (which
+// generated code supplies) with a context that a cancel envelope or the
+// connection's end cancels, and answers with the result or a typed error
+// (WireError). Session.Push and Server.Broadcast send events, numbered per
+// session and kept for a client that resumes.
 //
-// # Writing
+// # Sessions
 //
-// Conn.WriteMessage copies the message into a bounded per-connection queue
-// and returns at once; whoever finds the socket free writes without
-// blocking, and when it is full one writer goroutine, started on demand
-// and gone when the queue is empty, writes everything queued with one
-// writev. Queued frames are copied back to back into chunks, so the queue
-// holds what its frames take, and MaxQueuedBytes bounds it: a connection
-// whose queue holds more is evicted with 1008 (its queue dropped, the
-// frame being written finished, then the close frame) and never slows the
-// others.
-//
-// # Closing
-//
-// See close.go: a close received is answered with the same code and TCP is
-// closed after the answer (§5.5.1, §7.1.1); a close sent waits at most
-// CloseTimeout for the peer's answer; a failed connection (1002, 1007,
-// 1009, §7.1.7) or an evicted one (1008, 1001 ping timeout) is closed right
-// after its close frame, half-closed first so that the frame is not lost to
-// a reset; nothing is written after a close frame; 1005, 1006 and 1015
-// never go on the wire. Hooks.OnClose reports a
-// *CloseError with the code, reason and initiator exactly once per
-// connection.
-//
-// # Health, sessions, hooks
-//
-// A connection read-silent for PingInterval is pinged and closed (1001)
-// when it stays silent PingTimeout longer (health.go). Each connection has a
-// Session with string attributes that outlives it by ResumeWindow for
-// Conn.Resume, kept in a Store (in-memory by default; the interface is ready
-// for a shared store). Hooks observe every lifecycle event; logging goes
-// through Options.Logger (log/slog).
+// Each connection has a Session (SessionOf) with string attributes that
+// outlives it by ResumeWindow, for a hello with a resume token or for
+// Resume, kept in a Store (in-memory by default; the interface is ready
+// for a shared store). Hooks observe every lifecycle event, OnSessionEnd
+// included; logging goes through Options.Logger (log/slog).
 //
 // Every method of Server, Conn and Session is safe for concurrent use.
 package runtime

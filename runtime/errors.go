@@ -7,22 +7,6 @@ import (
 	"github.com/duplexrpc/duplex/runtime/wire"
 )
 
-var (
-	// ErrClosed is returned by writes on a connection whose close has begun.
-	ErrClosed = errors.New("websocket: connection closing or closed")
-	// ErrSlowConsumer is returned by a write that found the connection's
-	// outgoing queue full; the connection is being closed with 1008.
-	ErrSlowConsumer = errors.New("websocket: slow consumer: outgoing queue full")
-
-	errCloseTimeout = errors.New("websocket: peer did not answer the close within CloseTimeout")
-	errPingTimeout  = errors.New("websocket: no data from peer within PingTimeout after a ping")
-)
-
-// PanicError is reported to Hooks.OnError when a Handler panics.
-type PanicError struct{ Value any }
-
-func (e *PanicError) Error() string { return fmt.Sprintf("handler panic: %v", e.Value) }
-
 // Error codes the runtime itself answers with (docs/protocol.md).
 const (
 	CodeBadRequest     = "bad_request"     // the envelope or the arguments are invalid
@@ -55,14 +39,14 @@ func (e *Error) WireError() (string, string) { return e.Code, e.Message }
 
 // replyError answers the call id with err, before it ran (a bad or
 // refused call): {"id":N,"error":{...}}.
-func (c *Conn) replyError(id int64, err error) {
-	_ = c.WriteMessage(TextMessage, c.appendError(make([]byte, 0, 64), id, err))
+func replyError(c *Conn, id int64, err error) {
+	_ = c.WriteMessage(TextMessage, appendError(c, make([]byte, 0, 64), id, err))
 }
 
 // replyNullID answers with bad_request an envelope that names no call
 // the reply could go to (docs/protocol.md): {"id":null,"error":{...}}. Such
 // a reply settles no call; a client can only log it.
-func (c *Conn) replyNullID(msg string) {
+func replyNullID(c *Conn, msg string) {
 	b := make([]byte, 0, 64+len(msg))
 	b = append(b, `{"id":null,"error":{"code":"bad_request","message":`...)
 	b = wire.AppendString(b, msg)
@@ -72,13 +56,13 @@ func (c *Conn) replyNullID(msg string) {
 // appendError appends {"id":N,"error":{...}} for err: its own code and
 // message for a WireError, "internal" (reported to Hooks.OnError) for any
 // other.
-func (c *Conn) appendError(b []byte, id int64, err error) []byte {
+func appendError(c *Conn, b []byte, id int64, err error) []byte {
 	var we WireError
 	code, msg := CodeInternal, "internal error"
 	if errors.As(err, &we) {
 		code, msg = we.WireError()
 	} else {
-		c.srv.reportError(c, fmt.Errorf("call %d: %w", id, err))
+		stateOf(c).srv.reportError(c, fmt.Errorf("call %d: %w", id, err))
 	}
 	b = append(b[:0], `{"id":`...)
 	b = wire.AppendInt(b, id)

@@ -7,12 +7,9 @@ package runtime_test
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gobwas/ws"
 
 	"github.com/duplexrpc/duplex/runtime"
 )
@@ -50,54 +47,6 @@ func fillUntilEvicted(t *testing.T, conn *runtime.Conn) int {
 	}
 }
 
-// The client stops reading, is evicted, and reads only later, after
-// WriteTimeout has passed: it still gets a prefix of the messages, each
-// frame whole, then the 1008 close frame, then EOF, without waiting for
-// CloseTimeout.
-func TestEvictionDeliversCloseFrame(t *testing.T) {
-	forModes(t, func(t *testing.T, m readMode) {
-		const writeTimeout = 2 * time.Second
-		e := start(t, viaListener, runtime.Options{
-			DisablePoller:  m.disablePoller,
-			MaxQueuedBytes: 64 << 10,
-			WriteTimeout:   writeTimeout,
-			CloseTimeout:   time.Minute,
-		})
-		c := dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
-		accepted := fillUntilEvicted(t, conn)
-		if ce := conn.CloseError(); ce == nil || ce.Code != runtime.ClosePolicy {
-			t.Fatalf("after the eviction: CloseError %v", ce)
-		}
-		// Past the write deadline of the writer that was blocked: the
-		// eviction's writes are bounded by CloseTimeout.
-		time.Sleep(writeTimeout + writeTimeout/4)
-		got := 0
-		for {
-			f := c.mustFrame()
-			if f.h.OpCode == ws.OpClose {
-				if code, reason := parseClose(f.payload); code != 1008 || !strings.Contains(reason, "slow consumer") {
-					t.Fatalf("close %d %q, want 1008 slow consumer", code, reason)
-				}
-				break
-			}
-			if want := evictMessage(got); f.h.OpCode != ws.OpText || string(f.payload) != string(want) {
-				i, _, _ := strings.Cut(string(f.payload[:min(len(f.payload), 12)]), ":")
-				t.Fatalf("frame %d: %v of %d bytes, message %s; want message %d of %d bytes", got, f.h.OpCode, len(f.payload), strconv.Quote(i), got, len(want))
-			}
-			got++
-		}
-		if got == 0 || got > accepted {
-			t.Errorf("got %d messages before the close frame; %d were accepted", got, accepted)
-		}
-		c.expectEOF(2 * time.Second)
-		ev := e.rec.nextClose(t)
-		if ev.err.Code != 1008 || ev.err.Initiator != runtime.ClosedByServer || !errors.Is(ev.err, runtime.ErrSlowConsumer) {
-			t.Errorf("OnClose %v, want 1008 by server caused by ErrSlowConsumer", ev.err)
-		}
-	})
-}
-
 // A session whose connection was evicted ends with the connection, not
 // after the resume window: a client told 1008 does not come back.
 func TestEvictionEndsSession(t *testing.T) {
@@ -109,7 +58,7 @@ func TestEvictionEndsSession(t *testing.T) {
 	})
 	c := dial(t, e.addr)
 	conn := e.rec.nextOpen(t)
-	sess := conn.Session()
+	sess := runtime.SessionOf(conn)
 	_ = sess.ResumeToken() // handed out: the session could be resumed
 	fillUntilEvicted(t, conn)
 	c.expectCloseCode(1008)

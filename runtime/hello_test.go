@@ -43,8 +43,8 @@ func TestHelloWelcomesAFreshSession(t *testing.T) {
 	e, c := startRPC(t, m, runtime.Options{ClientHeartbeat: 7 * time.Second})
 	conn := e.rec.nextOpen(t)
 	w := hello(t, c, "", 0)
-	if w.Session != conn.Session().ID() || w.Resumed || w.Reason != "" || w.Heartbeat != 7000 {
-		t.Errorf("welcome %+v, want session %s, not resumed, heartbeat 7000", w, conn.Session().ID())
+	if w.Session != runtime.SessionOf(conn).ID() || w.Resumed || w.Reason != "" || w.Heartbeat != 7000 {
+		t.Errorf("welcome %+v, want session %s, not resumed, heartbeat 7000", w, runtime.SessionOf(conn).ID())
 	}
 	if !strings.HasPrefix(w.Resume, w.Session+".") || len(w.Resume) < len(w.Session)+40 {
 		t.Errorf("resume token %q is not <id>.<secret>", w.Resume)
@@ -60,7 +60,7 @@ func TestHelloResumesWithMissedEvents(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
 	conn := e.rec.nextOpen(t)
-	sess := conn.Session()
+	sess := runtime.SessionOf(conn)
 	sess.Set("user", "ada")
 	w := hello(t, c, "", 0)
 	for _, ev := range []string{"a", "b"} {
@@ -81,7 +81,7 @@ func TestHelloResumesWithMissedEvents(t *testing.T) {
 
 	c2 := dial(t, e.addr)
 	conn2 := e.rec.nextOpen(t)
-	fresh := conn2.Session()
+	fresh := runtime.SessionOf(conn2)
 	w2 := hello(t, c2, w.Resume, 1)
 	if !w2.Resumed || w2.Session != sess.ID() || w2.Resume == w.Resume {
 		t.Fatalf("welcome %+v, want session %s resumed with a new token", w2, sess.ID())
@@ -89,10 +89,10 @@ func TestHelloResumesWithMissedEvents(t *testing.T) {
 	for i, ev := range []string{"b", "c", "d"} {
 		c2.expectReply(fmt.Sprintf(`{"event":%q,"seq":%d,"data":{}}`, ev, i+2))
 	}
-	if conn2.Session() != sess {
+	if runtime.SessionOf(conn2) != sess {
 		t.Error("the connection does not carry the resumed session")
 	}
-	if v, _ := conn2.Session().Get("user"); v != "ada" {
+	if v, _ := runtime.SessionOf(conn2).Get("user"); v != "ada" {
 		t.Errorf("attribute user = %q after resume", v)
 	}
 	if ended := e.rec.nextSessionEnd(t); ended != fresh {
@@ -120,7 +120,7 @@ func TestHelloResumeRefusals(t *testing.T) {
 		e, c := startRPC(t, m, runtime.Options{})
 		conn := e.rec.nextOpen(t)
 		w := hello(t, c, "00000000-0000-0000-0000-000000000000.nope", 3)
-		if w.Resumed || w.Reason != "unknown" || w.Session != conn.Session().ID() {
+		if w.Resumed || w.Reason != "unknown" || w.Session != runtime.SessionOf(conn).ID() {
 			t.Errorf("welcome %+v, want the fresh session and reason unknown", w)
 		}
 		c.checkUsable(1) // the connection goes on with its fresh session
@@ -128,7 +128,7 @@ func TestHelloResumeRefusals(t *testing.T) {
 	t.Run("expired", func(t *testing.T) {
 		m := newRPCMethods()
 		e, c := startRPC(t, m, runtime.Options{ResumeWindow: 150 * time.Millisecond})
-		old := e.rec.nextOpen(t).Session()
+		old := runtime.SessionOf(e.rec.nextOpen(t))
 		w := hello(t, c, "", 0)
 		c.nc.Close()
 		e.rec.nextClose(t)
@@ -150,7 +150,7 @@ func TestHelloResumeRefusals(t *testing.T) {
 		c.nc.Close()
 		e.rec.nextClose(t)
 		// Rewrite the record as expired, as a shared store might hold it.
-		rec := runtime.SessionRecord{ID: conn.Session().ID(), ExpiresAt: time.Now().Add(-time.Second)}
+		rec := runtime.SessionRecord{ID: runtime.SessionOf(conn).ID(), ExpiresAt: time.Now().Add(-time.Second)}
 		if err := store.Save(t.Context(), runtime.TokenKey(w.Resume), rec); err != nil {
 			t.Fatal(err)
 		}
@@ -158,14 +158,14 @@ func TestHelloResumeRefusals(t *testing.T) {
 		if w2 := hello(t, c2, w.Resume, 0); w2.Resumed || w2.Reason != "expired" {
 			t.Errorf("welcome %+v, want reason expired", w2)
 		}
-		if ended := e.rec.nextSessionEnd(t); ended != conn.Session() {
+		if ended := e.rec.nextSessionEnd(t); ended != runtime.SessionOf(conn) {
 			t.Errorf("OnSessionEnd for %s, want the expired session", ended.ID())
 		}
 	})
 	t.Run("overrun", func(t *testing.T) {
 		m := newRPCMethods()
 		e, c := startRPC(t, m, runtime.Options{ReplayBuffer: 2})
-		sess := e.rec.nextOpen(t).Session()
+		sess := runtime.SessionOf(e.rec.nextOpen(t))
 		w := hello(t, c, "", 0)
 		c.nc.Close()
 		e.rec.nextClose(t)
@@ -175,7 +175,7 @@ func TestHelloResumeRefusals(t *testing.T) {
 			}
 		}
 		c2 := dial(t, e.addr)
-		fresh := e.rec.nextOpen(t).Session()
+		fresh := runtime.SessionOf(e.rec.nextOpen(t))
 		w2 := hello(t, c2, w.Resume, 1) // needs 2..5, only 4 and 5 are kept
 		if w2.Resumed || w2.Reason != "overrun" || w2.Session != fresh.ID() {
 			t.Errorf("welcome %+v, want overrun and the fresh session", w2)
@@ -203,7 +203,7 @@ func TestHelloResumeRefusals(t *testing.T) {
 func TestHelloResumeNothingMissed(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
-	sess := e.rec.nextOpen(t).Session()
+	sess := runtime.SessionOf(e.rec.nextOpen(t))
 	w := hello(t, c, "", 0)
 	_ = sess.Push("a", nil)
 	c.expectReply(`{"event":"a","seq":1,"data":{}}`)

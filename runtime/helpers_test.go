@@ -7,6 +7,8 @@ package runtime_test
 
 import (
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/rand"
 	"crypto/sha1"
@@ -54,6 +56,15 @@ type readMode struct {
 }
 
 var readModes = []readMode{{"poller", false}, {"goroutine", true}}
+
+var paths = []path{viaListener, viaHTTP}
+
+// forModes runs f as a subtest in each read mode.
+func forModes(t *testing.T, f func(t *testing.T, m readMode)) {
+	for _, m := range readModes {
+		t.Run(m.name, func(t *testing.T) { f(t, m) })
+	}
+}
 
 // ---- hook recorder ----
 
@@ -725,4 +736,28 @@ func recv[T any](t testing.TB, ch <-chan T, what string) T {
 		t.Fatalf("timed out waiting for %s", what)
 		panic("unreachable")
 	}
+}
+
+// ---- permessage-deflate ----
+
+func dialDeflate(t testing.TB, e *env) *client {
+	t.Helper()
+	req := upgradeRequest(e.addr).set("Sec-WebSocket-Extensions", "permessage-deflate; client_no_context_takeover; server_no_context_takeover")
+	c := upgrade(t, e.addr, req)
+	if !strings.HasPrefix(c.resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate") {
+		t.Fatalf("permessage-deflate not negotiated: %q", c.resp.Header.Get("Sec-WebSocket-Extensions"))
+	}
+	return c
+}
+
+// inflateMessage inflates a message the server compressed (RFC 7692
+// §7.2.2).
+func inflateMessage(t testing.TB, p []byte) []byte {
+	t.Helper()
+	r := flate.NewReader(io.MultiReader(bytes.NewReader(p), bytes.NewReader([]byte{0, 0, 0xff, 0xff})))
+	out, err := io.ReadAll(r)
+	if err != nil && err != io.ErrUnexpectedEOF {
+		t.Fatalf("inflate: %v", err)
+	}
+	return out
 }

@@ -1,12 +1,10 @@
 package runtime
 
-import (
-	"net"
-	"time"
-)
+import "net"
 
 // Hooks observe a server's lifecycle, for logging and metrics (a
-// Prometheus or OpenTelemetry adapter plugs in here). Every field is
+// Prometheus or OpenTelemetry adapter plugs in here). All but OnSessionEnd
+// are the transport's (transport.Hooks). Every field is
 // optional. Hooks run synchronously on the runtime's goroutines, possibly
 // concurrently for different connections: keep them fast and do not call
 // back into blocking operations.
@@ -18,15 +16,17 @@ type Hooks struct {
 	// sent (0 when the connection failed before a response could be sent,
 	// for example a handshake timeout). r may be partly filled.
 	OnHandshakeError func(r *Request, status int, err error)
-	// OnOpen: the upgrade succeeded; runs before the first message.
+	// OnOpen: the upgrade succeeded; runs before the first message, with
+	// the connection's session attached.
 	OnOpen func(c *Conn)
-	// OnClose: the connection ended, exactly once, with how it ended.
+	// OnClose: the connection ended, exactly once, with how it ended;
+	// its session is detached already.
 	OnClose func(c *Conn, e *CloseError)
 	// OnHealth: a health-check ping was answered (OK, with its round trip
 	// time) or timed out (not OK; the connection is being closed).
 	OnHealth func(c *Conn, h Health)
 	// OnError: an error that does not end the server: a handler panic, a
-	// write failure, an unexpected read error.
+	// method's error that is not a WireError, a failing Store.
 	OnError func(c *Conn, err error)
 	// OnShutdown: Shutdown or Restart began, with the close code sent to
 	// every connection (1001 or 1012).
@@ -35,10 +35,4 @@ type Hooks struct {
 	// it was not resumed within the resume window (or was replaced by a
 	// resumed one). Called exactly once per session.
 	OnSessionEnd func(s *Session)
-}
-
-// Health is the result of one health check.
-type Health struct {
-	OK  bool
-	RTT time.Duration // ping to pong, when OK
 }

@@ -5,43 +5,16 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/duplexrpc/duplex/runtime/transport"
 )
 
-// Defaults, chosen for real deployments behind proxies and load balancers,
-// whose idle timeouts are commonly 60 s (nginx proxy_read_timeout, AWS ALB)
-// to 100 s (Cloudflare): a connection that is quiet for PingInterval gets a
-// ping, which keeps such paths open, and a peer that sends nothing at all
-// for PingInterval+PingTimeout (45 s by default) is closed as dead.
+// Defaults of the session layer's options.
 const (
-	DefaultMaxMessageSize   = 1 << 20
-	DefaultMaxQueuedBytes   = 4 << 20
-	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultCloseTimeout     = 5 * time.Second
-	DefaultWriteTimeout     = 10 * time.Second
-	DefaultPingInterval     = 25 * time.Second
-	DefaultPingTimeout      = 20 * time.Second
-	DefaultResumeWindow     = 2 * time.Minute
-	DefaultReplayBuffer     = 256
-	DefaultClientHeartbeat  = 25 * time.Second
+	DefaultResumeWindow    = 2 * time.Minute
+	DefaultReplayBuffer    = 256
+	DefaultClientHeartbeat = 25 * time.Second
 )
-
-// MessageType is the type of a data message (RFC 6455 §5.6).
-type MessageType uint8
-
-const (
-	TextMessage   MessageType = 1
-	BinaryMessage MessageType = 2
-)
-
-func (t MessageType) String() string {
-	switch t {
-	case TextMessage:
-		return "text"
-	case BinaryMessage:
-		return "binary"
-	}
-	return "invalid"
-}
 
 // Handler receives the data messages of every connection.
 //
@@ -62,8 +35,9 @@ type HandlerFunc func(c *Conn, typ MessageType, data []byte)
 // ServeMessage calls f(c, typ, data).
 func (f HandlerFunc) ServeMessage(c *Conn, typ MessageType, data []byte) { f(c, typ, data) }
 
-// Options configure a Server. The zero value of every field means its
-// documented default.
+// Options configure a Server: the transport's options (see
+// transport.Options, to which New hands them) and the session layer's.
+// The zero value of every field means its documented default.
 type Options struct {
 	// Handler receives data messages. Required.
 	Handler Handler
@@ -170,22 +144,10 @@ type Options struct {
 	DisablePoller bool
 }
 
-// HTTPError refuses an upgrade with an HTTP status. Returned from
-// Options.Authorize, and passed to Hooks.OnHandshakeError.
-type HTTPError struct {
-	Status int
-	Reason string
-	Header http.Header // extra response headers, may be nil
-}
-
-func (e *HTTPError) Error() string {
-	return "websocket handshake: " + http.StatusText(e.Status) + ": " + e.Reason
-}
-
-// config is Options with defaults applied.
+// config is Options with defaults applied (those of the session layer:
+// the transport applies its own).
 type config struct {
 	Options
-	maxMessage int64 // 0: unlimited
 }
 
 func (o Options) withDefaults() (config, error) {
@@ -197,34 +159,47 @@ func (o Options) withDefaults() (config, error) {
 			*d = v
 		}
 	}
-	def(&o.HandshakeTimeout, DefaultHandshakeTimeout)
-	def(&o.CloseTimeout, DefaultCloseTimeout)
-	def(&o.WriteTimeout, DefaultWriteTimeout)
-	def(&o.PingInterval, DefaultPingInterval)
-	def(&o.PingTimeout, DefaultPingTimeout)
 	def(&o.ResumeWindow, DefaultResumeWindow)
 	def(&o.ClientHeartbeat, DefaultClientHeartbeat)
 	if o.ReplayBuffer == 0 {
 		o.ReplayBuffer = DefaultReplayBuffer
 	}
-	if o.MaxQueuedBytes == 0 {
-		o.MaxQueuedBytes = DefaultMaxQueuedBytes
-	}
-	if o.MaxQueuedBytes < 0 || o.MaxConnections < 0 {
-		return config{}, errors.New("runtime: negative MaxQueuedBytes or MaxConnections")
-	}
-	if o.HandshakeTimeout < 0 || o.CloseTimeout < 0 || o.WriteTimeout < 0 || o.PingTimeout < 0 {
-		return config{}, errors.New("runtime: negative timeout")
-	}
 	if o.Store == nil {
 		o.Store = NewMemoryStore()
 	}
-	c := config{Options: o}
-	switch {
-	case o.MaxMessageSize == 0:
-		c.maxMessage = DefaultMaxMessageSize
-	case o.MaxMessageSize > 0:
-		c.maxMessage = o.MaxMessageSize
+	return config{Options: o}, nil
+}
+
+// transportOptions returns the transport's part of o; accept is the
+// session layer's Options.Accept.
+func (o *Options) transportOptions(accept func(*Request) (transport.ConnHandler, error)) transport.Options {
+	h := o.Hooks
+	return transport.Options{
+		Accept:             accept,
+		FullRequest:        o.Authorize != nil, // it may keep the request, and read its URL
+		Subprotocols:       o.Subprotocols,
+		RequireSubprotocol: o.RequireSubprotocol,
+		Compression:        o.Compression,
+		MaxMessageSize:     o.MaxMessageSize,
+		MaxQueuedBytes:     o.MaxQueuedBytes,
+		MaxConnections:     o.MaxConnections,
+		HandshakeTimeout:   o.HandshakeTimeout,
+		CloseTimeout:       o.CloseTimeout,
+		WriteTimeout:       o.WriteTimeout,
+		PingInterval:       o.PingInterval,
+		PingTimeout:        o.PingTimeout,
+		AllowedOrigins:     o.AllowedOrigins,
+		Fallback:           o.Fallback,
+		Hooks: transport.Hooks{
+			OnConnect:        h.OnConnect,
+			OnHandshakeError: h.OnHandshakeError,
+			OnOpen:           h.OnOpen,
+			OnClose:          h.OnClose,
+			OnHealth:         h.OnHealth,
+			OnError:          h.OnError,
+			OnShutdown:       h.OnShutdown,
+		},
+		Logger:        o.Logger,
+		DisablePoller: o.DisablePoller,
 	}
-	return c, nil
 }

@@ -13,12 +13,13 @@ import (
 // so that no live event overtakes them. When the session cannot be resumed
 // honestly (unknown or used token, expired, events no longer kept), the
 // connection keeps its fresh session and the welcome says why.
-func (r *Router) hello(c *Conn, token string, lastSeq int64) {
+func (r *Router) hello(c *Conn, st *connState, token string, lastSeq int64) {
+	srv := st.srv
 	if token == "" {
-		c.welcome(c.Session(), false, "")
+		welcome(c, srv, st.session.Load(), false, "")
 		return
 	}
-	s, err := c.srv.sessions.resume(c.srv.ctx, token)
+	s, err := srv.sessions.resume(srv.ctx, token)
 	var reason string
 	switch {
 	case err == nil:
@@ -26,32 +27,32 @@ func (r *Router) hello(c *Conn, token string, lastSeq int64) {
 		missed, first, ok := s.missedSince(lastSeq)
 		if !ok {
 			s.pushMu.Unlock()
-			c.srv.endSession(s) // taken from the store, and not resumable: it ends here
+			srv.endSession(s) // taken from the store, and not resumable: it ends here
 			reason = "overrun"
 			break
 		}
-		fresh := c.attach(s)
-		c.welcome(s, true, "")
+		fresh := st.attach(c, s)
+		welcome(c, srv, s, true, "")
 		for i, ev := range missed {
 			_ = ev.write(c, first+int64(i))
 		}
 		s.pushMu.Unlock()
-		c.srv.endSession(fresh)
+		srv.endSession(fresh)
 		return
 	case errors.Is(err, ErrSessionExpired):
 		reason = "expired"
 	case errors.Is(err, ErrSessionNotFound):
 		reason = "unknown"
 	default:
-		c.srv.reportError(c, fmt.Errorf("resume session: %w", err))
+		srv.reportError(c, fmt.Errorf("resume session: %w", err))
 		reason = "unknown"
 	}
-	c.welcome(c.Session(), false, reason)
+	welcome(c, srv, st.session.Load(), false, reason)
 }
 
-// welcome writes {"welcome":{...}} for s, issuing its resume token (the
+// welcome writes {"welcome":{...}} for s on c, issuing its resume token (the
 // ID and the token need no JSON escaping).
-func (c *Conn) welcome(s *Session, resumed bool, reason string) {
+func welcome(c *Conn, srv *Server, s *Session, resumed bool, reason string) {
 	buf := getBuffer(smallBufferSize)
 	b := append((*buf)[:0], `{"welcome":{"session":"`...)
 	b = appendUUID(b, &s.uuid)
@@ -64,7 +65,7 @@ func (c *Conn) welcome(s *Session, resumed bool, reason string) {
 		b = wire.AppendString(b, reason)
 	}
 	b = append(b, `,"heartbeat":`...)
-	b = wire.AppendInt(b, c.srv.cfg.ClientHeartbeat.Milliseconds())
+	b = wire.AppendInt(b, srv.cfg.ClientHeartbeat.Milliseconds())
 	b = append(b, "}}"...)
 	_ = c.WriteMessage(TextMessage, b) // copies
 	*buf = b

@@ -55,35 +55,35 @@ func (r *Router) ServeMessage(c *Conn, typ MessageType, data []byte) {
 	}
 	ed := envelopeDecoders.Get().(*envelopeDecoder)
 	err := ed.decode(data)
-	r.serveEnvelope(c, &ed.e, err)
+	r.serveEnvelope(c, stateOf(c), &ed.e, err)
 	ed.e = envelope{}
 	envelopeDecoders.Put(ed)
 }
 
 // serveEnvelope acts on one envelope, as docs/protocol.md's table of bad
 // input says for the bad ones.
-func (r *Router) serveEnvelope(c *Conn, e *envelope, err error) {
+func (r *Router) serveEnvelope(c *Conn, st *connState, e *envelope, err error) {
 	if err != nil {
 		_ = c.Close(CloseInvalidPayload, "undecodable envelope: "+err.Error())
 		return
 	}
 	kind := e.seen & kinds
-	helloTooLate := c.rpcStarted
+	helloTooLate := st.started
 	if kind&^memberHello != 0 {
-		c.rpcStarted = true // a hello may no longer come
+		st.started = true // a hello may no longer come
 	}
 	switch kind {
 	case memberCall:
-		r.serveCall(c, e)
+		r.serveCall(c, st, e)
 	case memberCancel:
 		if e.cancelErr != nil {
-			c.replyNullID(e.cancelErr.Error())
+			replyNullID(c, e.cancelErr.Error())
 			return
 		}
-		c.callTable().cancel(e.cancel)
+		st.callTable().cancel(e.cancel)
 	case memberPing:
 		if e.pingErr != nil {
-			c.replyNullID(e.pingErr.Error())
+			replyNullID(c, e.pingErr.Error())
 			return
 		}
 		var b [40]byte
@@ -96,14 +96,14 @@ func (r *Router) serveEnvelope(c *Conn, e *envelope, err error) {
 			_ = c.Close(ClosePolicy, "a hello must come before any call, cancel or ping, and only once")
 		case e.helloErr != nil:
 			// Refused, it did not happen: a corrected hello may follow.
-			c.replyNullID(e.helloErr.Error())
+			replyNullID(c, e.helloErr.Error())
 		default:
-			c.rpcStarted = true
-			r.hello(c, e.resume, e.seq)
+			st.started = true
+			r.hello(c, st, e.resume, e.seq)
 		}
 	case 0:
 		if e.seen == 0 {
-			c.replyNullID("the envelope has no call, cancel, ping or hello member")
+			replyNullID(c, "the envelope has no call, cancel, ping or hello member")
 		} else {
 			r.refuseCall(c, e, "call: required field missing") // id or args: a call without its name
 		}
@@ -112,7 +112,7 @@ func (r *Router) serveEnvelope(c *Conn, e *envelope, err error) {
 		if kind&memberCall != 0 {
 			r.refuseCall(c, e, msg)
 		} else {
-			c.replyNullID(msg)
+			replyNullID(c, msg)
 		}
 	}
 }
@@ -121,30 +121,30 @@ func (r *Router) serveEnvelope(c *Conn, e *envelope, err error) {
 // it has a usable one, else with a null id.
 func (r *Router) refuseCall(c *Conn, e *envelope, msg string) {
 	if e.usableID() {
-		c.replyError(e.id, &Error{CodeBadRequest, msg})
+		replyError(c, e.id, &Error{CodeBadRequest, msg})
 	} else {
-		c.replyNullID(msg)
+		replyNullID(c, msg)
 	}
 }
 
 // serveCall answers or starts the call e.
-func (r *Router) serveCall(c *Conn, e *envelope) {
+func (r *Router) serveCall(c *Conn, st *connState, e *envelope) {
 	switch {
 	case e.seen&memberID == 0:
 		// Nothing to answer to: a reply to a made-up id could settle
 		// another call.
-		c.replyNullID("id: required field missing")
+		replyNullID(c, "id: required field missing")
 		return
 	case e.idErr != nil:
-		c.replyNullID(e.idErr.Error())
+		replyNullID(c, e.idErr.Error())
 		return
 	case e.callErr != nil:
-		c.replyError(e.id, &Error{CodeBadRequest, e.callErr.Error()})
+		replyError(c, e.id, &Error{CodeBadRequest, e.callErr.Error()})
 		return
 	}
 	m := r.methods[string(e.call)]
 	if m == nil {
-		c.replyError(e.id, &Error{CodeUnknownCommand, fmt.Sprintf("unknown command %q", e.call)})
+		replyError(c, e.id, &Error{CodeUnknownCommand, fmt.Sprintf("unknown command %q", e.call)})
 		return
 	}
 	limit := r.MaxCallsInFlight
@@ -159,8 +159,8 @@ func (r *Router) serveCall(c *Conn, e *envelope) {
 	} else {
 		cs.args = append(cs.args[:0], "{}"...)
 	}
-	cs.call = Call{Conn: c, Session: c.Session(), Name: m.name, Args: cs.args}
-	table := c.callTable()
+	cs.call = Call{Conn: c, Session: st.session.Load(), Name: m.name, Args: cs.args}
+	table := st.callTable()
 	cs.table = table
 	table.mu.Lock()
 	dup := table.find(e.id) >= 0
@@ -178,12 +178,10 @@ func (r *Router) serveCall(c *Conn, e *envelope) {
 	case closed:
 		// The connection ended while this frame was parsed.
 	case dup:
-		c.replyError(e.id, &Error{CodeBadRequest, fmt.Sprintf("id %d is already in use by a call in flight", e.id)})
+		replyError(c, e.id, &Error{CodeBadRequest, fmt.Sprintf("id %d is already in use by a call in flight", e.id)})
 	case full:
-		c.replyError(e.id, &Error{CodeOverloaded, fmt.Sprintf("more than %d calls in flight", limit)})
+		replyError(c, e.id, &Error{CodeOverloaded, fmt.Sprintf("more than %d calls in flight", limit)})
 	default:
-		if !c.deferCall(cs) {
-			c.srv.pool.submit(task{call: cs})
-		}
+		c.Schedule(cs) // on this worker once it stops reading, when it can
 	}
 }

@@ -108,7 +108,7 @@ func newRPCMethods() *rpcMethods {
 		if err := json.Unmarshal(call.Args, &args); err != nil {
 			return nil, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
 		}
-		if _, err := call.Conn.Resume(args.Token); err != nil {
+		if _, err := runtime.Resume(call.Conn, args.Token); err != nil {
 			return nil, &runtime.Error{Code: "session_not_found", Message: err.Error()}
 		}
 		return dst, nil
@@ -229,8 +229,8 @@ func TestRPCCallSeesConnSessionAndName(t *testing.T) {
 	c.text(`{"id":1,"call":"record","args":{"k":"v"}}`)
 	c.expectReply(`{"id":1,"result":{}}`)
 	call := recv(t, m.calls, "the call")
-	if call.Conn != conn || call.Session != conn.Session() || call.Name != "record" || string(call.Args) != `{"k":"v"}` {
-		t.Errorf("call %+v (args %s); conn %p session %p", call, call.Args, conn, conn.Session())
+	if call.Conn != conn || call.Session != runtime.SessionOf(conn) || call.Name != "record" || string(call.Args) != `{"k":"v"}` {
+		t.Errorf("call %+v (args %s); conn %p session %p", call, call.Args, conn, runtime.SessionOf(conn))
 	}
 	c.text(`{"id":2,"call":"record"}`)
 	c.expectReply(`{"id":2,"result":{}}`)
@@ -659,7 +659,7 @@ func TestSessionPushNumbersEvents(t *testing.T) {
 	c.expectReply(`{"event":"said","seq":3,"data":{"n":3}}`)
 	c.expectReply(`{"event":"empty","seq":4,"data":{}}`)
 	c.expectReply(`{"id":1,"result":{}}`)
-	sess := conn.Session()
+	sess := runtime.SessionOf(conn)
 	if err := sess.Push(`a"<b`, []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -668,7 +668,7 @@ func TestSessionPushNumbersEvents(t *testing.T) {
 	// Another connection's session counts from 1.
 	c2 := dial(t, e.addr)
 	conn2 := e.rec.nextOpen(t)
-	if err := conn2.Session().Push("x", nil); err != nil {
+	if err := runtime.SessionOf(conn2).Push("x", nil); err != nil {
 		t.Fatal(err)
 	}
 	c2.expectReply(`{"event":"x","seq":1,"data":{}}`)
@@ -688,7 +688,7 @@ func TestSessionPushWhileClosingIsReplayed(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
 	conn := e.rec.nextOpen(t)
-	sess := conn.Session()
+	sess := runtime.SessionOf(conn)
 	c.text(`{"hello":{}}`)
 	token := welcomeToken(t, c.reply())
 	if err := sess.Push("a", nil); err != nil {
@@ -721,7 +721,7 @@ func TestSessionPushNoGapWithoutReplay(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{ReplayBuffer: -1})
 	conn := e.rec.nextOpen(t)
-	sess := conn.Session()
+	sess := runtime.SessionOf(conn)
 	token := sess.ResumeToken()
 	if err := sess.Push("a", nil); err != nil {
 		t.Fatal(err)
@@ -810,7 +810,7 @@ func pushToResetPeer(t *testing.T) {
 	_ = c.nc.Close()
 	time.Sleep(50 * time.Millisecond)
 	done := make(chan error, 1)
-	go func() { done <- conn.Session().Push("x", nil) }()
+	go func() { done <- runtime.SessionOf(conn).Push("x", nil) }()
 	select {
 	case <-done:
 	case <-time.After(time.Second):
@@ -824,7 +824,7 @@ func pushToResetPeer(t *testing.T) {
 func TestSessionPushConcurrent(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
-	sess := e.rec.nextOpen(t).Session()
+	sess := runtime.SessionOf(e.rec.nextOpen(t))
 	const goroutines, each = 8, 25
 	var wg sync.WaitGroup
 	for g := range goroutines {
@@ -865,7 +865,7 @@ func TestServerBroadcast(t *testing.T) {
 		c.expectReply(`{"event":"tick","seq":1,"data":{"x":1}}`)
 	}
 	// Broadcasts and pushes share each session's numbering.
-	if err := conns[0].Session().Push("own", nil); err != nil {
+	if err := runtime.SessionOf(conns[0]).Push("own", nil); err != nil {
 		t.Fatal(err)
 	}
 	clients[0].expectReply(`{"event":"own","seq":2,"data":{}}`)
@@ -884,7 +884,7 @@ func TestServerBroadcast(t *testing.T) {
 func TestServerBroadcastReachesDetachedSessions(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{ResumeWindow: time.Minute})
-	orig := e.rec.nextOpen(t).Session()
+	orig := runtime.SessionOf(e.rec.nextOpen(t))
 	c.text(`{"hello":{}}`)
 	token := welcomeToken(t, c.reply())
 	e.srv.Broadcast("a", nil)
@@ -895,7 +895,7 @@ func TestServerBroadcastReachesDetachedSessions(t *testing.T) {
 	e.srv.Broadcast("c", nil)
 
 	c2 := dial(t, e.addr)
-	fresh := e.rec.nextOpen(t).Session()
+	fresh := runtime.SessionOf(e.rec.nextOpen(t))
 	c2.text(`{"hello":{"resume":"` + token + `","seq":1}}`)
 	if w := c2.reply(); !strings.Contains(w, `"resumed":true`) {
 		t.Fatalf("welcome %s, want resumed", w)
@@ -940,7 +940,7 @@ func TestRPCIDReusableRightAfterReply(t *testing.T) {
 func TestRPCCloseAfterReply(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{ResumeWindow: time.Hour})
-	sess := e.rec.nextOpen(t).Session()
+	sess := runtime.SessionOf(e.rec.nextOpen(t))
 	_ = sess.ResumeToken() // resumable: only the 1000 can end it early
 	c.text(`{"id":1,"call":"bye"}`)
 	c.expectReply(`{"id":1,"result":{"ok":true}}`)

@@ -2,16 +2,11 @@ package runtime
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"runtime"
-	"slices"
+	"net/http"
 	"sync"
-	"sync/atomic"
-	"syscall"
-	"time"
 
-	"github.com/duplexrpc/duplex/runtime/internal/netpoll"
+	"github.com/duplexrpc/duplex/runtime/transport"
 )
 
 // SupportsV1 is referenced by generated code (const _ = runtime.SupportsV1)
@@ -19,179 +14,110 @@ import (
 // runtime that no longer speaks it.
 const SupportsV1 = true
 
-// Server accepts WebSocket connections, reads their messages into a
-// Handler, checks their health and closes them cleanly. Create it with
-// New; serve it with Serve (a net.Listener, zero-copy upgrade) or as an
-// http.Handler; stop it with Shutdown or Restart. Safe for concurrent use.
+// Server is duplex's server: WebSocket connections (a transport.Server)
+// whose messages go to a Handler (a Router for typed RPC), each with a
+// Session that outlives it for resume. Create it with New; serve it with
+// Serve (a net.Listener, zero-copy upgrade) or as an http.Handler; stop it
+// with Shutdown or Restart. Safe for concurrent use.
 type Server struct {
+	t        *transport.Server
 	cfg      config
-	ctx      context.Context
+	ctx      context.Context // canceled at the end of Shutdown: store calls
 	cancel   context.CancelFunc
-	poller   *netpoll.Poller // nil: a goroutine reads each connection
-	pool     workerPool      // reads of ready connections, RPC calls
 	sessions sessions
 	// live holds every session that has not ended, attached to a
 	// connection or detached and waiting to be resumed: Broadcast's
 	// audience. Guarded by liveMu.
 	liveMu sync.Mutex
 	live   map[*Session]struct{}
-
-	closing   atomic.Bool
-	closeCode atomic.Uint32 // code sent to connections that open during shutdown
-
-	mu        sync.Mutex
-	conns     map[*Conn]struct{}
-	slots     int // open connections plus upgrades in progress
-	listeners map[net.Listener]struct{}
-	drained   chan struct{} // closed when the last connection ends during shutdown
-	stopOnce  sync.Once
 }
 
 // New returns a Server configured by opts. On Linux it starts one epoll
 // goroutine, plus the health-check goroutine; they stop at Shutdown. Reads
 // and RPC calls run on a pool of worker goroutines that grows with the
-// load and shrinks when it is idle (workerPool).
+// load and shrinks when it is idle.
 func New(opts Options) (*Server, error) {
 	cfg, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	if len(cfg.Subprotocols) > maxSubprotocols {
-		return nil, fmt.Errorf("runtime: %d subprotocols, at most %d", len(cfg.Subprotocols), maxSubprotocols)
-	}
-	cfg.Subprotocols = slices.Clone(cfg.Subprotocols) // connections keep an index into it
-	s := &Server{
-		cfg:       cfg,
-		conns:     make(map[*Conn]struct{}),
-		listeners: make(map[net.Listener]struct{}),
-	}
+	s := &Server{cfg: cfg}
 	s.sessions.srv = s
 	s.sessions.local = opts.Store == nil // nobody else can reach the default store
+	t, err := transport.New(cfg.transportOptions(s.accept))
+	if err != nil {
+		return nil, err
+	}
+	s.t = t
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.pool.srv = s
-	s.pool.maxReaders = max(4, 2*runtime.GOMAXPROCS(0))
-	if !cfg.DisablePoller {
-		if p, err := netpoll.New(); err == nil {
-			s.poller = p
-		}
-	}
-	if cfg.PingInterval > 0 {
-		go s.healthLoop()
-	}
 	return s, nil
 }
 
-// pollHandler adapts a Conn to netpoll.Handler without exporting Readable.
-type pollHandler Conn
-
-// Readable records the report (readHup, then readWake) and submits a read
-// only if no worker owns the reader role, taking it for the task;
-// otherwise the owner sees readWake once it gives the role up and reads
-// again. The protocol
-// and its interleavings are described at Conn.readReady. Nothing more is
-// read of an aborted connection, so its reports are dropped.
-func (h *pollHandler) Readable(hup bool) {
-	c := (*Conn)(h)
-	if hup {
-		c.readHup.Store(true)
-	}
-	c.readWake.Store(true)
-	if !c.aborted.Load() && c.readBusy.CompareAndSwap(false, true) {
-		c.srv.pool.submit(task{c: c})
-	}
-}
-
-func readNonblock(rc syscall.RawConn, b []byte) (int, error) { return netpoll.ReadNonblock(rc, b) }
-
-var errWouldBlock = netpoll.ErrWouldBlock
-
-// open starts serving an upgraded connection. leftover holds bytes the
-// client sent right after its request. Everything other goroutines may read
-// (rc, fd) is set before the connection is published.
-func (s *Server) open(nc net.Conn, sess *Session, res handshakeResult, leftover []byte) {
-	c := &Conn{srv: s, nc: nc, fd: -1, proto: res.proto, deflate: res.deflate, winBits: res.winBits}
-	c.parser.maxMessage = s.cfg.maxMessage
-	c.parser.deflate = res.deflate
-	c.lastRead.Store(time.Now().UnixNano())
-	c.session.Store(sess)
-	s.addLive(sess)
-	// A plain socket is written without blocking first, in both read
-	// modes, and read through the poller when there is one.
-	if sc, ok := nc.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			c.rc = rc
-			if s.poller != nil {
-				c.fd = int32(descriptor(rc))
-			}
+// accept is the transport's Options.Accept: every valid upgrade request
+// gets a fresh session, which Authorize sees, and a connState that the
+// connection keeps, both in one allocation (newConnSession).
+func (s *Server) accept(r *Request) (transport.ConnHandler, error) {
+	st := newConnSession(s)
+	if auth := s.cfg.Authorize; auth != nil {
+		if err := auth(r, st.session.Load()); err != nil {
+			return nil, err
 		}
 	}
-	sess.mu.Lock()
-	sess.conn = c
-	sess.mu.Unlock()
-
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	if h := s.cfg.Hooks.OnOpen; h != nil {
-		h(c)
-	}
-	if s.closing.Load() {
-		c.closeWith(uint16(s.closeCode.Load()), "server shutting down", nil, closeHandshake)
-	}
-	if len(leftover) > 0 {
-		c.received(leftover)
-	}
-	if c.fd >= 0 && s.poller.Add(int(c.fd), (*pollHandler)(c)) == nil {
-		return
-	}
-	// No poller, TLS, or the poller is closed (shutdown): a goroutine
-	// reads. c.fd stays as it is; finish's Remove of it is harmless.
-	go c.readLoop()
+	return st, nil
 }
 
-// fdGetter reads a descriptor through RawConn.Control; its callback is
-// bound once so that pooled values make the call allocation-free.
-type fdGetter struct {
-	fd int
-	fn func(fd uintptr)
+// Serve accepts connections on ln and upgrades them without net/http: the
+// request head is read into a pooled buffer and parsed in place,
+// nothing of it is kept after the upgrade but what Authorize stored in the
+// session. Each handshake must complete within HandshakeTimeout, so that
+// half-sent requests cannot pile up. Serve returns ErrServerClosed after
+// Shutdown, or the listener's error. It may be called for several
+// listeners at once.
+func (s *Server) Serve(ln net.Listener) error { return s.t.Serve(ln) }
+
+// ServeHTTP upgrades the request to a WebSocket connection: it is the
+// http.Handler path, under any mux and with TLS through http.Server.
+// Requests that are not upgrades go to Options.Fallback, or get 426.
+// Bound the time to read the request with http.Server.ReadHeaderTimeout
+// (Server.HTTPServer sets it to HandshakeTimeout).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.t.ServeHTTP(w, r) }
+
+// HTTPServer returns an http.Server serving s at every path of addr, with
+// the limits a server facing the internet needs; see
+// transport.Server.HTTPServer.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	hs := s.t.HTTPServer(addr)
+	hs.Handler = s
+	return hs
 }
 
-var fdGetters = sync.Pool{New: func() any {
-	g := &fdGetter{fd: -1}
-	g.fn = func(fd uintptr) { g.fd = int(fd) }
-	return g
-}}
-
-// descriptor returns rc's file descriptor, -1 when it has none.
-func descriptor(rc syscall.RawConn) int {
-	g := fdGetters.Get().(*fdGetter)
-	g.fd = -1
-	if rc.Control(g.fn) != nil {
-		g.fd = -1
-	}
-	fd := g.fd
-	fdGetters.Put(g)
-	return fd
+// Shutdown stops the server gracefully: listeners given to Serve are
+// closed, new upgrades get 503, every connection is sent close 1001 (going
+// away), and Shutdown waits until their close handshakes end (and upgrades
+// already in progress have opened and closed the same way) or ctx is done,
+// then closes whatever is left. It returns ctx.Err() when it had to
+// cut connections off. Detached sessions of the in-memory store are lost
+// with the process. Calls after the first wait like the first.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.t.Shutdown(ctx)
+	s.cancel()
+	return err
 }
 
-// connClosed is called once per connection by Conn.finish. The
-// connection's slot is released last, after the hooks, so that Shutdown
-// returns only once every OnClose has run.
-func (s *Server) connClosed(c *Conn, ce *CloseError) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	defer s.release()
-	if sess := c.session.Load(); sess != nil {
-		s.sessions.detach(sess, ce)
-	}
-	if h := s.cfg.Hooks.OnClose; h != nil {
-		h(c, ce)
-	}
-	if l := s.cfg.Logger; l != nil {
-		l.Debug("websocket closed", "remote", c.RemoteAddr().String(), "code", ce.Code, "reason", ce.Reason, "by", ce.Initiator.String(), "err", ce.Err)
-	}
+// Restart is Shutdown with close code 1012 (service restart), which tells
+// clients to reconnect promptly.
+func (s *Server) Restart(ctx context.Context) error {
+	err := s.t.Restart(ctx)
+	s.cancel()
+	return err
 }
+
+// Len returns the number of open connections.
+func (s *Server) Len() int { return s.t.Len() }
+
+// Range calls fn for each open connection until fn returns false. It works
+// on a snapshot: connections opened meanwhile may be missed.
+func (s *Server) Range(fn func(c *Conn) bool) { s.t.Range(fn) }
 
 // addLive adds sess to Broadcast's audience until endSession.
 func (s *Server) addLive(sess *Session) {
@@ -228,6 +154,8 @@ func (s *Server) endSession(sess *Session) {
 	}
 }
 
+// reportError reports an error of the session layer as the transport
+// reports its own: to Hooks.OnError and the Logger.
 func (s *Server) reportError(c *Conn, err error) {
 	if h := s.cfg.Hooks.OnError; h != nil {
 		h(c, err)
@@ -235,68 +163,4 @@ func (s *Server) reportError(c *Conn, err error) {
 	if l := s.cfg.Logger; l != nil {
 		l.Warn("websocket error", "err", err)
 	}
-}
-
-// reserve takes a connection slot for an upgrade, or reports that the
-// limit is reached or the server is shutting down.
-func (s *Server) reserve() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing.Load() || s.cfg.MaxConnections > 0 && s.slots >= s.cfg.MaxConnections {
-		return false
-	}
-	s.slots++
-	return true
-}
-
-// release gives back a connection slot: an upgrade that failed, or a
-// connection that ended. Shutdown waits for the last one.
-func (s *Server) release() {
-	s.mu.Lock()
-	s.slots--
-	if s.drained != nil && s.slots == 0 {
-		close(s.drained)
-		s.drained = nil
-	}
-	s.mu.Unlock()
-}
-
-// Len returns the number of open connections.
-func (s *Server) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
-// Range calls fn for each open connection until fn returns false. It works
-// on a snapshot: connections opened meanwhile may be missed.
-func (s *Server) Range(fn func(c *Conn) bool) {
-	for _, c := range s.snapshot(nil) {
-		if !fn(c) {
-			return
-		}
-	}
-}
-
-func (s *Server) snapshot(dst []*Conn) []*Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		dst = append(dst, c)
-	}
-	return dst
-}
-
-func (s *Server) trackListener(ln net.Listener, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if add {
-		if s.closing.Load() {
-			return false
-		}
-		s.listeners[ln] = struct{}{}
-	} else {
-		delete(s.listeners, ln)
-	}
-	return true
 }

@@ -18,7 +18,7 @@ import (
 // attributes the app reads and writes (a user name after login, a role
 // decided by Authorize). It starts with the connection's upgrade and
 // outlives the connection by the resume window, so that a client that
-// reconnects can resume it with Conn.Resume and find its attributes again.
+// reconnects can resume it (a hello with its token, or Resume) and find its attributes again.
 //
 // Attribute values are strings so that a shared Store can keep them for
 // several server processes; encode structured values yourself.
@@ -48,18 +48,16 @@ const (
 	tokenLen  = uuidLen + 1 + secretLen
 )
 
-// newSession returns a fresh session with a random ID and a random resume
-// secret (not handed out yet): one allocation, the Session, and one read
-// of crypto/rand.
-func newSession(srv *Server) *Session {
-	s := &Session{srv: srv}
+// initSession makes s a fresh session of srv with a random ID and a random
+// resume secret (not handed out yet), with one read of crypto/rand.
+func initSession(s *Session, srv *Server) {
+	s.srv = srv
 	var r [16 + 32]byte
 	_, _ = rand.Read(r[:]) // crypto/rand.Read never fails (Go 1.24+)
 	copy(s.uuid[:], r[:16])
 	copy(s.secret[:], r[16:])
 	s.uuid[6] = s.uuid[6]&0x0f | 0x40 // version 4
 	s.uuid[8] = s.uuid[8]&0x3f | 0x80 // variant 10 (RFC 9562)
-	return s
 }
 
 // renewSecretLocked replaces a spent secret (the session was resumed with
@@ -165,7 +163,7 @@ func (s *Session) Conn() *Conn {
 	return s.conn
 }
 
-// ResumeToken returns the secret a client presents to Conn.Resume after a
+// ResumeToken returns the secret a client presents (hello, Resume) after a
 // reconnect: "<session id>.<32 random bytes, base64url>". A Store gets
 // only its SHA-256. It stays the same until the session is resumed, after
 // which a new one is issued.
@@ -216,7 +214,7 @@ var ErrSessionNotFound = errors.New("session not found")
 // ExpiresAt. Stores should keep records a little beyond ExpiresAt (a Redis
 // TTL with some grace, say) and report them so, which lets the process that
 // detached a session tell its expiry from a resume on another process.
-// Conn.Resume reports it to the app as ErrSessionNotFound.
+// Resume reports it to the app as ErrSessionNotFound.
 var ErrSessionExpired = errors.New("session expired")
 
 // SessionRecord is what a Store keeps of a detached session.

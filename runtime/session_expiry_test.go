@@ -29,14 +29,14 @@ func TestSessionRedetachGetsANewWindow(t *testing.T) {
 			}
 			e := start(t, viaListener, opts)
 			a := dial(t, e.addr)
-			sess := e.rec.nextOpen(t).Session()
+			sess := runtime.SessionOf(e.rec.nextOpen(t))
 			token := a.ask("token")
 			a.hangUp()
 			first := time.Now()
 
 			time.Sleep(window / 2)
 			b := dial(t, e.addr)
-			fresh := e.rec.nextOpen(t).Session()
+			fresh := runtime.SessionOf(e.rec.nextOpen(t))
 			if got := b.ask("resume:" + token); got != "ok:"+sess.ID() {
 				t.Fatalf("resume: %q", got)
 			}
@@ -82,7 +82,7 @@ func TestSessionsExpireInOrder(t *testing.T) {
 	var detachedAt []time.Time
 	for range 3 {
 		c := dial(t, e.addr)
-		want = append(want, e.rec.nextOpen(t).Session())
+		want = append(want, runtime.SessionOf(e.rec.nextOpen(t)))
 		c.ask("token")
 		c.hangUp()
 		detachedAt = append(detachedAt, time.Now())
@@ -106,7 +106,7 @@ func TestSessionResumeNeedsTheExactToken(t *testing.T) {
 	h := newSessionHandler()
 	e := start(t, viaListener, runtime.Options{Handler: h})
 	a := dial(t, e.addr)
-	sess := e.rec.nextOpen(t).Session()
+	sess := runtime.SessionOf(e.rec.nextOpen(t))
 	token := a.ask("token")
 	a.hangUp()
 	e.rec.nextClose(t) // detached: OnClose runs after the detach
@@ -162,9 +162,9 @@ func TestHelloWelcomeFraming(t *testing.T) {
 			if err := json.Unmarshal(payload, &w); err != nil || w.Welcome == nil {
 				t.Fatalf("welcome %q: %v", payload, err)
 			}
-			id := conn.Session().ID()
-			if w.Welcome.Session != id || w.Welcome.Resume != conn.Session().ResumeToken() || !strings.HasPrefix(w.Welcome.Resume, id+".") {
-				t.Errorf("welcome %+v for session %s with token %s", *w.Welcome, id, conn.Session().ResumeToken())
+			id := runtime.SessionOf(conn).ID()
+			if w.Welcome.Session != id || w.Welcome.Resume != runtime.SessionOf(conn).ResumeToken() || !strings.HasPrefix(w.Welcome.Resume, id+".") {
+				t.Errorf("welcome %+v for session %s with token %s", *w.Welcome, id, runtime.SessionOf(conn).ResumeToken())
 			}
 		})
 	}

@@ -33,7 +33,7 @@ func newSessionHandler() *sessionHandler {
 func (h *sessionHandler) ServeMessage(c *runtime.Conn, _ runtime.MessageType, data []byte) {
 	cmd, arg, _ := strings.Cut(string(data), ":")
 	reply := "?"
-	s := c.Session()
+	s := runtime.SessionOf(c)
 	switch cmd {
 	case "token":
 		reply = s.ResumeToken()
@@ -50,13 +50,13 @@ func (h *sessionHandler) ServeMessage(c *runtime.Conn, _ runtime.MessageType, da
 		}
 		reply = v
 	case "resume":
-		rs, err := c.Resume(arg)
+		rs, err := runtime.Resume(c, arg)
 		if err != nil {
 			h.errs <- err
 			reply = "err:" + err.Error()
 		} else {
 			h.resumed <- rs
-			if c.Session() != rs || rs.Conn() != c {
+			if runtime.SessionOf(c) != rs || rs.Conn() != c {
 				reply = "err:session not attached"
 			} else {
 				reply = "ok:" + rs.ID()
@@ -110,7 +110,7 @@ func TestSessionIDs(t *testing.T) {
 		}
 		seen[id] = true
 		conn := e.rec.nextOpen(t)
-		if conn.Session().ID() != id || conn.Session().Conn() != conn {
+		if runtime.SessionOf(conn).ID() != id || runtime.SessionOf(conn).Conn() != conn {
 			t.Fatal("Conn.Session and Session.Conn disagree")
 		}
 	}
@@ -120,7 +120,7 @@ func TestSessionAttributes(t *testing.T) {
 	e := start(t, viaListener, runtime.Options{Handler: newSessionHandler()})
 	c := dial(t, e.addr)
 	conn := e.rec.nextOpen(t)
-	s := conn.Session()
+	s := runtime.SessionOf(conn)
 	if _, ok := s.Get("missing"); ok {
 		t.Error("Get of a missing key reports ok")
 	}
@@ -183,7 +183,7 @@ func TestSessionResume(t *testing.T) {
 			e := start(t, viaListener, runtime.Options{Handler: h, DisablePoller: m.disablePoller, ResumeWindow: 2 * time.Second})
 			a := dial(t, e.addr)
 			connA := e.rec.nextOpen(t)
-			sessA := connA.Session()
+			sessA := runtime.SessionOf(connA)
 			a.ask("set:user=ann")
 			token := a.ask("token")
 			if !strings.HasPrefix(token, sessA.ID()+".") {
@@ -205,14 +205,14 @@ func TestSessionResume(t *testing.T) {
 
 			b := dial(t, e.addr)
 			connB := e.rec.nextOpen(t)
-			fresh := connB.Session()
+			fresh := runtime.SessionOf(connB)
 			if got := b.ask("resume:" + token); got != "ok:"+sessA.ID() {
 				t.Fatalf("resume: %q", got)
 			}
 			if rs := h.nextResumed(t); rs != sessA {
 				t.Error("resume on the same process returned a different *Session")
 			}
-			if connB.Session() != sessA || sessA.Conn() != connB {
+			if runtime.SessionOf(connB) != sessA || sessA.Conn() != connB {
 				t.Error("the resumed session is not attached to the new connection")
 			}
 			if got := b.ask("get:user"); got != "ann" {
@@ -235,7 +235,7 @@ func TestSessionResume(t *testing.T) {
 			}
 			// A failed resume leaves the fresh session in place.
 			connC := e.rec.nextOpen(t)
-			if got := c.ask("id"); got != connC.Session().ID() || got == sessA.ID() {
+			if got := c.ask("id"); got != runtime.SessionOf(connC).ID() || got == sessA.ID() {
 				t.Errorf("session after a failed resume: %q", got)
 			}
 		})
@@ -248,7 +248,7 @@ func TestSessionResumeBadTokens(t *testing.T) {
 	a := dial(t, e.addr)
 	connA := e.rec.nextOpen(t)
 	token := a.ask("token")
-	id := connA.Session().ID()
+	id := runtime.SessionOf(connA).ID()
 	secret := token[len(id)+1:]
 	a.hangUp()
 
@@ -283,7 +283,7 @@ func TestSessionResumeWindowExpires(t *testing.T) {
 	h := newSessionHandler()
 	e := start(t, viaListener, runtime.Options{Handler: h, ResumeWindow: 200 * time.Millisecond})
 	a := dial(t, e.addr)
-	sess := e.rec.nextOpen(t).Session()
+	sess := runtime.SessionOf(e.rec.nextOpen(t))
 	token := a.ask("token")
 	a.hangUp()
 	closedAt := time.Now()
@@ -318,7 +318,7 @@ func TestSessionResumeExpiredRecordEndsOnce(t *testing.T) {
 	store := &lateStore{MemoryStore: runtime.NewMemoryStore(), early: 150 * time.Millisecond}
 	e := start(t, viaListener, runtime.Options{Handler: h, Store: store, ResumeWindow: 300 * time.Millisecond})
 	a := dial(t, e.addr)
-	sess := e.rec.nextOpen(t).Session()
+	sess := runtime.SessionOf(e.rec.nextOpen(t))
 	token := a.ask("token")
 	a.hangUp()
 	b := dial(t, e.addr)
@@ -359,7 +359,7 @@ func TestSessionResumeDisabled(t *testing.T) {
 	h := newSessionHandler()
 	e := start(t, viaListener, runtime.Options{Handler: h, ResumeWindow: -1})
 	a := dial(t, e.addr)
-	sess := e.rec.nextOpen(t).Session()
+	sess := runtime.SessionOf(e.rec.nextOpen(t))
 	token := a.ask("token")
 	a.hangUp()
 	if ended := e.rec.nextSessionEnd(t); ended != sess {
@@ -377,7 +377,7 @@ func TestSessionResumeDisabled(t *testing.T) {
 func TestSessionEndsWithoutToken(t *testing.T) {
 	e := start(t, viaListener, runtime.Options{Handler: newSessionHandler(), ResumeWindow: time.Minute})
 	a := dial(t, e.addr)
-	sess := e.rec.nextOpen(t).Session()
+	sess := runtime.SessionOf(e.rec.nextOpen(t))
 	a.hangUp()
 	if ended := e.rec.nextSessionEnd(t); ended != sess {
 		t.Fatalf("OnSessionEnd for %s", ended.ID())
@@ -392,7 +392,7 @@ func TestSessionResumeAcrossServers(t *testing.T) {
 	e1 := start(t, viaListener, runtime.Options{Handler: h1, Store: store, ResumeWindow: 300 * time.Millisecond})
 	e2 := start(t, viaListener, runtime.Options{Handler: h2, Store: store})
 	a := dial(t, e1.addr)
-	sess := e1.rec.nextOpen(t).Session()
+	sess := runtime.SessionOf(e1.rec.nextOpen(t))
 	a.ask("set:cart=3 items")
 	token := a.ask("token")
 	a.hangUp()
@@ -502,7 +502,7 @@ func TestSessionExpiredResumeRacingTimer(t *testing.T) {
 	store := &slowStore{lateStore: lateStore{MemoryStore: runtime.NewMemoryStore(), early: 150 * time.Millisecond}, delay: 250 * time.Millisecond}
 	e := start(t, viaListener, runtime.Options{Handler: h, Store: store, ResumeWindow: 300 * time.Millisecond})
 	a := dial(t, e.addr)
-	sess := e.rec.nextOpen(t).Session()
+	sess := runtime.SessionOf(e.rec.nextOpen(t))
 	token := a.ask("token")
 	a.hangUp()
 	b := dial(t, e.addr)
@@ -530,7 +530,7 @@ func TestSessionExpiredResumeRacingTimer(t *testing.T) {
 func TestSessionStoreSaveFails(t *testing.T) {
 	e := start(t, viaListener, runtime.Options{Handler: newSessionHandler(), Store: failingStore{}})
 	a := dial(t, e.addr)
-	sess := e.rec.nextOpen(t).Session()
+	sess := runtime.SessionOf(e.rec.nextOpen(t))
 	a.ask("token")
 	a.hangUp()
 	if ended := e.rec.nextSessionEnd(t); ended != sess {
@@ -555,7 +555,7 @@ func (failingStore) Take(context.Context, string) (runtime.SessionRecord, error)
 func TestSessionEndsAtClientGoodbye(t *testing.T) {
 	e := start(t, viaListener, runtime.Options{ResumeWindow: time.Hour})
 	c := dial(t, e.addr)
-	sess := e.rec.nextOpen(t).Session()
+	sess := runtime.SessionOf(e.rec.nextOpen(t))
 	token := sess.ResumeToken()
 	c.sendClose(runtime.CloseNormal, "")
 	c.expectClose()
@@ -563,7 +563,7 @@ func TestSessionEndsAtClientGoodbye(t *testing.T) {
 		t.Fatalf("OnSessionEnd for %s, want %s", ended.ID(), sess.ID())
 	}
 	dial(t, e.addr)
-	if _, err := e.rec.nextOpen(t).Resume(token); !errors.Is(err, runtime.ErrSessionNotFound) {
+	if _, err := runtime.Resume(e.rec.nextOpen(t), token); !errors.Is(err, runtime.ErrSessionNotFound) {
 		t.Errorf("resume after goodbye: %v, want ErrSessionNotFound", err)
 	}
 }

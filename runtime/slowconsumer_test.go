@@ -91,7 +91,7 @@ func slowConsumerStorm(tb testing.TB, slow int) stormResult {
 		conns  []*Conn
 		shrink atomic.Bool // set the send buffer of new connections small
 	)
-	bs := startBenchServer(tb, Options{
+	bs := startBenchServerWrap(tb, Options{
 		Handler:        NewRouter(),
 		MaxQueuedBytes: maxQueued,
 		// The evicted clients never read: their close frames wait for
@@ -99,16 +99,11 @@ func slowConsumerStorm(tb testing.TB, slow int) stormResult {
 		CloseTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second,
 		Hooks: Hooks{OnOpen: func(c *Conn) {
-			if tc, ok := c.nc.(*net.TCPConn); ok && shrink.Load() {
-				// The kernel's buffers are not what is measured: keep
-				// them small, so that the queue fills after fewer events.
-				_ = tc.SetWriteBuffer(8 << 10)
-			}
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
 		}},
-	})
+	}, func(ln net.Listener) net.Listener { return shrinkListener{ln, &shrink} })
 	defer bs.stop(tb)
 	d := newBenchRawDialer(bs.addr)
 	hello := benchClientFrame(nil, true, ws.OpText, []byte(`{"hello":{}}`), benchMask)
@@ -300,4 +295,20 @@ func (r *stormReader) run() {
 		}
 		buf = buf[:len(buf)+n]
 	}
+}
+
+// shrinkListener sets the send buffer of the connections it accepts small
+// while shrink is set: the kernel's buffers are not what is measured, and
+// small ones make the queue fill after fewer events.
+type shrinkListener struct {
+	net.Listener
+	shrink *atomic.Bool
+}
+
+func (l shrinkListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if tc, ok := nc.(*net.TCPConn); ok && l.shrink.Load() {
+		_ = tc.SetWriteBuffer(8 << 10)
+	}
+	return nc, err
 }

@@ -169,7 +169,7 @@ func main() {
 			hello := typ == runtime.TextMessage && bytes.HasPrefix(bytes.TrimSpace(data), []byte(`{"hello"`))
 			router.ServeMessage(c, typ, data)
 			if hello && c.CloseError() == nil {
-				if s := c.Session(); s != nil {
+				if s := runtime.SessionOf(c); s != nil {
 					p.add(s)
 				}
 			}

@@ -1,0 +1,416 @@
+package transport_test
+
+// The closing handshake over real TCP (RFC 6455 §5.5.1, §7), in both read
+// modes. Every test's cleanup also checks that each connection got exactly
+// one OnClose.
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+
+	"github.com/duplexrpc/duplex/runtime/transport"
+)
+
+// forModes runs f once per read mode (poller, goroutine per connection).
+func forModes(t *testing.T, f func(t *testing.T, m readMode)) {
+	for _, m := range readModes {
+		t.Run(m.name, func(t *testing.T) { f(t, m) })
+	}
+}
+
+func checkCloseError(t *testing.T, got *transport.CloseError, code uint16, reason string, by transport.Initiator, wantErr bool) {
+	t.Helper()
+	if got == nil {
+		t.Fatal("nil CloseError")
+	}
+	if got.Code != code || got.Reason != reason || got.Initiator != by || (got.Err != nil) != wantErr {
+		t.Errorf("CloseError %+v (%v), want code %d reason %q by %v err=%v", *got, got, code, reason, by, wantErr)
+	}
+}
+
+func TestEchoBothModes(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller})
+		c := dial(t, e.addr)
+		big := strings.Repeat("0123456789", 20000) // 200 KB: many reads
+		for _, s := range []string{"a", "", "ünïcödé", big} {
+			c.text(s)
+			c.expectText(s)
+		}
+		c.writeFrame(ws.OpBinary, []byte{0, 1, 2})
+		if f := c.nextData(); f.h.OpCode != ws.OpBinary || string(f.payload) != "\x00\x01\x02" {
+			t.Fatalf("binary echo: %v %q", f.h.OpCode, f.payload)
+		}
+		// A ping is answered with a pong carrying the same payload.
+		c.writeFrame(ws.OpPing, []byte("are you there"))
+		f := c.mustFrame()
+		if f.h.OpCode != ws.OpPong || string(f.payload) != "are you there" {
+			t.Fatalf("ping answered with %v %q", f.h.OpCode, f.payload)
+		}
+		// Byte by byte, frames still parse.
+		for _, b := range clientFrame(true, 0, ws.OpText, []byte("slowly")) {
+			c.write([]byte{b})
+		}
+		c.expectText("slowly")
+	})
+}
+
+func TestClientClose(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, CloseTimeout: 2 * time.Second})
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		if conn.CloseError() != nil {
+			t.Fatal("CloseError set on an open connection")
+		}
+		c.sendClose(1000, "bye")
+		code, reason := c.expectClose()
+		if code != 1000 {
+			t.Errorf("answer %d %q, want 1000", code, reason)
+		}
+		if took := c.expectEOF(time.Second); took > 500*time.Millisecond {
+			t.Errorf("TCP closed %v after the answer", took)
+		}
+		ev := e.rec.nextClose(t)
+		checkCloseError(t, ev.err, 1000, "bye", transport.ClosedByPeer, false)
+		waitDone(t, conn, time.Second)
+		if ce := conn.CloseError(); ce == nil || ce.Code != 1000 {
+			t.Errorf("Conn.CloseError() = %v", ce)
+		}
+		if err := conn.WriteMessage(transport.TextMessage, []byte("late")); !errors.Is(err, transport.ErrClosed) {
+			t.Errorf("WriteMessage after close: %v, want ErrClosed", err)
+		}
+	})
+}
+
+func TestClientEmptyClose(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller})
+		c := dial(t, e.addr)
+		c.writeFrame(ws.OpClose, nil)
+		f := c.mustFrame()
+		if f.h.OpCode != ws.OpClose || len(f.payload) != 0 {
+			t.Fatalf("answer %v %q, want an empty close", f.h.OpCode, f.payload)
+		}
+		c.expectEOF(time.Second)
+		checkCloseError(t, e.rec.nextClose(t).err, 1005, "", transport.ClosedByPeer, false)
+	})
+}
+
+// The client closes and immediately closes TCP (or half-closes it): the
+// handshake still counts as clean.
+func TestClientCloseThenHangUp(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller})
+		c := dial(t, e.addr)
+		c.sendClose(4001, "leaving")
+		_ = c.nc.(*net.TCPConn).CloseWrite()
+		c.expectCloseCode(4001)
+		c.expectEOF(time.Second)
+		checkCloseError(t, e.rec.nextClose(t).err, 4001, "leaving", transport.ClosedByPeer, false)
+
+		c = dial(t, e.addr)
+		c.sendClose(1000, "")
+		c.nc.Close()
+		checkCloseError(t, e.rec.nextClose(t).err, 1000, "", transport.ClosedByPeer, false)
+	})
+}
+
+func TestClientInvalidClose(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller})
+		for _, tt := range []struct {
+			name string
+			body []byte
+			want uint16
+		}{
+			{"one byte", []byte{3}, 1002},
+			{"code 999", closeBody(999, ""), 1002},
+			{"code 1005", closeBody(1005, ""), 1002},
+			{"code 1006", closeBody(1006, ""), 1002},
+			{"code 5000", closeBody(5000, ""), 1002},
+			{"bad utf-8 reason", closeBody(1000, "\xff\xfe"), 1007},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				c := dial(t, e.addr)
+				c.writeFrame(ws.OpClose, tt.body)
+				c.expectCloseCode(tt.want)
+				c.expectEOF(time.Second)
+				checkCloseError(t, e.rec.nextClose(t).err, tt.want, "invalid close frame", transport.ClosedByServer, false)
+			})
+		}
+	})
+}
+
+func TestServerClose(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		// A long CloseTimeout: TCP must close as soon as the answer arrives.
+		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, CloseTimeout: 3 * time.Second})
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		if err := conn.Close(4000, "x"); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if ce := conn.CloseError(); ce == nil || ce.Code != 4000 {
+			t.Errorf("CloseError during the handshake: %v", ce)
+		}
+		if reason := c.expectCloseCode(4000); reason != "x" {
+			t.Errorf("reason %q", reason)
+		}
+		start := time.Now()
+		c.sendClose(4000, "")
+		c.expectEOF(time.Second)
+		ev := e.rec.nextClose(t)
+		if took := ev.at.Sub(start); took > 500*time.Millisecond {
+			t.Errorf("server closed TCP %v after the answer (CloseTimeout 3s)", took)
+		}
+		checkCloseError(t, ev.err, 4000, "x", transport.ClosedByServer, false)
+		waitDone(t, conn, time.Second)
+	})
+}
+
+// A client that answers a server close with a different code (allowed)
+// still completes the handshake; the server's code is what is reported.
+func TestServerCloseDifferentAnswer(t *testing.T) {
+	e := start(t, viaListener, transport.Options{CloseTimeout: 3 * time.Second})
+	c := dial(t, e.addr)
+	conn := e.rec.nextOpen(t)
+	_ = conn.Close(1000, "done")
+	c.expectCloseCode(1000)
+	c.writeFrame(ws.OpClose, nil)
+	c.expectEOF(time.Second)
+	checkCloseError(t, e.rec.nextClose(t).err, 1000, "done", transport.ClosedByServer, false)
+}
+
+func TestServerCloseTimeout(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, CloseTimeout: 300 * time.Millisecond})
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		start := time.Now()
+		_ = conn.Close(1000, "bye")
+		c.expectCloseCode(1000)
+		c.expectEOF(2 * time.Second) // never answered
+		if took := time.Since(start); took < 250*time.Millisecond {
+			t.Errorf("cut off after %v, before CloseTimeout", took)
+		}
+		ev := e.rec.nextClose(t)
+		checkCloseError(t, ev.err, 1000, "bye", transport.ClosedByServer, true)
+		if !strings.Contains(ev.err.Err.Error(), "CloseTimeout") {
+			t.Errorf("Err %v does not name the close timeout", ev.err.Err)
+		}
+	})
+}
+
+// Nothing follows the close frame: messages queued before Close go out
+// before it, later writes fail with ErrClosed, pings get no pong, and the
+// handler sees no more messages.
+func TestNothingAfterClose(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		got := make(chan string, 10)
+		e := start(t, viaListener, transport.Options{
+			DisablePoller: m.disablePoller,
+			CloseTimeout:  2 * time.Second,
+			Accept: acceptAll(transport.HandlerFunc(func(c *transport.Conn, _ transport.MessageType, data []byte) {
+				got <- string(data)
+			})),
+		})
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		for _, s := range []string{"one", "two", "three"} {
+			if err := conn.WriteMessage(transport.TextMessage, []byte(s)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = conn.Close(1001, "away")
+		if err := conn.WriteMessage(transport.TextMessage, []byte("late")); !errors.Is(err, transport.ErrClosed) {
+			t.Errorf("WriteMessage after Close: %v, want ErrClosed", err)
+		}
+		if err := conn.Close(4000, "again"); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+		for _, s := range []string{"one", "two", "three"} {
+			c.expectText(s)
+		}
+		c.expectCloseCode(1001)
+		c.writeFrame(ws.OpPing, []byte("hello?"))
+		c.text("ignored")
+		time.Sleep(100 * time.Millisecond)
+		c.sendClose(1001, "")
+		c.expectEOF(time.Second) // no pong, no second close
+		select {
+		case s := <-got:
+			t.Errorf("handler got %q after the server's close", s)
+		default:
+		}
+		checkCloseError(t, e.rec.nextClose(t).err, 1001, "away", transport.ClosedByServer, false)
+	})
+}
+
+// Codes that may not appear on the wire never do: they become 1011.
+func TestCloseUnsendableCodes(t *testing.T) {
+	e := start(t, viaListener, transport.Options{})
+	for _, code := range []uint16{1004, 1005, 1006, 1010, 1015, 0, 999, 2000, 5000} {
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		_ = conn.Close(code, "r")
+		if got := c.expectCloseCode(1011); got != "r" {
+			t.Errorf("code %d: reason %q", code, got)
+		}
+		c.sendClose(1011, "")
+		c.expectEOF(time.Second)
+		if ev := e.rec.nextClose(t); ev.err.Code != 1011 {
+			t.Errorf("code %d: OnClose reports %d", code, ev.err.Code)
+		}
+	}
+	// Valid codes pass through; long or broken reasons are cut to a valid
+	// 123-byte UTF-8 string.
+	for _, tt := range []struct {
+		code   uint16
+		reason string
+	}{{1000, ""}, {1012, "restart"}, {3000, "x"}, {4999, strings.Repeat("€", 60)}, {4000, "bad \xff utf-8"}} {
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		_ = conn.Close(tt.code, tt.reason)
+		reason := c.expectCloseCode(tt.code)
+		if len(reason) > 123 || !utf8.ValidString(reason) || len(tt.reason) <= 123 && utf8.ValidString(tt.reason) && reason != tt.reason {
+			t.Errorf("code %d: reason %q", tt.code, reason)
+		}
+		c.sendClose(tt.code, "")
+		c.expectEOF(time.Second)
+		e.rec.nextClose(t)
+	}
+}
+
+func TestPeerAbruptClose(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller})
+		for _, tt := range []struct {
+			name string
+			end  func(c *client)
+		}{
+			{"idle FIN", func(c *client) { c.nc.Close() }},
+			{"mid-frame FIN", func(c *client) {
+				f := clientFrame(true, 0, ws.OpText, []byte("never finished"))
+				c.write(f[:len(f)-3])
+				c.nc.Close()
+			}},
+			{"mid-message FIN", func(c *client) {
+				c.write(clientFrame(false, 0, ws.OpBinary, []byte("part")))
+				c.nc.Close()
+			}},
+			{"RST", func(c *client) {
+				_ = c.nc.(*net.TCPConn).SetLinger(0)
+				c.nc.Close()
+			}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				c := dial(t, e.addr)
+				c.text("hi")
+				c.expectText("hi")
+				conn := e.rec.nextOpen(t)
+				tt.end(c)
+				ev := e.rec.nextClose(t)
+				if ev.conn != conn {
+					t.Fatal("OnClose for another connection")
+				}
+				checkCloseError(t, ev.err, 1006, "", transport.ClosedByPeer, true)
+				waitDone(t, conn, time.Second)
+				e.rec.noClose(t, 50*time.Millisecond)
+			})
+		}
+	})
+}
+
+// Protocol violations on the wire close the connection with their code.
+func TestProtocolViolationCloses(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, MaxMessageSize: 1000})
+		unmasked := clientFrame(true, 0, ws.OpText, []byte("hi"))
+		unmasked[1] &^= 0x80
+		unmasked = append(unmasked[:2], []byte("hi")...)
+		for _, tt := range []struct {
+			name  string
+			bytes []byte
+			code  uint16
+		}{
+			{"unmasked", unmasked, 1002},
+			{"rsv1 without deflate", clientFrame(true, 4, ws.OpText, []byte("x")), 1002},
+			{"reserved opcode", clientFrame(true, 0, 0x3, nil), 1002},
+			{"invalid utf-8", clientFrame(true, 0, ws.OpText, []byte("\xff")), 1007},
+			{"too big, header only", clientFrame(true, 0, ws.OpBinary, make([]byte, 2000))[:8], 1009},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				c := dial(t, e.addr)
+				c.write(tt.bytes)
+				c.expectCloseCode(tt.code)
+				c.sendClose(tt.code, "")
+				c.expectEOF(time.Second)
+				ev := e.rec.nextClose(t)
+				if ev.err.Code != tt.code || ev.err.Initiator != transport.ClosedByServer {
+					t.Errorf("OnClose %v", ev.err)
+				}
+			})
+		}
+	})
+}
+
+// The handler may close its own connection.
+func TestCloseFromHandler(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		e := start(t, viaListener, transport.Options{
+			DisablePoller: m.disablePoller,
+			Accept: acceptAll(transport.HandlerFunc(func(c *transport.Conn, _ transport.MessageType, data []byte) {
+				_ = c.WriteMessage(transport.TextMessage, []byte("last words"))
+				_ = c.Close(4002, string(data))
+			})),
+		})
+		c := dial(t, e.addr)
+		c.text("kick me")
+		c.expectText("last words")
+		if r := c.expectCloseCode(4002); r != "kick me" {
+			t.Errorf("reason %q", r)
+		}
+		c.sendClose(4002, "")
+		c.expectEOF(time.Second)
+		checkCloseError(t, e.rec.nextClose(t).err, 4002, "kick me", transport.ClosedByServer, false)
+	})
+}
+
+// Close and WriteMessage from many goroutines at once: one close frame,
+// one OnClose, no data after the close frame.
+func TestConcurrentClose(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller})
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Add(2)
+			go func() { defer wg.Done(); _ = conn.Close(uint16(4000+i), "") }()
+			go func() { defer wg.Done(); _ = conn.WriteMessage(transport.TextMessage, []byte("x")) }()
+		}
+		wg.Wait()
+		closes := 0
+		for {
+			f := c.mustFrame()
+			if f.h.OpCode == ws.OpClose {
+				closes++
+				break
+			}
+			if string(f.payload) != "x" {
+				t.Fatalf("unexpected frame %v %q", f.h.OpCode, f.payload)
+			}
+		}
+		c.sendClose(1000, "")
+		c.expectEOF(time.Second)
+		e.rec.nextClose(t)
+	})
+}

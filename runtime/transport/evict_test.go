@@ -1,0 +1,99 @@
+package transport_test
+
+// Evicting a slow consumer (MaxQueuedBytes): what was queued is dropped,
+// the frame being written is finished, the 1008 close frame follows
+// whenever the socket takes it, and TCP closes right after it.
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/duplexrpc/duplex/runtime/transport"
+)
+
+// evictSizes are the payload sizes of evictMessage, in turn: frames of all
+// three length encodings, some larger than a queue chunk (64 KiB), most
+// not a multiple of anything.
+var evictSizes = []int{100, 3000, 70000, 500, 20000, 125, 65536}
+
+// evictMessage is message i: "i:" and padding up to its size.
+func evictMessage(i int) []byte {
+	n := evictSizes[i%len(evictSizes)]
+	b := fmt.Appendf(nil, "%d:", i)
+	return append(b, strings.Repeat("x", max(n-len(b), 0))...)
+}
+
+// fillUntilEvicted writes numbered messages to conn, whose client does not
+// read, until the write that finds the queue full, and returns how many
+// were accepted.
+func fillUntilEvicted(t *testing.T, conn *transport.Conn) int {
+	t.Helper()
+	total := 0
+	for i := 0; ; i++ {
+		msg := evictMessage(i)
+		err := conn.WriteMessage(transport.TextMessage, msg)
+		if errors.Is(err, transport.ErrSlowConsumer) {
+			return i
+		}
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if total += len(msg); total > 256<<20 {
+			t.Fatal("256 MiB accepted without an eviction")
+		}
+	}
+}
+
+// The client stops reading, is evicted, and reads only later, after
+// WriteTimeout has passed: it still gets a prefix of the messages, each
+// frame whole, then the 1008 close frame, then EOF, without waiting for
+// CloseTimeout.
+func TestEvictionDeliversCloseFrame(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		const writeTimeout = 2 * time.Second
+		e := start(t, viaListener, transport.Options{
+			DisablePoller:  m.disablePoller,
+			MaxQueuedBytes: 64 << 10,
+			WriteTimeout:   writeTimeout,
+			CloseTimeout:   time.Minute,
+		})
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		accepted := fillUntilEvicted(t, conn)
+		if ce := conn.CloseError(); ce == nil || ce.Code != transport.ClosePolicy {
+			t.Fatalf("after the eviction: CloseError %v", ce)
+		}
+		// Past the write deadline of the writer that was blocked: the
+		// eviction's writes are bounded by CloseTimeout.
+		time.Sleep(writeTimeout + writeTimeout/4)
+		got := 0
+		for {
+			f := c.mustFrame()
+			if f.h.OpCode == ws.OpClose {
+				if code, reason := parseClose(f.payload); code != 1008 || !strings.Contains(reason, "slow consumer") {
+					t.Fatalf("close %d %q, want 1008 slow consumer", code, reason)
+				}
+				break
+			}
+			if want := evictMessage(got); f.h.OpCode != ws.OpText || string(f.payload) != string(want) {
+				i, _, _ := strings.Cut(string(f.payload[:min(len(f.payload), 12)]), ":")
+				t.Fatalf("frame %d: %v of %d bytes, message %s; want message %d of %d bytes", got, f.h.OpCode, len(f.payload), strconv.Quote(i), got, len(want))
+			}
+			got++
+		}
+		if got == 0 || got > accepted {
+			t.Errorf("got %d messages before the close frame; %d were accepted", got, accepted)
+		}
+		c.expectEOF(2 * time.Second)
+		ev := e.rec.nextClose(t)
+		if ev.err.Code != 1008 || ev.err.Initiator != transport.ClosedByServer || !errors.Is(ev.err, transport.ErrSlowConsumer) {
+			t.Errorf("OnClose %v, want 1008 by server caused by ErrSlowConsumer", ev.err)
+		}
+	})
+}

@@ -1,0 +1,17 @@
+package transport
+
+// QueuedBytes reports what c's outgoing queue holds (Conn.held): zero
+// when nothing waits and no writer goroutine holds a batch.
+func QueuedBytes(c *Conn) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.held
+}
+
+// HandlerFunc is a ConnHandler for the tests: Message calls the function,
+// Open and Closed do nothing.
+type HandlerFunc func(c *Conn, typ MessageType, data []byte)
+
+func (HandlerFunc) Open(*Conn)                                      {}
+func (f HandlerFunc) Message(c *Conn, typ MessageType, data []byte) { f(c, typ, data) }
+func (HandlerFunc) Closed(*Conn, *CloseError)                       {}

@@ -1,0 +1,711 @@
+package transport_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/duplexrpc/duplex/runtime/transport"
+)
+
+var paths = []path{viaListener, viaHTTP}
+
+func TestHandshakeAccepts(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.String(), func(t *testing.T) {
+			e := start(t, p, transport.Options{})
+			req := upgradeRequest(e.addr)
+			c := upgrade(t, e.addr, req)
+			if got := c.resp.Header.Get("Upgrade"); !strings.EqualFold(got, "websocket") {
+				t.Errorf("Upgrade: %q", got)
+			}
+			if got := c.resp.Header.Get("Connection"); !strings.EqualFold(got, "upgrade") {
+				t.Errorf("Connection: %q", got)
+			}
+			if got := c.resp.Header.Get("Sec-WebSocket-Protocol"); got != "" {
+				t.Errorf("unexpected subprotocol %q", got)
+			}
+			if got := c.resp.Header.Get("Sec-WebSocket-Extensions"); got != "" {
+				t.Errorf("unexpected extensions %q", got)
+			}
+			conn := e.rec.nextOpen(t)
+			if conn.Subprotocol() != "" || conn.Compressed() {
+				t.Errorf("Subprotocol %q Compressed %v", conn.Subprotocol(), conn.Compressed())
+			}
+			if conn.RemoteAddr().String() != c.nc.LocalAddr().String() {
+				t.Errorf("RemoteAddr %v, want %v", conn.RemoteAddr(), c.nc.LocalAddr())
+			}
+			c.text("hello")
+			c.expectText("hello")
+			// Header names and the Upgrade/Connection tokens are case-insensitive,
+			// Connection may list several tokens.
+			req = upgradeRequest(e.addr).set("Upgrade", "WebSocket").set("Connection", "keep-alive, Upgrade")
+			req.headers = append(req.headers[:0:0], req.headers...)
+			for i := range req.headers {
+				req.headers[i][0] = strings.ToLower(req.headers[i][0])
+			}
+			c2 := upgrade(t, e.addr, req)
+			c2.text("again")
+			c2.expectText("again")
+		})
+	}
+}
+
+// refusalCase is an invalid upgrade request and the status it gets.
+type refusalCase struct {
+	name   string
+	edit   func(r *request)
+	status int
+	header [2]string // a header the refusal must carry, when set
+	only   path      // -1: both paths
+}
+
+func refusalCases() []refusalCase {
+	both := path(-1)
+	return []refusalCase{
+		{"POST", func(r *request) { r.method = "POST" }, 405, [2]string{"Allow", "GET"}, both},
+		{"PUT", func(r *request) { r.method = "PUT" }, 405, [2]string{}, both},
+		{"Upgrade names another protocol", func(r *request) { r.set("Upgrade", "h2c") }, 400, [2]string{}, both},
+		{"Connection lacks upgrade", func(r *request) { r.set("Connection", "keep-alive") }, 400, [2]string{}, both},
+		{"no Connection header", func(r *request) { r.del("Connection") }, 400, [2]string{}, both},
+		{"no key", func(r *request) { r.del("Sec-WebSocket-Key") }, 400, [2]string{}, both},
+		{"two keys", func(r *request) { r.add("Sec-WebSocket-Key", newKey()) }, 400, [2]string{}, both},
+		{"key not base64", func(r *request) { r.set("Sec-WebSocket-Key", "not base64 at all!") }, 400, [2]string{}, both},
+		{"key of 15 bytes", func(r *request) { r.set("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAA") }, 400, [2]string{}, both},
+		{"key of 17 bytes", func(r *request) { r.set("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAAA=") }, 400, [2]string{}, both},
+		{"version 8", func(r *request) { r.set("Sec-WebSocket-Version", "8") }, 426, [2]string{"Sec-WebSocket-Version", "13"}, both},
+		{"no version", func(r *request) { r.del("Sec-WebSocket-Version") }, 426, [2]string{"Sec-WebSocket-Version", "13"}, both},
+		{"two versions", func(r *request) { r.add("Sec-WebSocket-Version", "13") }, 426, [2]string{"Sec-WebSocket-Version", "13"}, both},
+		{"plain GET", func(r *request) { r.del("Upgrade").del("Connection") }, 426, [2]string{"Upgrade", "websocket"}, both},
+		{"cross-origin", func(r *request) { r.set("Origin", "http://evil.example") }, 403, [2]string{}, both},
+		{"origin without host", func(r *request) { r.set("Origin", "null") }, 403, [2]string{}, both},
+		{"HTTP/1.0", func(r *request) { r.proto = "HTTP/1.0" }, 505, [2]string{}, both},
+		{"no Host", func(r *request) { r.del("Host") }, 400, [2]string{}, both},
+		{"two Host headers", func(r *request) { r.add("Host", "other") }, 400, [2]string{}, both},
+		{"malformed request line", func(r *request) { r.target = "" }, 400, [2]string{}, viaListener},
+		{"folded header", func(r *request) { r.add(" folded", "x") }, 400, [2]string{}, viaListener},
+		{"malformed header line", func(r *request) { r.add("No colon here", "") }, 400, [2]string{}, viaListener},
+	}
+}
+
+func TestHandshakeRefusals(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.String(), func(t *testing.T) {
+			e := start(t, p, transport.Options{})
+			for _, tt := range refusalCases() {
+				if tt.only >= 0 && tt.only != p {
+					continue
+				}
+				t.Run(tt.name, func(t *testing.T) {
+					req := upgradeRequest(e.addr)
+					tt.edit(req)
+					raw := req.String()
+					if tt.name == "malformed header line" {
+						raw = strings.Replace(raw, "No colon here: \r\n", "No colon here\r\n", 1)
+					}
+					c := sendRaw(t, e.addr, raw)
+					body, _ := io.ReadAll(io.LimitReader(c.resp.Body, 4096))
+					if c.resp.StatusCode != tt.status {
+						t.Fatalf("status %d %q, want %d", c.resp.StatusCode, body, tt.status)
+					}
+					if len(strings.TrimSpace(string(body))) == 0 {
+						t.Errorf("empty refusal body")
+					}
+					if k := tt.header[0]; k != "" && !strings.EqualFold(c.resp.Header.Get(k), tt.header[1]) {
+						t.Errorf("%s: %q, want %q", k, c.resp.Header.Get(k), tt.header[1])
+					}
+					if c.resp.Header.Get("Sec-WebSocket-Accept") != "" {
+						t.Error("refusal carries Sec-WebSocket-Accept")
+					}
+					// The runtime's own refusals (not net/http's) are reported.
+					if p == viaListener || tt.name != "no Host" && tt.name != "two Host headers" {
+						he := e.rec.nextHandshakeErr(t)
+						if he.status != tt.status || he.err == nil {
+							t.Errorf("OnHandshakeError(status %d, %v), want status %d", he.status, he.err, tt.status)
+						}
+						var herr *transport.HTTPError
+						if errors.As(he.err, &herr) && herr.Status != tt.status {
+							t.Errorf("HTTPError.Status %d", herr.Status)
+						}
+					}
+					// The server closes the connection after a refusal on the
+					// listener path.
+					if p == viaListener {
+						c.expectEOF(ioTimeout)
+					}
+				})
+			}
+			if n := e.srv.Len(); n != 0 {
+				t.Errorf("Len() = %d after refusals", n)
+			}
+		})
+	}
+}
+
+// sendRaw writes a raw request head and reads the response.
+func sendRaw(t testing.TB, addr, raw string) *client {
+	t.Helper()
+	nc := dialTCP(t, addr)
+	_ = nc.SetDeadline(time.Now().Add(ioTimeout))
+	if _, err := io.WriteString(nc, raw); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("read response: %v", err)
+	}
+	return &client{t: t, nc: nc, br: br, resp: resp}
+}
+
+func TestHandshakeOrigins(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.String(), func(t *testing.T) {
+			e := start(t, p, transport.Options{AllowedOrigins: []string{"https://app.example", "HTTP://Other.Example:8080/"}})
+			for _, tt := range []struct {
+				origin string
+				ok     bool
+			}{
+				{"", true},
+				{"http://" + e.addr, true},
+				{"https://app.example", true},
+				{"https://APP.example", true},
+				{"http://other.example:8080", true},
+				{"https://app.example.evil", false},
+				{"http://evil.example", false},
+				{"https://app.example:444", false},
+			} {
+				req := upgradeRequest(e.addr)
+				if tt.origin != "" {
+					req.set("Origin", tt.origin)
+				}
+				c := send(t, e.addr, req, nil)
+				if got := c.resp.StatusCode == 101; got != tt.ok {
+					t.Errorf("origin %q: status %d, want ok=%v", tt.origin, c.resp.StatusCode, tt.ok)
+				}
+				if c.resp.StatusCode == 101 {
+					c.sync()
+				}
+				if !tt.ok {
+					if he := e.rec.nextHandshakeErr(t); he.status != 403 {
+						t.Errorf("origin %q: OnHandshakeError status %d", tt.origin, he.status)
+					}
+				}
+			}
+			star := start(t, p, transport.Options{AllowedOrigins: []string{"*"}})
+			c := send(t, star.addr, upgradeRequest(star.addr).set("Origin", "http://anything.example"), nil)
+			if c.resp.StatusCode != 101 {
+				t.Fatalf(`AllowedOrigins "*": status %d`, c.resp.StatusCode)
+			}
+			c.sync()
+		})
+	}
+}
+
+func TestHandshakeSubprotocols(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.String(), func(t *testing.T) {
+			e := start(t, p, transport.Options{Subprotocols: []string{"v2.duplex", "v1.duplex"}})
+			for _, tt := range []struct{ offer, want string }{
+				{"", ""},
+				{"v1.duplex", "v1.duplex"},
+				{"v1.duplex, v2.duplex", "v2.duplex"}, // the server's preference wins
+				{"chat, v1.duplex", "v1.duplex"},
+				{"chat", ""},
+				{"V1.DUPLEX", ""}, // subprotocols are case-sensitive
+			} {
+				req := upgradeRequest(e.addr)
+				if tt.offer != "" {
+					req.set("Sec-WebSocket-Protocol", tt.offer)
+				}
+				c := upgrade(t, e.addr, req)
+				if got := c.resp.Header.Get("Sec-WebSocket-Protocol"); got != tt.want {
+					t.Errorf("offer %q: answered %q, want %q", tt.offer, got, tt.want)
+				}
+				if conn := e.rec.nextOpen(t); conn.Subprotocol() != tt.want {
+					t.Errorf("offer %q: Conn.Subprotocol %q", tt.offer, conn.Subprotocol())
+				}
+			}
+			req := start(t, p, transport.Options{Subprotocols: []string{"v1"}, RequireSubprotocol: true})
+			c := send(t, req.addr, upgradeRequest(req.addr).set("Sec-WebSocket-Protocol", "v0"), nil)
+			if c.resp.StatusCode != 400 {
+				t.Errorf("RequireSubprotocol: status %d, want 400", c.resp.StatusCode)
+			}
+			c = send(t, req.addr, upgradeRequest(req.addr), nil)
+			if c.resp.StatusCode != 400 {
+				t.Errorf("RequireSubprotocol without offer: status %d, want 400", c.resp.StatusCode)
+			}
+		})
+	}
+}
+
+func TestHandshakeFallback(t *testing.T) {
+	e := start(t, viaHTTP, transport.Options{Fallback: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "the page at "+r.URL.Path)
+	})})
+	resp, err := http.Get("http://" + e.addr + "/chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "the page at /chat" {
+		t.Fatalf("fallback: %d %q", resp.StatusCode, body)
+	}
+	// Upgrades still upgrade; a broken upgrade is refused, not sent to
+	// the fallback.
+	c := dial(t, e.addr)
+	c.text("x")
+	c.expectText("x")
+	bad := send(t, e.addr, upgradeRequest(e.addr).set("Sec-WebSocket-Version", "7"), nil)
+	if bad.resp.StatusCode != 426 {
+		t.Fatalf("bad upgrade with fallback: status %d", bad.resp.StatusCode)
+	}
+}
+
+func TestHandshakeMaxConnections(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.String(), func(t *testing.T) {
+			e := start(t, p, transport.Options{MaxConnections: 2})
+			a := dial(t, e.addr)
+			dial(t, e.addr)
+			conns := []*transport.Conn{e.rec.nextOpen(t), e.rec.nextOpen(t)}
+			c := send(t, e.addr, upgradeRequest(e.addr), nil)
+			body, _ := io.ReadAll(c.resp.Body)
+			if c.resp.StatusCode != 503 {
+				t.Fatalf("third connection: status %d %q, want 503", c.resp.StatusCode, body)
+			}
+			if he := e.rec.nextHandshakeErr(t); he.status != 503 {
+				t.Errorf("OnHandshakeError status %d", he.status)
+			}
+			// Refusals release nothing they did not take; a closed
+			// connection frees its slot.
+			a.sendClose(1000, "")
+			a.expectCloseCode(1000)
+			for _, conn := range conns {
+				if conn.RemoteAddr().String() == a.nc.LocalAddr().String() {
+					waitDone(t, conn, ioTimeout)
+				}
+			}
+			b := dial(t, e.addr)
+			b.text("in")
+			b.expectText("in")
+			if n := e.srv.Len(); n != 2 {
+				t.Errorf("Len() = %d, want 2", n)
+			}
+		})
+	}
+}
+
+// attrHandler is a connection's handler that answers a message with the
+// value of the attribute it names.
+type attrHandler map[string]string
+
+func (attrHandler) Open(*transport.Conn) {}
+func (h attrHandler) Message(c *transport.Conn, _ transport.MessageType, data []byte) {
+	_ = c.WriteMessage(transport.TextMessage, []byte(h[string(data)]))
+}
+func (attrHandler) Closed(*transport.Conn, *transport.CloseError) {}
+
+// Accept sees the request (all of it with FullRequest, on both paths),
+// refuses with its status or 403, and gives each connection its handler.
+func TestHandshakeAccept(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.String(), func(t *testing.T) {
+			var mu sync.Mutex
+			var sawHTTP []bool
+			opts := transport.Options{
+				FullRequest: true,
+				Accept: func(r *transport.Request) (transport.ConnHandler, error) {
+					mu.Lock()
+					sawHTTP = append(sawHTTP, r.HTTP != nil)
+					mu.Unlock()
+					switch r.Header.Get("X-Mode") {
+					case "401":
+						return nil, &transport.HTTPError{Status: 401, Reason: "token expired", Header: http.Header{"Www-Authenticate": {"Bearer"}}}
+					case "429":
+						return nil, &transport.HTTPError{Status: 429, Reason: "slow down"}
+					case "plain":
+						return nil, errors.New("banned user")
+					}
+					ck, err := r.Cookie("sid")
+					if err != nil {
+						return nil, &transport.HTTPError{Status: 401, Reason: "no cookie"}
+					}
+					return attrHandler{
+						"user":   r.Header.Get("X-User"),
+						"sid":    ck.Value,
+						"room":   r.Query().Get("room"),
+						"path":   r.URL.Path,
+						"host":   r.Host,
+						"method": r.Method,
+					}, nil
+				},
+			}
+			var openAttrs map[string]string
+			opts.Hooks.OnOpen = func(c *transport.Conn) { openAttrs = c.Handler().(attrHandler) }
+			e := start(t, p, opts)
+
+			req := upgradeRequest(e.addr).set("X-User", "ann").set("Cookie", "a=1; sid=s3cr3t")
+			req.target = "/ws/chat?room=42&x=y"
+			c := upgrade(t, e.addr, req)
+			e.rec.nextOpen(t)
+			want := map[string]string{"user": "ann", "sid": "s3cr3t", "room": "42", "path": "/ws/chat", "host": e.addr, "method": "GET"}
+			for k, v := range want {
+				if openAttrs[k] != v {
+					t.Errorf("OnOpen sees %s=%q, want %q", k, openAttrs[k], v)
+				}
+				c.text(k)
+				c.expectText(v)
+			}
+
+			for _, tt := range []struct {
+				mode, cookie string
+				status       int
+				body         string
+			}{
+				{"401", "sid=1", 401, "token expired"},
+				{"429", "sid=1", 429, "slow down"},
+				{"plain", "sid=1", 403, "banned user"},
+				{"", "", 401, "no cookie"},
+			} {
+				req := upgradeRequest(e.addr)
+				if tt.mode != "" {
+					req.set("X-Mode", tt.mode)
+				}
+				if tt.cookie != "" {
+					req.set("Cookie", tt.cookie)
+				}
+				c := send(t, e.addr, req, nil)
+				body, _ := io.ReadAll(c.resp.Body)
+				if c.resp.StatusCode != tt.status || !strings.Contains(string(body), tt.body) {
+					t.Errorf("mode %q: %d %q, want %d with %q", tt.mode, c.resp.StatusCode, body, tt.status, tt.body)
+				}
+				if tt.mode == "401" && c.resp.Header.Get("WWW-Authenticate") != "Bearer" {
+					t.Errorf("401 lacks the WWW-Authenticate header Accept set: %v", c.resp.Header)
+				}
+				if he := e.rec.nextHandshakeErr(t); he.status != tt.status {
+					t.Errorf("mode %q: OnHandshakeError status %d", tt.mode, he.status)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, h := range sawHTTP {
+				if h != (p == viaHTTP) {
+					t.Errorf("Request.HTTP set=%v on the %v path", h, p)
+				}
+			}
+		})
+	}
+}
+
+// Accept runs only for valid upgrades.
+func TestHandshakeAcceptAfterValidation(t *testing.T) {
+	called := make(chan struct{}, 10)
+	e := start(t, viaListener, transport.Options{Accept: func(*transport.Request) (transport.ConnHandler, error) {
+		called <- struct{}{}
+		return echo, nil
+	}})
+	c := send(t, e.addr, upgradeRequest(e.addr).set("Sec-WebSocket-Version", "12"), nil)
+	if c.resp.StatusCode != 426 {
+		t.Fatalf("status %d", c.resp.StatusCode)
+	}
+	select {
+	case <-called:
+		t.Fatal("Accept called for an invalid upgrade")
+	default:
+	}
+}
+
+// Frames sent in the same write as the request head are not lost.
+func TestHandshakePipelinedFrames(t *testing.T) {
+	for _, p := range paths {
+		for _, m := range readModes {
+			t.Run(p.String()+"/"+m.name, func(t *testing.T) {
+				e := start(t, p, transport.Options{DisablePoller: m.disablePoller})
+				after := append(clientFrame(true, 0, ws.OpText, []byte("first")), clientFrame(true, 0, ws.OpBinary, []byte("second"))...)
+				after = append(after, clientFrame(false, 0, ws.OpText, []byte("thi"))...) // an incomplete message
+				req := upgradeRequest(e.addr)
+				c := send(t, e.addr, req, after)
+				c.checkUpgraded(req)
+				c.expectText("first")
+				if f := c.nextData(); f.h.OpCode != ws.OpBinary || string(f.payload) != "second" {
+					t.Fatalf("got %v %q", f.h.OpCode, f.payload)
+				}
+				c.write(clientFrame(true, 0, ws.OpContinuation, []byte("rd")))
+				c.expectText("third")
+			})
+		}
+	}
+}
+
+// A client that sends half a request is disconnected after
+// HandshakeTimeout on the listener path.
+func TestHandshakeTimeoutListener(t *testing.T) {
+	e := start(t, viaListener, transport.Options{HandshakeTimeout: 200 * time.Millisecond})
+	nc := dialTCP(t, e.addr)
+	if _, err := io.WriteString(nc, "GET /ws HTTP/1.1\r\nHost: x\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c := &client{t: t, nc: nc, br: bufio.NewReader(nc)}
+	took := c.expectEOF(ioTimeout)
+	if took < 150*time.Millisecond {
+		t.Errorf("closed after %v, before HandshakeTimeout", took)
+	}
+	he := e.rec.nextHandshakeErr(t)
+	if he.status != 0 || he.err == nil {
+		t.Errorf("OnHandshakeError(status %d, %v), want status 0 and an error", he.status, he.err)
+	}
+	// A connection that sends nothing at all is cut off too.
+	silent := &client{t: t, nc: dialTCP(t, e.addr)}
+	silent.br = bufio.NewReader(silent.nc)
+	silent.expectEOF(ioTimeout)
+	// The deadline is lifted after the upgrade.
+	ok := dial(t, e.addr)
+	time.Sleep(300 * time.Millisecond)
+	ok.text("still here")
+	ok.expectText("still here")
+}
+
+// On the http path, Server.HTTPServer bounds the request head with
+// ReadHeaderTimeout = HandshakeTimeout.
+func TestHandshakeTimeoutHTTPServer(t *testing.T) {
+	srv, err := transport.New(testOptions(transport.Options{HandshakeTimeout: 200 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := srv.HTTPServer("127.0.0.1:0")
+	if hs.ReadHeaderTimeout != 200*time.Millisecond || hs.Handler != srv {
+		t.Fatalf("HTTPServer: ReadHeaderTimeout %v, handler %T", hs.ReadHeaderTimeout, hs.Handler)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+		_ = srv.Shutdown(ctx)
+	})
+	addr := ln.Addr().String()
+	nc := dialTCP(t, addr)
+	if _, err := io.WriteString(nc, "GET /ws HTTP/1.1\r\nHost: x\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_ = nc.SetReadDeadline(start.Add(ioTimeout))
+	_, err = io.ReadAll(nc) // net/http may answer 408 before closing
+	if isTimeout(err) {
+		t.Fatalf("half-sent request still open after %v", ioTimeout)
+	}
+	if took := time.Since(start); took < 150*time.Millisecond {
+		t.Errorf("closed after %v, before the timeout", took)
+	}
+	c := dial(t, addr)
+	c.text("ok")
+	c.expectText("ok")
+}
+
+// A request head over 16 KiB gets 431 on the listener path.
+func TestHandshakeHeaderTooLarge(t *testing.T) {
+	e := start(t, viaListener, transport.Options{})
+	t.Run("many lines", func(t *testing.T) {
+		// Sent in full and ending exactly where the limit is crossed, so
+		// that the server has read everything before it answers.
+		var b strings.Builder
+		b.WriteString("GET /ws HTTP/1.1\r\n")
+		for i := 0; b.Len() <= 16<<10; i++ {
+			b.WriteString("X-Filler: " + strings.Repeat("f", 1000) + "\r\n")
+		}
+		c := sendRaw(t, e.addr, b.String())
+		if c.resp.StatusCode != 431 {
+			t.Fatalf("status %d, want 431", c.resp.StatusCode)
+		}
+		if he := e.rec.nextHandshakeErr(t); he.status != 431 {
+			t.Errorf("OnHandshakeError status %d", he.status)
+		}
+	})
+	t.Run("one long line", func(t *testing.T) {
+		raw := "GET /" + strings.Repeat("a", 16<<10) // one line over the whole limit
+		c := sendRaw(t, e.addr, raw)
+		if c.resp.StatusCode != 431 {
+			t.Fatalf("status %d, want 431", c.resp.StatusCode)
+		}
+		e.rec.nextHandshakeErr(t)
+	})
+	t.Run("just under the limit", func(t *testing.T) {
+		req := upgradeRequest(e.addr)
+		for i := 0; len(req.String())+4000 < 16<<10; i++ {
+			req.add("X-Filler", strings.Repeat("f", 3980))
+		}
+		req.add("X-Last", strings.Repeat("l", 16<<10-len(req.String())-len("X-Last: \r\n")))
+		if n := len(req.String()); n != 16<<10 {
+			t.Fatalf("head is %d bytes", n)
+		}
+		c := upgrade(t, e.addr, req)
+		c.text("fits")
+		c.expectText("fits")
+	})
+}
+
+// A single header line longer than the 4 KiB read buffer, in a head well
+// under the 16 KiB limit (a 6 KiB Cookie header is common in browsers),
+// must be accepted.
+func TestHandshakeLongHeaderLine(t *testing.T) {
+	e := start(t, viaListener, transport.Options{})
+	req := upgradeRequest(e.addr).set("Cookie", "session="+strings.Repeat("c", 6<<10))
+	c := send(t, e.addr, req, nil)
+	if c.resp.StatusCode != 101 {
+		body, _ := io.ReadAll(c.resp.Body)
+		t.Fatalf("upgrade.go readRequest: a %d-byte head with one 6 KiB header line gets %d %q: lines are capped by "+
+			"the 4096-byte bufio.Reader (ErrBufferFull -> 431), not by maxRequestHeader", len(req.String()), c.resp.StatusCode, body)
+	}
+	c.checkUpgraded(req)
+	c.text("ok")
+	c.expectText("ok")
+}
+
+// A client that sends a huge head in one go, as a browser with a bloated
+// cookie does, must still read the 431: the server must not reset the
+// connection (RST) by closing it with unread bytes.
+func TestHandshakeHeaderTooLargeDelivered(t *testing.T) {
+	e := start(t, viaListener, transport.Options{})
+	for i := range 20 {
+		req := upgradeRequest(e.addr).set("Cookie", "big="+strings.Repeat("c", 64<<10))
+		nc := dialTCP(t, e.addr)
+		_ = nc.SetDeadline(time.Now().Add(ioTimeout))
+		go func() { _, _ = io.WriteString(nc, req.String()) }()
+		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+		if err != nil {
+			t.Fatalf("upgrade.go handshakeListener: a 431 refusal is followed by nc.Close() with the rest of the "+
+				"head unread, so the kernel resets the connection and the client loses the response (attempt %d: %v)", i, err)
+		}
+		if resp.StatusCode != 431 {
+			t.Fatalf("status %d, want 431", resp.StatusCode)
+		}
+		e.rec.nextHandshakeErr(t)
+	}
+}
+
+// A ResponseWriter that cannot be hijacked (HTTP/2, a recorder) gets 500
+// and does not leak the connection slot.
+func TestHandshakeNotHijackable(t *testing.T) {
+	rec := newRecorder()
+	o := testOptions(transport.Options{MaxConnections: 1})
+	o.Hooks = rec.wrap(transport.Hooks{})
+	srv, err := transport.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	for range 3 {
+		hr := httptest.NewRequest("GET", "http://example.com/ws", nil)
+		hr.Header.Set("Upgrade", "websocket")
+		hr.Header.Set("Connection", "Upgrade")
+		hr.Header.Set("Sec-WebSocket-Key", newKey())
+		hr.Header.Set("Sec-WebSocket-Version", "13")
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, hr)
+		if w.Code != 500 {
+			t.Fatalf("status %d %q, want 500", w.Code, w.Body)
+		}
+		if he := rec.nextHandshakeErr(t); he.status != 500 {
+			t.Errorf("OnHandshakeError status %d", he.status)
+		}
+	}
+}
+
+// Negotiation through both upgrade paths; negotiate_test.go has the full
+// table of offers.
+func TestHandshakeCompressionNegotiation(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.String(), func(t *testing.T) {
+			e := start(t, p, transport.Options{Compression: &transport.CompressionOptions{}})
+			const both = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+			for _, tt := range []struct {
+				offers []string // one Sec-WebSocket-Extensions header each
+				want   string   // the answer, "" for none
+			}{
+				{nil, ""},
+				{[]string{"permessage-deflate"}, both},
+				{[]string{"permessage-deflate; client_max_window_bits"}, both},
+				{[]string{"x-webkit-deflate-frame"}, ""},
+				{[]string{"foo, permessage-deflate; client_no_context_takeover"}, both},
+				{[]string{"permessage-deflate; server_max_window_bits=10"}, both + "; server_max_window_bits=10"},
+				{[]string{"permessage-deflate; server_max_window_bits=15"}, both + "; server_max_window_bits=15"},
+				{[]string{"permessage-deflate; server_max_window_bits=16"}, ""},
+				{[]string{"permessage-deflate; server_max_window_bits=16, permessage-deflate"}, both},
+				{[]string{"permessage-deflate; foo", "permessage-deflate; server_max_window_bits=9"}, both + "; server_max_window_bits=9"},
+			} {
+				req := upgradeRequest(e.addr)
+				for _, o := range tt.offers {
+					req.add("Sec-WebSocket-Extensions", o)
+				}
+				c := upgrade(t, e.addr, req)
+				ext := c.resp.Header.Values("Sec-WebSocket-Extensions")
+				conn := e.rec.nextOpen(t)
+				if got := strings.Join(ext, ", "); got != tt.want || len(ext) > 1 || conn.Compressed() != (tt.want != "") {
+					t.Errorf("offers %q: answered %q, Compressed %v, want %q", tt.offers, ext, conn.Compressed(), tt.want)
+				}
+			}
+			off := start(t, p, transport.Options{})
+			c := upgrade(t, off.addr, upgradeRequest(off.addr).set("Sec-WebSocket-Extensions", "permessage-deflate"))
+			if ext := c.resp.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
+				t.Errorf("compression off: answered %q", ext)
+			}
+		})
+	}
+}
+
+// OnConnect sees every connection, refused or not.
+func TestHandshakeOnConnect(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.String(), func(t *testing.T) {
+			connected := make(chan net.Addr, 10)
+			e := start(t, p, transport.Options{Hooks: transport.Hooks{OnConnect: func(a net.Addr) { connected <- a }}})
+			c := dial(t, e.addr)
+			send(t, e.addr, upgradeRequest(e.addr).set("Sec-WebSocket-Version", "1"), nil)
+			for i := range 2 {
+				select {
+				case a := <-connected:
+					if a == nil || !strings.HasPrefix(a.String(), "127.0.0.1:") {
+						t.Errorf("OnConnect addr %v", a)
+					}
+					if i == 0 && a.String() != c.nc.LocalAddr().String() {
+						t.Errorf("OnConnect addr %v, want %v", a, c.nc.LocalAddr())
+					}
+				case <-time.After(ioTimeout):
+					t.Fatal("OnConnect not called")
+				}
+			}
+		})
+	}
+}
+
+// A request with two Host headers is refused even when the first is
+// empty (RFC 9112 §3.2: more than one Host field is a 400).
+func TestHandshakeEmptyThenSecondHost(t *testing.T) {
+	e := start(t, viaListener, transport.Options{})
+	req := upgradeRequest(e.addr).set("Host", "")
+	req.add("Host", e.addr)
+	c := send(t, e.addr, req, nil)
+	if c.resp.StatusCode != 400 {
+		if c.resp.StatusCode == 101 {
+			c.sync()
+		}
+		t.Fatalf("upgrade.go readRequest: the duplicate-Host check tests r.Host != \"\", so an empty first Host "+
+			"header followed by a second one is accepted (status %d); track that a Host line was seen instead", c.resp.StatusCode)
+	}
+}

@@ -1,0 +1,262 @@
+package transport_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/duplexrpc/duplex/runtime/transport"
+)
+
+func healthOptions(m readMode) transport.Options {
+	return transport.Options{
+		DisablePoller: m.disablePoller,
+		PingInterval:  100 * time.Millisecond,
+		PingTimeout:   200 * time.Millisecond,
+	}
+}
+
+// A peer that neither reads nor answers is closed with 1001 "ping timeout"
+// within PingInterval + PingTimeout + a sweep, without waiting for a close
+// answer.
+func TestHealthSilentPeerClosed(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		o := healthOptions(m)
+		o.CloseTimeout = 10 * time.Second // the dead peer's answer is not awaited
+		e := start(t, viaListener, o)
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		start := time.Now()
+		ev := e.rec.nextClose(t)
+		took := time.Since(start)
+		if took < 250*time.Millisecond || took > 2500*time.Millisecond {
+			t.Errorf("closed after %v, want about 300-400ms", took)
+		}
+		if ev.conn != conn {
+			t.Fatal("OnClose for another connection")
+		}
+		checkCloseError(t, ev.err, 1001, "ping timeout", transport.ClosedByServer, true)
+		select {
+		case h := <-e.rec.health:
+			if h.h.OK || h.conn != conn {
+				t.Errorf("OnHealth %+v, want not OK", h.h)
+			}
+		default:
+			t.Error("OnHealth not called before the close")
+		}
+		// What the client finds: ping(s), then the close, then EOF.
+		pings := 0
+		for {
+			f := c.mustFrame()
+			if f.h.OpCode == ws.OpPing {
+				pings++
+				if len(f.payload) != 8 {
+					t.Errorf("ping payload %d bytes", len(f.payload))
+				}
+				continue
+			}
+			if f.h.OpCode != ws.OpClose {
+				t.Fatalf("unexpected %v", f.h.OpCode)
+			}
+			if code, reason := parseClose(f.payload); code != 1001 || reason != "ping timeout" {
+				t.Errorf("close %d %q", code, reason)
+			}
+			break
+		}
+		if pings != 1 {
+			t.Errorf("%d pings before the close, want 1", pings)
+		}
+		c.expectEOF(time.Second)
+	})
+}
+
+// A peer that answers pings stays open; OnHealth reports OK with an RTT.
+func TestHealthAnsweringPeerStaysOpen(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		e := start(t, viaListener, healthOptions(m))
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		var pings atomic.Int32
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				f, err := c.readFrame(ioTimeout)
+				if err != nil {
+					return
+				}
+				if f.h.OpCode == ws.OpPing {
+					pings.Add(1)
+					_, _ = c.nc.Write(clientFrame(true, 0, ws.OpPong, f.payload))
+				}
+			}
+		}()
+		e.rec.noClose(t, 1200*time.Millisecond)
+		close(stop)
+		if !isOpen(conn) {
+			t.Fatal("connection closed")
+		}
+		if n := pings.Load(); n < 4 {
+			t.Errorf("%d pings in 1.2s with PingInterval 100ms", n)
+		}
+		oks := 0
+		for len(e.rec.health) > 0 {
+			h := <-e.rec.health
+			if !h.h.OK || h.h.RTT <= 0 || h.h.RTT > time.Second {
+				t.Errorf("OnHealth %+v", h.h)
+			}
+			oks++
+		}
+		if oks < 3 {
+			t.Errorf("%d OK health reports", oks)
+		}
+		// Still usable.
+		c.sendClose(1000, "")
+		recv(t, done, "the reader")
+	})
+}
+
+// Pongs that answer no ping of ours are ignored (RFC 6455 §5.5.3).
+func TestHealthUnsolicitedPong(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, PingInterval: time.Hour, PingTimeout: time.Hour})
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		forged := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
+		for _, p := range [][]byte{nil, []byte("x"), make([]byte, 8), forged, make([]byte, 125)} {
+			c.writeFrame(ws.OpPong, p)
+		}
+		c.text("still fine")
+		c.expectText("still fine")
+		if !isOpen(conn) {
+			t.Fatal("connection closed by a pong")
+		}
+		select {
+		case h := <-e.rec.health:
+			t.Errorf("OnHealth %+v for an unsolicited pong", h.h)
+		case <-time.After(50 * time.Millisecond):
+		}
+	})
+}
+
+// Any data counts as a sign of life: a peer that keeps sending but never
+// answers pings stays open.
+func TestHealthDataCountsAsAlive(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		var served atomic.Int32
+		o := healthOptions(m)
+		o.PingTimeout = 400 * time.Millisecond // slack for a loaded machine
+		o.Accept = acceptAll(transport.HandlerFunc(func(*transport.Conn, transport.MessageType, []byte) { served.Add(1) }))
+		e := start(t, viaListener, o)
+		c := dial(t, e.addr)
+		conn := e.rec.nextOpen(t)
+		var pings atomic.Int32
+		go func() {
+			for {
+				f, err := c.readFrame(ioTimeout)
+				if err != nil {
+					return
+				}
+				if f.h.OpCode == ws.OpPing {
+					pings.Add(1)
+				}
+			}
+		}()
+		// Every 150 ms: longer than PingInterval, so pings go out, shorter
+		// than PingTimeout, so each ping is followed by data in time; the
+		// client never answers a ping.
+		deadline := time.Now().Add(1200 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			c.text("tick")
+			time.Sleep(150 * time.Millisecond)
+		}
+		if !isOpen(conn) {
+			t.Fatalf("closed: %v", conn.CloseError())
+		}
+		if pings.Load() == 0 {
+			t.Error("no pings were sent: the test proved nothing")
+		}
+		if served.Load() < 5 {
+			t.Errorf("handler served %d messages", served.Load())
+		}
+		for len(e.rec.health) > 0 {
+			if h := <-e.rec.health; !h.h.OK {
+				t.Errorf("OnHealth not OK for a live peer")
+			}
+		}
+	})
+}
+
+// A negative PingInterval disables health checks: a silent peer stays.
+func TestHealthDisabled(t *testing.T) {
+	e := start(t, viaListener, transport.Options{PingInterval: -1, PingTimeout: 50 * time.Millisecond})
+	c := dial(t, e.addr)
+	conn := e.rec.nextOpen(t)
+	_, err := c.readFrame(400 * time.Millisecond)
+	if !isTimeout(err) {
+		t.Fatalf("got a frame or error %v, want silence", err)
+	}
+	if !isOpen(conn) {
+		t.Fatal("closed")
+	}
+}
+
+// The ping timeout error is reported as the close's cause.
+func TestHealthTimeoutCause(t *testing.T) {
+	e := start(t, viaListener, healthOptions(readModes[0]))
+	dial(t, e.addr)
+	ev := e.rec.nextClose(t)
+	if ev.err.Err == nil || !strings.Contains(ev.err.Err.Error(), "PingTimeout") {
+		t.Errorf("cause %v", ev.err.Err)
+	}
+	var ce *transport.CloseError
+	if !errors.As(error(ev.err), &ce) {
+		t.Error("not a *CloseError")
+	}
+}
+
+// A peer that stops in the middle of a frame cannot answer pings (a pong
+// cannot be put inside a frame), so the health check ends the connection;
+// the partial frame is never resumed, whatever arrives later.
+func TestHealthStallMidFrameIsFatal(t *testing.T) {
+	forModes(t, func(t *testing.T, m readMode) {
+		o := healthOptions(m)
+		o.CloseTimeout = 10 * time.Second
+		e := start(t, viaListener, o)
+		c := dial(t, e.addr)
+		e.rec.nextOpen(t)
+		whole := clientFrame(true, 0, ws.OpText, []byte(strings.Repeat("x", 100)))
+		c.write(whole[:40]) // header and part of the payload, then silence
+		start := time.Now()
+		ev := e.rec.nextClose(t)
+		if took := time.Since(start); took > 2500*time.Millisecond {
+			t.Errorf("stalled peer closed after %v, want about 300-400ms", took)
+		}
+		if ev.err.Code != transport.CloseGoingAway || ev.err.Reason != "ping timeout" {
+			t.Errorf("close %d %q, want 1001 ping timeout", ev.err.Code, ev.err.Reason)
+		}
+		// The rest of the frame arriving now changes nothing: what the
+		// client reads is pings, the close and the end, never an echo.
+		_, _ = c.nc.Write(whole[40:])
+		for {
+			f, err := c.readFrame(time.Second)
+			if err != nil {
+				break
+			}
+			if f.h.OpCode == ws.OpText {
+				t.Fatalf("the stalled frame was resumed and echoed: %q", f.payload)
+			}
+		}
+	})
+}
