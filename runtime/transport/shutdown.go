@@ -6,9 +6,9 @@ import "context"
 // closed, new upgrades get 503, every connection is sent close 1001 (going
 // away), and Shutdown waits until their close handshakes end (and upgrades
 // already in progress have opened and closed the same way) or ctx is done,
-// then closes whatever is left. It returns ctx.Err() when it had to
-// cut connections off. Detached sessions of the in-memory store are lost
-// with the process. Calls after the first wait like the first.
+// then closes whatever is left. Every ConnHandler.Closed and
+// Hooks.OnClose has returned when it returns. It returns ctx.Err() when it
+// had to cut connections off. Calls after the first wait like the first.
 func (s *Server) Shutdown(ctx context.Context) error {
 	return s.shutdown(ctx, CloseGoingAway, "server shutting down")
 }

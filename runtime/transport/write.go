@@ -291,10 +291,10 @@ func (c *Conn) release(q []*[]byte) {
 }
 
 // writeFailed ends the connection after a write error; the caller owns the
-// writer role. The end (TCP close, hooks, session detach) runs on a
-// goroutine of its own: writes happen inline in WriteMessage, Push and
-// Close, on the app's goroutines, which may hold the app's locks that its
-// OnClose hook wants, or the session's.
+// writer role. The end (TCP close, ConnHandler.Closed, hooks) runs on a
+// goroutine of its own: writes happen inline in WriteMessage and Close,
+// on the app's goroutines (a push from the layer above), which may hold
+// locks that its OnClose hook or its handler's Closed wants (a session's).
 func (c *Conn) writeFailed(err error) {
 	c.mu.Lock()
 	c.writing = false
