@@ -851,53 +851,6 @@ func (r *peerRawConn) writeFrame(b0 byte, payload []byte) error {
 }
 
 // ---------------------------------------------------------------------------
-// Server-initiated close that the client never answers. (Frame-level
-// protocol conformance lives in the raw-client conformance tests.)
-
-func TestPeerShutdownUnanswered(t *testing.T) {
-	// The process must still exit after -close-timeout.
-	for _, mode := range peerModes {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			e := startEcho(t, "-mode", mode, "-close-timeout", "500ms")
-			r, _, err := peerRawDial(e.Addr, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.c.Close()
-			// Make sure the connection is fully established server-side.
-			_ = r.writeFrame(0x80|peerOpText, []byte("hi"))
-			if f, err := r.readFrame(time.Now().Add(5 * time.Second)); err != nil || string(f.payload) != "hi" {
-				t.Fatalf("echo: %+v %v", f, err)
-			}
-			start := time.Now()
-			if err := e.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			f, err := r.readFrame(time.Now().Add(3 * time.Second))
-			if err != nil || f.op != peerOpClose || f.closeCode() != 1001 {
-				t.Errorf("after SIGTERM: frame op %d code %d, %v; want close 1001", f.op, f.closeCode(), err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
-			defer cancel()
-			if err := e.Wait(ctx); errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("echo still running 4s after SIGTERM with -close-timeout 500ms and an unresponsive client")
-			} else {
-				el := time.Since(start)
-				t.Logf("echo exited %v after SIGTERM (%v)", el.Round(time.Millisecond), err)
-				if el < 400*time.Millisecond {
-					t.Errorf("echo exited after %v, before its 500ms close timeout, although the client never answered", el)
-				}
-			}
-			_, err = r.readFrame(time.Now().Add(2 * time.Second))
-			if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
-				t.Errorf("connection not closed after shutdown: %v", err)
-			}
-		})
-	}
-}
-
-// ---------------------------------------------------------------------------
 // Origin checks at the handshake.
 
 func TestPeerOrigin(t *testing.T) {
