@@ -7,20 +7,20 @@ package runtimetest
 // when, with which close code), never raw speed: bounds are fractions and
 // multiples of the server's own timeouts, wide enough for a loaded machine.
 //
-//	fault                              the server                                        test
-//	slowloris: a request head trickled  cuts it at -handshake-timeout (not reset by each  TestFaultSlowloris
-//	  one byte at a time, half-sent     byte), counted from that connection's start;
-//	  or never sent                     serves a head that is slow but in time, and
-//	                                    other clients meanwhile
-//	handshake flood: 200 half-sent or   cuts each on its own schedule (from its own      TestFaultHandshakeFlood
-//	  silent connections, in two waves  start, not the first one's), serves good clients
-//	                                    before any of them is cut
-//	client process SIGSTOPped           finds it dead by its ping: close 1001 "ping       TestFaultClientStopped
-//	                                    timeout" after -ping-interval + -ping-timeout;
-//	                                    a client that answers pings stays
-//	server process SIGTERM              sends 1001 to every client, closes TCP as each    TestFaultServerSIGTERM
-//	                                    answers, cuts one that never does at
-//	                                    -close-timeout, and exits
+//	fault                           the server                                      test
+//	slowloris: a request head       cuts it at -handshake-timeout, counted from     TestFaultSlowloris
+//	  trickled one byte at a time,  that connection's start, not reset by each
+//	  half-sent, or never sent      byte; serves a head that is slow but in
+//	                                time, and other clients meanwhile
+//	handshake flood: 200 half-sent  cuts each on its own schedule (from its own     TestFaultHandshakeFlood
+//	  or silent connections, in     start, not the first one's); serves good
+//	  two waves                     clients before any of them is cut
+//	client process SIGSTOPped       finds it dead by its ping: close 1001 "ping     TestFaultClientStopped
+//	                                timeout" after -ping-interval + -ping-timeout;
+//	                                a client that answers pings stays
+//	server process SIGTERM          sends 1001 to every client, closes TCP as       TestFaultServerSIGTERM
+//	                                each answers, cuts one that never does at
+//	                                -close-timeout, and exits
 //
 // Faults tested elsewhere:
 //
