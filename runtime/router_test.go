@@ -813,7 +813,7 @@ func pushToResetPeer(t *testing.T) {
 	go func() { done <- runtime.SessionOf(conn).Push("x", nil) }()
 	select {
 	case <-done:
-	case <-time.After(time.Second):
+	case <-time.After(ioTimeout):
 		t.Fatal("Push did not return")
 	}
 	waitDone(t, conn, ioTimeout)

@@ -251,6 +251,7 @@ func TestSessionResumeBadTokens(t *testing.T) {
 	id := runtime.SessionOf(connA).ID()
 	secret := token[len(id)+1:]
 	a.hangUp()
+	e.rec.nextClose(t) // detached: OnClose runs after the detach
 
 	b := dial(t, e.addr)
 	for _, bad := range []string{
@@ -396,6 +397,7 @@ func TestSessionResumeAcrossServers(t *testing.T) {
 	a.ask("set:cart=3 items")
 	token := a.ask("token")
 	a.hangUp()
+	e1.rec.nextClose(t) // detached: in the store
 	b := dial(t, e2.addr)
 	if got := b.ask("resume:" + token); got != "ok:"+sess.ID() {
 		t.Fatalf("resume on another server: %q", got)
@@ -518,7 +520,7 @@ func TestSessionExpiredResumeRacingTimer(t *testing.T) {
 		if ended != sess {
 			t.Errorf("OnSessionEnd for %s", ended.ID())
 		}
-	case <-time.After(time.Second):
+	case <-time.After(ioTimeout):
 		t.Fatal("session.go sessions.expire/resume: when a resume's Store.Take returns ErrSessionExpired while the " +
 			"expiry timer runs, the timer removes the session from m.detached, its own Take gets ErrSessionNotFound and it " +
 			"assumes another process resumed it; resume then finds m.detached empty: OnSessionEnd is never called")

@@ -34,10 +34,11 @@ import (
 const (
 	peerSubprotocol = "duplex.v1+json"
 	peerIOTimeout   = 10 * time.Second // generous bound so a failure never hangs
-	// cleanCloseWithin bounds a close handshake that should complete at once;
-	// the server's close timeout (5s by default) is well above it, so hitting
-	// it means the server did not answer.
-	cleanCloseWithin = time.Second
+	// cleanCloseWithin bounds a close handshake that should complete at
+	// once, and the TCP close after it: half the server's close timeout (5s
+	// by default), so hitting it means the server did not answer, or waited
+	// for its close timeout, not that the machine is busy.
+	cleanCloseWithin = 2500 * time.Millisecond
 )
 
 var (
@@ -413,7 +414,7 @@ func TestPeerEcho(t *testing.T) {
 // soon, without sending anything more.
 func peerExpectTCPClosed(t *testing.T, conn net.Conn, when string) {
 	t.Helper()
-	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_ = conn.SetReadDeadline(time.Now().Add(cleanCloseWithin))
 	var buf [64]byte
 	n, err := conn.Read(buf[:])
 	switch {
@@ -442,7 +443,10 @@ func TestPeerShutdown(t *testing.T) {
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			peerForEach(t, func(t *testing.T, lib peerLib, mode string, deflate bool) {
-				e := startEcho(t, peerEchoFlags(mode, deflate)...)
+				// A close timeout far above how long answering clients take:
+				// the process must exit without waiting for it.
+				const closeTimeout = 10 * time.Second
+				e := startEcho(t, peerEchoFlags(mode, deflate, "-close-timeout", closeTimeout.String())...)
 				conns := make([]peerConn, 2)
 				for i := range conns {
 					conns[i], _ = peerMustDial(t, lib, e.Addr, deflate)
@@ -462,7 +466,7 @@ func TestPeerShutdown(t *testing.T) {
 				var wg sync.WaitGroup
 				for i, c := range conns {
 					wg.Go(func() {
-						ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+						ctx, cancel := peerIOCtx()
 						defer cancel()
 						_, _, err := c.Read(ctx)
 						if code := peerCloseCode(err); code != sc.code {
@@ -475,12 +479,13 @@ func TestPeerShutdown(t *testing.T) {
 					})
 				}
 				wg.Wait()
-				ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+				ctx, cancel := context.WithDeadline(context.Background(), start.Add(closeTimeout/2))
 				defer cancel()
 				err := e.Wait(ctx)
 				switch {
 				case errors.Is(err, context.DeadlineExceeded):
-					t.Errorf("echo did not exit within 4s of %s although all clients answered the close", sc.name)
+					t.Errorf("echo did not exit within %v of %s although all clients answered the close: it waited for its -close-timeout %v",
+						closeTimeout/2, sc.name, closeTimeout)
 				case err != nil:
 					t.Logf("echo exited after %v with %v", time.Since(start).Round(time.Millisecond), err)
 				}
@@ -597,7 +602,10 @@ func TestPeerInvalidUTF8(t *testing.T) {
 // Health check (server pings).
 
 func TestPeerHealthCheck(t *testing.T) {
-	const interval, timeout = 300 * time.Millisecond, 300 * time.Millisecond
+	// The timeout leaves a loaded machine time to answer a ping; the
+	// reader stays idle for more than interval+timeout, so a server that
+	// ignored its pongs would drop it.
+	const interval, timeout, idle = 300 * time.Millisecond, time.Second, 3 * time.Second
 	for _, mode := range peerModes {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
@@ -620,7 +628,7 @@ func TestPeerHealthCheck(t *testing.T) {
 					mu.Lock()
 					pings++
 					mu.Unlock()
-					return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+					return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(peerIOTimeout))
 				})
 				type result struct {
 					p   []byte
@@ -629,7 +637,7 @@ func TestPeerHealthCheck(t *testing.T) {
 				results := make(chan result, 16)
 				go func() {
 					for {
-						_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+						_ = c.SetReadDeadline(time.Now().Add(peerIOTimeout))
 						_, p, err := c.ReadMessage()
 						results <- result{p, err}
 						if err != nil {
@@ -641,30 +649,32 @@ func TestPeerHealthCheck(t *testing.T) {
 				case r := <-results:
 					t.Errorf("reader client: connection ended while idle but answering pings: %v (close code %d)", r.err, peerCloseCode(r.err))
 					return
-				case <-time.After(2 * time.Second):
+				case <-time.After(idle):
 				}
 				if err := c.WriteMessage(websocket.TextMessage, []byte("still here")); err != nil {
-					t.Errorf("reader client: write after 2s: %v", err)
+					t.Errorf("reader client: write after %v: %v", idle, err)
 					return
 				}
 				select {
 				case r := <-results:
 					if r.err != nil || string(r.p) != "still here" {
-						t.Errorf("reader client: echo after 2s: %q, %v", r.p, r.err)
+						t.Errorf("reader client: echo after %v: %q, %v", idle, r.p, r.err)
 					}
-				case <-time.After(5 * time.Second):
-					t.Errorf("reader client: no echo after 2s")
+				case <-time.After(peerIOTimeout):
+					t.Errorf("reader client: no echo after %v", idle)
 				}
 				mu.Lock()
 				n := pings
 				mu.Unlock()
 				if n == 0 {
-					t.Errorf("reader client: the server sent no ping in 2s with -ping-interval %v", interval)
+					t.Errorf("reader client: the server sent no ping in %v with -ping-interval %v", idle, interval)
 				}
 			})
 
 			// A raw client that never sends anything (it reads only to
-			// observe) must be dropped after interval+timeout.
+			// observe) must be dropped after interval+timeout, plus slack
+			// for a loaded machine; a server that never drops it misses
+			// that by far.
 			wg.Go(func() {
 				r, _, err := peerRawDial(e.Addr, nil)
 				if err != nil {
@@ -673,7 +683,8 @@ func TestPeerHealthCheck(t *testing.T) {
 				}
 				defer r.c.Close()
 				start := time.Now()
-				deadline := start.Add(8 * time.Second)
+				limit := interval + timeout + faultSlack
+				deadline := start.Add(limit + time.Second)
 				pings, closeCode := 0, -1
 				for {
 					f, err := r.readFrame(deadline)
@@ -684,13 +695,13 @@ func TestPeerHealthCheck(t *testing.T) {
 						case errors.Is(err, syscall.ECONNRESET):
 							t.Logf("silent client: connection reset (not FIN) after %v", el)
 						default:
-							t.Errorf("silent client: not disconnected within 8s: %v", err)
+							t.Errorf("silent client: not disconnected within %v: %v", deadline.Sub(start), err)
 							return
 						}
 						if el < interval {
 							t.Errorf("silent client: disconnected after %v, before -ping-interval %v", el, interval)
 						}
-						if limit := interval + timeout + 1400*time.Millisecond; el > limit {
+						if el > limit {
 							t.Errorf("silent client: disconnected only after %v, want within %v (interval %v + timeout %v + slack); close frame code %d",
 								el, limit, interval, timeout, closeCode)
 						}
@@ -848,53 +859,6 @@ func (r *peerRawConn) writeFrame(b0 byte, payload []byte) error {
 	_ = r.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	_, err := r.c.Write(b)
 	return err
-}
-
-// ---------------------------------------------------------------------------
-// Server-initiated close that the client never answers. (Frame-level
-// protocol conformance lives in the raw-client conformance tests.)
-
-func TestPeerShutdownUnanswered(t *testing.T) {
-	// The process must still exit after -close-timeout.
-	for _, mode := range peerModes {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			e := startEcho(t, "-mode", mode, "-close-timeout", "500ms")
-			r, _, err := peerRawDial(e.Addr, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.c.Close()
-			// Make sure the connection is fully established server-side.
-			_ = r.writeFrame(0x80|peerOpText, []byte("hi"))
-			if f, err := r.readFrame(time.Now().Add(5 * time.Second)); err != nil || string(f.payload) != "hi" {
-				t.Fatalf("echo: %+v %v", f, err)
-			}
-			start := time.Now()
-			if err := e.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			f, err := r.readFrame(time.Now().Add(3 * time.Second))
-			if err != nil || f.op != peerOpClose || f.closeCode() != 1001 {
-				t.Errorf("after SIGTERM: frame op %d code %d, %v; want close 1001", f.op, f.closeCode(), err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
-			defer cancel()
-			if err := e.Wait(ctx); errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("echo still running 4s after SIGTERM with -close-timeout 500ms and an unresponsive client")
-			} else {
-				el := time.Since(start)
-				t.Logf("echo exited %v after SIGTERM (%v)", el.Round(time.Millisecond), err)
-				if el < 400*time.Millisecond {
-					t.Errorf("echo exited after %v, before its 500ms close timeout, although the client never answered", el)
-				}
-			}
-			_, err = r.readFrame(time.Now().Add(2 * time.Second))
-			if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
-				t.Errorf("connection not closed after shutdown: %v", err)
-			}
-		})
-	}
 }
 
 // ---------------------------------------------------------------------------

@@ -863,8 +863,11 @@ const (
 	largeReadTimeout = 20 * time.Second
 	writeTimeout     = 10 * time.Second
 	// tcpCloseBound is how long after the close handshake completed the server
-	// may take to close the TCP connection.
-	tcpCloseBound = 2 * time.Second
+	// may take to close the TCP connection: half the slow-close profile's
+	// -close-timeout, so that in that profile a server that waits for its
+	// close timeout instead of closing at once misses it, while a loaded
+	// machine does not.
+	tcpCloseBound = echoSlowCloseTimeout / 2
 )
 
 // expectConfig tunes what the expectations accept from this connection.

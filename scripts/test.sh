@@ -5,38 +5,102 @@
 # run, a benchmark smoke run,
 # and the browser tests. Nothing is skipped: a missing tool is
 # installed, or the run fails.
-set -euo pipefail
+#
+# Every step runs even when an earlier one failed, except after a failed
+# install, without which nothing else can run. The run ends with a summary
+# of the steps (result and duration) and a last line "N passed, M failed";
+# it exits non-zero if any step failed.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-step() { printf '\n=== %s\n' "$*"; }
+names=()
+results=()
+durations=()
 
-step "install: chromium, npm packages"
-if [ ! -x /usr/bin/chromium ]; then
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq chromium >/dev/null
-fi
-/usr/bin/chromium --version
-for dir in runtime_test/browser clients/ts; do
-	(cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
-done
+# run NAME FUNCTION runs FUNCTION in a subshell that stops at its first
+# failing command, and records how it went.
+run() {
+	local name=$1 fn=$2 start rc took
+	printf '\n=== %s\n' "$name"
+	start=$(date +%s)
+	(
+		set -e
+		"$fn"
+	)
+	rc=$?
+	took=$(($(date +%s) - start))
+	names+=("$name")
+	results+=("$rc")
+	durations+=("$took")
+	if [ "$rc" -eq 0 ]; then
+		printf '=== %s: ok (%ss)\n' "$name" "$took"
+	else
+		printf '=== %s: FAILED (exit status %s, %ss)\n' "$name" "$rc" "$took"
+	fi
+	return "$rc"
+}
 
-step "gofmt, go vet"
-unformatted=$(gofmt -l $(git ls-files '*.go' | grep -v /node_modules/))
-if [ -n "$unformatted" ]; then
-	echo "gofmt needed on:"; echo "$unformatted"; exit 1
-fi
-go vet ./...
-(cd runtime_test && go vet ./...)
+# summary prints every step's result and the closing line, and exits.
+summary() {
+	local i passed=0 failed=0 result
+	printf '\n=== summary\n'
+	for i in "${!names[@]}"; do
+		if [ "${results[$i]}" -eq 0 ]; then
+			result=ok
+			passed=$((passed + 1))
+		else
+			result=FAILED
+			failed=$((failed + 1))
+		fi
+		printf '%-7s %5ss  %s\n' "$result" "${durations[$i]}" "${names[$i]}"
+	done
+	printf '%d passed, %d failed\n' "$passed" "$failed"
+	if [ "$failed" -ne 0 ]; then
+		exit 1
+	fi
+	exit 0
+}
 
-step "go test (module github.com/duplexrpc/duplex)"
-go test -race -shuffle=on -count=1 ./...
+step_install() {
+	if [ ! -x /usr/bin/chromium ]; then
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq chromium >/dev/null
+	fi
+	/usr/bin/chromium --version
+	for dir in runtime_test/browser clients/ts; do
+		(cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+	done
+}
 
-step "go test (runtime_test: conformance, third-party peers)"
-(cd runtime_test && go test -race -shuffle=on -count=1 -timeout 15m ./...)
+step_gofmt() {
+	local files unformatted
+	files=$(git ls-files '*.go' | grep -v /node_modules/)
+	unformatted=$(gofmt -l $files)
+	if [ -n "$unformatted" ]; then
+		echo "gofmt needed on:"
+		echo "$unformatted"
+		return 1
+	fi
+}
 
-step "fuzz smoke (about 10 s per target)"
+step_vet() {
+	local failed=0
+	go vet ./... || failed=1
+	(cd runtime_test && go vet ./...) || failed=1
+	return "$failed"
+}
+
+step_test_main() {
+	go test -race -shuffle=on -count=1 ./...
+}
+
+step_test_runtime_test() {
+	cd runtime_test
+	go test -race -shuffle=on -count=1 -timeout 15m ./...
+}
+
 # Budgets are execution counts, not durations: Go 1.26's fuzz coordinator
 # can fail a duration-bounded run with a spurious "context deadline
 # exceeded" when the deadline races a busy worker (go.dev/issue/75804,
@@ -48,19 +112,45 @@ fuzz_budget() {
 	*) echo 50000x ;;
 	esac
 }
-for pkg in $(go list ./...); do
-	for target in $(go test -list '^Fuzz' "$pkg" | grep -E '^Fuzz' || true); do
-		go test -run '^$' -fuzz "^$target\$" -fuzztime "$(fuzz_budget "$target")" "$pkg"
+
+step_fuzz() {
+	local failed=0 pkg list target
+	for pkg in $(go list ./...); do
+		if ! list=$(go test -list '^Fuzz' "$pkg"); then
+			echo "cannot list the fuzz targets of $pkg"
+			failed=1
+			continue
+		fi
+		for target in $(printf '%s\n' "$list" | grep -E '^Fuzz' || true); do
+			echo "--- $target ($pkg)"
+			go test -run '^$' -fuzz "^$target\$" -fuzztime "$(fuzz_budget "$target")" "$pkg" || failed=1
+		done
 	done
-done
+	return "$failed"
+}
 
-step "benchmark smoke (100 iterations each, so benchmarks cannot rot)"
 # The benchmarks whose one iteration opens thousands of connections run once.
-heavy='IdleConnMemory|Broadcast'
-go test -run '^$' -bench . -skip "$heavy" -benchtime 100x ./runtime/...
-go test -run '^$' -bench "$heavy" -benchtime 1x ./runtime
+step_bench() {
+	local failed=0 heavy='IdleConnMemory|Broadcast'
+	go test -run '^$' -bench . -skip "$heavy" -benchtime 100x ./runtime/... || failed=1
+	go test -run '^$' -bench "$heavy" -benchtime 1x ./runtime || failed=1
+	return "$failed"
+}
 
-step "browser tests (headless chromium)"
-(cd runtime_test/browser && npm test)
+step_browser() {
+	cd runtime_test/browser
+	npm test
+}
 
-printf '\nall tests passed\n'
+if ! run "install: chromium, npm packages" step_install; then
+	echo "the install failed: no other step can run"
+	summary
+fi
+run "gofmt" step_gofmt
+run "go vet (both modules)" step_vet
+run "go test (module github.com/duplexrpc/duplex)" step_test_main
+run "go test (runtime_test: conformance, third-party peers, faults)" step_test_runtime_test
+run "fuzz smoke (about 10 s per target)" step_fuzz
+run "benchmark smoke (100 iterations each, so benchmarks cannot rot)" step_bench
+run "browser tests (headless chromium)" step_browser
+summary

@@ -190,7 +190,7 @@ func TestCompressionLimits(t *testing.T) {
 				c.write(clientFrame(true, 4, tt.op, tt.payload))
 				c.expectCloseCode(tt.code)
 				c.sendClose(tt.code, "")
-				c.expectEOF(time.Second)
+				c.expectEOF(ioTimeout)
 				if ev := e.rec.nextClose(t); ev.err.Code != tt.code {
 					t.Errorf("OnClose %v", ev.err)
 				}

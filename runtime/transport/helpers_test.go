@@ -29,8 +29,15 @@ import (
 )
 
 // ioTimeout bounds every blocking read or write a test does, so that a
-// broken runtime fails a test instead of hanging the package.
-const ioTimeout = 3 * time.Second
+// broken transport fails a test instead of hanging the package. It is no
+// measure of speed: on a loaded machine a reader can wait seconds for CPU.
+const ioTimeout = 10 * time.Second
+
+// slowCloseTimeout is the CloseTimeout of tests that check the server closes
+// TCP as soon as the close handshake is complete: such a test allows half of
+// it, far more than a loaded machine needs, far less than a server that
+// waited for the timeout would take.
+const slowCloseTimeout = 10 * time.Second
 
 // path says how the server is reached.
 type path int
@@ -285,7 +292,9 @@ func testOptions(o transport.Options) transport.Options {
 		o.HandshakeTimeout = 2 * time.Second
 	}
 	if o.WriteTimeout == 0 {
-		o.WriteTimeout = 2 * time.Second
+		// One write can carry megabytes of coalesced frames, which a
+		// reader starved of CPU on a loaded machine takes seconds to drain.
+		o.WriteTimeout = 10 * time.Second
 	}
 	if o.PingInterval == 0 {
 		o.PingInterval = -1

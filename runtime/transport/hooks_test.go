@@ -40,7 +40,7 @@ func TestHooksOrder(t *testing.T) {
 		c := send(t, e.addr, upgradeRequest(e.addr), after)
 		c.expectCloseCode(1000)
 		c.sendClose(1000, "")
-		c.expectEOF(time.Second)
+		c.expectEOF(ioTimeout)
 		e.rec.nextClose(t)
 		mu.Lock()
 		defer mu.Unlock()
@@ -63,7 +63,7 @@ func TestHooksLogger(t *testing.T) {
 	c.text("x")
 	c.expectCloseCode(1011)
 	c.sendClose(1011, "")
-	c.expectEOF(time.Second)
+	c.expectEOF(ioTimeout)
 	e.rec.nextClose(t)
 	// The close is logged after OnClose returns.
 	for deadline := time.Now().Add(ioTimeout); !strings.Contains(buf.String(), "websocket closed") && time.Now().Before(deadline); {

@@ -274,7 +274,7 @@ func TestHandlerPanic(t *testing.T) {
 		bad.text("boom")
 		bad.expectCloseCode(1011)
 		bad.sendClose(1011, "")
-		bad.expectEOF(time.Second)
+		bad.expectEOF(ioTimeout)
 		ce := e.rec.nextError(t)
 		var pe *transport.PanicError
 		if !errors.As(ce.err, &pe) || pe.Value != "kaboom" || ce.conn != badConn {
@@ -326,12 +326,12 @@ func TestWriteWhileHandlerBlocks(t *testing.T) {
 		if err := conn.WriteMessage(transport.TextMessage, []byte("push")); err != nil {
 			t.Fatal(err)
 		}
-		f, err := c.readFrame(time.Second)
+		f, err := c.readFrame(ioTimeout)
 		unblock()
 		if err != nil {
 			t.Fatalf("read.go received, write.go enqueue: while the reader feeds the parser (inRead), enqueue and sendClose "+
 				"do not start a writer, so a push from another goroutine (and health pings, and close frames) wait "+
-				"until the handler returns: push not delivered within 1s while the handler blocked (%v)", err)
+				"until the handler returns: push not delivered within %v while the handler blocked (%v)", ioTimeout, err)
 		}
 		if f.h.OpCode != ws.OpText || string(f.payload) != "push" {
 			t.Fatalf("got %v %q", f.h.OpCode, f.payload)

@@ -23,7 +23,7 @@ const url = "ws://" + addr + "/";
 // client connects a new client that t closes when it ends, passed or failed:
 // a socket left open would keep node running.
 async function client(t) {
-  const c = new AlltypesClient(url, { timeout: 3000 });
+  const c = new AlltypesClient(url, { timeout: 10_000 });
   t.after(() => c.close());
   await c.connect();
   return c;
@@ -150,7 +150,7 @@ function drop(c) {
 const next = (c, s) => new Promise((resolve) => { const off = c.onState((x) => x === s && (off(), resolve())); });
 
 async function until(cond, what) {
-  for (const deadline = Date.now() + 3000; !cond(); await new Promise((r) => setTimeout(r, 10)))
+  for (const deadline = Date.now() + 10_000; !cond(); await new Promise((r) => setTimeout(r, 10)))
     if (Date.now() > deadline) throw new Error("timed out waiting for " + what);
 }
 
@@ -158,13 +158,14 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 test("hello and welcome: a session id, and a quiet connection stays open on pongs", async (t) => {
   const states = [];
-  const c = new AlltypesClient(url, { pingTimeout: 500, onState: (s) => states.push(s) });
+  // pingTimeout leaves a loaded machine time to answer a ping.
+  const c = new AlltypesClient(url, { pingTimeout: 1500, onState: (s) => states.push(s) });
   t.after(() => c.close());
   await c.connect();
   assert.match(c.session, uuid);
-  // Silent for 4 heartbeats: pings go out, pongs come back in time (a
-  // missing one would drop the connection after 800 ms).
-  await new Promise((r) => setTimeout(r, 1300));
+  // Silent for 10 heartbeats: pings go out, pongs come back in time (a
+  // missing one would drop the connection after 300 + 1500 ms).
+  await new Promise((r) => setTimeout(r, 3000));
   assert.deepEqual(states, ["connecting", "open"]);
   assert.deepEqual(await c.count(), { n: BEYOND_2_53 });
 });
@@ -175,7 +176,7 @@ test("a lost connection resumes its session: missed events once each, in order",
   t.after(() => (Math.random = random));
   const states = [];
   const startOvers = [];
-  const c = new AlltypesClient(url, { timeout: 3000, backoffBase: 300, onState: (s) => states.push(s), onStartOver: (r) => startOvers.push(r) });
+  const c = new AlltypesClient(url, { timeout: 10_000, backoffBase: 300, onState: (s) => states.push(s), onStartOver: (r) => startOvers.push(r) });
   t.after(() => c.close());
   await c.connect();
   const session = c.session;
@@ -201,7 +202,7 @@ test("a lost connection resumes its session: missed events once each, in order",
 
 test("a session the server cannot resume starts over", async (t) => {
   const startOvers = [];
-  const c = new AlltypesClient(url, { timeout: 3000, onStartOver: (r) => startOvers.push(r) });
+  const c = new AlltypesClient(url, { timeout: 10_000, onStartOver: (r) => startOvers.push(r) });
   t.after(() => c.close());
   await c.connect();
   const session = c.session;

@@ -27,6 +27,10 @@ const { AlltypesClient } = await import(pathToFileURL(join(dir, "alltypes.duplex
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// WAIT bounds a wait that only a failure makes long: a loaded machine may
+// take seconds where an idle one takes milliseconds.
+const WAIT = 10_000;
+
 // waitUntil polls cond until it holds, failing after ms with what and the
 // state that info() describes.
 async function waitUntil(cond, ms, what, info = () => "") {
@@ -65,7 +69,7 @@ class Server {
     createInterface({ input: s.proc.stdout }).on("line", (l) => s.lines.push(l));
     await waitUntil(
       () => s.lines.some((l) => l.startsWith("listening on ")) || s.exitCode !== undefined,
-      5000,
+      WAIT,
       "the server to listen",
       () => s.info(),
     );
@@ -94,7 +98,7 @@ class Server {
     this.proc.kill(sig);
   }
 
-  async exited(ms = 5000) {
+  async exited(ms = WAIT) {
     await waitUntil(() => !this.running, ms, "the server to exit", () => this.info());
     return this.exitCode;
   }
@@ -134,7 +138,7 @@ function client(t, s, opts = {}) {
   }
   const c = new AlltypesClient("ws://" + s.addr + "/", {
     WebSocket: RecordingWebSocket,
-    timeout: 3000,
+    timeout: WAIT,
     // Quick retries: a restarted server is found within about 200 ms.
     backoffBase: 50,
     backoffMax: 200,
@@ -184,7 +188,7 @@ async function connected(t, s, opts) {
   await c.connect();
   assert.equal(c.state, "open");
   const info = () => rec.info() + s.info();
-  await waitUntil(() => rec.events.length >= 5, 2000, "the first events", info);
+  await waitUntil(() => rec.events.length >= 5, WAIT, "the first events", info);
   return { c, rec, info };
 }
 
@@ -194,10 +198,10 @@ test("a drop without a close frame resumes the session on the same process", asy
   const session = c.session;
   const mark = rec.states.length;
   s.signal("SIGUSR1");
-  const back = await stateAfter(rec, mark, "reconnecting", 2000, info);
-  await stateAfter(rec, back, "open", 3000, info);
+  const back = await stateAfter(rec, mark, "reconnecting", WAIT, info);
+  await stateAfter(rec, back, "open", WAIT, info);
   const n = rec.events.length;
-  await waitUntil(() => rec.events.length >= n + 10, 2000, "events after the resume", info);
+  await waitUntil(() => rec.events.length >= n + 10, WAIT, "events after the resume", info);
   assert.deepEqual(rec.startOvers, [], "start-over" + info());
   assert.equal(c.session, session);
   assert.ok(rec.closes.includes(1006), "abnormal close" + info());
@@ -213,16 +217,16 @@ test("kill -9 and a restart on the same address start over", async (t) => {
   const mark = rec.states.length;
   s.kill("SIGKILL");
   await s.exited();
-  const back = await stateAfter(rec, mark, "reconnecting", 2000, info);
+  const back = await stateAfter(rec, mark, "reconnecting", WAIT, info);
   assert.equal(rec.closes.at(-1), 1006, "abnormal close" + info());
   const n = rec.events.length;
   const s2 = await Server.start(t, s.addr);
   const info2 = () => rec.info() + s2.info();
-  await stateAfter(rec, back, "open", 3000, info2);
-  await waitUntil(() => rec.startOvers.length > 0, 2000, "the start-over", info2);
+  await stateAfter(rec, back, "open", WAIT, info2);
+  await waitUntil(() => rec.startOvers.length > 0, WAIT, "the start-over", info2);
   assert.deepEqual(rec.startOvers, ["unknown"]);
   assert.notEqual(c.session, session);
-  await waitUntil(() => rec.events.length >= n + 5, 2000, "events after the restart", info2);
+  await waitUntil(() => rec.events.length >= n + 5, WAIT, "events after the restart", info2);
   // The fresh session counts from 1 again, without a gap.
   contiguous(rec.events.slice(n), 1, info2);
 });
@@ -235,17 +239,17 @@ async function goingAway(t, sig, code) {
   const mark = rec.states.length;
   s.signal(sig);
   assert.equal(await s.exited(), 0, info());
-  const back = await stateAfter(rec, mark, "reconnecting", 2000, info);
+  const back = await stateAfter(rec, mark, "reconnecting", WAIT, info);
   assert.ok(rec.closes.includes(code), `close ${code}` + info());
   const s2 = await Server.start(t, s.addr);
   const info2 = () => rec.info() + s2.info();
   const up = Date.now();
   await stateAfter(rec, back, "open", 1500, info2);
   t.diagnostic(`reconnected ${Date.now() - up} ms after the new server listened`);
-  await waitUntil(() => rec.startOvers.length > 0, 2000, "the start-over", info2);
+  await waitUntil(() => rec.startOvers.length > 0, WAIT, "the start-over", info2);
   assert.deepEqual(rec.startOvers, ["unknown"]);
   const n = rec.events.length;
-  await waitUntil(() => rec.events.length >= n + 3, 2000, "events from the new server", info2);
+  await waitUntil(() => rec.events.length >= n + 3, WAIT, "events from the new server", info2);
 }
 
 test("SIGTERM closes with 1001 and the client reconnects promptly", (t) => goingAway(t, "SIGTERM", 1001));
@@ -254,21 +258,24 @@ test("SIGHUP closes with 1012 and the client reconnects promptly", (t) => goingA
 
 test("a stopped server is noticed within heartbeat + pingTimeout", async (t) => {
   const s = await Server.start(t, "127.0.0.1:0", ["-heartbeat", "300ms"]);
-  const { rec, info } = await connected(t, s, { pingTimeout: 500 });
+  // pingTimeout leaves a loaded machine time to answer before the stop.
+  const { rec, info } = await connected(t, s, { pingTimeout: 1500 });
   const mark = rec.states.length;
   const n = rec.events.length;
   const stopped = Date.now();
   s.signal("SIGSTOP");
   try {
     // Silence starts at the last event (pushed every 20 ms before the stop).
-    const back = await stateAfter(rec, mark, "reconnecting", 300 + 500 + 700, info);
+    // Within heartbeat + pingTimeout + slack: far less than the default
+    // pingTimeout (10 s) alone, which a client ignoring the option would use.
+    const back = await stateAfter(rec, mark, "reconnecting", 300 + 1500 + 3000, info);
     const noticed = Date.now() - stopped;
     t.diagnostic(`noticed ${noticed} ms after SIGSTOP`);
     assert.ok(noticed >= 300, `noticed after ${noticed} ms, before the heartbeat` + info());
     s.signal("SIGCONT");
-    await stateAfter(rec, back, "open", 3000, info);
+    await stateAfter(rec, back, "open", WAIT, info);
     const m = rec.events.length;
-    await waitUntil(() => rec.events.length >= m + 3, 2000, "events after SIGCONT", info);
+    await waitUntil(() => rec.events.length >= m + 3, WAIT, "events after SIGCONT", info);
     assert.ok(rec.events.length > n);
   } finally {
     s.signal("SIGCONT");
@@ -282,7 +289,7 @@ test("close() ends the client for good", async (t) => {
   const mark = rec.states.length;
   c.close();
   assert.equal(c.state, "closed");
-  await waitUntil(() => s.lines.includes("closed 1000"), 2000, "the server to see close 1000", info);
+  await waitUntil(() => s.lines.includes("closed 1000"), WAIT, "the server to see close 1000", info);
   await sleep(1000);
   assert.equal(s.opens(), opens, "a new connection after close()" + info());
   assert.deepEqual(rec.states.slice(mark), ["closed"], info());
@@ -296,7 +303,7 @@ test("a close 1000 from the server ends the client for good", async (t) => {
   const mark = rec.states.length;
   const r = await c.plain({ s: "bye", n: 1, tags: [], colors: {} });
   assert.equal(r.s, "bye");
-  await stateAfter(rec, mark, "closed", 2000, info);
+  await stateAfter(rec, mark, "closed", WAIT, info);
   assert.equal(rec.closes.at(-1), 1000, info());
   await sleep(1000);
   assert.equal(s.opens(), opens, "a new connection after close 1000" + info());
