@@ -131,7 +131,7 @@ step_fuzz() {
 
 # The benchmarks whose one iteration opens thousands of connections run once.
 step_bench() {
-	local failed=0 heavy='IdleConnMemory|Broadcast'
+	local failed=0 heavy='IdleConnMemory|Broadcast|SlowConsumerMemory'
 	go test -run '^$' -bench . -skip "$heavy" -benchtime 100x ./runtime/... || failed=1
 	go test -run '^$' -bench "$heavy" -benchtime 1x ./runtime || failed=1
 	return "$failed"
