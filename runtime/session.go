@@ -208,14 +208,14 @@ func tokenKey(token string) string {
 
 // ErrSessionNotFound is returned when a session cannot be resumed: the
 // token is unknown, malformed or expired, or it was already used.
-var ErrSessionNotFound = errors.New("session not found")
+var ErrSessionNotFound = errors.New("runtime: session not found")
 
 // ErrSessionExpired is returned by Store.Take for a record found past its
 // ExpiresAt. Stores should keep records a little beyond ExpiresAt (a Redis
 // TTL with some grace, say) and report them so, which lets the process that
 // detached a session tell its expiry from a resume on another process.
 // Resume reports it to the app as ErrSessionNotFound.
-var ErrSessionExpired = errors.New("session expired")
+var ErrSessionExpired = errors.New("runtime: session expired")
 
 // SessionRecord is what a Store keeps of a detached session.
 type SessionRecord struct {
