@@ -1,8 +1,9 @@
 package runtime
 
-// Helpers for bench_test.go: pre-masked client frames, an echo server on 127.0.0.1:0 and allocation-free raw clients, so
-// that a process-wide runtime.MemStats.Mallocs delta taken around a client
-// loop counts the server's allocations only.
+// Helpers for bench_test.go: pre-masked client frames, an echo server on
+// 127.0.0.1:0 and allocation-free raw clients, so that a process-wide
+// runtime.MemStats.Mallocs delta taken around a client loop counts the
+// server's allocations only.
 
 import (
 	"bytes"

@@ -232,21 +232,21 @@ type Engine interface {
 var (
 	// ErrHistoryLost: events a caller needs are no longer in the
 	// engine's history. A resume that meets it answers "overrun".
-	ErrHistoryLost = errors.New("engine: history lost")
+	ErrHistoryLost = errors.New("runtime: history lost")
 	// ErrEpochChanged: a position belongs to another epoch; the engine
 	// lost its state since (or the position is the zero one). A resume
 	// that meets it answers "overrun".
-	ErrEpochChanged = errors.New("engine: epoch changed")
+	ErrEpochChanged = errors.New("runtime: epoch changed")
 	// ErrEngineClosed: the node was closed.
-	ErrEngineClosed = errors.New("engine: closed")
+	ErrEngineClosed = errors.New("runtime: engine closed")
 	// ErrNotStarted: the node was not started.
-	ErrNotStarted = errors.New("engine: not started")
+	ErrNotStarted = errors.New("runtime: engine not started")
 )
 
 // checkTopic refuses the empty topic, a mistake rather than a name.
 func checkTopic(op, topic string) error {
 	if topic == "" {
-		return fmt.Errorf("%s: empty topic", op)
+		return fmt.Errorf("runtime: %s: empty topic", op)
 	}
 	return nil
 }
@@ -357,7 +357,7 @@ func newEventPayload(event string, data []byte) []byte {
 }
 
 // errBadPayload is returned for a payload newEventPayload did not make.
-var errBadPayload = errors.New("engine: not an event payload")
+var errBadPayload = errors.New("runtime: not an event payload")
 
 // eventBodyFromPayload splits a payload into an eventBody without copying:
 // head and tail point into p. It checks the frame's fixed parts, not DATA:

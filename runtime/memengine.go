@@ -228,7 +228,7 @@ func (m *MemoryEngine) Start(ctx context.Context, r Receiver) error {
 		return fmt.Errorf("start: %w", err)
 	}
 	if r == nil {
-		return errors.New("start: nil Receiver")
+		return errors.New("runtime: start: nil Receiver")
 	}
 	sh := m.sh
 	sh.mu.Lock()
@@ -237,7 +237,7 @@ func (m *MemoryEngine) Start(ctx context.Context, r Receiver) error {
 	case m.closed.Load():
 		return ErrEngineClosed
 	case m.started:
-		return errors.New("start: started already")
+		return errors.New("runtime: start: started already")
 	}
 	m.started = true
 	m.mu.Lock()
@@ -464,7 +464,7 @@ func (m *MemoryEngine) Sync(ctx context.Context, f func(Position)) error {
 		return fmt.Errorf("sync: %w", err)
 	}
 	if f == nil {
-		return errors.New("sync: nil function")
+		return errors.New("runtime: sync: nil function")
 	}
 	sh := m.sh
 	sh.mu.Lock()
@@ -603,7 +603,7 @@ func (m *MemoryEngine) Claim(ctx context.Context, group, key, owner string) (str
 		return "", false, fmt.Errorf("claim: %w", err)
 	}
 	if owner == "" {
-		return "", false, errors.New("claim: empty owner")
+		return "", false, errors.New("runtime: claim: empty owner")
 	}
 	if m.closed.Load() {
 		return "", false, ErrEngineClosed

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/duplexrpc/duplex/runtime/transport"
@@ -46,7 +47,10 @@ type Options struct {
 	// is the first of these that the client offered; a protocol the client
 	// did not offer is never answered. When none matches, the connection
 	// proceeds without a subprotocol unless RequireSubprotocol is set, in
-	// which case the handshake is refused with 400.
+	// which case the handshake is refused with 400. When Handler is a
+	// *Router, New adds SubprotocolV1 at the end of the list if it is not
+	// in it (a Handler that wraps a Router lists it itself); the list given
+	// is not modified.
 	Subprotocols       []string
 	RequireSubprotocol bool
 
@@ -153,6 +157,9 @@ type config struct {
 func (o Options) withDefaults() (config, error) {
 	if o.Handler == nil {
 		return config{}, errors.New("runtime: Options.Handler is required")
+	}
+	if _, ok := o.Handler.(*Router); ok && !slices.Contains(o.Subprotocols, SubprotocolV1) {
+		o.Subprotocols = append(slices.Clip(o.Subprotocols), SubprotocolV1)
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {

@@ -266,6 +266,8 @@ func TestSessionResumeBadTokens(t *testing.T) {
 		uuid.NewString() + "." + secret, // right secret, wrong ID
 		token + "x",
 		strings.ToUpper(token),
+		strings.ToUpper(id) + "." + secret, // the same ID bytes, not in canonical form
+		"{" + id[:len(id)-2] + "}." + secret,
 	} {
 		if got := b.ask("resume:" + bad); !strings.HasPrefix(got, "err:") {
 			t.Errorf("resume(%q) = %q", bad, got)

@@ -83,6 +83,25 @@ step_gofmt() {
 		echo "$unformatted"
 		return 1
 	fi
+	long_comments
+}
+
+# long_comments fails with file:line for every comment line (one that
+# starts with //) of the runtime's Go files wider than 100 columns, a tab
+# counting 4 and a UTF-8 character 1.
+long_comments() {
+	git ls-files -z 'runtime/*.go' | LC_ALL=C xargs -0 awk '
+		/^[ \t]*\/\// {
+			s = $0
+			cont = gsub(/[\200-\277]/, "", s)
+			tabs = gsub(/\t/, "", s)
+			w = length($0) - cont + 3 * tabs
+			if (w > 100) {
+				printf "%s:%d: comment line of %d columns, more than 100\n", FILENAME, FNR, w
+				bad = 1
+			}
+		}
+		END { exit bad }'
 }
 
 step_vet() {
@@ -146,7 +165,7 @@ if ! run "install: chromium, npm packages" step_install; then
 	echo "the install failed: no other step can run"
 	summary
 fi
-run "gofmt" step_gofmt
+run "gofmt, comment width" step_gofmt
 run "go vet (both modules)" step_vet
 run "go test (module github.com/duplexrpc/duplex)" step_test_main
 run "go test (runtime_test: conformance, third-party peers, faults)" step_test_runtime_test

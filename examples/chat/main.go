@@ -56,7 +56,6 @@ func run() error {
 	chat.Register(router, room)
 	opts := runtime.Options{
 		Handler:      router,
-		Subprotocols: []string{runtime.SubprotocolV1},
 		ResumeWindow: *resumeWindow,
 		PingInterval: *pingInterval,
 		PingTimeout:  *pingTimeout,

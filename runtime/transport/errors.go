@@ -7,13 +7,13 @@ import (
 
 var (
 	// ErrClosed is returned by writes on a connection whose close has begun.
-	ErrClosed = errors.New("websocket: connection closing or closed")
+	ErrClosed = errors.New("transport: connection closing or closed")
 	// ErrSlowConsumer is returned by a write that found the connection's
 	// outgoing queue full; the connection is being closed with 1008.
-	ErrSlowConsumer = errors.New("websocket: slow consumer: outgoing queue full")
+	ErrSlowConsumer = errors.New("transport: slow consumer: outgoing queue full")
 
-	errCloseTimeout = errors.New("websocket: peer did not answer the close within CloseTimeout")
-	errPingTimeout  = errors.New("websocket: no data from peer within PingTimeout after a ping")
+	errCloseTimeout = errors.New("transport: peer did not answer the close within CloseTimeout")
+	errPingTimeout  = errors.New("transport: no data from peer within PingTimeout after a ping")
 )
 
 // PanicError is reported to Hooks.OnError when a ConnHandler's Message

@@ -80,9 +80,10 @@ func (c *Conn) readReady() {
 }
 
 // readRound reads until the socket is drained (a short read unless
-// readHup is set, ErrWouldBlock, EOF or an error, which ends the connection), the connection is aborted
-// or done, or maxReadsPerWakeup full reads. It reports whether it stopped
-// for any reason but the last, and returns the task scheduled by the read.
+// readHup is set, ErrWouldBlock, EOF or an error, which ends the
+// connection), the connection is aborted or done, or maxReadsPerWakeup
+// full reads. It reports whether it stopped for any reason but the last,
+// and returns the task scheduled by the read.
 // The caller owns readBusy, and still does on return.
 func (c *Conn) readRound() (drained bool, cs Task) {
 	c.canDefer = true
