@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"github.com/duplexrpc/duplex/runtime/wire"
 	"maps"
 	"slices"
 	"testing"
@@ -132,4 +133,21 @@ func TestEngineStoreSessions(t *testing.T) {
 	if _, err := e.Publish(ctx, "room", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// newEvent is the event body as the runtime built it before the engine:
+// the reference the payload is checked against.
+func newEvent(event string, data []byte) *eventBody {
+	if len(data) == 0 {
+		data = []byte("{}")
+	}
+	b := make([]byte, 0, 20+len(event)+len(data))
+	b = append(b, `{"event":`...)
+	b = wire.AppendString(b, event)
+	b = append(b, `,"seq":`...)
+	h := len(b)
+	b = append(b, `,"data":`...)
+	b = append(b, data...)
+	b = append(b, '}')
+	return &eventBody{head: b[:h:h], tail: b[h:]}
 }
