@@ -262,3 +262,51 @@ func TestResumeAcrossJoin(t *testing.T) {
 		t.Fatalf("welcome %+v, want overrun: the client's seq is before the leave", w2)
 	}
 }
+
+// Handlers reach the server through the call's context and the session;
+// presence claims are unique across the nodes of one engine.
+func TestServerOfAndPresence(t *testing.T) {
+	eng := runtime.NewMemoryEngine(runtime.MemoryEngineOptions{})
+	m := newRPCMethods()
+	got := make(chan *runtime.Server, 1)
+	m.router.Handle("server", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		if runtime.ServerOf(ctx) != call.Session.Server() {
+			return nil, fmt.Errorf("ServerOf and Session.Server differ")
+		}
+		got <- runtime.ServerOf(ctx)
+		return append(dst, "{}"...), nil
+	})
+	e, c := startRPC(t, m, runtime.Options{Engine: eng})
+	e.rec.nextOpen(t)
+	hello(t, c, "", 0)
+	c.text(`{"id":1,"call":"server"}`)
+	c.expectReply(`{"id":1,"result":{}}`)
+	if s := recv(t, got, "the handler's server"); s != e.srv {
+		t.Error("ServerOf(ctx) is not the call's server")
+	}
+	if runtime.ServerOf(t.Context()) != nil {
+		t.Error("ServerOf of a context that is no call's: want nil")
+	}
+
+	b := start(t, viaListener, runtime.Options{Engine: eng.NewNode()})
+	ctx := t.Context()
+	pa, pb := e.srv.Presence("online"), b.srv.Presence("online")
+	if h, won, err := pa.Claim(ctx, "ada", "s1"); err != nil || !won || h != "s1" {
+		t.Fatalf("Claim on A: %q %v %v", h, won, err)
+	}
+	if h, won, err := pb.Claim(ctx, "ada", "s2"); err != nil || won || h != "s1" {
+		t.Fatalf("Claim of a held key on B: %q %v %v, want s1 holding it", h, won, err)
+	}
+	if members, err := pb.Members(ctx); err != nil || len(members) != 1 || members["ada"] != "s1" {
+		t.Fatalf("Members on B: %v %v", members, err)
+	}
+	if ok, _ := pb.Release(ctx, "ada", "s2"); ok {
+		t.Error("Release by a non-holder succeeded")
+	}
+	if ok, _ := pb.Release(ctx, "ada", "s1"); !ok {
+		t.Error("Release by the holder failed")
+	}
+	if ok, _ := pa.Release(ctx, "ada", "s1"); ok {
+		t.Error("second Release succeeded")
+	}
+}
