@@ -40,6 +40,7 @@ type callContext struct {
 	done     chan struct{} // made by the first Done; closed by cancel
 	afters   []*afterFunc  // registered by AfterFunc (children), run by cancel
 	escaped  bool          // Done or AfterFunc was used: not reused
+	srv      *Server       // ServerOf
 	// CloseAfterReply's request, guarded by mu.
 	closeSet    bool
 	closeCode   uint16

@@ -42,14 +42,15 @@ func newConnSession(srv *Server) *connState {
 // stateOf returns c's connState. Every connection of a Server has one.
 func stateOf(c *Conn) *connState { return c.Handler().(*connState) }
 
-// Open implements transport.ConnHandler: the session joins Broadcast's
-// audience and is attached to c before anything else sees c.
+// Open implements transport.ConnHandler: the session is attached to c,
+// and joins its topics (its own, BroadcastTopic) before anything else sees
+// c: every event published for it from then on reaches it.
 func (st *connState) Open(c *Conn) {
 	sess := st.session.Load()
-	st.srv.addLive(sess)
 	sess.mu.Lock()
 	sess.conn = c
 	sess.mu.Unlock()
+	st.srv.openSession(sess)
 }
 
 // Message implements transport.ConnHandler.
@@ -91,19 +92,20 @@ func SessionOf(c *Conn) *Session { return stateOf(c).session.Load() }
 
 // Resume replaces the fresh session of c, a connection of a Server, with
 // the detached session whose ResumeToken is token, with its attributes;
-// the fresh session ends (Hooks.OnSessionEnd). It returns
-// ErrSessionNotFound when the token is unknown, expired or already used,
+// the fresh session ends (Hooks.OnSessionEnd). Events are not replayed
+// (there is no client seq): the session's events numbered from now on
+// reach c. It returns ErrSessionNotFound when the token is unknown,
+// expired or already used, or the session's events were lost,
 // leaving the connection's session as it was. A token works once.
 func Resume(c *Conn, token string) (*Session, error) {
 	st := stateOf(c)
-	s, err := st.srv.sessions.resume(st.srv.ctx, token)
-	if errors.Is(err, ErrSessionExpired) {
+	s, err := st.srv.resumeOn(st.srv.ctx, c, st, token, -1, false)
+	if errors.Is(err, ErrSessionExpired) || errors.Is(err, errOverrun) {
 		return nil, ErrSessionNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	st.srv.endSession(st.attach(c, s))
 	return s, nil
 }
 

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"github.com/duplexrpc/duplex/runtime/wire"
 	"maps"
 	"slices"
 	"testing"
@@ -133,3 +134,55 @@ func TestEngineStoreSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// newEvent is the event body as the runtime built it before the engine:
+// the reference the payload is checked against.
+func newEvent(event string, data []byte) *eventBody {
+	if len(data) == 0 {
+		data = []byte("{}")
+	}
+	b := make([]byte, 0, 20+len(event)+len(data))
+	b = append(b, `{"event":`...)
+	b = wire.AppendString(b, event)
+	b = append(b, `,"seq":`...)
+	h := len(b)
+	b = append(b, `,"data":`...)
+	b = append(b, data...)
+	b = append(b, '}')
+	return &eventBody{head: b[:h:h], tail: b[h:]}
+}
+
+// A topic nobody published on goes with its last subscriber: the own
+// topics of sessions that got no push do not pile up until TopicTTL.
+func TestMemoryEngineDropsUnusedTopics(t *testing.T) {
+	m := NewMemoryEngine(MemoryEngineOptions{})
+	if err := m.Start(t.Context(), nopReceiver{}); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, topic := range []string{"unused", "used"} {
+		if err := m.Subscribe(t.Context(), topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.Publish(t.Context(), "used", newEventPayload("e", nil)); err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range []string{"unused", "used"} {
+		if err := m.Unsubscribe(t.Context(), topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.sh.mu.Lock()
+	_, unused := m.sh.topics["unused"]
+	_, used := m.sh.topics["used"]
+	m.sh.mu.Unlock()
+	if unused || !used {
+		t.Errorf("topics kept: unused %v (want false), used %v (want true: its history)", unused, used)
+	}
+}
+
+type nopReceiver struct{}
+
+func (nopReceiver) Deliver(Event)        {}
+func (nopReceiver) Lost([]string, error) {}

@@ -509,6 +509,11 @@ func (m *MemoryEngine) unsubscribeLocked(topic string) {
 		if i := slices.Index(t.subs, m); i >= 0 {
 			t.subs = slices.Delete(t.subs, i, i+1)
 		}
+		if len(t.subs) == 0 && t.newest == 0 {
+			// Never published on (a session's own topic that got no
+			// push): nothing to keep, no history to lose.
+			delete(m.sh.topics, topic)
+		}
 	}
 }
 

@@ -120,7 +120,17 @@ type Options struct {
 	// they get 426 Upgrade Required.
 	Fallback http.Handler
 
-	// Store keeps detached sessions for resume; default an in-memory store.
+	// Engine carries what crosses server processes (docs/engine.md): the
+	// order and delivery of events (Push, Broadcast, Publish), their
+	// history for resumes, presence (Server.Presence) and the records of
+	// detached sessions. Nodes that share one engine (one Redis, or the
+	// nodes of one MemoryEngine: NewNode) resume each other's sessions.
+	// New starts it with the server as its Receiver; Shutdown and Restart
+	// close it. Default: a MemoryEngine of this process alone, keeping
+	// ReplayBuffer events per topic.
+	Engine Engine
+	// Store, when set, keeps the records of detached sessions instead of
+	// the engine (StoreSessions), for an existing Store.
 	Store Store
 	// ResumeWindow is how long a session outlives its connection so that
 	// a reconnecting client can resume it; it is also the lifetime of a
@@ -128,10 +138,13 @@ type Options struct {
 	// client's own close 1000 ends the session at once). Default 2 min;
 	// negative means sessions end with their connection.
 	ResumeWindow time.Duration
-	// ReplayBuffer is how many of a session's last events are kept, so
-	// that a client resuming it gets those it missed; a resume that needs
-	// older ones is refused as an overrun. Default 256; negative keeps
-	// none (a detached session's pushes then fail with ErrClosed).
+	// ReplayBuffer is how many events of each topic the default engine
+	// keeps (MemoryEngineOptions.HistoryLen): a session's own topic
+	// (Push), BroadcastTopic, each topic joined, so that a client
+	// resuming a session gets those it missed; a resume that needs older
+	// ones is refused as an overrun. Default 256; negative keeps none (a
+	// detached session's pushes then fail with ErrClosed). Ignored when
+	// Engine is set.
 	ReplayBuffer int
 	// ClientHeartbeat is the heartbeat interval the welcome tells clients
 	// to use (docs/protocol.md). Default 25 s.
@@ -171,10 +184,24 @@ func (o Options) withDefaults() (config, error) {
 	if o.ReplayBuffer == 0 {
 		o.ReplayBuffer = DefaultReplayBuffer
 	}
-	if o.Store == nil {
-		o.Store = NewMemoryStore()
-	}
 	return config{Options: o}, nil
+}
+
+// engine returns the configured engine, or the default one, with Store
+// keeping its session records when set.
+func (c *config) engine() Engine {
+	e := c.Engine
+	if e == nil {
+		ttl := DefaultTopicTTL
+		if c.ResumeWindow > 0 {
+			ttl = max(ttl, 2*c.ResumeWindow)
+		}
+		e = NewMemoryEngine(MemoryEngineOptions{HistoryLen: c.ReplayBuffer, TopicTTL: ttl})
+	}
+	if c.Store != nil {
+		e = StoreSessions(e, c.Store)
+	}
+	return e
 }
 
 // transportOptions returns the transport's part of o; accept is the

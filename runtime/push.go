@@ -1,40 +1,38 @@
 package runtime
 
-import "github.com/duplexrpc/duplex/runtime/wire"
+import (
+	"github.com/duplexrpc/duplex/runtime/wire"
+)
 
-// Push sends the event to the session's connection with the session's next
-// sequence number: {"event":NAME,"seq":N,"data":DATA}. data is the event's
-// JSON object (nil for {}). Events of one session are numbered, and queued,
-// in the order of Push calls. The last ReplayBuffer events are kept for a
-// client that resumes the session (docs/protocol.md), so a push to a
-// session whose connection dropped is not lost while it may be resumed. It
-// returns ErrClosed when the session has ended, or when it has no
-// connection and keeps no events.
+// Push sends the event to the session: it is published on the session's
+// own topic through the engine, and reaches the session, on whichever node
+// holds it, numbered with its next sequence number:
+// {"event":NAME,"seq":N,"data":DATA}. data is the event's JSON object (nil
+// for {}). Events of one session are numbered, and queued, in the engine's
+// order, which is the order of Push calls made one after the other. The
+// engine keeps the last events of each topic (Options.ReplayBuffer with
+// the default engine) for a client that resumes the session
+// (docs/protocol.md), so a push to a session whose connection dropped is
+// not lost while it may be resumed. It returns ErrClosed when the session
+// has ended, or when it has no connection and ReplayBuffer is negative
+// (nothing would keep the event), and the engine's error when it could not
+// publish.
 func (s *Session) Push(event string, data []byte) error {
-	return s.push(newEvent(event, data))
+	s.mu.Lock()
+	ended, c := s.ended, s.conn
+	s.mu.Unlock()
+	if ended || s.own == "" || s.srv.noHistory() && (c == nil || c.CloseError() != nil) {
+		return ErrClosed
+	}
+	return s.srv.publish(s.srv.ctx, s.own, event, data)
 }
 
-// eventBody is an event's encoding without its sequence number, built once
-// and shared by every session it is pushed to (Broadcast) and by their
-// replay buffers: a session keeps a pointer per event, not a frame.
+// eventBody is an event's encoding without its sequence number, made once
+// per node from the engine's payload (eventBodyFromPayload) and shared by
+// every session it is delivered to.
 type eventBody struct {
 	head []byte // {"event":NAME,"seq":
 	tail []byte // ,"data":DATA}
-}
-
-func newEvent(event string, data []byte) *eventBody {
-	if len(data) == 0 {
-		data = []byte("{}")
-	}
-	b := make([]byte, 0, 20+len(event)+len(data))
-	b = append(b, `{"event":`...)
-	b = wire.AppendString(b, event)
-	b = append(b, `,"seq":`...)
-	h := len(b)
-	b = append(b, `,"data":`...)
-	b = append(b, data...)
-	b = append(b, '}')
-	return &eventBody{head: b[:h:h], tail: b[h:]}
 }
 
 // write queues the event with sequence number seq on c, encoded in a
@@ -50,56 +48,71 @@ func (e *eventBody) write(c *Conn, seq int64) error {
 	return err
 }
 
-// push numbers, queues and keeps one event; see Push.
-func (s *Session) push(ev *eventBody) error {
-	// pushMu, not mu, orders pushes: a failing write may end the
-	// connection, and ending it takes mu to detach the session.
+// heldEvent is an event delivered to a session while a resume reads its
+// history, numbered when the resume is done; without body, a Sync point.
+type heldEvent struct {
+	pos  Position
+	body *eventBody
+}
+
+// deliver numbers one event of the session's topics, delivered in the
+// engine's order, and queues it on its connection (if it has one, and no
+// resume holds it). Numbering goes on while the session is detached: the
+// engine keeps the events, and a resume replays them with these numbers.
+func (s *Session) deliver(pos Position, body *eventBody) {
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
-	s.mu.Lock()
-	c, ended := s.conn, s.ended
-	s.mu.Unlock()
-	keep := s.replayMax()
-	if ended || c == nil && keep <= 0 {
-		return ErrClosed
-	}
-	seq := s.seq + 1
-	if c != nil {
-		if err := ev.write(c, seq); err != nil && keep <= 0 {
-			return err // nothing keeps it: no number for it, no gap for a resuming client
-		}
-	}
-	if keep > 0 {
-		if len(s.replay) == keep {
-			s.replay[0] = nil
-			s.replay = s.replay[1:]
-		}
-		s.replay = append(s.replay, ev)
-	}
-	s.seq = seq
-	return nil
-}
-
-func (s *Session) replayMax() int {
-	if s.srv == nil {
-		return 0
-	}
-	return max(s.srv.cfg.ReplayBuffer, 0)
-}
-
-// missedSince returns the kept events after seq and the sequence number
-// of the first, and false when some of them are no longer kept (or seq is
-// ahead of the session). pushMu held.
-func (s *Session) missedSince(seq int64) ([]*eventBody, int64, bool) {
 	switch {
-	case seq > s.seq || seq < 0:
-		return nil, 0, false
-	case seq == s.seq:
-		return nil, 0, true
+	case s.lost:
+		return
+	case pos.Epoch != s.pos.Epoch:
+		s.lost = true // Lost comes first; this is a safety net
+		return
+	case pos.GSeq <= s.pos.GSeq:
+		return // before the session's topics took effect, or seen already
+	case s.hold:
+		s.held = append(s.held, heldEvent{pos, body})
+		return
 	}
-	first := s.seq - int64(len(s.replay)) + 1 // seq of s.replay[0]
-	if seq+1 < first {
-		return nil, 0, false
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c == nil || body.write(c, s.seq+1) != nil {
+		// A failed write ends the connection. Without a history
+		// nothing keeps the event either: no number for it, no gap for
+		// a resuming client.
+		if s.srv.noHistory() {
+			s.pos = pos
+			return
+		}
 	}
-	return s.replay[seq+1-first:], seq + 1, true
+	s.seq++
+	s.pos = pos
+}
+
+// noHistory reports whether the default engine keeps no events
+// (ReplayBuffer negative).
+func (s *Server) noHistory() bool { return s.cfg.Engine == nil && s.cfg.ReplayBuffer < 0 }
+
+// releaseLocked numbers and writes the held events after the session's
+// position, and ends the hold. pushMu held.
+func (s *Session) releaseLocked(c *Conn) {
+	for _, h := range s.held {
+		if h.body == nil { // a Sync point (Join, Leave) met during the hold
+			if h.pos.Epoch == s.pos.Epoch && h.pos.GSeq >= s.pos.GSeq {
+				s.since, s.pos = s.seq, h.pos
+			}
+			continue
+		}
+		if h.pos.Epoch != s.pos.Epoch || h.pos.GSeq <= s.pos.GSeq {
+			continue // replayed from the history already
+		}
+		s.seq++
+		s.pos = h.pos
+		if c != nil {
+			_ = h.body.write(c, s.seq)
+		}
+	}
+	clear(s.held)
+	s.held, s.hold = nil, false
 }

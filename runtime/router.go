@@ -152,7 +152,7 @@ func (r *Router) serveCall(c *Conn, st *connState, e *envelope) {
 		limit = DefaultMaxCallsInFlight
 	}
 	cs := callStates.Get().(*callState)
-	cs.id, cs.fn = e.id, m.fn
+	cs.id, cs.fn, cs.ctx.srv = e.id, m.fn, st.srv
 	// data is only valid during ServeMessage: the arguments are copied.
 	if e.args != nil {
 		cs.args = append(cs.args[:0], e.args...)

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -25,11 +26,23 @@ type Server struct {
 	ctx      context.Context // canceled at the end of Shutdown: store calls
 	cancel   context.CancelFunc
 	sessions sessions
-	// live holds every session that has not ended, attached to a
-	// connection or detached and waiting to be resumed: Broadcast's
-	// audience. Guarded by liveMu.
-	liveMu sync.Mutex
-	live   map[*Session]struct{}
+	engine   Engine
+
+	// The sessions held here, by topic: the audiences of the engine's
+	// deliveries (topics.go). all holds every session that has not
+	// ended, attached to a connection or detached and waiting to be
+	// resumed (BroadcastTopic); own the sessions by ID (their own
+	// topics); rooms the members of the topics joined with Join.
+	// Guarded by dmu.
+	dmu   sync.Mutex
+	all   map[*Session]struct{}
+	own   map[[16]byte]*Session
+	rooms map[string]map[*Session]struct{}
+	// refs counts the sessions of this node that want each joined topic:
+	// the node subscribes on the first. Guarded by subMu, held around
+	// the engine's Subscribe and Unsubscribe.
+	subMu sync.Mutex
+	refs  map[string]int
 }
 
 // New returns a Server configured by opts. On Linux it starts one epoll
@@ -41,15 +54,33 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{
+		cfg:   cfg,
+		all:   make(map[*Session]struct{}),
+		own:   make(map[[16]byte]*Session),
+		rooms: make(map[string]map[*Session]struct{}),
+		refs:  make(map[string]int),
+	}
 	s.sessions.srv = s
-	s.sessions.local = opts.Store == nil // nobody else can reach the default store
+	// Nobody else can reach the records of the default engine without a
+	// Store: detached sessions are kept here only.
+	s.sessions.local = opts.Engine == nil && opts.Store == nil
 	t, err := transport.New(cfg.transportOptions(s.accept))
 	if err != nil {
 		return nil, err
 	}
 	s.t = t
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.engine = cfg.engine()
+	err = s.engine.Start(s.ctx, (*receiver)(s))
+	if err == nil {
+		err = s.engine.Subscribe(s.ctx, BroadcastTopic)
+	}
+	if err != nil {
+		s.cancel()
+		_ = s.engine.Close()
+		return nil, fmt.Errorf("runtime: start the engine: %w", err)
+	}
 	return s, nil
 }
 
@@ -96,19 +127,26 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 // away), and Shutdown waits until their close handshakes end (and upgrades
 // already in progress have opened and closed the same way) or ctx is done,
 // then closes whatever is left. It returns ctx.Err() when it had to
-// cut connections off. Detached sessions of the in-memory store are lost
-// with the process. Calls after the first wait like the first.
+// cut connections off, and closes the node's engine (Options.Engine).
+// Detached sessions of the in-memory engine are lost with the process. Calls after the first wait like the first.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.t.Shutdown(ctx)
-	s.cancel()
+	s.stop()
 	return err
+}
+
+// stop ends what Shutdown and Restart leave once the connections are
+// closed: the engine calls, then the node's engine.
+func (s *Server) stop() {
+	s.cancel()
+	_ = s.engine.Close()
 }
 
 // Restart is Shutdown with close code 1012 (service restart), which tells
 // clients to reconnect promptly.
 func (s *Server) Restart(ctx context.Context) error {
 	err := s.t.Restart(ctx)
-	s.cancel()
+	s.stop()
 	return err
 }
 
@@ -119,35 +157,16 @@ func (s *Server) Len() int { return s.t.Len() }
 // on a snapshot: connections opened meanwhile may be missed.
 func (s *Server) Range(fn func(c *Conn) bool) { s.t.Range(fn) }
 
-// addLive adds sess to Broadcast's audience until endSession.
-func (s *Server) addLive(sess *Session) {
-	s.liveMu.Lock()
-	if s.live == nil {
-		s.live = make(map[*Session]struct{})
-	}
-	s.live[sess] = struct{}{}
-	s.liveMu.Unlock()
-}
-
-// liveSessions appends every session that has not ended to dst.
-func (s *Server) liveSessions(dst []*Session) []*Session {
-	s.liveMu.Lock()
-	defer s.liveMu.Unlock()
-	for sess := range s.live {
-		dst = append(dst, sess)
-	}
-	return dst
-}
-
+// endSession ends sess for good: it leaves the node's audiences, and
+// Hooks.OnSessionEnd runs.
 func (s *Server) endSession(sess *Session) {
-	s.liveMu.Lock()
-	delete(s.live, sess)
-	s.liveMu.Unlock()
 	sess.mu.Lock()
 	sess.ended = true
 	sess.mu.Unlock()
+	s.dropSession(sess)
 	sess.pushMu.Lock()
-	sess.replay = nil
+	clear(sess.held)
+	sess.held = nil
 	sess.pushMu.Unlock()
 	if h := s.cfg.Hooks.OnSessionEnd; h != nil {
 		h(sess)

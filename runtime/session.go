@@ -33,13 +33,27 @@ type Session struct {
 	mu     sync.Mutex
 	attrs  map[string]string // nil until the first Set
 	conn   *Conn
-	secret [32]byte     // the resume token's secret, random from the start; guarded by mu
-	pushMu sync.Mutex   // orders Push calls and replays (see Push)
-	seq    int64        // sequence number of the last event pushed; guarded by pushMu
-	replay []*eventBody // the last events, oldest first (seq: see missedSince); guarded by pushMu
-	issued bool         // the secret was handed out (ResumeToken, welcome); guarded by mu
-	ended  bool         // ended for good (OnSessionEnd ran); guarded by mu
-	gen    uint32       // counts detaches, to tell stale expiry entries; guarded by sessions.mu
+	secret [32]byte   // the resume token's secret, random from the start; guarded by mu
+	issued bool       // the secret was handed out (ResumeToken, welcome); guarded by mu
+	ended  bool       // ended for good (OnSessionEnd ran); guarded by mu
+	gen    uint32     // counts detaches, to tell stale expiry entries; guarded by sessions.mu
+	gone   bool       // left this node's audiences for good; guarded by srv.dmu
+	own    string     // the session's own topic (Push); set when it opens
+	joinMu sync.Mutex // orders Join and Leave
+
+	// Numbering (docs/engine.md), guarded by pushMu, the session's
+	// delivery lock: the session's events up to pos are numbered up to
+	// seq (a Checkpoint), those after pos will be numbered from seq+1 in
+	// the engine's order; since is the seq at which its topics last
+	// changed (TopicsSince).
+	pushMu sync.Mutex
+	seq    int64
+	pos    Position
+	since  int64
+	topics []string    // joined (Join), besides its own and BroadcastTopic
+	held   []heldEvent // delivered while a resume reads the history
+	hold   bool        // a resume is in progress: deliveries are held
+	lost   bool        // events of its topics were lost: it cannot be resumed
 }
 
 // uuidLen and tokenLen are the lengths of a session ID (a canonical UUID)
@@ -274,13 +288,15 @@ func (m *MemoryStore) Len() int {
 // a resume on the same process keeps the same *Session, and so that expiry
 // ends each of them exactly once.
 //
-// With the default store (Options.Store nil) a detached session stays
-// here and nowhere else: no record is copied, no hash computed; a resume
-// finds it by its ID and compares the token's secret in constant time.
-// With a Store, the session is saved there under the SHA-256 of its token,
-// and a resume and an expiry of the same session are serialised by one of
-// a few lock stripes (chosen by session ID) held around Store.Take, so
-// that each tells correctly whether the other won.
+// With the default engine and no Store (Options.Engine and Store nil),
+// nobody else can reach the records, so a detached session stays here and
+// nowhere else: no record is copied, no hash computed; a resume finds it
+// by its ID and compares the token's secret in constant time. Otherwise
+// the session is saved in the engine (Engine.SaveSession) under the
+// SHA-256 of its token, with its topics and a checkpoint, so that any node
+// can resume it; a resume and an expiry of the same session are serialised
+// by one of a few lock stripes (chosen by session ID) held around
+// TakeSession, so that each tells correctly whether the other won.
 //
 // Expiry needs no timer per session: the window is the same for all, so
 // detached sessions expire in the order they were detached. One queue in
@@ -349,21 +365,42 @@ func (m *sessions) detach(s *Session, ce *CloseError) {
 	}
 	var tok [tokenLen]byte
 	key := tokenKey(string(appendToken(tok[:0], &s.uuid, &secret)))
-	s.pushMu.Lock()
-	seq := s.seq
-	s.pushMu.Unlock()
-	rec := SessionRecord{ID: s.ID(), Attrs: s.Attrs(), Seq: seq, ExpiresAt: time.Now().Add(cfg.ResumeWindow)}
+	st := s.state(time.Now().Add(cfg.ResumeWindow))
 	lock := m.stripe(&s.uuid)
 	lock.Lock()
 	defer lock.Unlock()
-	if err := cfg.Store.Save(context.Background(), key, rec); err != nil {
-		m.srv.reportError(nil, fmt.Errorf("save session %s: %w", rec.ID, err))
+	if err := m.srv.engine.SaveSession(context.Background(), key, st); err != nil {
+		m.srv.reportError(nil, fmt.Errorf("save session %s: %w", st.ID, err))
 		m.srv.endSession(s)
 		return
 	}
 	m.mu.Lock()
 	m.keepLocked(s, monoNow()+int64(cfg.ResumeWindow))
 	m.mu.Unlock()
+}
+
+// state returns what the engine keeps of s to resume it on any node: its
+// attributes, its topics and a checkpoint. A session whose events were
+// lost gets no position, so that its resume answers "overrun".
+func (s *Session) state(expires time.Time) SessionState {
+	st := SessionState{ID: s.ID(), Attrs: s.Attrs(), ExpiresAt: expires}
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
+	st.Topics = s.topicListLocked()
+	st.TopicsSince = s.since
+	st.Checkpoint = Checkpoint{Seq: s.seq, Pos: s.pos}
+	if s.lost || s.hold {
+		st.Checkpoint.Pos = Position{}
+	}
+	return st
+}
+
+// topicListLocked returns all the session's topics: its own,
+// BroadcastTopic and those it joined. pushMu held.
+func (s *Session) topicListLocked() []string {
+	l := make([]string, 0, 2+len(s.topics))
+	l = append(l, s.own, BroadcastTopic)
+	return append(l, s.topics...)
 }
 
 // keepLocked registers s as detached until at and queues its expiry. mu held.
@@ -458,13 +495,14 @@ func (m *sessions) expire(e expiry) {
 	secret := s.secret // unchanged since the detach: no resume took it
 	s.mu.Unlock()
 	var tok [tokenLen]byte
-	_, err := m.srv.cfg.Store.Take(context.Background(), tokenKey(string(appendToken(tok[:0], &s.uuid, &secret))))
+	_, err := m.srv.engine.TakeSession(context.Background(), tokenKey(string(appendToken(tok[:0], &s.uuid, &secret))))
 	lock.Unlock()
 	if err != nil && !errors.Is(err, ErrSessionExpired) {
-		// Not found: taken by another process sharing the store, where it
-		// lives on. Any other error: the store is failing; the session is
-		// ended here rather than leaked.
+		// Not found: taken by another node sharing the engine, where it
+		// lives on; this copy is stale. Any other error: the engine is
+		// failing; the session is ended here rather than leaked.
 		if errors.Is(err, ErrSessionNotFound) {
+			m.srv.dropSession(s)
 			return
 		}
 		m.srv.reportError(nil, fmt.Errorf("expire session %s: %w", s.ID(), err))
@@ -494,20 +532,22 @@ func (s *Session) secretMatches(secret string) bool {
 	return subtle.ConstantTimeCompare(enc[:], []byte(secret)) == 1 && issued
 }
 
-// resume takes the detached session for token.
-func (m *sessions) resume(ctx context.Context, token string) (*Session, error) {
+// resume takes the detached session for token: a session held here, or
+// a new *Session made from the engine's record (rec), not registered yet,
+// when it was detached on another node.
+func (m *sessions) resume(ctx context.Context, token string) (s *Session, rec *SessionState, err error) {
 	u, secret, ok := parseToken(token)
 	if !ok {
-		return nil, ErrSessionNotFound
+		return nil, nil, ErrSessionNotFound
 	}
 	if m.local {
-		return m.resumeLocal(u, secret)
+		s, err := m.resumeLocal(u, secret)
+		return s, nil, err
 	}
 	lock := m.stripe(&u)
 	lock.Lock()
-	rec, err := m.srv.cfg.Store.Take(ctx, tokenKey(token))
-	var s *Session
-	if err == nil && rec.ID != token[:uuidLen] {
+	st, err := m.srv.engine.TakeSession(ctx, tokenKey(token))
+	if err == nil && st.ID != token[:uuidLen] {
 		err = ErrSessionNotFound // a token whose secret belongs to another ID
 	}
 	if err == nil || errors.Is(err, ErrSessionExpired) {
@@ -523,20 +563,20 @@ func (m *sessions) resume(ctx context.Context, token string) (*Session, error) {
 		if s != nil {
 			m.srv.endSession(s) // its expiry will not find it any more
 		}
-		return nil, ErrSessionExpired
+		return nil, nil, ErrSessionExpired
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if s == nil {
-		s = &Session{uuid: u, srv: m.srv, seq: rec.Seq} // detached by another process: no events to replay
-		m.srv.addLive(s)
+		s = &Session{uuid: u, srv: m.srv} // detached by another node
+		rec = &st
 	}
 	s.mu.Lock()
-	s.attrs = maps.Clone(rec.Attrs)
+	s.attrs = maps.Clone(st.Attrs)
 	s.renewSecretLocked() // the token is spent
 	s.mu.Unlock()
-	return s, nil
+	return s, rec, nil
 }
 
 // resumeLocal is resume with the default store: the detached session is

@@ -387,13 +387,15 @@ func TestSessionEndsWithoutToken(t *testing.T) {
 	}
 }
 
-// Resume through a shared store from another process: a new *Session
-// with the same ID and attributes.
+// Resume through a shared store from another process (sharing an engine,
+// whose events the resume reads): a new *Session with the same ID and
+// attributes.
 func TestSessionResumeAcrossServers(t *testing.T) {
 	store := runtime.NewMemoryStore()
+	eng := runtime.NewMemoryEngine(runtime.MemoryEngineOptions{})
 	h1, h2 := newSessionHandler(), newSessionHandler()
-	e1 := start(t, viaListener, runtime.Options{Handler: h1, Store: store, ResumeWindow: 300 * time.Millisecond})
-	e2 := start(t, viaListener, runtime.Options{Handler: h2, Store: store})
+	e1 := start(t, viaListener, runtime.Options{Handler: h1, Engine: eng, Store: store, ResumeWindow: 300 * time.Millisecond})
+	e2 := start(t, viaListener, runtime.Options{Handler: h2, Engine: eng.NewNode(), Store: store})
 	a := dial(t, e1.addr)
 	sess := runtime.SessionOf(e1.rec.nextOpen(t))
 	a.ask("set:cart=3 items")

@@ -7,8 +7,10 @@
 //
 // SIGINT and SIGTERM shut down gracefully: every connection gets close
 // 1001 (going away) and the pages reconnect when the server is back. The
-// room lives in memory; after a restart the pages start over and log in
-// again by themselves.
+// room's presence and sessions live in the default in-memory engine; after
+// a restart the pages start over and log in again by themselves. The room
+// keeps no state of its own: servers sharing one engine (Options.Engine)
+// serve one room.
 package main
 
 import (
@@ -68,7 +70,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	room.SetServer(srv)
 	page, err := fs.Sub(web, "web")
 	if err != nil {
 		return err

@@ -48,7 +48,7 @@ func (c *client) stillLoggedIn(what string) {
 }
 
 func TestBadInputKeepsTheUserLoggedIn(t *testing.T) {
-	addr, room := start(t, runtime.Options{})
+	addr, srv := start(t, runtime.Options{})
 	ann, _ := dial(t, addr, "", 0)
 	ann.ok("login", `{"name":"ann"}`)
 	ann.event("joined", `{"name":"ann","users":["ann"]}`)
@@ -97,8 +97,8 @@ func TestBadInputKeepsTheUserLoggedIn(t *testing.T) {
 		}
 		ann.stillLoggedIn(tt.send)
 	}
-	if got := strings.Join(room.Online(), ","); got != "ann" {
-		t.Errorf("Online() = %s, want ann", got)
+	if got := strings.Join(online(t, srv), ","); got != "ann" {
+		t.Errorf("online %s, want ann", got)
 	}
 }
 
@@ -133,7 +133,7 @@ func TestBadHelloThenAGoodOne(t *testing.T) {
 
 // Frames that are not JSON objects close their connection, and no other.
 func TestUndecodableFramesClose(t *testing.T) {
-	addr, room := start(t, runtime.Options{})
+	addr, srv := start(t, runtime.Options{})
 	ann, _ := dial(t, addr, "", 0)
 	ann.ok("login", `{"name":"ann"}`)
 	ann.event("joined", `{"name":"ann","users":["ann"]}`)
@@ -160,8 +160,8 @@ func TestUndecodableFramesClose(t *testing.T) {
 		checkClosed(t, c, tt.code, tt.reason)
 		ann.stillLoggedIn(fmt.Sprintf("another connection's %q", tt.send))
 	}
-	if got := strings.Join(room.Online(), ","); got != "ann" {
-		t.Errorf("Online() = %s, want ann", got)
+	if got := strings.Join(online(t, srv), ","); got != "ann" {
+		t.Errorf("online %s, want ann", got)
 	}
 }
 

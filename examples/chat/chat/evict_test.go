@@ -15,7 +15,7 @@ import (
 // client told 1008 does not come back.
 func TestEvictedUserLeaves(t *testing.T) {
 	opened := make(chan *runtime.Conn, 2)
-	addr, room := start(t, runtime.Options{
+	addr, srv := start(t, runtime.Options{
 		MaxQueuedBytes: 64 << 10,
 		CloseTimeout:   time.Second, // the evicted client reads nothing: its close frame waits this long
 		ResumeWindow:   time.Minute,
@@ -59,7 +59,7 @@ func TestEvictedUserLeaves(t *testing.T) {
 		t.Fatalf("slow closed with %v, want 1008", ce)
 	}
 	ann.event("left", `{"name":"slow","users":["ann"]}`)
-	if got := strings.Join(room.Online(), ","); got != "ann" {
-		t.Errorf("Online() = %s", got)
+	if got := strings.Join(online(t, srv), ","); got != "ann" {
+		t.Errorf("online %s", got)
 	}
 }

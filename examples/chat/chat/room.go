@@ -22,40 +22,39 @@ const (
 // an attribute it survives a resume with the session.
 const nameAttr = "chat.name"
 
-// Room is the chat room: who is online. Every session of the server gets
-// every event (logged in or not, connected or detached and waiting for its
-// client to resume it: runtime.Server.Broadcast), and every session sees
-// them in the same order: events are broadcast under the room's lock.
+// OnlineGroup is the presence group (runtime.Server.Presence) of who is
+// online: a name, held by the ID of the session logged in with it.
+const OnlineGroup = "chat.online"
+
+// Room is the chat room. Every session of the server gets every event
+// (logged in or not, connected or detached and waiting for its client to
+// resume it, on every server process sharing the engine:
+// runtime.Server.Broadcast).
 //
-// A user is online from login until the first of: logout, the end of
-// their session (the client closed with 1000, or shutdown; or the
-// connection was lost, by the network or the server's health check, and
-// the client did not resume it within the resume window). Each of those
-// broadcasts left exactly once.
+// Who is online is the engine's presence group OnlineGroup, and a
+// session's name its attribute: the room keeps no state of its own, so
+// that several server processes sharing one engine serve one room. A name
+// is claimed atomically (of two logins with one name, on any processes,
+// one wins) and released once: a user is online from login until the
+// first of logout and the end of their session (the client closed with
+// 1000, or shutdown; or the connection was lost, by the network or the
+// server's health check, and the client did not resume it within the
+// resume window). Only the release that frees the name broadcasts left,
+// so each of those broadcasts left exactly once.
 //
-// Wire a Room into a server with its Hooks (OnSessionEnd),
-// Register(router, room) and, once the server exists, SetServer. Room is
-// safe for concurrent use.
+// Handlers reach the server through the session (runtime.Session.Server):
+// wire a Room into a server with its Hooks (OnSessionEnd) and
+// Register(router, room), in any order. Room is safe for concurrent use.
 type Room struct {
 	UnimplementedHandler
 
-	mu     sync.Mutex
-	srv    *runtime.Server
-	online map[string]*runtime.Session // by name
+	// mu orders this process's joins, leaves and messages, so that the
+	// users lists in its joined and left events follow their order.
+	mu sync.Mutex
 }
 
-// NewRoom returns an empty room.
-func NewRoom() *Room {
-	return &Room{online: make(map[string]*runtime.Session)}
-}
-
-// SetServer sets the server whose sessions get the room's events. Call it
-// before serving.
-func (r *Room) SetServer(srv *runtime.Server) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.srv = srv
-}
+// NewRoom returns a room.
+func NewRoom() *Room { return &Room{} }
 
 // Hooks returns h with the room's OnSessionEnd added (h's own runs first).
 func (r *Room) Hooks(h runtime.Hooks) runtime.Hooks {
@@ -64,8 +63,8 @@ func (r *Room) Hooks(h runtime.Hooks) runtime.Hooks {
 		if end != nil {
 			end(s)
 		}
-		// Not on the runtime's goroutine: leaving broadcasts under
-		// the room's lock.
+		// Not on the runtime's goroutine: leaving calls the engine and
+		// broadcasts under the room's lock.
 		go r.sessionEnded(s)
 	}
 	return h
@@ -75,45 +74,50 @@ func (r *Room) Hooks(h runtime.Hooks) runtime.Hooks {
 func (r *Room) sessionEnded(s *runtime.Session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if name, ok := s.Get(nameAttr); ok && r.online[name] == s {
-		r.leaveLocked(s, name)
+	if name, ok := s.Get(nameAttr); ok {
+		_ = r.leaveLocked(context.Background(), s, name)
 	}
 }
 
-// Online returns who is online, in order.
-func (r *Room) Online() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.usersLocked()
-}
-
-func (r *Room) usersLocked() []string {
-	users := make([]string, 0, len(r.online))
-	for name := range r.online {
+// Online returns who is online in the room of srv, in order.
+func Online(ctx context.Context, srv *runtime.Server) ([]string, error) {
+	members, err := srv.Presence(OnlineGroup).Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	users := make([]string, 0, len(members))
+	for name := range members {
 		users = append(users, name)
 	}
 	slices.Sort(users)
-	return users
+	return users, nil
 }
 
 // Login implements Handler.
-func (r *Room) Login(_ context.Context, s *runtime.Session, args *LoginArgs) (*LoginResult, error) {
+func (r *Room) Login(ctx context.Context, s *runtime.Session, args *LoginArgs) (*LoginResult, error) {
 	name := strings.TrimSpace(args.Name)
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if current, ok := s.Get(nameAttr); ok && r.online[current] == s {
+	if current, ok := s.Get(nameAttr); ok {
 		return nil, &AlreadyLoggedInError{Message: fmt.Sprintf("logged in as %q already; log out first", current)}
 	}
-	if _, taken := r.online[name]; taken {
+	srv := s.Server()
+	_, won, err := srv.Presence(OnlineGroup).Claim(ctx, name, s.ID())
+	if err != nil {
+		return nil, err
+	}
+	if !won {
 		return nil, &NameTakenError{Message: fmt.Sprintf("%q is online already", name)}
 	}
-	r.online[name] = s
 	s.Set(nameAttr, name)
-	users := r.usersLocked()
-	_ = BroadcastJoined(r.srv, &JoinedEvent{Name: name, Users: users})
+	users, err := Online(ctx, srv)
+	if err != nil {
+		return nil, err
+	}
+	_ = BroadcastJoined(srv, &JoinedEvent{Name: name, Users: users})
 	return &LoginResult{Users: users}, nil
 }
 
@@ -136,21 +140,34 @@ func checkName(name string) error {
 }
 
 // Logout implements Handler.
-func (r *Room) Logout(_ context.Context, s *runtime.Session) error {
+func (r *Room) Logout(ctx context.Context, s *runtime.Session) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	name, _ := s.Get(nameAttr)
-	if r.online[name] == s {
-		r.leaveLocked(s, name)
+	if name, ok := s.Get(nameAttr); ok {
+		return r.leaveLocked(ctx, s, name)
 	}
 	return nil
 }
 
-// leaveLocked takes name offline and tells everyone.
-func (r *Room) leaveLocked(s *runtime.Session, name string) {
-	delete(r.online, name)
+// leaveLocked takes name offline and, if this call freed it, tells
+// everyone: of several leaves of one login (a logout racing the session's
+// end), one says left.
+func (r *Room) leaveLocked(ctx context.Context, s *runtime.Session, name string) error {
+	srv := s.Server()
+	freed, err := srv.Presence(OnlineGroup).Release(ctx, name, s.ID())
+	if err != nil {
+		return err
+	}
 	s.Delete(nameAttr)
-	_ = BroadcastLeft(r.srv, &LeftEvent{Name: name, Users: r.usersLocked()})
+	if !freed {
+		return nil
+	}
+	users, err := Online(ctx, srv)
+	if err != nil {
+		return err
+	}
+	_ = BroadcastLeft(srv, &LeftEvent{Name: name, Users: users})
+	return nil
 }
 
 // User implements Handler: the said event goes to everyone.
@@ -163,12 +180,12 @@ func (r *Room) User(_ context.Context, s *runtime.Session, args *UserArgs) error
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	name, _ := s.Get(nameAttr)
-	if r.online[name] != s {
+	name, ok := s.Get(nameAttr)
+	if !ok {
 		// Logged out by a call that ran concurrently, after the guard.
 		return &NotLoggedInError{Message: "log in first"}
 	}
-	_ = BroadcastSaid(r.srv, &SaidEvent{From: name, Content: args.Content})
+	_ = BroadcastSaid(s.Server(), &SaidEvent{From: name, Content: args.Content})
 	return nil
 }
 
@@ -180,13 +197,9 @@ func (r *Room) Shutdown(ctx context.Context, _ *runtime.Session) error {
 	return nil
 }
 
-// GuardLoggedIn implements Handler.
+// GuardLoggedIn implements Handler: the session's name attribute is set
+// from the claim of the name to its release.
 func (r *Room) GuardLoggedIn(_ context.Context, s *runtime.Session) bool {
-	name, ok := s.Get(nameAttr)
-	if !ok {
-		return false
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.online[name] == s
+	_, ok := s.Get(nameAttr)
+	return ok
 }

@@ -23,8 +23,8 @@ import (
 )
 
 // start serves a fresh room on loopback with o (Handler set here, the
-// room's hooks added to o's) and returns its address and room.
-func start(t *testing.T, o runtime.Options) (string, *chat.Room) {
+// room's hooks added to o's) and returns its address and server.
+func start(t *testing.T, o runtime.Options) (string, *runtime.Server) {
 	t.Helper()
 	room := chat.NewRoom()
 	router := runtime.NewRouter()
@@ -35,7 +35,6 @@ func start(t *testing.T, o runtime.Options) (string, *chat.Room) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	room.SetServer(srv)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +45,17 @@ func start(t *testing.T, o runtime.Options) (string, *chat.Room) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	return ln.Addr().String(), room
+	return ln.Addr().String(), srv
+}
+
+// online returns who is online in the room of srv.
+func online(t *testing.T, srv *runtime.Server) []string {
+	t.Helper()
+	users, err := chat.Online(t.Context(), srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return users
 }
 
 // frame is a server frame as the tests look at it.
@@ -201,7 +210,7 @@ func (c *client) quiet(d time.Duration) {
 }
 
 func TestLoginPresenceAndSaid(t *testing.T) {
-	addr, room := start(t, runtime.Options{})
+	addr, srv := start(t, runtime.Options{})
 	ann, _ := dial(t, addr, "", 0)
 	bob, _ := dial(t, addr, "", 0)
 	if got := ann.ok("login", `{"name":"  ann "}`); got != `{"users":["ann"]}` {
@@ -217,8 +226,8 @@ func TestLoginPresenceAndSaid(t *testing.T) {
 	for _, c := range []*client{ann, bob} {
 		c.event("said", `{"from":"ann","content":"<b>hi</b>"}`)
 	}
-	if got := strings.Join(room.Online(), ","); got != "ann,bob" {
-		t.Errorf("Online() = %s", got)
+	if got := strings.Join(online(t, srv), ","); got != "ann,bob" {
+		t.Errorf("online %s", got)
 	}
 }
 
@@ -314,7 +323,7 @@ func TestLeftExactlyOnce(t *testing.T) {
 			// The watcher answers pings only while it reads (leftCount):
 			// the PingTimeout leaves it, on a loaded machine, time to get
 			// there. The deadline only bounds a failure.
-			addr, room := start(t, runtime.Options{
+			addr, srv := start(t, runtime.Options{
 				ResumeWindow: 200 * time.Millisecond,
 				PingInterval: 300 * time.Millisecond,
 				PingTimeout:  time.Second,
@@ -333,8 +342,8 @@ func TestLeftExactlyOnce(t *testing.T) {
 			if n != 1 {
 				t.Errorf("%d left events for ann, want 1", n)
 			}
-			if online := room.Online(); len(online) != 0 {
-				t.Errorf("Online() = %v, want nobody", online)
+			if users := online(t, srv); len(users) != 0 {
+				t.Errorf("online %v, want nobody", users)
 			}
 		})
 	}
@@ -345,7 +354,7 @@ func TestLeftExactlyOnce(t *testing.T) {
 // with the welcome.
 func TestResumeKeepsLogin(t *testing.T) {
 	closed := make(chan struct{}, 4)
-	addr, room := start(t, runtime.Options{
+	addr, srv := start(t, runtime.Options{
 		ResumeWindow: time.Minute,
 		Hooks:        runtime.Hooks{OnClose: func(*runtime.Conn, *runtime.CloseError) { closed <- struct{}{} }},
 	})
@@ -377,7 +386,7 @@ func TestResumeKeepsLogin(t *testing.T) {
 	back.event("said", `{"from":"ann","content":"here"}`)
 	watcher.event("said", `{"from":"ann","content":"here"}`)
 	watcher.quiet(300 * time.Millisecond) // no left, no joined
-	if got := strings.Join(room.Online(), ","); got != "ann,bob" {
-		t.Errorf("Online() = %s", got)
+	if got := strings.Join(online(t, srv), ","); got != "ann,bob" {
+		t.Errorf("online %s", got)
 	}
 }

@@ -1,0 +1,451 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	goruntime "runtime"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Topics (docs/engine.md): every event goes through the Engine, published
+// on a topic, and comes back to every node whose sessions belong to that
+// topic. A session belongs to its own topic (Push), to BroadcastTopic
+// (Broadcast) and to the topics it joined (Join). The node numbers each
+// session's events in the engine's order as they are delivered, which is
+// what makes a session's seq the same on every node.
+
+// BroadcastTopic is the topic every session belongs to: Server.Broadcast
+// publishes on it. Topic names starting with "duplex." are the runtime's;
+// a session's own topic is "duplex.s.<session id>".
+const BroadcastTopic = "duplex.all"
+
+const (
+	reservedTopicPrefix = "duplex."
+	ownTopicPrefix      = "duplex.s."
+)
+
+// errReservedTopic is returned for a topic name of the runtime's.
+var errReservedTopic = errors.New(`runtime: topic names starting with "duplex." are reserved`)
+
+func checkAppTopic(topic string) error {
+	switch {
+	case topic == "":
+		return errors.New("runtime: empty topic")
+	case strings.HasPrefix(topic, reservedTopicPrefix):
+		return errReservedTopic
+	}
+	return nil
+}
+
+// ownTopic returns the name of the session's own topic.
+func ownTopic(u *[16]byte) string {
+	b := make([]byte, 0, len(ownTopicPrefix)+uuidLen)
+	b = append(b, ownTopicPrefix...)
+	return string(appendUUID(b, u))
+}
+
+// ownTopicID returns the session ID of an own topic.
+func ownTopicID(topic string) ([16]byte, bool) {
+	id, ok := strings.CutPrefix(topic, ownTopicPrefix)
+	if !ok {
+		return [16]byte{}, false
+	}
+	return parseUUID(id)
+}
+
+// Publish publishes the event on topic through the engine: every session
+// that joined topic (Session.Join), on any node sharing the engine, gets it
+// numbered with its next seq, and keeps it for its resume while it waits
+// for its client. The event is encoded once. It returns once the engine
+// ordered the event (the in-memory engine delivers it to this node's
+// sessions before it returns, unless another goroutine is delivering at
+// the time); events published one after the other reach every session in
+// that order. Topic names starting with "duplex." are refused.
+func (s *Server) Publish(ctx context.Context, topic, event string, data []byte) error {
+	if err := checkAppTopic(topic); err != nil {
+		return err
+	}
+	return s.publish(ctx, topic, event, data)
+}
+
+func (s *Server) publish(ctx context.Context, topic, event string, data []byte) error {
+	if _, err := s.engine.Publish(ctx, topic, newEventPayload(event, data)); err != nil {
+		return fmt.Errorf("runtime: publish %q on %q: %w", event, topic, err)
+	}
+	return nil
+}
+
+// ServerOf returns the Server of the call that ctx belongs to (a method's
+// context, or one derived from it), or nil. Handlers reach the server's
+// Broadcast, Publish and Presence through it (or Session.Server), so that
+// an app needs no reference to the server at construction.
+func ServerOf(ctx context.Context) *Server {
+	if cc, ok := ctx.Value(callContextKey{}).(*callContext); ok {
+		return cc.srv
+	}
+	return nil
+}
+
+// Server returns the server the session belongs to.
+func (s *Session) Server() *Server { return s.srv }
+
+// Join makes the session a member of topic: every event published on it
+// after Join returns (Server.Publish, from any node sharing the engine)
+// reaches the session, numbered in order with its other events, until
+// Leave or the session's end. Joining a topic twice does nothing. A client
+// that resumes with a seq from before a Join or a Leave cannot be given
+// what it missed (its events were numbered with other topics): the resume
+// answers "overrun". Topic names starting with "duplex." are refused;
+// ErrClosed when the session has ended.
+func (s *Session) Join(ctx context.Context, topic string) error {
+	if err := checkAppTopic(topic); err != nil {
+		return err
+	}
+	return s.changeTopic(ctx, topic, true)
+}
+
+// Leave ends the session's membership of topic; see Join. Leaving a topic
+// the session is not a member of does nothing.
+func (s *Session) Leave(ctx context.Context, topic string) error {
+	if err := checkAppTopic(topic); err != nil {
+		return err
+	}
+	return s.changeTopic(ctx, topic, false)
+}
+
+// Topics returns the topics the session joined, in the order it joined
+// them (its own topic and BroadcastTopic, which every session has, are not
+// listed).
+func (s *Session) Topics() []string {
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
+	return slices.Clone(s.topics)
+}
+
+// changeTopic joins or leaves topic at a Sync point of the node's
+// deliveries (docs/engine.md): everything delivered before it is numbered
+// with the old topics, everything after with the new ones.
+func (s *Session) changeTopic(ctx context.Context, topic string, join bool) error {
+	srv := s.srv
+	s.joinMu.Lock()
+	defer s.joinMu.Unlock()
+	s.mu.Lock()
+	ended := s.ended
+	s.mu.Unlock()
+	s.pushMu.Lock()
+	member := slices.Contains(s.topics, topic)
+	s.pushMu.Unlock()
+	switch {
+	case ended:
+		return ErrClosed
+	case member == join:
+		return nil
+	}
+	if join {
+		if err := srv.ref(ctx, topic); err != nil {
+			return err
+		}
+	}
+	err := srv.engine.Sync(ctx, func(p Position) {
+		srv.dmu.Lock()
+		if s.gone {
+			srv.dmu.Unlock()
+			if join {
+				go srv.unref(topic) // the end did not count it
+			}
+			return
+		}
+		if join {
+			set := srv.rooms[topic]
+			if set == nil {
+				set = make(map[*Session]struct{})
+				srv.rooms[topic] = set
+			}
+			set[s] = struct{}{}
+		} else if set := srv.rooms[topic]; set != nil {
+			delete(set, s)
+			if len(set) == 0 {
+				delete(srv.rooms, topic)
+			}
+		}
+		s.pushMu.Lock()
+		if join {
+			s.topics = append(s.topics, topic)
+		} else if i := slices.Index(s.topics, topic); i >= 0 {
+			s.topics = slices.Delete(s.topics, i, i+1)
+		}
+		s.syncPointLocked(p)
+		s.pushMu.Unlock()
+		srv.dmu.Unlock()
+		if !join {
+			go srv.unref(topic) // after its last delivery to s
+		}
+	})
+	if err != nil {
+		if join {
+			srv.unref(topic)
+		}
+		return fmt.Errorf("runtime: %s %q: %w", map[bool]string{true: "join", false: "leave"}[join], topic, err)
+	}
+	return nil
+}
+
+// syncPointLocked makes (seq, p) the session's checkpoint and its topics'
+// start, at a Sync point: every event up to p was delivered before. While
+// a resume holds the session's deliveries, it is held with them, in order.
+// pushMu held.
+func (s *Session) syncPointLocked(p Position) {
+	if s.hold {
+		s.held = append(s.held, heldEvent{pos: p})
+		return
+	}
+	s.since = s.seq
+	s.pos = p
+}
+
+// ref counts one more session of this node wanting topic, subscribing the
+// node on the first.
+func (s *Server) ref(ctx context.Context, topic string) error {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	if s.refs[topic] == 0 {
+		if err := s.engine.Subscribe(ctx, topic); err != nil {
+			return fmt.Errorf("runtime: subscribe %q: %w", topic, err)
+		}
+	}
+	s.refs[topic]++
+	return nil
+}
+
+// unref undoes ref, unsubscribing the node after the last session.
+func (s *Server) unref(topic string) {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	if s.refs[topic]--; s.refs[topic] > 0 {
+		return
+	}
+	delete(s.refs, topic)
+	if err := s.engine.Unsubscribe(context.Background(), topic); err != nil && !errors.Is(err, ErrEngineClosed) {
+		s.reportError(nil, fmt.Errorf("runtime: unsubscribe %q: %w", topic, err))
+	}
+}
+
+// openSession subscribes the node to a new session's own topic and makes
+// the session a member of its topics at a Sync point, numbering from 0.
+func (s *Server) openSession(sess *Session) {
+	sess.own = ownTopic(&sess.uuid)
+	ctx := s.ctx
+	err := s.engine.Subscribe(ctx, sess.own)
+	if err == nil {
+		err = s.engine.Sync(ctx, func(p Position) {
+			sess.pushMu.Lock()
+			sess.syncPointLocked(p)
+			sess.pushMu.Unlock()
+			s.register(sess)
+		})
+	}
+	if err != nil {
+		// Without the engine the session gets no events; the app's
+		// pushes to it fail.
+		s.reportError(nil, fmt.Errorf("runtime: open session: %w", err))
+	}
+}
+
+// register makes sess a member of its topics on this node, unless it has
+// ended.
+func (s *Server) register(sess *Session) {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	if sess.gone {
+		return
+	}
+	s.all[sess] = struct{}{}
+	s.own[sess.uuid] = sess
+	sess.pushMu.Lock()
+	topics := sess.topics
+	sess.pushMu.Unlock()
+	for _, t := range topics {
+		set := s.rooms[t]
+		if set == nil {
+			set = make(map[*Session]struct{})
+			s.rooms[t] = set
+		}
+		set[sess] = struct{}{}
+	}
+}
+
+// dropSession removes sess from this node's audiences for good and ends
+// the node's subscriptions for it. It does not run the end hook: see
+// endSession.
+func (s *Server) dropSession(sess *Session) {
+	s.dmu.Lock()
+	if sess.gone {
+		s.dmu.Unlock()
+		return
+	}
+	sess.gone = true
+	delete(s.all, sess)
+	if s.own[sess.uuid] == sess {
+		delete(s.own, sess.uuid)
+	}
+	sess.pushMu.Lock()
+	topics := slices.Clone(sess.topics)
+	sess.pushMu.Unlock()
+	for _, t := range topics {
+		if set := s.rooms[t]; set != nil {
+			delete(set, sess)
+			if len(set) == 0 {
+				delete(s.rooms, t)
+			}
+		}
+	}
+	s.dmu.Unlock()
+	if sess.own != "" {
+		if err := s.engine.Unsubscribe(context.Background(), sess.own); err != nil && !errors.Is(err, ErrEngineClosed) {
+			s.reportError(nil, fmt.Errorf("runtime: unsubscribe %q: %w", sess.own, err))
+		}
+	}
+	for _, t := range topics {
+		s.unref(t) // counted by Join, or by the resume that made sess
+	}
+}
+
+// receiver is the Server as the engine's Receiver.
+type receiver Server
+
+// Deliver implements Receiver: it fans the event out to the sessions of
+// its topic held here, each numbering it with its next seq and queueing it
+// on its connection without blocking.
+func (r *receiver) Deliver(ev Event) {
+	s := (*Server)(r)
+	body, err := eventBodyFromPayload(ev.Payload)
+	if err != nil {
+		s.reportError(nil, fmt.Errorf("runtime: deliver %v on %q: %w", ev.Pos, ev.Topic, err))
+		return
+	}
+	if ev.Topic != BroadcastTopic {
+		if u, ok := ownTopicID(ev.Topic); ok {
+			s.dmu.Lock()
+			sess := s.own[u]
+			s.dmu.Unlock()
+			if sess != nil {
+				sess.deliver(ev.Pos, body)
+			}
+			return
+		}
+	}
+	list := audiences.Get().(*[]*Session)
+	all := s.audience((*list)[:0], ev.Topic)
+	defer func() {
+		clear(all)
+		*list = all[:0]
+		audiences.Put(list)
+	}()
+	parts := min(goruntime.GOMAXPROCS(0), (len(all)+broadcastChunk-1)/broadcastChunk)
+	if parts <= 1 {
+		deliverAll(all, ev.Pos, body)
+		return
+	}
+	size := (len(all) + parts - 1) / parts
+	var wg sync.WaitGroup
+	for i := size; i < len(all); i += size {
+		part := all[i:min(i+size, len(all))]
+		wg.Go(func() { deliverAll(part, ev.Pos, body) })
+	}
+	deliverAll(all[:size], ev.Pos, body)
+	wg.Wait()
+}
+
+// audience appends the sessions of topic held here to dst.
+func (s *Server) audience(dst []*Session, topic string) []*Session {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	set := s.all
+	if topic != BroadcastTopic {
+		set = s.rooms[topic]
+	}
+	for sess := range set {
+		dst = append(dst, sess)
+	}
+	return dst
+}
+
+func deliverAll(sessions []*Session, pos Position, body *eventBody) {
+	for _, sess := range sessions {
+		sess.deliver(pos, body)
+	}
+}
+
+// Lost implements Receiver: the sessions of the topics can no longer be
+// numbered without a gap. Their connections are closed with 1012 (service
+// restart), so that clients come back, and their resume answers "overrun".
+func (r *receiver) Lost(topics []string, err error) {
+	s := (*Server)(r)
+	s.reportError(nil, fmt.Errorf("runtime: events lost for %d topics (0: all): %w", len(topics), err))
+	var lost []*Session
+	s.dmu.Lock()
+	if topics == nil {
+		for sess := range s.all {
+			lost = append(lost, sess)
+		}
+	}
+	for _, t := range topics {
+		switch u, own := ownTopicID(t); {
+		case t == BroadcastTopic:
+			for sess := range s.all {
+				lost = append(lost, sess)
+			}
+		case own:
+			if sess := s.own[u]; sess != nil {
+				lost = append(lost, sess)
+			}
+		default:
+			for sess := range s.rooms[t] {
+				lost = append(lost, sess)
+			}
+		}
+	}
+	s.dmu.Unlock()
+	for _, sess := range lost {
+		sess.pushMu.Lock()
+		sess.lost = true
+		sess.pushMu.Unlock()
+		if c := sess.Conn(); c != nil {
+			go c.Close(CloseServiceRestart, "events lost")
+		}
+	}
+}
+
+// Presence is a group of unique claims kept by the engine, shared by every
+// node: who is online, which node runs a job. Keys are claimed by owners
+// (a session ID, say); of any number of concurrent claims of a free key
+// exactly one wins, cluster-wide. Get one with Server.Presence.
+type Presence struct {
+	e     Engine
+	group string
+}
+
+// Presence returns the presence group named group.
+func (s *Server) Presence(group string) Presence { return Presence{e: s.engine, group: group} }
+
+// Claim makes owner the holder of key if nobody holds it, atomically, and
+// returns the holder after the call and whether it is owner (a repeated
+// claim by the holder wins again). A claim lasts until released.
+func (p Presence) Claim(ctx context.Context, key, owner string) (holder string, won bool, err error) {
+	return p.e.Claim(ctx, p.group, key, owner)
+}
+
+// Release frees key if owner holds it, and reports whether it did: of
+// several releases of one claim, one reports true.
+func (p Presence) Release(ctx context.Context, key, owner string) (bool, error) {
+	return p.e.Release(ctx, p.group, key, owner)
+}
+
+// Members returns the keys held with their holders: a snapshot, the
+// caller's to keep.
+func (p Presence) Members(ctx context.Context) (map[string]string, error) {
+	return p.e.Members(ctx, p.group)
+}
