@@ -128,7 +128,8 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 // already in progress have opened and closed the same way) or ctx is done,
 // then closes whatever is left. It returns ctx.Err() when it had to
 // cut connections off, and closes the node's engine (Options.Engine).
-// Detached sessions of the in-memory engine are lost with the process. Calls after the first wait like the first.
+// Detached sessions of the in-memory engine are lost with the process.
+// Calls after the first wait like the first.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.t.Shutdown(ctx)
 	s.stop()
