@@ -67,8 +67,7 @@ type MemoryEngine struct {
 	closed atomic.Bool
 
 	// guarded by sh.mu
-	started bool
-	topics  map[string]struct{} // subscribed
+	started bool // its subscriptions are in memShared.subs
 
 	mu       sync.Mutex // guards what follows; taken inside sh.mu, never around it
 	cond     sync.Cond  // on mu: signalled when draining ends
@@ -88,9 +87,10 @@ type memShared struct {
 	mu     sync.Mutex
 	epoch  uint64
 	gseq   uint64
-	topics map[string]*memTopic
-	nodes  []*MemoryEngine // started, not closed
-	swept  int64           // monoNow of the last sweep of idle topics
+	topics map[string]*memTopic       // those published on: their history
+	subs   map[string][]*MemoryEngine // topic → the nodes subscribed to it
+	nodes  []*MemoryEngine            // started, not closed
+	swept  int64                      // monoNow of the last sweep of idle topics
 	// dropped is the newest GSeq of the topics dropped by the sweep: a
 	// topic History does not find may have had events up to it.
 	dropped uint64
@@ -103,8 +103,9 @@ type memShared struct {
 	sSwept   time.Time
 }
 
-// memTopic is one topic: its history, a ring of its last events, and the
-// nodes subscribed to it.
+// memTopic is the history of one topic that was published on: a ring of
+// its last events. A topic only subscribed to has none (memShared.subs),
+// so that a session's own topic that gets no push costs no history.
 type memTopic struct {
 	name    string
 	ring    []memEntry // len(ring) is the ring's capacity
@@ -112,8 +113,7 @@ type memTopic struct {
 	n       int        // entries held
 	trimmed uint64     // GSeq of the newest entry dropped; 0 when none
 	newest  uint64     // GSeq of the last event published; 0 when none
-	last    int64      // monoNow of the last publish (or the creation)
-	subs    []*MemoryEngine
+	last    int64      // monoNow of the last publish
 }
 
 type memEntry struct {
@@ -144,6 +144,7 @@ func NewMemoryEngine(opts MemoryEngineOptions) *MemoryEngine {
 	sh := &memShared{
 		epoch:    newEpoch(0),
 		topics:   make(map[string]*memTopic),
+		subs:     make(map[string][]*MemoryEngine),
 		claims:   make(map[string]map[string]string),
 		sessions: make(map[string]SessionState),
 		swept:    monoNow(),
@@ -172,7 +173,7 @@ func NewMemoryEngine(opts MemoryEngineOptions) *MemoryEngine {
 func (m *MemoryEngine) NewNode() *MemoryEngine { return m.sh.node() }
 
 func (sh *memShared) node() *MemoryEngine {
-	m := &MemoryEngine{sh: sh, topics: make(map[string]struct{})}
+	m := &MemoryEngine{sh: sh}
 	m.cond.L = &m.mu
 	return m
 }
@@ -198,14 +199,7 @@ func (m *MemoryEngine) Wipe() {
 	sh.mu.Lock()
 	sh.epoch = newEpoch(sh.epoch)
 	sh.gseq, sh.dropped = 0, 0
-	now := monoNow()
-	for name, t := range sh.topics {
-		if len(t.subs) == 0 {
-			delete(sh.topics, name)
-			continue
-		}
-		t.ring, t.head, t.n, t.trimmed, t.newest, t.last = nil, 0, 0, 0, 0, now
-	}
+	clear(sh.topics) // every history; subscriptions (sh.subs) stay
 	nodes := slices.Clone(sh.nodes)
 	for _, n := range nodes {
 		n.enqueue(memDelivery{lost: fmt.Errorf("engine state lost: %w", ErrEpochChanged)})
@@ -273,7 +267,7 @@ func (m *MemoryEngine) Publish(ctx context.Context, topic string, payload []byte
 		t.trimAge(now - sh.historyAge)
 	}
 	t.push(memEntry{gseq: pos.GSeq, at: now, payload: payload}, sh.historyLen)
-	for _, n := range t.subs {
+	for _, n := range sh.subs[topic] {
 		if n.enqueue(memDelivery{ev: Event{Topic: t.name, Pos: pos, Payload: payload}}) {
 			woken = append(woken, n)
 		}
@@ -306,7 +300,7 @@ func (sh *memShared) sweepLocked(now int64) {
 		return
 	}
 	for name, t := range sh.topics {
-		if len(t.subs) == 0 && now-t.last > sh.topicTTL {
+		if len(sh.subs[name]) == 0 && now-t.last > sh.topicTTL {
 			delete(sh.topics, name)
 			sh.dropped = max(sh.dropped, t.newest)
 		}
@@ -449,10 +443,8 @@ func (m *MemoryEngine) Subscribe(ctx context.Context, topic string) error {
 	case !m.started:
 		return ErrNotStarted
 	}
-	if _, ok := m.topics[topic]; !ok {
-		t := sh.topicLocked(topic, monoNow())
-		t.subs = append(t.subs, m)
-		m.topics[topic] = struct{}{}
+	if !slices.Contains(sh.subs[topic], m) {
+		sh.subs[topic] = append(sh.subs[topic], m)
 	}
 	return nil
 }
@@ -501,19 +493,16 @@ func (m *MemoryEngine) Unsubscribe(ctx context.Context, topic string) error {
 
 // unsubscribeLocked removes the node from topic's subscribers. sh.mu held.
 func (m *MemoryEngine) unsubscribeLocked(topic string) {
-	if _, ok := m.topics[topic]; !ok {
+	subs := m.sh.subs[topic]
+	i := slices.Index(subs, m)
+	if i < 0 {
 		return
 	}
-	delete(m.topics, topic)
-	if t := m.sh.topics[topic]; t != nil {
-		if i := slices.Index(t.subs, m); i >= 0 {
-			t.subs = slices.Delete(t.subs, i, i+1)
-		}
-		if len(t.subs) == 0 && t.newest == 0 {
-			// Never published on (a session's own topic that got no
-			// push): nothing to keep, no history to lose.
-			delete(m.sh.topics, topic)
-		}
+	subs = slices.Delete(subs, i, i+1)
+	if len(subs) == 0 {
+		delete(m.sh.subs, topic) // its history, if any, stays for TopicTTL
+	} else {
+		m.sh.subs[topic] = subs
 	}
 }
 
@@ -749,7 +738,7 @@ func (m *MemoryEngine) Close() error {
 	}
 	sh := m.sh
 	sh.mu.Lock()
-	for topic := range m.topics {
+	for topic := range sh.subs { // deleting while ranging is allowed
 		m.unsubscribeLocked(topic)
 	}
 	if i := slices.Index(sh.nodes, m); i >= 0 {
