@@ -71,7 +71,8 @@ func (s *Session) deliver(pos Position, body *eventBody) {
 	case pos.GSeq <= s.pos.GSeq:
 		return // before the session's topics took effect, or seen already
 	case s.hold:
-		s.held = append(s.held, heldEvent{pos, body})
+		l := s.listsLocked()
+		l.held = append(l.held, heldEvent{pos, body})
 		return
 	}
 	s.mu.Lock()
@@ -97,7 +98,11 @@ func (s *Server) noHistory() bool { return s.cfg.Engine == nil && s.cfg.ReplayBu
 // releaseLocked numbers and writes the held events after the session's
 // position, and ends the hold. pushMu held.
 func (s *Session) releaseLocked(c *Conn) {
-	for _, h := range s.held {
+	var held []heldEvent
+	if s.lists != nil {
+		held = s.lists.held
+	}
+	for _, h := range held {
 		if h.body == nil { // a Sync point (Join, Leave) met during the hold
 			if h.pos.Epoch == s.pos.Epoch && h.pos.GSeq >= s.pos.GSeq {
 				s.since, s.pos = s.seq, h.pos
@@ -113,6 +118,6 @@ func (s *Session) releaseLocked(c *Conn) {
 			_ = h.body.write(c, s.seq)
 		}
 	}
-	clear(s.held)
-	s.held, s.hold = nil, false
+	s.dropHeldLocked()
+	s.hold = false
 }

@@ -132,7 +132,8 @@ func (srv *Server) resumeRecord(ctx context.Context, c *Conn, st *connState, s *
 		if err := srv.ref(ctx, t); err != nil {
 			return nil, err
 		}
-		s.topics = append(s.topics, t) // counted: dropSession uncounts it
+		l := s.listsLocked()
+		l.joined = append(l.joined, t) // counted: dropSession uncounts it
 	}
 	srv.register(s)
 	back := int(cp.Seq - h)

@@ -166,8 +166,7 @@ func (s *Server) endSession(sess *Session) {
 	sess.mu.Unlock()
 	s.dropSession(sess)
 	sess.pushMu.Lock()
-	clear(sess.held)
-	sess.held = nil
+	sess.dropHeldLocked()
 	sess.pushMu.Unlock()
 	if h := s.cfg.Hooks.OnSessionEnd; h != nil {
 		h(sess)

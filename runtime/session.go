@@ -50,10 +50,9 @@ type Session struct {
 	seq    int64
 	pos    Position
 	since  int64
-	topics []string    // joined (Join), besides its own and BroadcastTopic
-	held   []heldEvent // delivered while a resume reads the history
-	hold   bool        // a resume is in progress: deliveries are held
-	lost   bool        // events of its topics were lost: it cannot be resumed
+	lists  *sessionLists // nil until the session joins a topic or is held
+	hold   bool          // a resume is in progress: deliveries are held
+	lost   bool          // events of its topics were lost: it cannot be resumed
 }
 
 // uuidLen and tokenLen are the lengths of a session ID (a canonical UUID)
@@ -398,9 +397,42 @@ func (s *Session) state(expires time.Time) SessionState {
 // topicListLocked returns all the session's topics: its own,
 // BroadcastTopic and those it joined. pushMu held.
 func (s *Session) topicListLocked() []string {
-	l := make([]string, 0, 2+len(s.topics))
+	joined := s.joinedLocked()
+	l := make([]string, 0, 2+len(joined))
 	l = append(l, s.own, BroadcastTopic)
-	return append(l, s.topics...)
+	return append(l, joined...)
+}
+
+// sessionLists are the parts of a session's numbering state that most
+// sessions never use, kept out of Session so that an idle session is
+// smaller (its memory is counted per idle connection). Guarded by pushMu.
+type sessionLists struct {
+	joined []string    // topics joined (Join), besides its own and BroadcastTopic
+	held   []heldEvent // delivered while a resume reads the history
+}
+
+// listsLocked returns the session's lists, made on first use. pushMu held.
+func (s *Session) listsLocked() *sessionLists {
+	if s.lists == nil {
+		s.lists = new(sessionLists)
+	}
+	return s.lists
+}
+
+// joinedLocked returns the topics the session joined. pushMu held.
+func (s *Session) joinedLocked() []string {
+	if s.lists == nil {
+		return nil
+	}
+	return s.lists.joined
+}
+
+// dropHeldLocked forgets the events held for a resume. pushMu held.
+func (s *Session) dropHeldLocked() {
+	if s.lists != nil {
+		clear(s.lists.held)
+		s.lists.held = nil
+	}
 }
 
 // keepLocked registers s as detached until at and queues its expiry. mu held.

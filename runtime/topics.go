@@ -122,7 +122,7 @@ func (s *Session) Leave(ctx context.Context, topic string) error {
 func (s *Session) Topics() []string {
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
-	return slices.Clone(s.topics)
+	return slices.Clone(s.joinedLocked())
 }
 
 // changeTopic joins or leaves topic at a Sync point of the node's
@@ -136,7 +136,7 @@ func (s *Session) changeTopic(ctx context.Context, topic string, join bool) erro
 	ended := s.ended
 	s.mu.Unlock()
 	s.pushMu.Lock()
-	member := slices.Contains(s.topics, topic)
+	member := slices.Contains(s.joinedLocked(), topic)
 	s.pushMu.Unlock()
 	switch {
 	case ended:
@@ -173,9 +173,12 @@ func (s *Session) changeTopic(ctx context.Context, topic string, join bool) erro
 		}
 		s.pushMu.Lock()
 		if join {
-			s.topics = append(s.topics, topic)
-		} else if i := slices.Index(s.topics, topic); i >= 0 {
-			s.topics = slices.Delete(s.topics, i, i+1)
+			l := s.listsLocked()
+			l.joined = append(l.joined, topic)
+		} else if l := s.lists; l != nil {
+			if i := slices.Index(l.joined, topic); i >= 0 {
+				l.joined = slices.Delete(l.joined, i, i+1)
+			}
 		}
 		s.syncPointLocked(p)
 		s.pushMu.Unlock()
@@ -199,7 +202,8 @@ func (s *Session) changeTopic(ctx context.Context, topic string, join bool) erro
 // pushMu held.
 func (s *Session) syncPointLocked(p Position) {
 	if s.hold {
-		s.held = append(s.held, heldEvent{pos: p})
+		l := s.listsLocked()
+		l.held = append(l.held, heldEvent{pos: p})
 		return
 	}
 	s.since = s.seq
@@ -265,7 +269,7 @@ func (s *Server) register(sess *Session) {
 	s.all[sess] = struct{}{}
 	s.own[sess.uuid] = sess
 	sess.pushMu.Lock()
-	topics := sess.topics
+	topics := sess.joinedLocked()
 	sess.pushMu.Unlock()
 	for _, t := range topics {
 		set := s.rooms[t]
@@ -292,7 +296,7 @@ func (s *Server) dropSession(sess *Session) {
 		delete(s.own, sess.uuid)
 	}
 	sess.pushMu.Lock()
-	topics := slices.Clone(sess.topics)
+	topics := slices.Clone(sess.joinedLocked())
 	sess.pushMu.Unlock()
 	for _, t := range topics {
 		if set := s.rooms[t]; set != nil {
