@@ -676,8 +676,12 @@ func typeString(t *Type) string {
 var structMethods = map[string]bool{"AppendJSON": true, "DecodeJSON": true, "MarshalJSON": true, "UnmarshalJSON": true}
 
 // fixedGoNames are the package-level Go names the generator emits once
-// per file; no declaration may take them.
-var fixedGoNames = []string{"Handler", "UnimplementedHandler", "Client", "Register", "Guards"}
+// per file (duplexSortedKeys only when a map is encoded); no declaration
+// may take them, nor a name that differs from one only in case.
+var fixedGoNames = []string{
+	"Handler", "UnimplementedHandler", "Client", "Register", "Guards",
+	"duplexSortedKeys", "duplexCheckError", "duplexUndeclaredError",
+}
 
 // goClaim is a package-level Go name and the declaration it comes from.
 type goClaim struct {
@@ -691,39 +695,60 @@ type goClaim struct {
 
 func (g goClaim) what() string { return fmt.Sprintf("%s %q", g.kind, g.name) }
 
-// goNames checks that the Go names of the generated file are distinct: the
+// GoPackageNames returns every package-level Go name the generated file of
+// f may declare: the fixed names (Handler, Register, ...) and those of f's
+// declarations. The checker proves them distinct, even ignoring case.
+func GoPackageNames(f *File) []string {
+	names := append([]string(nil), fixedGoNames...)
+	for _, g := range goClaims(f) {
+		names = append(names, g.goName)
+	}
+	return names
+}
+
+// goClaims returns the package-level Go names of f's declarations: the
 // types of messages and enums, enum constants, error types, and what the
 // generator emits per command (<Command>Args, <Command>Result) and per
-// event (<Event>Event, Push<Event>, Push<Event>To, Broadcast<Event>), and
-// the fixed names. It also checks the Handler interface's methods:
-// <Command> for each command, Guard<Guard> for each guard.
-func (c *checker) goNames() {
+// event (<Event>Event, Push<Event>, Push<Event>To, Broadcast<Event>).
+func goClaims(f *File) []goClaim {
 	var claims []goClaim
 	add := func(g goClaim) { claims = append(claims, g) }
-	for _, m := range c.out.Messages {
-		add(goClaim{GoName(m.Name), "message", m.Name, m.Pos, false, "type " + GoName(m.Name)})
+	for _, m := range f.Messages {
+		add(goClaim{GoName(m.Name), "message", m.Name, m.Pos, false, "type " + m.Name})
 	}
-	for _, e := range c.out.Enums {
-		add(goClaim{GoName(e.Name), "enum", e.Name, e.Pos, false, "type " + GoName(e.Name)})
+	for _, e := range f.Enums {
+		add(goClaim{GoName(e.Name), "enum", e.Name, e.Pos, false, "type " + e.Name})
 		for _, v := range e.Values {
 			add(goClaim{EnumConstName(e, v), "enum value", e.Name + "." + v.Name, v.Pos, false, "value " + e.Name + "." + GoName(v.Name)})
 		}
 	}
-	for _, e := range c.out.Errors {
+	for _, e := range f.Errors {
 		add(goClaim{ErrorTypeName(e), "error", e.Name, e.Pos, false, "error " + e.Code})
 	}
-	for _, cmd := range c.out.Commands {
+	for _, cmd := range f.Commands {
 		key := "command " + GoName(cmd.Name)
 		for _, suffix := range []string{"Args", "Result"} {
 			add(goClaim{GoName(cmd.Name) + suffix, "command", cmd.Name, cmd.Pos, true, key})
 		}
 	}
-	for _, ev := range c.out.Events {
+	for _, ev := range f.Events {
 		key := "event " + GoName(ev.Name)
 		for _, n := range EventGoNames(ev) {
 			add(goClaim{n, "event", ev.Name, ev.Pos, true, key})
 		}
 	}
+	return claims
+}
+
+// goNames checks that the package-level Go names of the generated file
+// (goClaims and the fixed names) are distinct, even ignoring case: Go
+// would refuse two equal ones ("HttpServer" and "HTTPServer" are both
+// HTTPServer), and two that differ only in case ("Userid", "UserID") would
+// be told apart by case alone, which no reader should have to do. It
+// also checks the Handler interface's methods: <Command> for each command,
+// Guard<Guard> for each guard.
+func (c *checker) goNames() {
+	claims := goClaims(c.out)
 	// Generated names first: a clash is reported at the declaration whose
 	// own name takes a generated one, the later of two otherwise.
 	sort.SliceStable(claims, func(i, j int) bool {
@@ -733,15 +758,15 @@ func (c *checker) goNames() {
 		a, b := claims[i].pos, claims[j].pos
 		return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
 	})
-	taken := map[string]goClaim{}
+	taken := map[string]goClaim{} // by the lowercase Go name
 	for _, n := range fixedGoNames {
-		taken[n] = goClaim{goName: n}
+		taken[strings.ToLower(n)] = goClaim{goName: n}
 	}
 	reported := map[string]bool{} // one diagnostic per declaration and Go name
 	for _, g := range claims {
-		first, ok := taken[g.goName]
+		first, ok := taken[strings.ToLower(g.goName)]
 		if !ok {
-			taken[g.goName] = g
+			taken[strings.ToLower(g.goName)] = g
 			continue
 		}
 		if first.key == g.key || first.kind == g.kind && first.name == g.name || reported[g.what()+g.goName] {
@@ -752,13 +777,17 @@ func (c *checker) goNames() {
 		if g.derived {
 			verb = "generates"
 		}
+		same := "" // when the names differ only in case
+		if first.goName != g.goName {
+			same = fmt.Sprintf("; the Go names %q and %q differ only in case", g.goName, first.goName)
+		}
 		switch {
 		case first.kind == "":
-			c.errorf(g.pos, "%s %s %q in Go, a name duplex generates", g.what(), verb, g.goName)
+			c.errorf(g.pos, "%s %s %q in Go, a name duplex generates%s", g.what(), verb, g.goName, same)
 		case first.derived:
-			c.errorf(g.pos, "%s %s %q in Go, which duplex also generates for %s (declared at %s)", g.what(), verb, g.goName, first.what(), first.pos)
+			c.errorf(g.pos, "%s %s %q in Go, which duplex also generates for %s (declared at %s)%s", g.what(), verb, g.goName, first.what(), first.pos, same)
 		default:
-			c.errorf(g.pos, "%s %s %q in Go, like %s (declared at %s)", g.what(), verb, g.goName, first.what(), first.pos)
+			c.errorf(g.pos, "%s %s %q in Go, like %s (declared at %s)%s", g.what(), verb, g.goName, first.what(), first.pos, same)
 		}
 	}
 
@@ -776,12 +805,16 @@ func (c *checker) goNames() {
 		return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
 	})
 	for _, m := range ms {
-		if first, ok := methods[m.goName]; ok {
-			if first.key != m.key {
-				c.errorf(m.pos, "%s is the Handler method %q in Go, like %s (declared at %s)", m.what(), m.goName, first.what(), first.pos)
+		if first, ok := methods[strings.ToLower(m.goName)]; ok {
+			if first.key != m.key || first.goName != m.goName {
+				same := ""
+				if first.goName != m.goName {
+					same = fmt.Sprintf("; the Go names %q and %q differ only in case", m.goName, first.goName)
+				}
+				c.errorf(m.pos, "%s is the Handler method %q in Go, like %s (declared at %s)%s", m.what(), m.goName, first.what(), first.pos, same)
 			}
 			continue
 		}
-		methods[m.goName] = m
+		methods[strings.ToLower(m.goName)] = m
 	}
 }
