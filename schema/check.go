@@ -157,6 +157,17 @@ func (c *checker) checkName(kind string, id *syntax.Ident, style int) {
 	}
 	if where := Reserved(n); where != "" {
 		c.errorf(p, "%q is reserved in %s", n, where)
+		return
+	}
+	if style == packageName {
+		switch {
+		case n == "init":
+			c.errorf(p, `package name "init" would need an alias wherever the generated Go package is imported (init is reserved for init functions)`)
+		case n == "main":
+			c.errorf(p, `package name "main" would make the generated Go package a program, which cannot be imported`)
+		case goPredeclared[n]:
+			c.errorf(p, "package name %q is a predeclared Go identifier, which every file importing the generated package would shadow", n)
+		}
 	}
 }
 

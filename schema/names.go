@@ -82,6 +82,14 @@ func SnakeCase(name string) string {
 var goReserved = setOf(`break case chan const continue default defer else fallthrough for
 	func go goto if import interface map package range return select struct switch type var`)
 
+// goPredeclared are Go's predeclared identifiers (types, constants, zero
+// value and builtin functions). A package named after one would shadow it
+// in every file that imports the package, so package names must not be.
+var goPredeclared = setOf(`any bool byte comparable complex64 complex128 error float32 float64
+	int int8 int16 int32 int64 rune string uint uint8 uint16 uint32 uint64 uintptr true false
+	iota nil append cap clear close complex copy delete imag len make max min new panic print
+	println real recover`)
+
 // tsReserved are TypeScript's and JavaScript's reserved words and the
 // names of TypeScript's basic types.
 var tsReserved = setOf(`arguments await break case catch class const continue debugger default
