@@ -171,7 +171,47 @@ func (c *checker) checkName(kind string, id *syntax.Ident, style int) {
 	}
 }
 
-func doc(g *syntax.CommentGroup) string { return g.Text() }
+// doc returns a doc comment's text, reporting characters that generated
+// code cannot carry.
+func (c *checker) doc(g *syntax.CommentGroup) string {
+	if g == nil {
+		return ""
+	}
+	for _, cm := range g.List {
+		for i, r := range cm.Text {
+			if what := badTextRune(r, false); what != "" {
+				p := pos(cm.Pos)
+				p.Col += i
+				c.errorf(p, "doc comment holds %s, which generated code cannot carry; remove it", what)
+				break
+			}
+		}
+	}
+	return g.Text()
+}
+
+// badTextRune describes r when a doc comment (or, when reason, a
+// @deprecated reason) must not hold it: control characters but tab (and
+// newline in a reason, which generated docs fold into a space), the
+// byte-order mark, and the line and paragraph separators. It returns ""
+// for any other rune.
+func badTextRune(r rune, reason bool) string {
+	switch {
+	case r == '\t', reason && r == '\n':
+		return ""
+	case r == 0:
+		return "U+0000 (NUL)"
+	case r == 0xFEFF:
+		return "U+FEFF (a byte-order mark)"
+	case r == 0x2028:
+		return "U+2028 (a line separator)"
+	case r == 0x2029:
+		return "U+2029 (a paragraph separator)"
+	case r < 0x20 || 0x7F <= r && r < 0xA0:
+		return fmt.Sprintf("U+%04X (a control character)", r)
+	}
+	return ""
+}
 
 func (c *checker) file(f *syntax.File) {
 	c.declarePackage(f)
@@ -225,7 +265,7 @@ func (c *checker) declarePackage(f *syntax.File) {
 		}
 		c.checkName("package", p.Name, packageName)
 		c.out.Package = p.Name.Name
-		c.out.Doc = doc(p.Doc)
+		c.out.Doc = c.doc(p.Doc)
 	}
 	if first == nil {
 		c.errorf(Pos{File: f.Name, Line: 1, Col: 1}, `missing package declaration: the file must start with "package <name>"`)
@@ -236,7 +276,7 @@ func (c *checker) declareMessage(d *syntax.MessageDecl) {
 	if d.Name == nil {
 		return
 	}
-	m := &Message{Name: d.Name.Name, Doc: doc(d.Doc), Pos: pos(d.Name.Pos)}
+	m := &Message{Name: d.Name.Name, Doc: c.doc(d.Doc), Pos: pos(d.Name.Pos)}
 	c.checkName("message", d.Name, upperName)
 	m.Deprecation = c.annotations(d.Annotations, "message").deprecation
 	if c.declare(c.types, "message", m.Name, m.Pos) {
@@ -250,7 +290,7 @@ func (c *checker) declareEnum(d *syntax.EnumDecl) {
 	if d.Name == nil {
 		return
 	}
-	e := &Enum{Name: d.Name.Name, Doc: doc(d.Doc), Pos: pos(d.Name.Pos)}
+	e := &Enum{Name: d.Name.Name, Doc: c.doc(d.Doc), Pos: pos(d.Name.Pos)}
 	c.checkName("enum", d.Name, upperName)
 	e.Deprecation = c.annotations(d.Annotations, "enum").deprecation
 	if c.declare(c.types, "enum", e.Name, e.Pos) {
@@ -261,7 +301,7 @@ func (c *checker) declareEnum(d *syntax.EnumDecl) {
 		if v.Name == nil {
 			continue
 		}
-		ev := &EnumValue{Name: v.Name.Name, Doc: doc(v.Doc), Pos: pos(v.Name.Pos)}
+		ev := &EnumValue{Name: v.Name.Name, Doc: c.doc(v.Doc), Pos: pos(v.Name.Pos)}
 		c.checkName("enum value", v.Name, lowerName)
 		ev.Deprecation = c.annotations(v.Annotations, "enum value").deprecation
 		c.declare(values, "enum value", ev.Name, ev.Pos)
@@ -277,7 +317,7 @@ func (c *checker) declareError(d *syntax.ErrorDecl) {
 	if d.Name == nil {
 		return
 	}
-	e := &Error{Name: d.Name.Name, Code: SnakeCase(d.Name.Name), Doc: doc(d.Doc), Pos: pos(d.Name.Pos)}
+	e := &Error{Name: d.Name.Name, Code: SnakeCase(d.Name.Name), Doc: c.doc(d.Doc), Pos: pos(d.Name.Pos)}
 	c.checkName("error", d.Name, upperName)
 	c.annotations(d.Annotations, "error")
 	if c.declare(c.errors, "error", e.Name, e.Pos) {
@@ -297,7 +337,7 @@ func (c *checker) guard(d *syntax.GuardDecl) {
 	if d.Name == nil || d.Rejects == nil {
 		return
 	}
-	g := &Guard{Name: d.Name.Name, Doc: doc(d.Doc), Pos: pos(d.Name.Pos)}
+	g := &Guard{Name: d.Name.Name, Doc: c.doc(d.Doc), Pos: pos(d.Name.Pos)}
 	c.checkName("guard", d.Name, lowerName)
 	c.annotations(d.Annotations, "guard")
 	if c.declare(c.guards, "guard", g.Name, g.Pos) {
@@ -311,7 +351,7 @@ func (c *checker) event(d *syntax.EventDecl) {
 	if d.Name == nil {
 		return
 	}
-	e := &Event{Name: d.Name.Name, Doc: doc(d.Doc), Pos: pos(d.Name.Pos)}
+	e := &Event{Name: d.Name.Name, Doc: c.doc(d.Doc), Pos: pos(d.Name.Pos)}
 	c.checkName("event", d.Name, lowerName)
 	e.Deprecation = c.annotations(d.Annotations, "event").deprecation
 	c.declare(c.events, "event", e.Name, e.Pos)
@@ -323,7 +363,7 @@ func (c *checker) command(d *syntax.CommandDecl) {
 	if d.Name == nil {
 		return
 	}
-	cmd := &Command{Name: d.Name.Name, Doc: doc(d.Doc), Pos: pos(d.Name.Pos)}
+	cmd := &Command{Name: d.Name.Name, Doc: c.doc(d.Doc), Pos: pos(d.Name.Pos)}
 	c.checkName("command", d.Name, lowerName)
 	c.declare(c.commands, "command", cmd.Name, cmd.Pos)
 	ann := c.annotations(d.Annotations, "command")
@@ -407,7 +447,7 @@ func (c *checker) fields(kind string, l *syntax.FieldList) []*Field {
 		if sf.Name == nil || sf.Type == nil {
 			continue
 		}
-		f := &Field{Name: sf.Name.Name, Doc: doc(sf.Doc), Optional: sf.Optional, Pos: pos(sf.Name.Pos)}
+		f := &Field{Name: sf.Name.Name, Doc: c.doc(sf.Doc), Optional: sf.Optional, Pos: pos(sf.Name.Pos)}
 		c.checkName(kind, sf.Name, lowerName)
 		if c.declare(ns, kind, f.Name, f.Pos) {
 			if g := GoName(f.Name); structMethods[g] {
@@ -559,6 +599,12 @@ func (c *checker) annotations(as []*syntax.Annotation, target string) annotation
 			info.deprecation = &Deprecation{}
 			if len(a.Args) == 1 {
 				info.deprecation.Reason = a.Args[0].Value
+				for _, r := range a.Args[0].Value {
+					if what := badTextRune(r, true); what != "" {
+						c.errorf(pos(a.Args[0].Pos), "@deprecated reason holds %s, which generated code cannot carry; remove it", what)
+						break
+					}
+				}
 			}
 		case "guard":
 			if len(a.Args) == 0 {
