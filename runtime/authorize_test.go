@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/duplexrpc/duplex/runtime"
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 )
 
 func TestHandshakeAuthorize(t *testing.T) {
@@ -50,8 +51,8 @@ func TestHandshakeAuthorize(t *testing.T) {
 			opts.Hooks.OnOpen = func(c *runtime.Conn) { openAttrs = runtime.SessionOf(c).Attrs() }
 			e := start(t, p, opts)
 
-			req := upgradeRequest(e.addr).set("X-User", "ann").set("Cookie", "a=1; sid=s3cr3t")
-			req.target = "/ws/chat?room=42&x=y"
+			req := wstest.UpgradeRequest(e.addr).Set("X-User", "ann").Set("Cookie", "a=1; sid=s3cr3t")
+			req.Target = "/ws/chat?room=42&x=y"
 			c := upgrade(t, e.addr, req)
 			e.rec.nextOpen(t)
 			want := map[string]string{"user": "ann", "sid": "s3cr3t", "room": "42", "path": "/ws/chat", "host": e.addr, "method": "GET"}
@@ -59,8 +60,8 @@ func TestHandshakeAuthorize(t *testing.T) {
 				if openAttrs[k] != v {
 					t.Errorf("OnOpen sees %s=%q, want %q", k, openAttrs[k], v)
 				}
-				c.text(k)
-				c.expectText(v)
+				c.Text(k)
+				c.ExpectText(v)
 			}
 
 			for _, tt := range []struct {
@@ -73,20 +74,20 @@ func TestHandshakeAuthorize(t *testing.T) {
 				{"plain", "sid=1", 403, "banned user"},
 				{"", "", 401, "no cookie"},
 			} {
-				req := upgradeRequest(e.addr)
+				req := wstest.UpgradeRequest(e.addr)
 				if tt.mode != "" {
-					req.set("X-Mode", tt.mode)
+					req.Set("X-Mode", tt.mode)
 				}
 				if tt.cookie != "" {
-					req.set("Cookie", tt.cookie)
+					req.Set("Cookie", tt.cookie)
 				}
 				c := send(t, e.addr, req, nil)
-				body, _ := io.ReadAll(c.resp.Body)
-				if c.resp.StatusCode != tt.status || !strings.Contains(string(body), tt.body) {
-					t.Errorf("mode %q: %d %q, want %d with %q", tt.mode, c.resp.StatusCode, body, tt.status, tt.body)
+				body, _ := io.ReadAll(c.Resp.Body)
+				if c.Resp.StatusCode != tt.status || !strings.Contains(string(body), tt.body) {
+					t.Errorf("mode %q: %d %q, want %d with %q", tt.mode, c.Resp.StatusCode, body, tt.status, tt.body)
 				}
-				if tt.mode == "401" && c.resp.Header.Get("WWW-Authenticate") != "Bearer" {
-					t.Errorf("401 lacks the WWW-Authenticate header Authorize set: %v", c.resp.Header)
+				if tt.mode == "401" && c.Resp.Header.Get("WWW-Authenticate") != "Bearer" {
+					t.Errorf("401 lacks the WWW-Authenticate header Authorize set: %v", c.Resp.Header)
 				}
 				if he := e.rec.nextHandshakeErr(t); he.status != tt.status {
 					t.Errorf("mode %q: OnHandshakeError status %d", tt.mode, he.status)
@@ -110,9 +111,9 @@ func TestHandshakeAuthorizeAfterValidation(t *testing.T) {
 		called <- struct{}{}
 		return nil
 	}})
-	c := send(t, e.addr, upgradeRequest(e.addr).set("Sec-WebSocket-Version", "12"), nil)
-	if c.resp.StatusCode != 426 {
-		t.Fatalf("status %d", c.resp.StatusCode)
+	c := send(t, e.addr, wstest.UpgradeRequest(e.addr).Set("Sec-WebSocket-Version", "12"), nil)
+	if c.Resp.StatusCode != 426 {
+		t.Fatalf("status %d", c.Resp.StatusCode)
 	}
 	select {
 	case <-called:

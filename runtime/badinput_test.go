@@ -12,6 +12,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/duplexrpc/duplex/runtime"
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 )
 
 // nullIDError is the reply to an envelope that names no call.
@@ -78,7 +79,7 @@ func badInputRows() []struct {
 	noKind := nullIDError("the envelope has no call, cancel, ping or hello member")
 	welcomed := func(t *testing.T, c *client, m *rpcMethods) {
 		t.Helper()
-		c.text(`{"hello":{}}`)
+		c.Text(`{"hello":{}}`)
 		readWelcome(t, c)
 	}
 	// A refused hello did not happen: a corrected one is welcomed.
@@ -197,16 +198,16 @@ func badInputRows() []struct {
 		)},
 		{"id in use by a call in flight", []badInput{{
 			before: func(t *testing.T, c *client, m *rpcMethods) {
-				c.text(`{"id":9,"call":"wait","args":{"n":1}}`)
-				recv(t, m.started, "call 9 to start")
+				c.Text(`{"id":9,"call":"wait","args":{"n":1}}`)
+				wstest.Recv(t, m.started, "call 9 to start")
 			},
 			send:    `{"id":9,"call":"record"}`,
 			replies: []string{idError(9, "id 9 is already in use by a call in flight")},
 			then: func(t *testing.T, c *client, m *rpcMethods) {
 				// The first call 9 goes on, and gets its own reply.
-				c.text(`{"cancel":9}`)
+				c.Text(`{"cancel":9}`)
 				c.expectReply(`{"id":9,"error":{"code":"canceled","message":"call canceled"}}`)
-				recv(t, m.ended, "call 9 to end")
+				wstest.Recv(t, m.ended, "call 9 to end")
 			},
 		}}},
 		{"cancel not an integer", replies(
@@ -236,13 +237,13 @@ func badInputRows() []struct {
 			{before: func(t *testing.T, c *client, m *rpcMethods) { c.checkUsable(1) }},
 			{before: welcomed},
 			{before: func(t *testing.T, c *client, m *rpcMethods) {
-				c.text(`{"ping":1}`)
+				c.Text(`{"ping":1}`)
 				c.expectReply(`{"pong":1}`)
 			}},
-			{before: func(t *testing.T, c *client, m *rpcMethods) { c.text(`{"cancel":1}`) }},
+			{before: func(t *testing.T, c *client, m *rpcMethods) { c.Text(`{"cancel":1}`) }},
 			{before: func(t *testing.T, c *client, m *rpcMethods) {
 				// A call refused for its id is still a call.
-				c.text(`{"id":"1","call":"record"}`)
+				c.Text(`{"id":"1","call":"record"}`)
 				c.expectReply(nullIDError("id: expected number, got string"))
 			}},
 		}},
@@ -275,19 +276,19 @@ func checkBadInput(t *testing.T, e *env, m *rpcMethods, tt badInput) {
 		tt.before(t, c, m)
 	}
 	if tt.binary {
-		c.writeFrame(ws.OpBinary, []byte(tt.send))
+		c.WriteFrame(ws.OpBinary, []byte(tt.send))
 	} else {
-		c.text(tt.send)
+		c.Text(tt.send)
 	}
 	if tt.close != 0 {
-		f := c.mustFrame()
-		if f.h.OpCode != ws.OpClose {
-			t.Fatalf("%q: got %v %s, want close %d", tt.send, f.h.OpCode, f.payload, tt.close)
+		f := c.MustFrame()
+		if f.H.OpCode != ws.OpClose {
+			t.Fatalf("%q: got %v %s, want close %d", tt.send, f.H.OpCode, f.Payload, tt.close)
 		}
-		if code, reason := parseClose(f.payload); code != tt.close || reason != tt.reason {
+		if code, reason := wstest.ParseClose(f.Payload); code != tt.close || reason != tt.reason {
 			t.Errorf("%q: close %d %q, want %d %q", tt.send, code, reason, tt.close, tt.reason)
 		}
-		c.sendClose(tt.close, "")
+		c.SendClose(tt.close, "")
 		return
 	}
 	for _, want := range tt.replies {
@@ -314,13 +315,13 @@ func checkBadInput(t *testing.T, e *env, m *rpcMethods, tt badInput) {
 func TestHelloAfterWhatDoesNotCount(t *testing.T) {
 	m := newRPCMethods()
 	_, c := startRPC(t, m, runtime.Options{})
-	c.text(`{}`)
+	c.Text(`{}`)
 	c.expectReply(nullIDError("the envelope has no call, cancel, ping or hello member"))
-	c.text(`{"v":2}`)
+	c.Text(`{"v":2}`)
 	c.expectReply(nullIDError("the envelope has no call, cancel, ping or hello member"))
-	c.text(`{"hello":{"seq":"x"}}`)
+	c.Text(`{"hello":{"seq":"x"}}`)
 	c.expectReply(nullIDError("hello.seq: expected number, got string"))
-	c.text(`{"hello":{"seq":-1}}`)
+	c.Text(`{"hello":{"seq":-1}}`)
 	c.expectReply(nullIDError("hello.seq: -1 is not an integer in [0, 9007199254740991]"))
 	hello(t, c, "", 0)
 	c.checkUsable(1)
@@ -332,7 +333,7 @@ func TestHelloIgnoresUnknownMembers(t *testing.T) {
 	m := newRPCMethods()
 	_, c := startRPC(t, m, runtime.Options{})
 	deep := strings.Repeat("[", 70) + strings.Repeat("]", 70)
-	c.text(`{"hello":{"x":"\ud800","\ud800":1,"y":` + deep + `,"seq":0},"z":` + deep + `}`)
+	c.Text(`{"hello":{"x":"\ud800","\ud800":1,"y":` + deep + `,"seq":0},"z":` + deep + `}`)
 	if w := readWelcome(t, c); w.Resumed || w.Reason != "" {
 		t.Errorf("welcome %+v, want a fresh session", w)
 	}

@@ -24,6 +24,8 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
+
 	"github.com/duplexrpc/duplex/runtime/wire"
 )
 
@@ -48,7 +50,7 @@ func BenchmarkEchoRoundTrip(b *testing.B) {
 				b.Run(benchSizeName(n), func(b *testing.B) {
 					bs := startBenchServer(b, Options{DisablePoller: mode.disable})
 					defer bs.stop(b)
-					c := newBenchClient(bs.dial(b), ws.OpText, benchText(n))
+					c := newBenchClient(bs.dial(b), ws.OpText, wstest.BenchText(n))
 					for range 200 { // warm pools, goroutine free lists, iovec cache
 						if err := c.roundTrip(); err != nil {
 							b.Fatal(err)
@@ -89,7 +91,7 @@ func BenchmarkEchoParallel(b *testing.B) {
 			defer bs.stop(b)
 			clients := make([]*benchClient, benchParallelConns)
 			for i := range clients {
-				clients[i] = newBenchClient(bs.dial(b), ws.OpText, benchText(size))
+				clients[i] = newBenchClient(bs.dial(b), ws.OpText, wstest.BenchText(size))
 				if err := clients[i].roundTrip(); err != nil {
 					b.Fatal(err)
 				}
@@ -211,7 +213,7 @@ func newBenchRPCClient(nc net.Conn) *benchClient {
 	want := benchServerFrame(ws.OpText, []byte(`{"id":7,"result":{"text":"hello, world"}}`))
 	return &benchClient{
 		nc:   nc,
-		req:  benchClientFrame(nil, true, ws.OpText, req, benchMask),
+		req:  wstest.BenchClientFrame(nil, true, ws.OpText, req, wstest.BenchMask),
 		resp: make([]byte, len(want)),
 		want: want,
 	}
@@ -341,7 +343,7 @@ func benchIdleMemory(b *testing.B, disable bool) {
 	bs := startBenchServer(b, Options{Handler: NewRouter(), DisablePoller: disable})
 	defer bs.stop(b)
 	d := newBenchRawDialer(bs.addr)
-	hello := benchClientFrame(nil, true, ws.OpText, []byte(`{"hello":{}}`), benchMask)
+	hello := wstest.BenchClientFrame(nil, true, ws.OpText, []byte(`{"hello":{}}`), wstest.BenchMask)
 	// Warm up: pools, the poller's slot table, the pool of workers.
 	fds := make([]int, 0, benchIdleConns+100)
 	defer func() {
@@ -397,7 +399,7 @@ func BenchmarkBroadcast(b *testing.B) {
 	bs := startBenchServer(b, Options{Handler: NewRouter(), ReplayBuffer: -1})
 	defer bs.stop(b)
 	d := newBenchRawDialer(bs.addr)
-	hello := benchClientFrame(nil, true, ws.OpText, []byte(`{"hello":{}}`), benchMask)
+	hello := wstest.BenchClientFrame(nil, true, ws.OpText, []byte(`{"hello":{}}`), wstest.BenchMask)
 	fds := make([]int, 0, conns)
 	defer func() {
 		for _, fd := range fds {

@@ -14,50 +14,15 @@ import (
 	"io"
 	"net"
 	goruntime "runtime"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 )
-
-// benchMask is the client masking key of every benchmark frame (see the
-// frame benchmarks of runtime/transport).
-var benchMask = [4]byte{0x12, 0x34, 0x56, 0x78}
-
-// benchText returns n bytes of ASCII JSON-like text.
-func benchText(n int) []byte {
-	const unit = `{"method":"chat.send","id":42,"params":{"room":"lobby","text":"hello"}}`
-	return []byte(strings.Repeat(unit, n/len(unit)+1)[:n])
-}
-
-// benchClientFrame appends one masked client frame (RFC 6455 §5.2, §5.3).
-func benchClientFrame(dst []byte, fin bool, op ws.OpCode, payload []byte, mask [4]byte) []byte {
-	b0 := byte(op)
-	if fin {
-		b0 |= 0x80
-	}
-	dst = append(dst, b0)
-	switch n := len(payload); {
-	case n < 126:
-		dst = append(dst, 0x80|byte(n))
-	case n <= 0xffff:
-		dst = append(dst, 0x80|126)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
-	default:
-		dst = append(dst, 0x80|127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
-	}
-	dst = append(dst, mask[:]...)
-	start := len(dst)
-	dst = append(dst, payload...)
-	for i := range payload {
-		dst[start+i] ^= mask[i%4]
-	}
-	return dst
-}
 
 // benchServerFrame is the unmasked final frame the server sends for payload.
 func benchServerFrame(op ws.OpCode, payload []byte) []byte {
@@ -204,7 +169,7 @@ func newBenchClient(nc net.Conn, op ws.OpCode, payload []byte) *benchClient {
 	want := benchServerFrame(op, payload)
 	return &benchClient{
 		nc:   nc,
-		req:  benchClientFrame(nil, true, op, payload, benchMask),
+		req:  wstest.BenchClientFrame(nil, true, op, payload, wstest.BenchMask),
 		resp: make([]byte, len(want)),
 		want: want,
 	}

@@ -3,11 +3,12 @@ package runtime
 import (
 	"context"
 	"errors"
-	"github.com/duplexrpc/duplex/runtime/wire"
 	"maps"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/duplexrpc/duplex/runtime/wire"
 )
 
 // The payload is newEvent's frame without the seq in one slice, and

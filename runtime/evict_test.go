@@ -61,9 +61,9 @@ func TestEvictionEndsSession(t *testing.T) {
 	sess := runtime.SessionOf(conn)
 	_ = sess.ResumeToken() // handed out: the session could be resumed
 	fillUntilEvicted(t, conn)
-	c.expectCloseCode(1008)
-	c.expectEOF(2 * time.Second)
-	_ = c.nc.Close()
+	c.ExpectCloseCode(1008)
+	c.ExpectEOF(2 * time.Second)
+	_ = c.NC.Close()
 	if ev := e.rec.nextClose(t); ev.err.Code != 1008 {
 		t.Fatalf("OnClose %v", ev.err)
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 )
 
 // BenchmarkHandshakeHello measures what the load harness's figure d does
@@ -27,7 +29,7 @@ func benchHandshakeFirst(b *testing.B, h Handler, first string) {
 	bs := startBenchServer(b, Options{Handler: h})
 	defer bs.stop(b)
 	d := newBenchRawDialer(bs.addr)
-	hello := benchClientFrame(nil, true, ws.OpText, []byte(first), benchMask)
+	hello := wstest.BenchClientFrame(nil, true, ws.OpText, []byte(first), wstest.BenchMask)
 	once := func() {
 		fd, err := d.dialHello(hello)
 		if err != nil {

@@ -31,9 +31,9 @@ func readWelcome(t *testing.T, c *client) welcomeMsg {
 func hello(t *testing.T, c *client, token string, seq int64) welcomeMsg {
 	t.Helper()
 	if token == "" {
-		c.text(`{"hello":{}}`)
+		c.Text(`{"hello":{}}`)
 	} else {
-		c.text(fmt.Sprintf(`{"hello":{"resume":%q,"seq":%d}}`, token, seq))
+		c.Text(fmt.Sprintf(`{"hello":{"resume":%q,"seq":%d}}`, token, seq))
 	}
 	return readWelcome(t, c)
 }
@@ -71,7 +71,7 @@ func TestHelloResumesWithMissedEvents(t *testing.T) {
 	c.expectReply(`{"event":"a","seq":1,"data":{}}`)
 	c.expectReply(`{"event":"b","seq":2,"data":{}}`)
 	// The client processed a only, then the connection dropped.
-	c.nc.Close()
+	c.NC.Close()
 	e.rec.nextClose(t)
 	for _, ev := range []string{"c", "d"} {
 		if err := sess.Push(ev, nil); err != nil {
@@ -105,7 +105,7 @@ func TestHelloResumesWithMissedEvents(t *testing.T) {
 	c2.checkUsable(1)
 
 	// The old token is spent.
-	c2.nc.Close()
+	c2.NC.Close()
 	e.rec.nextClose(t)
 	c3 := dial(t, e.addr)
 	if w3 := hello(t, c3, w.Resume, 5); w3.Resumed || w3.Reason != "unknown" {
@@ -130,7 +130,7 @@ func TestHelloResumeRefusals(t *testing.T) {
 		e, c := startRPC(t, m, runtime.Options{ResumeWindow: 150 * time.Millisecond})
 		old := runtime.SessionOf(e.rec.nextOpen(t))
 		w := hello(t, c, "", 0)
-		c.nc.Close()
+		c.NC.Close()
 		e.rec.nextClose(t)
 		if ended := e.rec.nextSessionEnd(t); ended != old {
 			t.Fatalf("OnSessionEnd for %s, want %s", ended.ID(), old.ID())
@@ -147,7 +147,7 @@ func TestHelloResumeRefusals(t *testing.T) {
 		e, c := startRPC(t, m, runtime.Options{Store: store, ResumeWindow: time.Hour})
 		conn := e.rec.nextOpen(t)
 		w := hello(t, c, "", 0)
-		c.nc.Close()
+		c.NC.Close()
 		e.rec.nextClose(t)
 		// Rewrite the record as expired, as a shared store might hold it.
 		rec := runtime.SessionRecord{ID: runtime.SessionOf(conn).ID(), ExpiresAt: time.Now().Add(-time.Second)}
@@ -167,7 +167,7 @@ func TestHelloResumeRefusals(t *testing.T) {
 		e, c := startRPC(t, m, runtime.Options{ReplayBuffer: 2})
 		sess := runtime.SessionOf(e.rec.nextOpen(t))
 		w := hello(t, c, "", 0)
-		c.nc.Close()
+		c.NC.Close()
 		e.rec.nextClose(t)
 		for i := range 5 {
 			if err := sess.Push(fmt.Sprint("e", i), nil); err != nil {
@@ -190,7 +190,7 @@ func TestHelloResumeRefusals(t *testing.T) {
 		e, c := startRPC(t, m, runtime.Options{})
 		e.rec.nextOpen(t)
 		w := hello(t, c, "", 0)
-		c.nc.Close()
+		c.NC.Close()
 		e.rec.nextClose(t)
 		c2 := dial(t, e.addr)
 		if w2 := hello(t, c2, w.Resume, 9); w2.Resumed || w2.Reason != "overrun" {
@@ -207,7 +207,7 @@ func TestHelloResumeNothingMissed(t *testing.T) {
 	w := hello(t, c, "", 0)
 	_ = sess.Push("a", nil)
 	c.expectReply(`{"event":"a","seq":1,"data":{}}`)
-	c.nc.Close()
+	c.NC.Close()
 	e.rec.nextClose(t)
 	c2 := dial(t, e.addr)
 	if w2 := hello(t, c2, w.Resume, 1); !w2.Resumed {
@@ -221,8 +221,8 @@ func TestHelloMustComeFirst(t *testing.T) {
 	e, c := startRPC(t, m, runtime.Options{})
 	e.rec.nextOpen(t)
 	c.checkUsable(1)
-	c.text(`{"hello":{}}`)
-	if reason := c.expectCloseCode(runtime.ClosePolicy); reason != "a hello must come before any call, cancel or ping, and only once" {
+	c.Text(`{"hello":{}}`)
+	if reason := c.ExpectCloseCode(runtime.ClosePolicy); reason != "a hello must come before any call, cancel or ping, and only once" {
 		t.Errorf("reason %q", reason)
 	}
 }
@@ -230,7 +230,7 @@ func TestHelloMustComeFirst(t *testing.T) {
 func TestHeartbeatPingPong(t *testing.T) {
 	m := newRPCMethods()
 	_, c := startRPC(t, m, runtime.Options{})
-	c.text(`{"ping":42}`)
+	c.Text(`{"ping":42}`)
 	c.expectReply(`{"pong":42}`)
 	c.checkUsable(1)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/duplexrpc/duplex/runtime"
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 )
 
 // OnConnect, OnOpen, the messages and OnClose come in that order, even
@@ -36,11 +37,11 @@ func TestHooksOrder(t *testing.T) {
 				OnClose:   func(*runtime.Conn, *runtime.CloseError) { record("close") },
 			},
 		})
-		after := append(clientFrame(true, 0, ws.OpText, []byte("1")), clientFrame(true, 0, ws.OpText, []byte("2"))...)
-		c := send(t, e.addr, upgradeRequest(e.addr), after)
-		c.expectCloseCode(1000)
-		c.sendClose(1000, "")
-		c.expectEOF(ioTimeout)
+		after := append(wstest.ClientFrame(true, 0, ws.OpText, []byte("1")), wstest.ClientFrame(true, 0, ws.OpText, []byte("2"))...)
+		c := send(t, e.addr, wstest.UpgradeRequest(e.addr), after)
+		c.ExpectCloseCode(1000)
+		c.SendClose(1000, "")
+		c.ExpectEOF(ioTimeout)
 		e.rec.nextClose(t)
 		mu.Lock()
 		defer mu.Unlock()
@@ -57,13 +58,13 @@ func TestHooksLogger(t *testing.T) {
 	e := start(t, viaListener, runtime.Options{Logger: logger, Handler: runtime.HandlerFunc(func(*runtime.Conn, runtime.MessageType, []byte) {
 		panic("logged")
 	})})
-	send(t, e.addr, upgradeRequest(e.addr).set("Sec-WebSocket-Version", "1"), nil)
+	send(t, e.addr, wstest.UpgradeRequest(e.addr).Set("Sec-WebSocket-Version", "1"), nil)
 	e.rec.nextHandshakeErr(t)
 	c := dial(t, e.addr)
-	c.text("x")
-	c.expectCloseCode(1011)
-	c.sendClose(1011, "")
-	c.expectEOF(ioTimeout)
+	c.Text("x")
+	c.ExpectCloseCode(1011)
+	c.SendClose(1011, "")
+	c.ExpectEOF(ioTimeout)
 	e.rec.nextClose(t)
 	// The close is logged after OnClose returns.
 	for deadline := time.Now().Add(ioTimeout); !strings.Contains(buf.String(), "websocket closed") && time.Now().Before(deadline); {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/duplexrpc/duplex/runtime"
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 )
 
 // twoNodes starts two servers sharing one MemoryEngine, as two processes
@@ -20,7 +21,7 @@ func twoNodes(t *testing.T, opts runtime.MemoryEngineOptions, resumeWindow time.
 }
 
 func expectEvent(c *client, name string, seq int) {
-	c.t.Helper()
+	c.T.Helper()
 	c.expectReply(fmt.Sprintf(`{"event":%q,"seq":%d,"data":{}}`, name, seq))
 }
 
@@ -51,7 +52,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 	expectEvent(c, "p1", 2)
 	expectEvent(c, "r1", 3)
 	// The client processed b1 only, then the connection dropped.
-	c.nc.Close()
+	c.NC.Close()
 	a.rec.nextClose(t)
 	b.srv.Broadcast("b2", nil)
 	if err := b.srv.Publish(ctx, "room", "r2", nil); err != nil {
@@ -106,7 +107,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 	case <-time.After(600 * time.Millisecond):
 	}
 	// The token is spent on every node.
-	c2.nc.Close()
+	c2.NC.Close()
 	b.rec.nextClose(t)
 	c3 := dial(t, a.addr)
 	if w3 := hello(t, c3, w.Resume, 9); w3.Resumed || w3.Reason != "unknown" {
@@ -125,7 +126,7 @@ func TestResumeAfterNodeShutdown(t *testing.T) {
 	expectEvent(c, "b1", 1)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	go func() { c.expectCloseCode(runtime.CloseGoingAway); c.sendClose(runtime.CloseGoingAway, "") }()
+	go func() { c.ExpectCloseCode(runtime.CloseGoingAway); c.SendClose(runtime.CloseGoingAway, "") }()
 	if err := a.srv.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestResumeOnAnotherNodeRefused(t *testing.T) {
 		c := dial(t, a.addr)
 		a.rec.nextOpen(t)
 		w := hello(t, c, "", 0)
-		c.nc.Close()
+		c.NC.Close()
 		a.rec.nextClose(t)
 		for i := range 5 {
 			b.srv.Broadcast(fmt.Sprint("b", i), nil)
@@ -170,7 +171,7 @@ func TestResumeOnAnotherNodeRefused(t *testing.T) {
 			a.srv.Broadcast(fmt.Sprint("b", i), nil)
 			expectEvent(c, fmt.Sprint("b", i), i+1)
 		}
-		c.nc.Close()
+		c.NC.Close()
 		a.rec.nextClose(t)
 		b.srv.Broadcast("b3", nil)
 		c2 := dial(t, b.addr)
@@ -190,15 +191,15 @@ func TestResumeOnAnotherNodeRefused(t *testing.T) {
 		c1 := dial(t, a.addr)
 		a.rec.nextOpen(t)
 		w1 := hello(t, c1, "", 0)
-		c.nc.Close()
+		c.NC.Close()
 		a.rec.nextClose(t)
 		a.srv.Broadcast("b1", nil)
 		expectEvent(c1, "b1", 1)
 		eng.Wipe()
-		if code, _ := c1.expectClose(); code != runtime.CloseServiceRestart {
+		if code, _ := c1.ExpectClose(); code != runtime.CloseServiceRestart {
 			t.Errorf("close %d after the engine lost its state, want 1012", code)
 		}
-		c1.sendClose(runtime.CloseServiceRestart, "")
+		c1.SendClose(runtime.CloseServiceRestart, "")
 		a.rec.nextClose(t)
 		for _, tc := range []struct {
 			token string
@@ -254,7 +255,7 @@ func TestResumeAcrossJoin(t *testing.T) {
 	if err := e.srv.Publish(ctx, "duplex.all", "x", nil); err == nil {
 		t.Error("Publish on a reserved topic: no error")
 	}
-	c.nc.Close()
+	c.NC.Close()
 	e.rec.nextClose(t)
 	c2 := dial(t, e.addr)
 	e.rec.nextOpen(t)
@@ -279,9 +280,9 @@ func TestServerOfAndPresence(t *testing.T) {
 	e, c := startRPC(t, m, runtime.Options{Engine: eng})
 	e.rec.nextOpen(t)
 	hello(t, c, "", 0)
-	c.text(`{"id":1,"call":"server"}`)
+	c.Text(`{"id":1,"call":"server"}`)
 	c.expectReply(`{"id":1,"result":{}}`)
-	if s := recv(t, got, "the handler's server"); s != e.srv {
+	if s := wstest.Recv(t, got, "the handler's server"); s != e.srv {
 		t.Error("ServerOf(ctx) is not the call's server")
 	}
 	if runtime.ServerOf(t.Context()) != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/duplexrpc/duplex/runtime"
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 )
 
 // notFound is an app error type with its own wire code, as generated
@@ -147,25 +148,25 @@ func startRPC(t *testing.T, m *rpcMethods, o runtime.Options) (*env, *client) {
 
 // reply reads the next data frame, which must be text.
 func (c *client) reply() string {
-	c.t.Helper()
-	f := c.nextData()
-	if f.h.OpCode != ws.OpText {
-		c.t.Fatalf("got %v frame %q, want text", f.h.OpCode, f.payload)
+	c.T.Helper()
+	f := c.NextData()
+	if f.H.OpCode != ws.OpText {
+		c.T.Fatalf("got %v frame %q, want text", f.H.OpCode, f.Payload)
 	}
-	return string(f.payload)
+	return string(f.Payload)
 }
 
 // expectReply reads the next data frame and checks it is want exactly.
 func (c *client) expectReply(want string) {
-	c.t.Helper()
+	c.T.Helper()
 	if got := c.reply(); got != want {
-		c.t.Fatalf("got  %s\nwant %s", got, want)
+		c.T.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
 
 // replies reads n text frames, in whatever order they come, sorted.
 func (c *client) replies(n int) []string {
-	c.t.Helper()
+	c.T.Helper()
 	out := make([]string, n)
 	for i := range out {
 		out[i] = c.reply()
@@ -176,8 +177,8 @@ func (c *client) replies(n int) []string {
 
 // checkUsable makes an echo call and checks its answer.
 func (c *client) checkUsable(id int) {
-	c.t.Helper()
-	c.text(fmt.Sprintf(`{"id":%d,"call":"echo","args":{"still":"here"}}`, id))
+	c.T.Helper()
+	c.Text(fmt.Sprintf(`{"id":%d,"call":"echo","args":{"still":"here"}}`, id))
 	c.expectReply(fmt.Sprintf(`{"id":%d,"result":{"still":"here"}}`, id))
 }
 
@@ -196,10 +197,10 @@ func TestRPCCallResult(t *testing.T) {
 		m := newRPCMethods()
 		e, c := startRPC(t, m, runtime.Options{DisablePoller: mode.disablePoller})
 		// args reach the method as they were sent, spacing and all.
-		c.text(`{"id":7,"call":"echo","args":{"name": "ada", "n":[1, 2.5, "\u00e9"]}}`)
+		c.Text(`{"id":7,"call":"echo","args":{"name": "ada", "n":[1, 2.5, "\u00e9"]}}`)
 		c.expectReply(`{"id":7,"result":{"name": "ada", "n":[1, 2.5, "\u00e9"]}}`)
 		// Members in any order, with whitespace around the envelope.
-		c.text(" { \"args\" : {\"a\":1} , \"call\" : \"echo\" , \"id\" : 8 } \n")
+		c.Text(" { \"args\" : {\"a\":1} , \"call\" : \"echo\" , \"id\" : 8 } \n")
 		c.expectReply(`{"id":8,"result":{"a":1}}`)
 		noErrors(t, e)
 	})
@@ -208,16 +209,16 @@ func TestRPCCallResult(t *testing.T) {
 func TestRPCResultDefaultsToEmptyObject(t *testing.T) {
 	m := newRPCMethods()
 	_, c := startRPC(t, m, runtime.Options{})
-	c.text(`{"id":1,"call":"nothing","args":{"x":1}}`)
+	c.Text(`{"id":1,"call":"nothing","args":{"x":1}}`)
 	c.expectReply(`{"id":1,"result":{}}`)
 }
 
 func TestRPCMissingArgsIsEmptyObject(t *testing.T) {
 	m := newRPCMethods()
 	_, c := startRPC(t, m, runtime.Options{})
-	c.text(`{"id":1,"call":"echo"}`)
+	c.Text(`{"id":1,"call":"echo"}`)
 	c.expectReply(`{"id":1,"result":{}}`)
-	c.text(`{"id":2,"call":"echo","args":{}}`)
+	c.Text(`{"id":2,"call":"echo","args":{}}`)
 	c.expectReply(`{"id":2,"result":{}}`)
 }
 
@@ -226,15 +227,15 @@ func TestRPCCallSeesConnSessionAndName(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
 	conn := e.rec.nextOpen(t)
-	c.text(`{"id":1,"call":"record","args":{"k":"v"}}`)
+	c.Text(`{"id":1,"call":"record","args":{"k":"v"}}`)
 	c.expectReply(`{"id":1,"result":{}}`)
-	call := recv(t, m.calls, "the call")
+	call := wstest.Recv(t, m.calls, "the call")
 	if call.Conn != conn || call.Session != runtime.SessionOf(conn) || call.Name != "record" || string(call.Args) != `{"k":"v"}` {
 		t.Errorf("call %+v (args %s); conn %p session %p", call, call.Args, conn, runtime.SessionOf(conn))
 	}
-	c.text(`{"id":2,"call":"record"}`)
+	c.Text(`{"id":2,"call":"record"}`)
 	c.expectReply(`{"id":2,"result":{}}`)
-	if call := recv(t, m.calls, "the call"); string(call.Args) != "{}" {
+	if call := wstest.Recv(t, m.calls, "the call"); string(call.Args) != "{}" {
 		t.Errorf("args %q, want {}", call.Args)
 	}
 }
@@ -242,11 +243,11 @@ func TestRPCCallSeesConnSessionAndName(t *testing.T) {
 func TestRPCUnknownCommand(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
-	c.text(`{"id":3,"call":"nope","args":{}}`)
+	c.Text(`{"id":3,"call":"nope","args":{}}`)
 	c.expectReply(`{"id":3,"error":{"code":"unknown_command","message":"unknown command \"nope\""}}`)
-	c.text(`{"id":4,"call":"<\"x\">"}`)
+	c.Text(`{"id":4,"call":"<\"x\">"}`)
 	c.expectReply(`{"id":4,"error":{"code":"unknown_command","message":"unknown command \"\u003c\\\"x\\\"\u003e\""}}`)
-	c.text(`{"id":5,"call":""}`)
+	c.Text(`{"id":5,"call":""}`)
 	c.expectReply(`{"id":5,"error":{"code":"unknown_command","message":"unknown command \"\""}}`)
 	c.checkUsable(6)
 	noErrors(t, e)
@@ -258,11 +259,11 @@ func TestRPCArgsNotAnObject(t *testing.T) {
 	for i, tt := range []struct{ args, got string }{
 		{`[1]`, "array"}, {`"x"`, "string"}, {`null`, "null"}, {`1`, "number"}, {`true`, "boolean"},
 	} {
-		c.text(fmt.Sprintf(`{"id":%d,"call":"echo","args":%s}`, i, tt.args))
+		c.Text(fmt.Sprintf(`{"id":%d,"call":"echo","args":%s}`, i, tt.args))
 		c.expectReply(fmt.Sprintf(`{"id":%d,"error":{"code":"bad_request","message":"args: expected object, got %s"}}`, i, tt.got))
 	}
 	// Invalid JSON inside args, after the id: answered, not closed.
-	c.text(`{"id":10,"call":"echo","args":{"a":"\ud800"}}`)
+	c.Text(`{"id":10,"call":"echo","args":{"a":"\ud800"}}`)
 	c.expectReply(`{"id":10,"error":{"code":"bad_request","message":"args.a: unpaired surrogate in \\u escape"}}`)
 	c.checkUsable(11)
 	noErrors(t, e)
@@ -274,14 +275,14 @@ func TestRPCArgsNotAnObject(t *testing.T) {
 func TestRPCArgsErrorBeforeID(t *testing.T) {
 	m := newRPCMethods()
 	_, c := startRPC(t, m, runtime.Options{})
-	c.text(`{"call":"echo","args":1,"id":5}`)
-	f := c.mustFrame()
-	if f.h.OpCode == ws.OpClose {
-		code, reason := parseClose(f.payload)
+	c.Text(`{"call":"echo","args":1,"id":5}`)
+	f := c.MustFrame()
+	if f.H.OpCode == ws.OpClose {
+		code, reason := wstest.ParseClose(f.Payload)
 		t.Fatalf("envelope.go decodeEnvelope stops at the first bad member, so an args error before \"id\" leaves hasID false and ServeMessage closes the connection (%d %q) instead of answering bad_request", code, reason)
 	}
-	if want := `{"id":5,"error":{"code":"bad_request","message":"args: expected object, got number"}}`; string(f.payload) != want {
-		t.Fatalf("got %s, want %s", f.payload, want)
+	if want := `{"id":5,"error":{"code":"bad_request","message":"args: expected object, got number"}}`; string(f.Payload) != want {
+		t.Fatalf("got %s, want %s", f.Payload, want)
 	}
 }
 
@@ -289,14 +290,14 @@ func TestRPCEnvelopeWithoutCall(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
 	for i, env := range []string{`{"id":%d}`, `{"id":%d,"args":{}}`} {
-		c.text(fmt.Sprintf(env, i))
+		c.Text(fmt.Sprintf(env, i))
 		c.expectReply(fmt.Sprintf(`{"id":%d,"error":{"code":"bad_request","message":"call: required field missing"}}`, i))
 	}
 	// With a cancel member and no call it is a cancel, id or not: no reply.
-	c.text(`{"id":5,"cancel":3,"args":{}}`)
-	c.text(`{"id":9,"call":null}`)
+	c.Text(`{"id":5,"cancel":3,"args":{}}`)
+	c.Text(`{"id":9,"call":null}`)
 	c.expectReply(`{"id":9,"error":{"code":"bad_request","message":"call: expected string, got null"}}`)
-	c.text(`{"id":10,"call":7}`)
+	c.Text(`{"id":10,"call":7}`)
 	c.expectReply(`{"id":10,"error":{"code":"bad_request","message":"call: expected string, got number"}}`)
 	c.checkUsable(11)
 	noErrors(t, e)
@@ -315,11 +316,11 @@ func TestRPCNotJSONCloses1007(t *testing.T) {
 		t.Run(tt.msg, func(t *testing.T) {
 			m := newRPCMethods()
 			e, c := startRPC(t, m, runtime.Options{})
-			c.text(tt.msg)
-			if reason := c.expectCloseCode(runtime.CloseInvalidPayload); reason != tt.reason {
+			c.Text(tt.msg)
+			if reason := c.ExpectCloseCode(runtime.CloseInvalidPayload); reason != tt.reason {
 				t.Errorf("reason %q, want %q", reason, tt.reason)
 			}
-			c.sendClose(runtime.CloseInvalidPayload, "")
+			c.SendClose(runtime.CloseInvalidPayload, "")
 			if ce := e.rec.nextClose(t); ce.err.Code != runtime.CloseInvalidPayload {
 				t.Errorf("OnClose %v", ce.err)
 			}
@@ -333,34 +334,34 @@ func TestRPCNotJSONCloses1007(t *testing.T) {
 func TestRPCSyntaxErrorAfterIDCloses1007(t *testing.T) {
 	m := newRPCMethods()
 	_, c := startRPC(t, m, runtime.Options{})
-	c.text(`{"id":1,"call":"echo"`)
-	f := c.mustFrame()
-	if f.h.OpCode == ws.OpText {
-		t.Fatalf("router.go ServeMessage answers a text frame that is not JSON with bad_request when its id came before the syntax error (%s); docs/protocol.md says 1007", f.payload)
+	c.Text(`{"id":1,"call":"echo"`)
+	f := c.MustFrame()
+	if f.H.OpCode == ws.OpText {
+		t.Fatalf("router.go ServeMessage answers a text frame that is not JSON with bad_request when its id came before the syntax error (%s); docs/protocol.md says 1007", f.Payload)
 	}
-	if code, reason := parseClose(f.payload); f.h.OpCode != ws.OpClose || code != runtime.CloseInvalidPayload {
-		t.Errorf("got %v %d %q, want close 1007", f.h.OpCode, code, reason)
+	if code, reason := wstest.ParseClose(f.Payload); f.H.OpCode != ws.OpClose || code != runtime.CloseInvalidPayload {
+		t.Errorf("got %v %d %q, want close 1007", f.H.OpCode, code, reason)
 	}
-	c.sendClose(runtime.CloseInvalidPayload, "")
+	c.SendClose(runtime.CloseInvalidPayload, "")
 }
 
 func TestRPCBinaryCloses1003(t *testing.T) {
 	m := newRPCMethods()
 	_, c := startRPC(t, m, runtime.Options{})
-	c.writeFrame(ws.OpBinary, []byte(`{"id":1,"call":"echo"}`))
-	if reason := c.expectCloseCode(runtime.CloseUnsupportedData); reason != "duplex.v1 speaks JSON text frames only" {
+	c.WriteFrame(ws.OpBinary, []byte(`{"id":1,"call":"echo"}`))
+	if reason := c.ExpectCloseCode(runtime.CloseUnsupportedData); reason != "duplex.v1 speaks JSON text frames only" {
 		t.Errorf("reason %q", reason)
 	}
-	c.sendClose(runtime.CloseUnsupportedData, "")
+	c.SendClose(runtime.CloseUnsupportedData, "")
 }
 
 func TestRPCUnknownMembersIgnored(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
-	c.text(`{"v":2,"id":1,"meta":{"trace":[1,{"x":null}],"s":"\u00e9"},"call":"echo","args":{"a":1},"event":"x","seq":3}`)
+	c.Text(`{"v":2,"id":1,"meta":{"trace":[1,{"x":null}],"s":"\u00e9"},"call":"echo","args":{"a":1},"event":"x","seq":3}`)
 	c.expectReply(`{"id":1,"result":{"a":1}}`)
 	// A cancel with unknown members is still a cancel: nothing answers it.
-	c.text(`{"cancel":99,"why":"bored"}`)
+	c.Text(`{"cancel":99,"why":"bored"}`)
 	c.checkUsable(2)
 	noErrors(t, e)
 }
@@ -369,7 +370,7 @@ func TestRPCIDRange(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
 	for _, id := range []string{"0", "-1", "9007199254740991", "-9007199254740991", "-0"} {
-		c.text(`{"id":` + id + `,"call":"echo","args":{"x":1}}`)
+		c.Text(`{"id":` + id + `,"call":"echo","args":{"x":1}}`)
 		want := id
 		if id == "-0" {
 			want = "0"
@@ -389,7 +390,7 @@ func TestRPCIDRange(t *testing.T) {
 		{`"7"`, "id: expected number, got string"},
 		{"null", "id: expected number, got null"},
 	} {
-		c.text(`{"id":` + tt.id + `,"call":"record"}`)
+		c.Text(`{"id":` + tt.id + `,"call":"record"}`)
 		c.expectReply(`{"id":null,"error":{"code":"bad_request","message":"` + tt.msg + `"}}`)
 	}
 	c.checkUsable(2)
@@ -406,10 +407,10 @@ func TestRPCIDRange(t *testing.T) {
 func TestRPCNoUsableIDNotAnsweredAsID0(t *testing.T) {
 	m := newRPCMethods()
 	_, c := startRPC(t, m, runtime.Options{})
-	c.text(`{"id":0,"call":"wait"}`)
-	recv(t, m.started, "call 0 to start")
+	c.Text(`{"id":0,"call":"wait"}`)
+	wstest.Recv(t, m.started, "call 0 to start")
 	for _, msg := range []string{`{"call":"echo"}`, `{}`, `{"args":{}}`, `{"id":9007199254740992,"call":"echo"}`, `{"id":"1","call":"echo"}`, `{"id":1.5,"call":"echo"}`, `{"cancel":"0"}`, `{"ping":"0"}`} {
-		c.text(msg)
+		c.Text(msg)
 		if got := c.reply(); !strings.HasPrefix(got, `{"id":null,"error":{"code":"bad_request",`) {
 			t.Errorf("%s: got %s, want a bad_request with a null id", msg, got)
 		}
@@ -420,18 +421,18 @@ func TestRPCNoUsableIDNotAnsweredAsID0(t *testing.T) {
 		t.Fatalf("call 0 ended: %v", err)
 	default:
 	}
-	c.text(`{"cancel":0}`)
+	c.Text(`{"cancel":0}`)
 	c.expectReply(`{"id":0,"error":{"code":"canceled","message":"call canceled"}}`)
 }
 
 func TestRPCDuplicateIDInFlight(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
-	c.text(`{"id":9,"call":"wait","args":{"n":1}}`)
-	if got := recv(t, m.started, "the call to start"); got != `{"n":1}` {
+	c.Text(`{"id":9,"call":"wait","args":{"n":1}}`)
+	if got := wstest.Recv(t, m.started, "the call to start"); got != `{"n":1}` {
 		t.Fatalf("started with %s", got)
 	}
-	c.text(`{"id":9,"call":"echo","args":{"n":2}}`)
+	c.Text(`{"id":9,"call":"echo","args":{"n":2}}`)
 	c.expectReply(`{"id":9,"error":{"code":"bad_request","message":"id 9 is already in use by a call in flight"}}`)
 	// Another id is fine meanwhile, and the first call is undisturbed.
 	c.checkUsable(10)
@@ -440,7 +441,7 @@ func TestRPCDuplicateIDInFlight(t *testing.T) {
 		t.Fatalf("the first call ended: %v", err)
 	default:
 	}
-	c.text(`{"cancel":9}`)
+	c.Text(`{"cancel":9}`)
 	c.expectReply(`{"id":9,"error":{"code":"canceled","message":"call canceled"}}`)
 	noErrors(t, e)
 }
@@ -450,24 +451,24 @@ func TestRPCCancel(t *testing.T) {
 		t.Run(method, func(t *testing.T) {
 			m := newRPCMethods()
 			e, c := startRPC(t, m, runtime.Options{})
-			c.text(`{"id":10,"call":"` + method + `"}`)
-			recv(t, m.started, "the call to start")
+			c.Text(`{"id":10,"call":"` + method + `"}`)
+			wstest.Recv(t, m.started, "the call to start")
 			// Cancelling calls that are not running does nothing.
-			c.text(`{"cancel":11}`)
-			c.text(`{"cancel":-10}`)
+			c.Text(`{"cancel":11}`)
+			c.Text(`{"cancel":-10}`)
 			c.checkUsable(12)
 			select {
 			case err := <-m.ended:
 				t.Fatalf("the call ended: %v", err)
 			default:
 			}
-			c.text(`{"cancel":10}`)
-			if err := recv(t, m.ended, "the call's context to end"); !errors.Is(err, context.Canceled) {
+			c.Text(`{"cancel":10}`)
+			if err := wstest.Recv(t, m.ended, "the call's context to end"); !errors.Is(err, context.Canceled) {
 				t.Errorf("ctx.Err() = %v", err)
 			}
 			c.expectReply(`{"id":10,"error":{"code":"canceled","message":"call canceled"}}`)
 			// Cancelling it again, after its reply, does nothing.
-			c.text(`{"cancel":10}`)
+			c.Text(`{"cancel":10}`)
 			c.checkUsable(13)
 			noErrors(t, e)
 		})
@@ -480,16 +481,16 @@ func TestRPCCancelIsPerConnection(t *testing.T) {
 	m := newRPCMethods()
 	e, c1 := startRPC(t, m, runtime.Options{})
 	c2 := dial(t, e.addr)
-	c1.text(`{"id":1,"call":"wait"}`)
-	recv(t, m.started, "the call to start")
-	c2.text(`{"cancel":1}`)
+	c1.Text(`{"id":1,"call":"wait"}`)
+	wstest.Recv(t, m.started, "the call to start")
+	c2.Text(`{"cancel":1}`)
 	c2.checkUsable(2)
 	select {
 	case err := <-m.ended:
 		t.Fatalf("another connection's cancel ended the call: %v", err)
 	case <-time.After(50 * time.Millisecond):
 	}
-	c1.text(`{"cancel":1}`)
+	c1.Text(`{"cancel":1}`)
 	c1.expectReply(`{"id":1,"error":{"code":"canceled","message":"call canceled"}}`)
 }
 
@@ -504,23 +505,23 @@ func TestRPCOverloaded(t *testing.T) {
 				want = runtime.DefaultMaxCallsInFlight
 			}
 			for i := range want {
-				c.text(fmt.Sprintf(`{"id":%d,"call":"wait"}`, i))
+				c.Text(fmt.Sprintf(`{"id":%d,"call":"wait"}`, i))
 			}
 			for range want {
-				recv(t, m.started, "the calls to start")
+				wstest.Recv(t, m.started, "the calls to start")
 			}
-			c.text(fmt.Sprintf(`{"id":%d,"call":"echo"}`, want))
+			c.Text(fmt.Sprintf(`{"id":%d,"call":"echo"}`, want))
 			c.expectReply(fmt.Sprintf(`{"id":%d,"error":{"code":"overloaded","message":"more than %d calls in flight"}}`, want, want))
 			// Another connection has its own budget.
 			c2 := dial(t, e.addr)
 			c2.checkUsable(1)
 			// Once one ends there is room again (soon after its reply:
 			// see TestRPCIDReusableRightAfterReply).
-			c.text(`{"cancel":0}`)
+			c.Text(`{"cancel":0}`)
 			c.expectReply(`{"id":0,"error":{"code":"canceled","message":"call canceled"}}`)
 			deadline := time.Now().Add(ioTimeout)
 			for id := 1000; ; id++ {
-				c.text(fmt.Sprintf(`{"id":%d,"call":"echo"}`, id))
+				c.Text(fmt.Sprintf(`{"id":%d,"call":"echo"}`, id))
 				got := c.reply()
 				if got == fmt.Sprintf(`{"id":%d,"result":{}}`, id) {
 					break
@@ -539,7 +540,7 @@ func TestRPCPanic(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
 	conn := e.rec.nextOpen(t)
-	c.text(`{"id":1,"call":"panic"}`)
+	c.Text(`{"id":1,"call":"panic"}`)
 	c.expectReply(`{"id":1,"error":{"code":"internal","message":"internal error"}}`)
 	ce := e.rec.nextError(t)
 	var pe *runtime.PanicError
@@ -553,7 +554,7 @@ func TestRPCPanic(t *testing.T) {
 func TestRPCPlainErrorNotLeaked(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
-	c.text(`{"id":1,"call":"plain"}`)
+	c.Text(`{"id":1,"call":"plain"}`)
 	got := c.reply()
 	if want := `{"id":1,"error":{"code":"internal","message":"internal error"}}`; got != want {
 		t.Errorf("got %s, want %s", got, want)
@@ -575,7 +576,7 @@ func TestRPCWireErrors(t *testing.T) {
 		{"failWrapped", `{"code":"forbidden","message":"no"}`},
 		{"failTyped", `{"code":"not_found","message":"user ada not found"}`},
 	} {
-		c.text(fmt.Sprintf(`{"id":%d,"call":%q}`, i, tt.call))
+		c.Text(fmt.Sprintf(`{"id":%d,"call":%q}`, i, tt.call))
 		c.expectReply(fmt.Sprintf(`{"id":%d,"error":%s}`, i, tt.want))
 	}
 	noErrors(t, e)
@@ -614,11 +615,11 @@ func TestRPCPipelinedCalls(t *testing.T) {
 	var want []string
 	for i := range n {
 		args := fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, strings.Repeat(string(rune('a'+i%26)), 50+i))
-		batch = append(batch, clientFrame(true, 0, ws.OpText, fmt.Appendf(nil, `{"id":%d,"call":"gather","args":%s}`, i, args))...)
+		batch = append(batch, wstest.ClientFrame(true, 0, ws.OpText, fmt.Appendf(nil, `{"id":%d,"call":"gather","args":%s}`, i, args))...)
 		want = append(want, fmt.Sprintf(`{"id":%d,"result":%s}`, i, args))
 	}
 	slices.Sort(want)
-	c.write(batch)
+	c.Write(batch)
 	got := c.replies(n)
 	if !slices.Equal(got, want) {
 		t.Errorf("replies:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -631,16 +632,16 @@ func TestRPCCloseCancelsInFlight(t *testing.T) {
 			m := newRPCMethods()
 			e, c := startRPC(t, m, runtime.Options{})
 			for i := range 3 {
-				c.text(fmt.Sprintf(`{"id":%d,"call":"wait"}`, i))
-				recv(t, m.started, "the call to start")
+				c.Text(fmt.Sprintf(`{"id":%d,"call":"wait"}`, i))
+				wstest.Recv(t, m.started, "the call to start")
 			}
 			if how == "tcp" {
-				_ = c.nc.Close()
+				_ = c.NC.Close()
 			} else {
-				c.sendClose(1000, "bye")
+				c.SendClose(1000, "bye")
 			}
 			for range 3 {
-				if err := recv(t, m.ended, "the call's context to end"); !errors.Is(err, context.Canceled) {
+				if err := wstest.Recv(t, m.ended, "the call's context to end"); !errors.Is(err, context.Canceled) {
 					t.Errorf("ctx.Err() = %v", err)
 				}
 			}
@@ -653,7 +654,7 @@ func TestSessionPushNumbersEvents(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
 	conn := e.rec.nextOpen(t)
-	c.text(`{"id":1,"call":"push"}`)
+	c.Text(`{"id":1,"call":"push"}`)
 	c.expectReply(`{"event":"said","seq":1,"data":{"n":1}}`)
 	c.expectReply(`{"event":"said","seq":2,"data":{"n":2}}`)
 	c.expectReply(`{"event":"said","seq":3,"data":{"n":3}}`)
@@ -689,7 +690,7 @@ func TestSessionPushWhileClosingIsReplayed(t *testing.T) {
 	e, c := startRPC(t, m, runtime.Options{})
 	conn := e.rec.nextOpen(t)
 	sess := runtime.SessionOf(conn)
-	c.text(`{"hello":{}}`)
+	c.Text(`{"hello":{}}`)
 	token := welcomeToken(t, c.reply())
 	if err := sess.Push("a", nil); err != nil {
 		t.Fatal(err)
@@ -699,12 +700,12 @@ func TestSessionPushWhileClosingIsReplayed(t *testing.T) {
 	if err := sess.Push("kept", nil); err != nil {
 		t.Fatalf("Push while closing: %v, want it kept for replay", err)
 	}
-	c.expectCloseCode(runtime.CloseGoingAway)
-	c.sendClose(runtime.CloseNormal, "")
+	c.ExpectCloseCode(runtime.CloseGoingAway)
+	c.SendClose(runtime.CloseNormal, "")
 	e.rec.nextClose(t)
 
 	c2 := dial(t, e.addr)
-	c2.text(`{"hello":{"resume":"` + token + `","seq":1}}`)
+	c2.Text(`{"hello":{"resume":"` + token + `","seq":1}}`)
 	if w := c2.reply(); !strings.Contains(w, `"resumed":true`) || !strings.Contains(w, `"session":"`+sess.ID()+`"`) {
 		t.Fatalf("welcome %s, want the session resumed", w)
 	}
@@ -731,12 +732,12 @@ func TestSessionPushNoGapWithoutReplay(t *testing.T) {
 	if err := sess.Push("lost", nil); !errors.Is(err, runtime.ErrClosed) {
 		t.Fatalf("Push while closing: %v, want ErrClosed", err)
 	}
-	c.expectCloseCode(runtime.CloseGoingAway)
-	c.sendClose(runtime.CloseNormal, "")
+	c.ExpectCloseCode(runtime.CloseGoingAway)
+	c.SendClose(runtime.CloseNormal, "")
 	e.rec.nextClose(t)
 
 	c2 := dial(t, e.addr)
-	c2.text(`{"id":1,"call":"resume","args":{"token":"` + token + `"}}`)
+	c2.Text(`{"id":1,"call":"resume","args":{"token":"` + token + `"}}`)
 	c2.expectReply(`{"id":1,"result":{}}`)
 	if err := sess.Push("b", nil); err != nil {
 		t.Fatal(err)
@@ -804,10 +805,10 @@ func pushToResetPeer(t *testing.T) {
 	}
 	go func() { _ = srv.Serve(ln) }()
 	c := dial(t, ln.Addr().String())
-	c.text("block")
-	conn := recv(t, entered, "the handler")
-	_ = c.nc.(*net.TCPConn).SetLinger(0) // close with RST
-	_ = c.nc.Close()
+	c.Text("block")
+	conn := wstest.Recv(t, entered, "the handler")
+	_ = c.NC.(*net.TCPConn).SetLinger(0) // close with RST
+	_ = c.NC.Close()
 	time.Sleep(50 * time.Millisecond)
 	done := make(chan error, 1)
 	go func() { done <- runtime.SessionOf(conn).Push("x", nil) }()
@@ -816,7 +817,7 @@ func pushToResetPeer(t *testing.T) {
 	case <-time.After(ioTimeout):
 		t.Fatal("Push did not return")
 	}
-	waitDone(t, conn, ioTimeout)
+	wstest.WaitDone(t, conn, ioTimeout)
 }
 
 // TestSessionPushConcurrent: pushes from many goroutines are numbered
@@ -885,7 +886,7 @@ func TestServerBroadcastReachesDetachedSessions(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{ResumeWindow: time.Minute})
 	orig := runtime.SessionOf(e.rec.nextOpen(t))
-	c.text(`{"hello":{}}`)
+	c.Text(`{"hello":{}}`)
 	token := welcomeToken(t, c.reply())
 	e.srv.Broadcast("a", nil)
 	c.expectReply(`{"event":"a","seq":1,"data":{}}`)
@@ -896,7 +897,7 @@ func TestServerBroadcastReachesDetachedSessions(t *testing.T) {
 
 	c2 := dial(t, e.addr)
 	fresh := runtime.SessionOf(e.rec.nextOpen(t))
-	c2.text(`{"hello":{"resume":"` + token + `","seq":1}}`)
+	c2.Text(`{"hello":{"resume":"` + token + `","seq":1}}`)
 	if w := c2.reply(); !strings.Contains(w, `"resumed":true`) {
 		t.Fatalf("welcome %s, want resumed", w)
 	}
@@ -909,8 +910,8 @@ func TestServerBroadcastReachesDetachedSessions(t *testing.T) {
 	c2.expectReply(`{"event":"d","seq":4,"data":{}}`)
 
 	// A goodbye ends the session: it is out of the audience.
-	c2.sendClose(runtime.CloseNormal, "")
-	c2.expectClose()
+	c2.SendClose(runtime.CloseNormal, "")
+	c2.ExpectClose()
 	if got := e.rec.nextSessionEnd(t); got != orig {
 		t.Fatalf("OnSessionEnd for %s, want %s", got.ID(), orig.ID())
 	}
@@ -927,7 +928,7 @@ func TestRPCIDReusableRightAfterReply(t *testing.T) {
 	m := newRPCMethods()
 	_, c := startRPC(t, m, runtime.Options{})
 	for i := range 500 {
-		c.text(`{"id":1,"call":"echo"}`)
+		c.Text(`{"id":1,"call":"echo"}`)
 		if got := c.reply(); got != `{"id":1,"result":{}}` {
 			t.Fatalf("call.go callState.run sends the reply before removing the id from the table of calls in flight, so a client reusing the id at once can be told it is in use (round %d): %s", i, got)
 		}
@@ -942,12 +943,12 @@ func TestRPCCloseAfterReply(t *testing.T) {
 	e, c := startRPC(t, m, runtime.Options{ResumeWindow: time.Hour})
 	sess := runtime.SessionOf(e.rec.nextOpen(t))
 	_ = sess.ResumeToken() // resumable: only the 1000 can end it early
-	c.text(`{"id":1,"call":"bye"}`)
+	c.Text(`{"id":1,"call":"bye"}`)
 	c.expectReply(`{"id":1,"result":{"ok":true}}`)
-	if reason := c.expectCloseCode(runtime.CloseNormal); reason != "bye" {
+	if reason := c.ExpectCloseCode(runtime.CloseNormal); reason != "bye" {
 		t.Errorf("close reason %q, want bye", reason)
 	}
-	c.sendClose(runtime.CloseNormal, "")
+	c.SendClose(runtime.CloseNormal, "")
 	ce := e.rec.nextClose(t)
 	if ce.err.Code != runtime.CloseNormal || ce.err.Initiator != runtime.ClosedByServer {
 		t.Errorf("OnClose %+v, want 1000 by the server", ce.err)

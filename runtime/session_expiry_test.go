@@ -150,16 +150,16 @@ func TestHelloWelcomeFraming(t *testing.T) {
 				c = dial(t, e.addr)
 			}
 			conn := e.rec.nextOpen(t)
-			c.text(`{"hello":{}}`)
-			f := c.nextData()
-			payload := f.payload
+			c.Text(`{"hello":{}}`)
+			f := c.NextData()
+			payload := f.Payload
 			if deflate {
-				if f.h.Rsv&4 == 0 {
+				if f.H.Rsv&4 == 0 {
 					t.Fatal("welcome above the threshold sent uncompressed")
 				}
 				payload = inflateMessage(t, payload)
-			} else if f.h.Rsv != 0 || !f.h.Fin {
-				t.Fatalf("welcome frame: rsv %d fin %v", f.h.Rsv, f.h.Fin)
+			} else if f.H.Rsv != 0 || !f.H.Fin {
+				t.Fatalf("welcome frame: rsv %d fin %v", f.H.Rsv, f.H.Fin)
 			}
 			var w struct{ Welcome *welcomeMsg }
 			if err := json.Unmarshal(payload, &w); err != nil || w.Welcome == nil {

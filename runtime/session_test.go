@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/duplexrpc/duplex/runtime"
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 )
 
 // sessionHandler speaks a tiny text protocol so that tests drive sessions
@@ -69,30 +70,30 @@ func (h *sessionHandler) ServeMessage(c *runtime.Conn, _ runtime.MessageType, da
 // nextErr returns the next error Resume returned in the handler.
 func (h *sessionHandler) nextErr(t testing.TB) error {
 	t.Helper()
-	return recv(t, h.errs, "a Resume error")
+	return wstest.Recv(t, h.errs, "a Resume error")
 }
 
 // nextResumed returns the next session Resume returned in the handler.
 func (h *sessionHandler) nextResumed(t testing.TB) *runtime.Session {
 	t.Helper()
-	return recv(t, h.resumed, "a resumed session")
+	return wstest.Recv(t, h.resumed, "a resumed session")
 }
 
 // ask sends a command and returns the reply.
 func (c *client) ask(cmd string) string {
-	c.t.Helper()
-	c.text(cmd)
-	return string(c.nextData().payload)
+	c.T.Helper()
+	c.Text(cmd)
+	return string(c.NextData().Payload)
 }
 
 // hangUp closes the connection cleanly with 1001 (going away, as a browser
 // leaving a page does), which keeps the session for resume, and waits for
 // the server's answer. A client's 1000 would end the session at once.
 func (c *client) hangUp() {
-	c.t.Helper()
-	c.sendClose(1001, "")
-	c.expectClose()
-	c.expectEOF(ioTimeout)
+	c.T.Helper()
+	c.SendClose(1001, "")
+	c.ExpectClose()
+	c.ExpectEOF(ioTimeout)
 }
 
 func TestSessionIDs(t *testing.T) {
@@ -563,8 +564,8 @@ func TestSessionEndsAtClientGoodbye(t *testing.T) {
 	c := dial(t, e.addr)
 	sess := runtime.SessionOf(e.rec.nextOpen(t))
 	token := sess.ResumeToken()
-	c.sendClose(runtime.CloseNormal, "")
-	c.expectClose()
+	c.SendClose(runtime.CloseNormal, "")
+	c.ExpectClose()
 	if ended := e.rec.nextSessionEnd(t); ended != sess {
 		t.Fatalf("OnSessionEnd for %s, want %s", ended.ID(), sess.ID())
 	}

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 )
 
 // slowConsumerSlack is the heap a slow consumer may hold beyond
@@ -106,7 +108,7 @@ func slowConsumerStorm(tb testing.TB, slow int) stormResult {
 	}, func(ln net.Listener) net.Listener { return shrinkListener{ln, &shrink} })
 	defer bs.stop(tb)
 	d := newBenchRawDialer(bs.addr)
-	hello := benchClientFrame(nil, true, ws.OpText, []byte(`{"hello":{}}`), benchMask)
+	hello := wstest.BenchClientFrame(nil, true, ws.OpText, []byte(`{"hello":{}}`), wstest.BenchMask)
 	var fds []int
 	defer func() {
 		for _, fd := range fds {

@@ -11,6 +11,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/duplexrpc/duplex/runtime"
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 )
 
 // dialProtocols upgrades a connection to e with gobwas/ws's Dialer offering
@@ -28,7 +29,7 @@ func dialProtocols(t *testing.T, e *env, protocols ...string) (string, error) {
 	if got := e.rec.nextOpen(t).Subprotocol(); got != hs.Protocol {
 		t.Errorf("Conn.Subprotocol() = %q, the client was answered %q", got, hs.Protocol)
 	}
-	_, _ = nc.Write(clientFrame(true, 0, ws.OpClose, closeBody(1000, "")))
+	_, _ = nc.Write(wstest.ClientFrame(true, 0, ws.OpClose, wstest.CloseBody(1000, "")))
 	_ = nc.Close()
 	return hs.Protocol, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 	"github.com/duplexrpc/duplex/runtime/transport"
 )
 
@@ -38,47 +39,47 @@ func checkCloseError(t *testing.T, got *transport.CloseError, code uint16, reaso
 func TestEchoBothModes(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller})
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		big := strings.Repeat("0123456789", 20000) // 200 KB: many reads
 		for _, s := range []string{"a", "", "ünïcödé", big} {
-			c.text(s)
-			c.expectText(s)
+			c.Text(s)
+			c.ExpectText(s)
 		}
-		c.writeFrame(ws.OpBinary, []byte{0, 1, 2})
-		if f := c.nextData(); f.h.OpCode != ws.OpBinary || string(f.payload) != "\x00\x01\x02" {
-			t.Fatalf("binary echo: %v %q", f.h.OpCode, f.payload)
+		c.WriteFrame(ws.OpBinary, []byte{0, 1, 2})
+		if f := c.NextData(); f.H.OpCode != ws.OpBinary || string(f.Payload) != "\x00\x01\x02" {
+			t.Fatalf("binary echo: %v %q", f.H.OpCode, f.Payload)
 		}
 		// A ping is answered with a pong carrying the same payload.
-		c.writeFrame(ws.OpPing, []byte("are you there"))
-		f := c.mustFrame()
-		if f.h.OpCode != ws.OpPong || string(f.payload) != "are you there" {
-			t.Fatalf("ping answered with %v %q", f.h.OpCode, f.payload)
+		c.WriteFrame(ws.OpPing, []byte("are you there"))
+		f := c.MustFrame()
+		if f.H.OpCode != ws.OpPong || string(f.Payload) != "are you there" {
+			t.Fatalf("ping answered with %v %q", f.H.OpCode, f.Payload)
 		}
 		// Byte by byte, frames still parse.
-		for _, b := range clientFrame(true, 0, ws.OpText, []byte("slowly")) {
-			c.write([]byte{b})
+		for _, b := range wstest.ClientFrame(true, 0, ws.OpText, []byte("slowly")) {
+			c.Write([]byte{b})
 		}
-		c.expectText("slowly")
+		c.ExpectText("slowly")
 	})
 }
 
 func TestClientClose(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, CloseTimeout: slowCloseTimeout})
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
 		if conn.CloseError() != nil {
 			t.Fatal("CloseError set on an open connection")
 		}
-		c.sendClose(1000, "bye")
-		code, reason := c.expectClose()
+		c.SendClose(1000, "bye")
+		code, reason := c.ExpectClose()
 		if code != 1000 {
 			t.Errorf("answer %d %q, want 1000", code, reason)
 		}
-		c.expectEOF(slowCloseTimeout / 2) // at once, not after CloseTimeout
+		c.ExpectEOF(slowCloseTimeout / 2) // at once, not after CloseTimeout
 		ev := e.rec.nextClose(t)
 		checkCloseError(t, ev.err, 1000, "bye", transport.ClosedByPeer, false)
-		waitDone(t, conn, ioTimeout)
+		wstest.WaitDone(t, conn, ioTimeout)
 		if ce := conn.CloseError(); ce == nil || ce.Code != 1000 {
 			t.Errorf("Conn.CloseError() = %v", ce)
 		}
@@ -91,13 +92,13 @@ func TestClientClose(t *testing.T) {
 func TestClientEmptyClose(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller})
-		c := dial(t, e.addr)
-		c.writeFrame(ws.OpClose, nil)
-		f := c.mustFrame()
-		if f.h.OpCode != ws.OpClose || len(f.payload) != 0 {
-			t.Fatalf("answer %v %q, want an empty close", f.h.OpCode, f.payload)
+		c := wstest.Dial(t, e.addr)
+		c.WriteFrame(ws.OpClose, nil)
+		f := c.MustFrame()
+		if f.H.OpCode != ws.OpClose || len(f.Payload) != 0 {
+			t.Fatalf("answer %v %q, want an empty close", f.H.OpCode, f.Payload)
 		}
-		c.expectEOF(ioTimeout)
+		c.ExpectEOF(ioTimeout)
 		checkCloseError(t, e.rec.nextClose(t).err, 1005, "", transport.ClosedByPeer, false)
 	})
 }
@@ -107,16 +108,16 @@ func TestClientEmptyClose(t *testing.T) {
 func TestClientCloseThenHangUp(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller})
-		c := dial(t, e.addr)
-		c.sendClose(4001, "leaving")
-		_ = c.nc.(*net.TCPConn).CloseWrite()
-		c.expectCloseCode(4001)
-		c.expectEOF(ioTimeout)
+		c := wstest.Dial(t, e.addr)
+		c.SendClose(4001, "leaving")
+		_ = c.NC.(*net.TCPConn).CloseWrite()
+		c.ExpectCloseCode(4001)
+		c.ExpectEOF(ioTimeout)
 		checkCloseError(t, e.rec.nextClose(t).err, 4001, "leaving", transport.ClosedByPeer, false)
 
-		c = dial(t, e.addr)
-		c.sendClose(1000, "")
-		c.nc.Close()
+		c = wstest.Dial(t, e.addr)
+		c.SendClose(1000, "")
+		c.NC.Close()
 		checkCloseError(t, e.rec.nextClose(t).err, 1000, "", transport.ClosedByPeer, false)
 	})
 }
@@ -130,17 +131,17 @@ func TestClientInvalidClose(t *testing.T) {
 			want uint16
 		}{
 			{"one byte", []byte{3}, 1002},
-			{"code 999", closeBody(999, ""), 1002},
-			{"code 1005", closeBody(1005, ""), 1002},
-			{"code 1006", closeBody(1006, ""), 1002},
-			{"code 5000", closeBody(5000, ""), 1002},
-			{"bad utf-8 reason", closeBody(1000, "\xff\xfe"), 1007},
+			{"code 999", wstest.CloseBody(999, ""), 1002},
+			{"code 1005", wstest.CloseBody(1005, ""), 1002},
+			{"code 1006", wstest.CloseBody(1006, ""), 1002},
+			{"code 5000", wstest.CloseBody(5000, ""), 1002},
+			{"bad utf-8 reason", wstest.CloseBody(1000, "\xff\xfe"), 1007},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				c := dial(t, e.addr)
-				c.writeFrame(ws.OpClose, tt.body)
-				c.expectCloseCode(tt.want)
-				c.expectEOF(ioTimeout)
+				c := wstest.Dial(t, e.addr)
+				c.WriteFrame(ws.OpClose, tt.body)
+				c.ExpectCloseCode(tt.want)
+				c.ExpectEOF(ioTimeout)
 				checkCloseError(t, e.rec.nextClose(t).err, tt.want, "invalid close frame", transport.ClosedByServer, false)
 			})
 		}
@@ -151,7 +152,7 @@ func TestServerClose(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		// A long CloseTimeout: TCP must close as soon as the answer arrives.
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, CloseTimeout: slowCloseTimeout})
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
 		if err := conn.Close(4000, "x"); err != nil {
 			t.Fatalf("Close: %v", err)
@@ -159,18 +160,18 @@ func TestServerClose(t *testing.T) {
 		if ce := conn.CloseError(); ce == nil || ce.Code != 4000 {
 			t.Errorf("CloseError during the handshake: %v", ce)
 		}
-		if reason := c.expectCloseCode(4000); reason != "x" {
+		if reason := c.ExpectCloseCode(4000); reason != "x" {
 			t.Errorf("reason %q", reason)
 		}
 		start := time.Now()
-		c.sendClose(4000, "")
-		c.expectEOF(slowCloseTimeout / 2)
+		c.SendClose(4000, "")
+		c.ExpectEOF(slowCloseTimeout / 2)
 		ev := e.rec.nextClose(t)
 		if took := ev.at.Sub(start); took > slowCloseTimeout/2 {
 			t.Errorf("server closed TCP %v after the answer (CloseTimeout %v)", took, slowCloseTimeout)
 		}
 		checkCloseError(t, ev.err, 4000, "x", transport.ClosedByServer, false)
-		waitDone(t, conn, ioTimeout)
+		wstest.WaitDone(t, conn, ioTimeout)
 	})
 }
 
@@ -178,24 +179,24 @@ func TestServerClose(t *testing.T) {
 // still completes the handshake; the server's code is what is reported.
 func TestServerCloseDifferentAnswer(t *testing.T) {
 	e := start(t, viaListener, transport.Options{CloseTimeout: slowCloseTimeout})
-	c := dial(t, e.addr)
+	c := wstest.Dial(t, e.addr)
 	conn := e.rec.nextOpen(t)
 	_ = conn.Close(1000, "done")
-	c.expectCloseCode(1000)
-	c.writeFrame(ws.OpClose, nil)
-	c.expectEOF(slowCloseTimeout / 2)
+	c.ExpectCloseCode(1000)
+	c.WriteFrame(ws.OpClose, nil)
+	c.ExpectEOF(slowCloseTimeout / 2)
 	checkCloseError(t, e.rec.nextClose(t).err, 1000, "done", transport.ClosedByServer, false)
 }
 
 func TestServerCloseTimeout(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, CloseTimeout: 300 * time.Millisecond})
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
 		start := time.Now()
 		_ = conn.Close(1000, "bye")
-		c.expectCloseCode(1000)
-		c.expectEOF(ioTimeout) // never answered
+		c.ExpectCloseCode(1000)
+		c.ExpectEOF(ioTimeout) // never answered
 		if took := time.Since(start); took < 250*time.Millisecond {
 			t.Errorf("cut off after %v, before CloseTimeout", took)
 		}
@@ -220,7 +221,7 @@ func TestNothingAfterClose(t *testing.T) {
 				got <- string(data)
 			})),
 		})
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
 		for _, s := range []string{"one", "two", "three"} {
 			if err := conn.WriteMessage(transport.TextMessage, []byte(s)); err != nil {
@@ -235,14 +236,14 @@ func TestNothingAfterClose(t *testing.T) {
 			t.Errorf("second Close: %v", err)
 		}
 		for _, s := range []string{"one", "two", "three"} {
-			c.expectText(s)
+			c.ExpectText(s)
 		}
-		c.expectCloseCode(1001)
-		c.writeFrame(ws.OpPing, []byte("hello?"))
-		c.text("ignored")
+		c.ExpectCloseCode(1001)
+		c.WriteFrame(ws.OpPing, []byte("hello?"))
+		c.Text("ignored")
 		time.Sleep(100 * time.Millisecond)
-		c.sendClose(1001, "")
-		c.expectEOF(slowCloseTimeout / 2) // no pong, no second close, no waiting
+		c.SendClose(1001, "")
+		c.ExpectEOF(slowCloseTimeout / 2) // no pong, no second close, no waiting
 		select {
 		case s := <-got:
 			t.Errorf("handler got %q after the server's close", s)
@@ -256,14 +257,14 @@ func TestNothingAfterClose(t *testing.T) {
 func TestCloseUnsendableCodes(t *testing.T) {
 	e := start(t, viaListener, transport.Options{})
 	for _, code := range []uint16{1004, 1005, 1006, 1010, 1015, 0, 999, 2000, 5000} {
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
 		_ = conn.Close(code, "r")
-		if got := c.expectCloseCode(1011); got != "r" {
+		if got := c.ExpectCloseCode(1011); got != "r" {
 			t.Errorf("code %d: reason %q", code, got)
 		}
-		c.sendClose(1011, "")
-		c.expectEOF(ioTimeout)
+		c.SendClose(1011, "")
+		c.ExpectEOF(ioTimeout)
 		if ev := e.rec.nextClose(t); ev.err.Code != 1011 {
 			t.Errorf("code %d: OnClose reports %d", code, ev.err.Code)
 		}
@@ -274,15 +275,15 @@ func TestCloseUnsendableCodes(t *testing.T) {
 		code   uint16
 		reason string
 	}{{1000, ""}, {1012, "restart"}, {3000, "x"}, {4999, strings.Repeat("€", 60)}, {4000, "bad \xff utf-8"}} {
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
 		_ = conn.Close(tt.code, tt.reason)
-		reason := c.expectCloseCode(tt.code)
+		reason := c.ExpectCloseCode(tt.code)
 		if len(reason) > 123 || !utf8.ValidString(reason) || len(tt.reason) <= 123 && utf8.ValidString(tt.reason) && reason != tt.reason {
 			t.Errorf("code %d: reason %q", tt.code, reason)
 		}
-		c.sendClose(tt.code, "")
-		c.expectEOF(ioTimeout)
+		c.SendClose(tt.code, "")
+		c.ExpectEOF(ioTimeout)
 		e.rec.nextClose(t)
 	}
 }
@@ -294,25 +295,25 @@ func TestPeerAbruptClose(t *testing.T) {
 			name string
 			end  func(c *client)
 		}{
-			{"idle FIN", func(c *client) { c.nc.Close() }},
+			{"idle FIN", func(c *client) { c.NC.Close() }},
 			{"mid-frame FIN", func(c *client) {
-				f := clientFrame(true, 0, ws.OpText, []byte("never finished"))
-				c.write(f[:len(f)-3])
-				c.nc.Close()
+				f := wstest.ClientFrame(true, 0, ws.OpText, []byte("never finished"))
+				c.Write(f[:len(f)-3])
+				c.NC.Close()
 			}},
 			{"mid-message FIN", func(c *client) {
-				c.write(clientFrame(false, 0, ws.OpBinary, []byte("part")))
-				c.nc.Close()
+				c.Write(wstest.ClientFrame(false, 0, ws.OpBinary, []byte("part")))
+				c.NC.Close()
 			}},
 			{"RST", func(c *client) {
-				_ = c.nc.(*net.TCPConn).SetLinger(0)
-				c.nc.Close()
+				_ = c.NC.(*net.TCPConn).SetLinger(0)
+				c.NC.Close()
 			}},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				c := dial(t, e.addr)
-				c.text("hi")
-				c.expectText("hi")
+				c := wstest.Dial(t, e.addr)
+				c.Text("hi")
+				c.ExpectText("hi")
 				conn := e.rec.nextOpen(t)
 				tt.end(c)
 				ev := e.rec.nextClose(t)
@@ -320,7 +321,7 @@ func TestPeerAbruptClose(t *testing.T) {
 					t.Fatal("OnClose for another connection")
 				}
 				checkCloseError(t, ev.err, 1006, "", transport.ClosedByPeer, true)
-				waitDone(t, conn, ioTimeout)
+				wstest.WaitDone(t, conn, ioTimeout)
 				e.rec.noClose(t, 50*time.Millisecond)
 			})
 		}
@@ -331,7 +332,7 @@ func TestPeerAbruptClose(t *testing.T) {
 func TestProtocolViolationCloses(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, MaxMessageSize: 1000})
-		unmasked := clientFrame(true, 0, ws.OpText, []byte("hi"))
+		unmasked := wstest.ClientFrame(true, 0, ws.OpText, []byte("hi"))
 		unmasked[1] &^= 0x80
 		unmasked = append(unmasked[:2], []byte("hi")...)
 		for _, tt := range []struct {
@@ -340,17 +341,17 @@ func TestProtocolViolationCloses(t *testing.T) {
 			code  uint16
 		}{
 			{"unmasked", unmasked, 1002},
-			{"rsv1 without deflate", clientFrame(true, 4, ws.OpText, []byte("x")), 1002},
-			{"reserved opcode", clientFrame(true, 0, 0x3, nil), 1002},
-			{"invalid utf-8", clientFrame(true, 0, ws.OpText, []byte("\xff")), 1007},
-			{"too big, header only", clientFrame(true, 0, ws.OpBinary, make([]byte, 2000))[:8], 1009},
+			{"rsv1 without deflate", wstest.ClientFrame(true, 4, ws.OpText, []byte("x")), 1002},
+			{"reserved opcode", wstest.ClientFrame(true, 0, 0x3, nil), 1002},
+			{"invalid utf-8", wstest.ClientFrame(true, 0, ws.OpText, []byte("\xff")), 1007},
+			{"too big, header only", wstest.ClientFrame(true, 0, ws.OpBinary, make([]byte, 2000))[:8], 1009},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				c := dial(t, e.addr)
-				c.write(tt.bytes)
-				c.expectCloseCode(tt.code)
-				c.sendClose(tt.code, "")
-				c.expectEOF(ioTimeout)
+				c := wstest.Dial(t, e.addr)
+				c.Write(tt.bytes)
+				c.ExpectCloseCode(tt.code)
+				c.SendClose(tt.code, "")
+				c.ExpectEOF(ioTimeout)
 				ev := e.rec.nextClose(t)
 				if ev.err.Code != tt.code || ev.err.Initiator != transport.ClosedByServer {
 					t.Errorf("OnClose %v", ev.err)
@@ -370,14 +371,14 @@ func TestCloseFromHandler(t *testing.T) {
 				_ = c.Close(4002, string(data))
 			})),
 		})
-		c := dial(t, e.addr)
-		c.text("kick me")
-		c.expectText("last words")
-		if r := c.expectCloseCode(4002); r != "kick me" {
+		c := wstest.Dial(t, e.addr)
+		c.Text("kick me")
+		c.ExpectText("last words")
+		if r := c.ExpectCloseCode(4002); r != "kick me" {
 			t.Errorf("reason %q", r)
 		}
-		c.sendClose(4002, "")
-		c.expectEOF(ioTimeout)
+		c.SendClose(4002, "")
+		c.ExpectEOF(ioTimeout)
 		checkCloseError(t, e.rec.nextClose(t).err, 4002, "kick me", transport.ClosedByServer, false)
 	})
 }
@@ -387,7 +388,7 @@ func TestCloseFromHandler(t *testing.T) {
 func TestConcurrentClose(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller})
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
 		var wg sync.WaitGroup
 		for i := range 20 {
@@ -398,17 +399,17 @@ func TestConcurrentClose(t *testing.T) {
 		wg.Wait()
 		closes := 0
 		for {
-			f := c.mustFrame()
-			if f.h.OpCode == ws.OpClose {
+			f := c.MustFrame()
+			if f.H.OpCode == ws.OpClose {
 				closes++
 				break
 			}
-			if string(f.payload) != "x" {
-				t.Fatalf("unexpected frame %v %q", f.h.OpCode, f.payload)
+			if string(f.Payload) != "x" {
+				t.Fatalf("unexpected frame %v %q", f.H.OpCode, f.Payload)
 			}
 		}
-		c.sendClose(1000, "")
-		c.expectEOF(ioTimeout)
+		c.SendClose(1000, "")
+		c.ExpectEOF(ioTimeout)
 		e.rec.nextClose(t)
 	})
 }

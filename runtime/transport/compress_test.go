@@ -12,6 +12,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 	"github.com/duplexrpc/duplex/runtime/transport"
 )
 
@@ -48,10 +49,10 @@ func inflateMessage(t testing.TB, p []byte) []byte {
 
 func dialDeflate(t testing.TB, e *env) *client {
 	t.Helper()
-	req := upgradeRequest(e.addr).set("Sec-WebSocket-Extensions", "permessage-deflate; client_no_context_takeover; server_no_context_takeover")
-	c := upgrade(t, e.addr, req)
-	if !strings.HasPrefix(c.resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate") {
-		t.Fatalf("permessage-deflate not negotiated: %q", c.resp.Header.Get("Sec-WebSocket-Extensions"))
+	req := wstest.UpgradeRequest(e.addr).Set("Sec-WebSocket-Extensions", "permessage-deflate; client_no_context_takeover; server_no_context_takeover")
+	c := wstest.Upgrade(t, e.addr, req)
+	if !strings.HasPrefix(c.Resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate") {
+		t.Fatalf("permessage-deflate not negotiated: %q", c.Resp.Header.Get("Sec-WebSocket-Extensions"))
 	}
 	return c
 }
@@ -68,15 +69,15 @@ func TestCompressionInbound(t *testing.T) {
 		})
 		c := dialDeflate(t, e)
 		text := strings.Repeat("compressible text, ünïcödé ✓ ", 200)
-		c.write(clientFrame(true, 4, ws.OpText, deflateMessage(t, []byte(text))))
+		c.Write(wstest.ClientFrame(true, 4, ws.OpText, deflateMessage(t, []byte(text))))
 		// Fragmented: RSV1 on the first frame only.
 		z := deflateMessage(t, []byte("fragmented binary payload"))
-		c.write(clientFrame(false, 4, ws.OpBinary, z[:3]))
-		c.write(clientFrame(true, 0, ws.OpContinuation, z[3:]))
+		c.Write(wstest.ClientFrame(false, 4, ws.OpBinary, z[:3]))
+		c.Write(wstest.ClientFrame(true, 0, ws.OpContinuation, z[3:]))
 		// Uncompressed messages still work on a compressed connection.
-		c.text("plain")
+		c.Text("plain")
 		// An empty compressed message.
-		c.write(clientFrame(true, 4, ws.OpText, deflateMessage(t, nil)))
+		c.Write(wstest.ClientFrame(true, 4, ws.OpText, deflateMessage(t, nil)))
 		for _, want := range []string{"text:" + text, "binary:fragmented binary payload", "text:plain", "text:"} {
 			select {
 			case g := <-got:
@@ -105,23 +106,23 @@ func TestCompressionOutbound(t *testing.T) {
 	if err := conn.WriteMessage(transport.TextMessage, []byte(big)); err != nil {
 		t.Fatal(err)
 	}
-	f := c.nextData()
-	if f.h.Rsv&4 == 0 {
+	f := c.NextData()
+	if f.H.Rsv&4 == 0 {
 		t.Fatal("large message sent without RSV1")
 	}
-	if len(f.payload) >= len(big)/4 {
-		t.Errorf("compressed to %d of %d bytes", len(f.payload), len(big))
+	if len(f.Payload) >= len(big)/4 {
+		t.Errorf("compressed to %d of %d bytes", len(f.Payload), len(big))
 	}
-	if bytes.HasSuffix(f.payload, []byte{0, 0, 0xff, 0xff}) {
+	if bytes.HasSuffix(f.Payload, []byte{0, 0, 0xff, 0xff}) {
 		t.Error("compressed payload keeps the 00 00 ff ff tail (RFC 7692 §7.2.1)")
 	}
-	if got := inflateMessage(t, f.payload); string(got) != big {
+	if got := inflateMessage(t, f.Payload); string(got) != big {
 		t.Fatalf("inflated %d bytes, want the %d sent", len(got), len(big))
 	}
 	// Below the threshold: sent as is.
 	_ = conn.WriteMessage(transport.TextMessage, []byte("short"))
-	if f := c.nextData(); f.h.Rsv != 0 || string(f.payload) != "short" {
-		t.Errorf("short message: rsv %d payload %q", f.h.Rsv, f.payload)
+	if f := c.NextData(); f.H.Rsv != 0 || string(f.Payload) != "short" {
+		t.Errorf("short message: rsv %d payload %q", f.H.Rsv, f.Payload)
 	}
 	// Incompressible data is sent as is even above the threshold.
 	random := make([]byte, 4096)
@@ -129,24 +130,24 @@ func TestCompressionOutbound(t *testing.T) {
 		random[i] = byte(i*7919 + i*i*31)
 	}
 	_ = conn.WriteMessage(transport.BinaryMessage, random)
-	f = c.nextData()
-	payload := f.payload
-	if f.h.Rsv&4 != 0 {
+	f = c.NextData()
+	payload := f.Payload
+	if f.H.Rsv&4 != 0 {
 		payload = inflateMessage(t, payload)
 	}
 	if !bytes.Equal(payload, random) {
 		t.Error("binary message corrupted")
 	}
 	// Echo of a compressed message comes back compressed and intact.
-	c.write(clientFrame(true, 4, ws.OpText, deflateMessage(t, []byte(big))))
-	f = c.nextData()
-	if f.h.Rsv&4 == 0 || string(inflateMessage(t, f.payload)) != big {
+	c.Write(wstest.ClientFrame(true, 4, ws.OpText, deflateMessage(t, []byte(big))))
+	f = c.NextData()
+	if f.H.Rsv&4 == 0 || string(inflateMessage(t, f.Payload)) != big {
 		t.Error("echo of a compressed message")
 	}
 	// Control frames are never compressed.
-	c.writeFrame(ws.OpPing, []byte(strings.Repeat("p", 120)))
-	if f := c.mustFrame(); f.h.OpCode != ws.OpPong || f.h.Rsv != 0 {
-		t.Errorf("pong: %v rsv %d", f.h.OpCode, f.h.Rsv)
+	c.WriteFrame(ws.OpPing, []byte(strings.Repeat("p", 120)))
+	if f := c.MustFrame(); f.H.OpCode != ws.OpPong || f.H.Rsv != 0 {
+		t.Errorf("pong: %v rsv %d", f.H.OpCode, f.H.Rsv)
 	}
 }
 
@@ -154,15 +155,15 @@ func TestCompressionOutbound(t *testing.T) {
 // client is a protocol error.
 func TestCompressionNotNegotiated(t *testing.T) {
 	e := start(t, viaListener, transport.Options{Compression: &transport.CompressionOptions{Threshold: 1}})
-	c := dial(t, e.addr)
+	c := wstest.Dial(t, e.addr)
 	conn := e.rec.nextOpen(t)
 	big := strings.Repeat("a", 10000)
 	_ = conn.WriteMessage(transport.TextMessage, []byte(big))
-	if f := c.nextData(); f.h.Rsv != 0 || string(f.payload) != big {
-		t.Errorf("rsv %d on a connection without permessage-deflate", f.h.Rsv)
+	if f := c.NextData(); f.H.Rsv != 0 || string(f.Payload) != big {
+		t.Errorf("rsv %d on a connection without permessage-deflate", f.H.Rsv)
 	}
-	c.write(clientFrame(true, 4, ws.OpText, deflateMessage(t, []byte("x"))))
-	c.expectCloseCode(1002)
+	c.Write(wstest.ClientFrame(true, 4, ws.OpText, deflateMessage(t, []byte("x"))))
+	c.ExpectCloseCode(1002)
 }
 
 func TestCompressionLimits(t *testing.T) {
@@ -187,10 +188,10 @@ func TestCompressionLimits(t *testing.T) {
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				c := dialDeflate(t, e)
-				c.write(clientFrame(true, 4, tt.op, tt.payload))
-				c.expectCloseCode(tt.code)
-				c.sendClose(tt.code, "")
-				c.expectEOF(ioTimeout)
+				c.Write(wstest.ClientFrame(true, 4, tt.op, tt.payload))
+				c.ExpectCloseCode(tt.code)
+				c.SendClose(tt.code, "")
+				c.ExpectEOF(ioTimeout)
 				if ev := e.rec.nextClose(t); ev.err.Code != tt.code {
 					t.Errorf("OnClose %v", ev.err)
 				}
@@ -198,10 +199,10 @@ func TestCompressionLimits(t *testing.T) {
 		}
 		// At the limit exactly: accepted.
 		c := dialDeflate(t, e)
-		c.write(clientFrame(true, 4, ws.OpBinary, deflateMessage(t, make([]byte, 10000))))
-		f := c.nextData()
-		payload := f.payload
-		if f.h.Rsv&4 != 0 {
+		c.Write(wstest.ClientFrame(true, 4, ws.OpBinary, deflateMessage(t, make([]byte, 10000))))
+		f := c.NextData()
+		payload := f.Payload
+		if f.H.Rsv&4 != 0 {
 			payload = inflateMessage(t, payload)
 		}
 		if len(payload) != 10000 {
@@ -216,10 +217,10 @@ func TestCompressionLevels(t *testing.T) {
 		e := start(t, viaListener, transport.Options{Compression: &transport.CompressionOptions{Level: level}})
 		c := dialDeflate(t, e)
 		big := strings.Repeat("level test ", 1000)
-		c.text(big)
-		f := c.nextData()
-		if f.h.Rsv&4 == 0 || string(inflateMessage(t, f.payload)) != big {
-			t.Errorf("level %d: rsv %d, bad round trip", level, f.h.Rsv)
+		c.Text(big)
+		f := c.NextData()
+		if f.H.Rsv&4 == 0 || string(inflateMessage(t, f.Payload)) != big {
+			t.Errorf("level %d: rsv %d, bad round trip", level, f.H.Rsv)
 		}
 	}
 }
@@ -296,10 +297,10 @@ func TestCompressionServerMaxWindowBits(t *testing.T) {
 			t.Run(fmt.Sprintf("%v/%d", p, bits), func(t *testing.T) {
 				e := start(t, p, transport.Options{Compression: &transport.CompressionOptions{Threshold: 64}})
 				offer := fmt.Sprintf("permessage-deflate; client_max_window_bits; server_max_window_bits=%d", bits)
-				c := upgrade(t, e.addr, upgradeRequest(e.addr).set("Sec-WebSocket-Extensions", offer))
+				c := wstest.Upgrade(t, e.addr, wstest.UpgradeRequest(e.addr).Set("Sec-WebSocket-Extensions", offer))
 				conn := e.rec.nextOpen(t)
 				want := fmt.Sprintf("permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=%d", bits)
-				if got := c.resp.Header.Get("Sec-WebSocket-Extensions"); got != want || !conn.Compressed() {
+				if got := c.Resp.Header.Get("Sec-WebSocket-Extensions"); got != want || !conn.Compressed() {
 					t.Fatalf("offer %q: answered %q (Compressed %v), want %q", offer, got, conn.Compressed(), want)
 				}
 				window := 1 << bits
@@ -309,37 +310,37 @@ func TestCompressionServerMaxWindowBits(t *testing.T) {
 					if err := conn.WriteMessage(transport.TextMessage, msg); err != nil {
 						t.Fatal(err)
 					}
-					f := c.nextData()
-					if f.h.Rsv != 4 {
-						t.Fatalf("%d-byte message sent with rsv %d, want RSV1", n, f.h.Rsv)
+					f := c.NextData()
+					if f.H.Rsv != 4 {
+						t.Fatalf("%d-byte message sent with rsv %d, want RSV1", n, f.H.Rsv)
 					}
-					out, maxDist, err := inflateWindow(f.payload, window)
+					out, maxDist, err := inflateWindow(f.Payload, window)
 					if err != nil || !bytes.Equal(out, msg) {
 						t.Fatalf("%d-byte message: inflated %d bytes with a %d-byte window: %v", n, len(out), window, err)
 					}
 					lz77 := n <= window || bits == 15
 					if lz77 && maxDist == 0 {
-						t.Errorf("%d-byte message: no back-reference in %d compressed bytes; LZ77 matching is off", n, len(f.payload))
+						t.Errorf("%d-byte message: no back-reference in %d compressed bytes; LZ77 matching is off", n, len(f.Payload))
 					}
 					if !lz77 && maxDist != 0 {
 						t.Errorf("%d-byte message, longer than the %d-byte window: back-reference of %d bytes", n, window, maxDist)
 					}
-					if len(f.payload) >= n {
-						t.Errorf("%d-byte message compressed to %d bytes", n, len(f.payload))
+					if len(f.Payload) >= n {
+						t.Errorf("%d-byte message compressed to %d bytes", n, len(f.Payload))
 					}
 				}
 				// Below the threshold: as it is.
 				_ = conn.WriteMessage(transport.TextMessage, []byte("short"))
-				if f := c.nextData(); f.h.Rsv != 0 || string(f.payload) != "short" {
-					t.Errorf("short message: rsv %d payload %q", f.h.Rsv, f.payload)
+				if f := c.NextData(); f.H.Rsv != 0 || string(f.Payload) != "short" {
+					t.Errorf("short message: rsv %d payload %q", f.H.Rsv, f.Payload)
 				}
 				// The client's messages use compress/flate's 32 KiB window
 				// (its window is not limited); their echo honours ours.
 				big := []byte(strings.Repeat("client data, 32 KiB window. ", 3000))
-				c.write(clientFrame(true, 4, ws.OpText, deflateMessage(t, big)))
-				f := c.nextData()
-				if out, _, err := inflateWindow(f.payload, window); f.h.Rsv != 4 || err != nil || !bytes.Equal(out, big) {
-					t.Errorf("echo of a compressed message: rsv %d, %d bytes, %v", f.h.Rsv, len(out), err)
+				c.Write(wstest.ClientFrame(true, 4, ws.OpText, deflateMessage(t, big)))
+				f := c.NextData()
+				if out, _, err := inflateWindow(f.Payload, window); f.H.Rsv != 4 || err != nil || !bytes.Equal(out, big) {
+					t.Errorf("echo of a compressed message: rsv %d, %d bytes, %v", f.H.Rsv, len(out), err)
 				}
 			})
 		}
@@ -350,12 +351,12 @@ func TestCompressionServerMaxWindowBits(t *testing.T) {
 // coding alone does not make it smaller.
 func TestCompressionSmallWindowIncompressible(t *testing.T) {
 	e := start(t, viaListener, transport.Options{Compression: &transport.CompressionOptions{}})
-	c := upgrade(t, e.addr, upgradeRequest(e.addr).set("Sec-WebSocket-Extensions", "permessage-deflate; server_max_window_bits=9"))
+	c := wstest.Upgrade(t, e.addr, wstest.UpgradeRequest(e.addr).Set("Sec-WebSocket-Extensions", "permessage-deflate; server_max_window_bits=9"))
 	conn := e.rec.nextOpen(t)
 	random := make([]byte, 4096)
 	_, _ = rand.NewChaCha8([32]byte{1}).Read(random)
 	_ = conn.WriteMessage(transport.BinaryMessage, random)
-	if f := c.nextData(); f.h.Rsv != 0 || !bytes.Equal(f.payload, random) {
-		t.Errorf("random bytes sent with rsv %d (%d bytes), want them as they are", f.h.Rsv, len(f.payload))
+	if f := c.NextData(); f.H.Rsv != 0 || !bytes.Equal(f.Payload, random) {
+		t.Errorf("random bytes sent with rsv %d (%d bytes), want them as they are", f.H.Rsv, len(f.Payload))
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 	"github.com/duplexrpc/duplex/runtime/transport"
 )
 
@@ -63,7 +64,7 @@ func TestEvictionDeliversCloseFrame(t *testing.T) {
 			WriteTimeout:   writeTimeout,
 			CloseTimeout:   time.Minute,
 		})
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
 		accepted := fillUntilEvicted(t, conn)
 		if ce := conn.CloseError(); ce == nil || ce.Code != transport.ClosePolicy {
@@ -74,23 +75,23 @@ func TestEvictionDeliversCloseFrame(t *testing.T) {
 		time.Sleep(writeTimeout + writeTimeout/4)
 		got := 0
 		for {
-			f := c.mustFrame()
-			if f.h.OpCode == ws.OpClose {
-				if code, reason := parseClose(f.payload); code != 1008 || !strings.Contains(reason, "slow consumer") {
+			f := c.MustFrame()
+			if f.H.OpCode == ws.OpClose {
+				if code, reason := wstest.ParseClose(f.Payload); code != 1008 || !strings.Contains(reason, "slow consumer") {
 					t.Fatalf("close %d %q, want 1008 slow consumer", code, reason)
 				}
 				break
 			}
-			if want := evictMessage(got); f.h.OpCode != ws.OpText || string(f.payload) != string(want) {
-				i, _, _ := strings.Cut(string(f.payload[:min(len(f.payload), 12)]), ":")
-				t.Fatalf("frame %d: %v of %d bytes, message %s; want message %d of %d bytes", got, f.h.OpCode, len(f.payload), strconv.Quote(i), got, len(want))
+			if want := evictMessage(got); f.H.OpCode != ws.OpText || string(f.Payload) != string(want) {
+				i, _, _ := strings.Cut(string(f.Payload[:min(len(f.Payload), 12)]), ":")
+				t.Fatalf("frame %d: %v of %d bytes, message %s; want message %d of %d bytes", got, f.H.OpCode, len(f.Payload), strconv.Quote(i), got, len(want))
 			}
 			got++
 		}
 		if got == 0 || got > accepted {
 			t.Errorf("got %d messages before the close frame; %d were accepted", got, accepted)
 		}
-		c.expectEOF(2 * time.Second)
+		c.ExpectEOF(2 * time.Second)
 		ev := e.rec.nextClose(t)
 		if ev.err.Code != 1008 || ev.err.Initiator != transport.ClosedByServer || !errors.Is(ev.err, transport.ErrSlowConsumer) {
 			t.Errorf("OnClose %v, want 1008 by server caused by ErrSlowConsumer", ev.err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 	"github.com/duplexrpc/duplex/runtime/transport"
 )
 
@@ -30,7 +31,7 @@ func TestHealthSilentPeerClosed(t *testing.T) {
 		o.CloseTimeout = slowCloseTimeout // the dead peer's answer is not awaited
 		e := start(t, viaListener, o)
 		start := time.Now() // before the connection's clock starts
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
 		ev := e.rec.nextClose(t)
 		took := time.Since(start)
@@ -53,18 +54,18 @@ func TestHealthSilentPeerClosed(t *testing.T) {
 		// What the client finds: ping(s), then the close, then EOF.
 		pings := 0
 		for {
-			f := c.mustFrame()
-			if f.h.OpCode == ws.OpPing {
+			f := c.MustFrame()
+			if f.H.OpCode == ws.OpPing {
 				pings++
-				if len(f.payload) != 8 {
-					t.Errorf("ping payload %d bytes", len(f.payload))
+				if len(f.Payload) != 8 {
+					t.Errorf("ping payload %d bytes", len(f.Payload))
 				}
 				continue
 			}
-			if f.h.OpCode != ws.OpClose {
-				t.Fatalf("unexpected %v", f.h.OpCode)
+			if f.H.OpCode != ws.OpClose {
+				t.Fatalf("unexpected %v", f.H.OpCode)
 			}
-			if code, reason := parseClose(f.payload); code != 1001 || reason != "ping timeout" {
+			if code, reason := wstest.ParseClose(f.Payload); code != 1001 || reason != "ping timeout" {
 				t.Errorf("close %d %q", code, reason)
 			}
 			break
@@ -72,7 +73,7 @@ func TestHealthSilentPeerClosed(t *testing.T) {
 		if pings != 1 {
 			t.Errorf("%d pings before the close, want 1", pings)
 		}
-		c.expectEOF(o.CloseTimeout / 2)
+		c.ExpectEOF(o.CloseTimeout / 2)
 	})
 }
 
@@ -86,7 +87,7 @@ func TestHealthAnsweringPeerStaysOpen(t *testing.T) {
 		o.PingTimeout = time.Second
 		watch := 2*(o.PingInterval+o.PingTimeout) + 300*time.Millisecond
 		e := start(t, viaListener, o)
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
 		var pings atomic.Int32
 		stop := make(chan struct{})
@@ -99,19 +100,19 @@ func TestHealthAnsweringPeerStaysOpen(t *testing.T) {
 					return
 				default:
 				}
-				f, err := c.readFrame(ioTimeout)
+				f, err := c.ReadFrame(ioTimeout)
 				if err != nil {
 					return
 				}
-				if f.h.OpCode == ws.OpPing {
+				if f.H.OpCode == ws.OpPing {
 					pings.Add(1)
-					_, _ = c.nc.Write(clientFrame(true, 0, ws.OpPong, f.payload))
+					_, _ = c.NC.Write(wstest.ClientFrame(true, 0, ws.OpPong, f.Payload))
 				}
 			}
 		}()
 		e.rec.noClose(t, watch)
 		close(stop)
-		if !isOpen(conn) {
+		if !wstest.IsOpen(conn) {
 			t.Fatal("connection closed")
 		}
 		// More than one ping: each answer made the server ping again.
@@ -130,8 +131,8 @@ func TestHealthAnsweringPeerStaysOpen(t *testing.T) {
 			t.Errorf("%d OK health reports", oks)
 		}
 		// Still usable.
-		c.sendClose(1000, "")
-		recv(t, done, "the reader")
+		c.SendClose(1000, "")
+		wstest.Recv(t, done, "the reader")
 	})
 }
 
@@ -139,15 +140,15 @@ func TestHealthAnsweringPeerStaysOpen(t *testing.T) {
 func TestHealthUnsolicitedPong(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, PingInterval: time.Hour, PingTimeout: time.Hour})
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
 		forged := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
 		for _, p := range [][]byte{nil, []byte("x"), make([]byte, 8), forged, make([]byte, 125)} {
-			c.writeFrame(ws.OpPong, p)
+			c.WriteFrame(ws.OpPong, p)
 		}
-		c.text("still fine")
-		c.expectText("still fine")
-		if !isOpen(conn) {
+		c.Text("still fine")
+		c.ExpectText("still fine")
+		if !wstest.IsOpen(conn) {
 			t.Fatal("connection closed by a pong")
 		}
 		select {
@@ -167,16 +168,16 @@ func TestHealthDataCountsAsAlive(t *testing.T) {
 		o.PingTimeout = time.Second // slack for a loaded machine
 		o.Accept = acceptAll(transport.HandlerFunc(func(*transport.Conn, transport.MessageType, []byte) { served.Add(1) }))
 		e := start(t, viaListener, o)
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
 		var pings atomic.Int32
 		go func() {
 			for {
-				f, err := c.readFrame(ioTimeout)
+				f, err := c.ReadFrame(ioTimeout)
 				if err != nil {
 					return
 				}
-				if f.h.OpCode == ws.OpPing {
+				if f.H.OpCode == ws.OpPing {
 					pings.Add(1)
 				}
 			}
@@ -188,10 +189,10 @@ func TestHealthDataCountsAsAlive(t *testing.T) {
 		// of life would close the connection meanwhile.
 		deadline := time.Now().Add(2*(o.PingInterval+o.PingTimeout) + 300*time.Millisecond)
 		for time.Now().Before(deadline) {
-			c.text("tick")
+			c.Text("tick")
 			time.Sleep(150 * time.Millisecond)
 		}
-		if !isOpen(conn) {
+		if !wstest.IsOpen(conn) {
 			t.Fatalf("closed: %v", conn.CloseError())
 		}
 		if pings.Load() == 0 {
@@ -211,13 +212,13 @@ func TestHealthDataCountsAsAlive(t *testing.T) {
 // A negative PingInterval disables health checks: a silent peer stays.
 func TestHealthDisabled(t *testing.T) {
 	e := start(t, viaListener, transport.Options{PingInterval: -1, PingTimeout: 50 * time.Millisecond})
-	c := dial(t, e.addr)
+	c := wstest.Dial(t, e.addr)
 	conn := e.rec.nextOpen(t)
-	_, err := c.readFrame(400 * time.Millisecond)
-	if !isTimeout(err) {
+	_, err := c.ReadFrame(400 * time.Millisecond)
+	if !wstest.IsTimeout(err) {
 		t.Fatalf("got a frame or error %v, want silence", err)
 	}
-	if !isOpen(conn) {
+	if !wstest.IsOpen(conn) {
 		t.Fatal("closed")
 	}
 }
@@ -225,7 +226,7 @@ func TestHealthDisabled(t *testing.T) {
 // The ping timeout error is reported as the close's cause.
 func TestHealthTimeoutCause(t *testing.T) {
 	e := start(t, viaListener, healthOptions(readModes[0]))
-	dial(t, e.addr)
+	wstest.Dial(t, e.addr)
 	ev := e.rec.nextClose(t)
 	if ev.err.Err == nil || !strings.Contains(ev.err.Err.Error(), "PingTimeout") {
 		t.Errorf("cause %v", ev.err.Err)
@@ -244,10 +245,10 @@ func TestHealthStallMidFrameIsFatal(t *testing.T) {
 		o := healthOptions(m)
 		o.CloseTimeout = slowCloseTimeout
 		e := start(t, viaListener, o)
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		e.rec.nextOpen(t)
-		whole := clientFrame(true, 0, ws.OpText, []byte(strings.Repeat("x", 100)))
-		c.write(whole[:40]) // header and part of the payload, then silence
+		whole := wstest.ClientFrame(true, 0, ws.OpText, []byte(strings.Repeat("x", 100)))
+		c.Write(whole[:40]) // header and part of the payload, then silence
 		start := time.Now()
 		ev := e.rec.nextClose(t)
 		if took := time.Since(start); took > o.CloseTimeout/2 {
@@ -258,14 +259,14 @@ func TestHealthStallMidFrameIsFatal(t *testing.T) {
 		}
 		// The rest of the frame arriving now changes nothing: what the
 		// client reads is pings, the close and the end, never an echo.
-		_, _ = c.nc.Write(whole[40:])
+		_, _ = c.NC.Write(whole[40:])
 		for {
-			f, err := c.readFrame(time.Second)
+			f, err := c.ReadFrame(time.Second)
 			if err != nil {
 				break
 			}
-			if f.h.OpCode == ws.OpText {
-				t.Fatalf("the stalled frame was resumed and echoed: %q", f.payload)
+			if f.H.OpCode == ws.OpText {
+				t.Fatalf("the stalled frame was resumed and echoed: %q", f.Payload)
 			}
 		}
 	})

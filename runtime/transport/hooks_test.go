@@ -12,6 +12,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 	"github.com/duplexrpc/duplex/runtime/transport"
 )
 
@@ -36,11 +37,11 @@ func TestHooksOrder(t *testing.T) {
 				OnClose:   func(*transport.Conn, *transport.CloseError) { record("close") },
 			},
 		})
-		after := append(clientFrame(true, 0, ws.OpText, []byte("1")), clientFrame(true, 0, ws.OpText, []byte("2"))...)
-		c := send(t, e.addr, upgradeRequest(e.addr), after)
-		c.expectCloseCode(1000)
-		c.sendClose(1000, "")
-		c.expectEOF(ioTimeout)
+		after := append(wstest.ClientFrame(true, 0, ws.OpText, []byte("1")), wstest.ClientFrame(true, 0, ws.OpText, []byte("2"))...)
+		c := wstest.Send(t, e.addr, wstest.UpgradeRequest(e.addr), after)
+		c.ExpectCloseCode(1000)
+		c.SendClose(1000, "")
+		c.ExpectEOF(ioTimeout)
 		e.rec.nextClose(t)
 		mu.Lock()
 		defer mu.Unlock()
@@ -57,13 +58,13 @@ func TestHooksLogger(t *testing.T) {
 	e := start(t, viaListener, transport.Options{Logger: logger, Accept: acceptAll(transport.HandlerFunc(func(*transport.Conn, transport.MessageType, []byte) {
 		panic("logged")
 	}))})
-	send(t, e.addr, upgradeRequest(e.addr).set("Sec-WebSocket-Version", "1"), nil)
+	wstest.Send(t, e.addr, wstest.UpgradeRequest(e.addr).Set("Sec-WebSocket-Version", "1"), nil)
 	e.rec.nextHandshakeErr(t)
-	c := dial(t, e.addr)
-	c.text("x")
-	c.expectCloseCode(1011)
-	c.sendClose(1011, "")
-	c.expectEOF(ioTimeout)
+	c := wstest.Dial(t, e.addr)
+	c.Text("x")
+	c.ExpectCloseCode(1011)
+	c.SendClose(1011, "")
+	c.ExpectEOF(ioTimeout)
 	e.rec.nextClose(t)
 	// The close is logged after OnClose returns.
 	for deadline := time.Now().Add(ioTimeout); !strings.Contains(buf.String(), "websocket closed") && time.Now().Before(deadline); {
@@ -133,26 +134,26 @@ func TestOptionsValidation(t *testing.T) {
 // MaxMessageSize -1 means no limit; the default is 1 MiB.
 func TestMaxMessageSize(t *testing.T) {
 	unlimited := start(t, viaListener, transport.Options{MaxMessageSize: -1})
-	c := dial(t, unlimited.addr)
+	c := wstest.Dial(t, unlimited.addr)
 	big := strings.Repeat("u", 2<<20)
-	c.text(big)
-	c.expectText(big)
+	c.Text(big)
+	c.ExpectText(big)
 
 	def := start(t, viaListener, transport.Options{})
-	c = dial(t, def.addr)
-	c.write(clientFrame(true, 0, ws.OpBinary, make([]byte, 1<<20)))
-	if f := c.nextData(); len(f.payload) != 1<<20 {
-		t.Fatalf("echo of 1 MiB: %d bytes", len(f.payload))
+	c = wstest.Dial(t, def.addr)
+	c.Write(wstest.ClientFrame(true, 0, ws.OpBinary, make([]byte, 1<<20)))
+	if f := c.NextData(); len(f.Payload) != 1<<20 {
+		t.Fatalf("echo of 1 MiB: %d bytes", len(f.Payload))
 	}
-	c.write(clientFrame(true, 0, ws.OpBinary, make([]byte, 1<<20+1))[:14]) // the header only
-	c.expectCloseCode(1009)
+	c.Write(wstest.ClientFrame(true, 0, ws.OpBinary, make([]byte, 1<<20+1))[:14]) // the header only
+	c.ExpectCloseCode(1009)
 }
 
 func TestServerLenRange(t *testing.T) {
 	e := start(t, viaListener, transport.Options{})
 	var clients []*client
 	for range 5 {
-		clients = append(clients, dial(t, e.addr))
+		clients = append(clients, wstest.Dial(t, e.addr))
 	}
 	if n := e.srv.Len(); n != 5 {
 		t.Errorf("Len() = %d, want 5", n)
@@ -167,14 +168,14 @@ func TestServerLenRange(t *testing.T) {
 		t.Errorf("Range visited %d connections", n)
 	}
 	for _, c := range clients {
-		c.expectText("broadcast")
+		c.ExpectText("broadcast")
 	}
 	n = 0
 	e.srv.Range(func(*transport.Conn) bool { n++; return false })
 	if n != 1 {
 		t.Errorf("Range continued after false: %d calls", n)
 	}
-	clients[0].hangUp()
+	clients[0].HangUp()
 	e.rec.nextClose(t)
 	if n := e.srv.Len(); n != 4 {
 		t.Errorf("Len() = %d after one left, want 4", n)
@@ -204,9 +205,9 @@ func TestConnPublishedBeforeRegistered(t *testing.T) {
 		}
 	}()
 	for range 20 {
-		req := upgradeRequest(e.addr)
-		c := send(t, e.addr, req, nil)
-		c.checkUpgraded(req)
+		req := wstest.UpgradeRequest(e.addr)
+		c := wstest.Send(t, e.addr, req, nil)
+		c.CheckUpgraded(req)
 	}
 	close(stop)
 	wg.Wait()

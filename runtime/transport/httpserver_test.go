@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 	"github.com/duplexrpc/duplex/runtime/transport"
 )
 
@@ -56,12 +57,12 @@ func TestHTTPServerClosesIdleKeepAlive(t *testing.T) {
 	})
 	addr := ln.Addr().String()
 
-	ws := dial(t, addr) // upgraded before the keep-alive connections idle out
+	ws := wstest.Dial(t, addr) // upgraded before the keep-alive connections idle out
 
 	const n = 20
 	conns := make([]net.Conn, n)
 	for i := range conns {
-		nc := dialTCP(t, addr)
+		nc := wstest.DialTCP(t, addr)
 		if _, err := io.WriteString(nc, "GET /style.css HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 			t.Fatal(err)
 		}
@@ -87,10 +88,10 @@ func TestHTTPServerClosesIdleKeepAlive(t *testing.T) {
 	}
 
 	time.Sleep(2 * idle) // past the idle timeout for the upgraded connection too
-	ws.text("still open")
-	ws.expectText("still open")
+	ws.Text("still open")
+	ws.ExpectText("still open")
 
-	nc := dialTCP(t, addr)
+	nc := wstest.DialTCP(t, addr)
 	req := "GET /ws HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 32<<10) + "\r\n\r\n"
 	if _, err := io.WriteString(nc, req); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 	"github.com/duplexrpc/duplex/runtime/transport"
 )
 
@@ -33,8 +34,8 @@ func TestShutdown(t *testing.T) {
 				e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, CloseTimeout: slowCloseTimeout})
 				var answers []<-chan uint16
 				for range 5 {
-					c := dial(t, e.addr)
-					answers = append(answers, c.answerCloses())
+					c := wstest.Dial(t, e.addr)
+					answers = append(answers, c.AnswerCloses())
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), slowCloseTimeout)
 				defer cancel()
@@ -109,9 +110,9 @@ func TestShutdown(t *testing.T) {
 func TestShutdownDeadline(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, CloseTimeout: slowCloseTimeout})
-		mute := dial(t, e.addr)
-		good := dial(t, e.addr)
-		goodAnswer := good.answerCloses()
+		mute := wstest.Dial(t, e.addr)
+		good := wstest.Dial(t, e.addr)
+		goodAnswer := good.AnswerCloses()
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -122,9 +123,9 @@ func TestShutdownDeadline(t *testing.T) {
 		if d := time.Since(start); d < 250*time.Millisecond || d > slowCloseTimeout/2 {
 			t.Errorf("Shutdown returned after %v, want about 300ms (its ctx), not the CloseTimeout %v", d, slowCloseTimeout)
 		}
-		mute.expectCloseCode(1001)
-		mute.expectEOF(slowCloseTimeout / 2) // cut off when ctx expired, not at CloseTimeout
-		if code := recv(t, goodAnswer, "the close"); code != 1001 {
+		mute.ExpectCloseCode(1001)
+		mute.ExpectEOF(slowCloseTimeout / 2) // cut off when ctx expired, not at CloseTimeout
+		if code := wstest.Recv(t, goodAnswer, "the close"); code != 1001 {
 			t.Errorf("answering client got %d", code)
 		}
 		if n := e.srv.Len(); n != 0 {
@@ -140,30 +141,30 @@ func TestShutdownDeadline(t *testing.T) {
 // path (the listener path closes its listeners).
 func TestShutdownRefusesUpgrades(t *testing.T) {
 	e := start(t, viaHTTP, transport.Options{CloseTimeout: 10 * time.Second})
-	mute := dial(t, e.addr) // keeps Shutdown waiting
+	mute := wstest.Dial(t, e.addr) // keeps Shutdown waiting
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		done <- e.srv.Shutdown(ctx)
 	}()
-	mute.expectCloseCode(1001) // shutdown has begun
-	c := send(t, e.addr, upgradeRequest(e.addr), nil)
-	body, _ := io.ReadAll(c.resp.Body)
-	if c.resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("upgrade during shutdown: %d %q, want 503", c.resp.StatusCode, body)
+	mute.ExpectCloseCode(1001) // shutdown has begun
+	c := wstest.Send(t, e.addr, wstest.UpgradeRequest(e.addr), nil)
+	body, _ := io.ReadAll(c.Resp.Body)
+	if c.Resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("upgrade during shutdown: %d %q, want 503", c.Resp.StatusCode, body)
 	}
 	if he := e.rec.nextHandshakeErr(t); he.status != 503 {
 		t.Errorf("OnHandshakeError status %d", he.status)
 	}
-	mute.sendClose(1001, "")
-	if err := recv(t, done, "Shutdown"); err != nil {
+	mute.SendClose(1001, "")
+	if err := wstest.Recv(t, done, "Shutdown"); err != nil {
 		t.Errorf("Shutdown = %v", err)
 	}
 	// Still refused after.
-	c = send(t, e.addr, upgradeRequest(e.addr), nil)
-	if c.resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("upgrade after shutdown: %d, want 503", c.resp.StatusCode)
+	c = wstest.Send(t, e.addr, wstest.UpgradeRequest(e.addr), nil)
+	if c.Resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("upgrade after shutdown: %d, want 503", c.Resp.StatusCode)
 	}
 }
 
@@ -179,12 +180,12 @@ func TestShutdownIdle(t *testing.T) {
 	if d := time.Since(t0); d > 2*time.Second {
 		t.Errorf("idle Shutdown took %v: it waited for a timer", d)
 	}
-	if err := recv(t, e.serveErr, "Serve"); !errors.Is(err, transport.ErrServerClosed) {
+	if err := wstest.Recv(t, e.serveErr, "Serve"); !errors.Is(err, transport.ErrServerClosed) {
 		t.Errorf("Serve = %v", err)
 	}
 
 	e2 := start(t, viaListener, transport.Options{CloseTimeout: 10 * time.Second})
-	c := dial(t, e2.addr)
+	c := wstest.Dial(t, e2.addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := e2.srv.Shutdown(ctx); !errors.Is(err, context.Canceled) {
@@ -195,15 +196,15 @@ func TestShutdownIdle(t *testing.T) {
 	// writer role when Shutdown queued it: it is then dropped with the
 	// queue.
 	for {
-		f, err := c.readFrame(slowCloseTimeout / 2)
+		f, err := c.ReadFrame(slowCloseTimeout / 2)
 		if err != nil {
-			if isTimeout(err) {
+			if wstest.IsTimeout(err) {
 				t.Fatal("connection still open long after Shutdown(canceled ctx), not cut off at once")
 			}
 			break
 		}
-		if code, _ := parseClose(f.payload); f.h.OpCode != ws.OpClose || code != 1001 {
-			t.Fatalf("got %v %q, want close 1001 or EOF", f.h.OpCode, f.payload)
+		if code, _ := wstest.ParseClose(f.Payload); f.H.OpCode != ws.OpClose || code != 1001 {
+			t.Fatalf("got %v %q, want close 1001 or EOF", f.H.OpCode, f.Payload)
 		}
 	}
 }
@@ -216,8 +217,8 @@ func TestShutdownWaitsForOnClose(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // a slow metrics exporter
 		closed.Add(1)
 	}}})
-	c := dial(t, e.addr)
-	c.answerCloses()
+	c := wstest.Dial(t, e.addr)
+	c.AnswerCloses()
 	if err := e.srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -243,13 +244,13 @@ func TestShutdownDuringUpgrade(t *testing.T) {
 					return echo, nil
 				},
 			})
-			req := upgradeRequest(e.addr)
-			nc := dialTCP(t, e.addr)
+			req := wstest.UpgradeRequest(e.addr)
+			nc := wstest.DialTCP(t, e.addr)
 			_ = nc.SetDeadline(time.Now().Add(ioTimeout))
 			if _, err := nc.Write([]byte(req.String())); err != nil {
 				t.Fatal(err)
 			}
-			recv(t, inAccept, "Accept")
+			wstest.Recv(t, inAccept, "Accept")
 			done := make(chan error, 1)
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), slowCloseTimeout)
@@ -259,19 +260,19 @@ func TestShutdownDuringUpgrade(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 			returnedEarly := len(done) > 0
 			close(release)
-			c := &client{t: t, nc: nc, br: bufio.NewReader(nc)}
-			resp, err := http.ReadResponse(c.br, nil)
+			c := &client{T: t, NC: nc, BR: bufio.NewReader(nc)}
+			resp, err := http.ReadResponse(c.BR, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.resp = resp
-			c.checkUpgraded(req)
-			if reason := c.expectCloseCode(1012); reason != "server shutting down" && reason != "server restarting" {
+			c.Resp = resp
+			c.CheckUpgraded(req)
+			if reason := c.ExpectCloseCode(1012); reason != "server shutting down" && reason != "server restarting" {
 				t.Errorf("reason %q", reason)
 			}
-			c.sendClose(1012, "")
-			c.expectEOF(slowCloseTimeout / 2)
-			if err := recv(t, done, "Restart"); err != nil {
+			c.SendClose(1012, "")
+			c.ExpectEOF(slowCloseTimeout / 2)
+			if err := wstest.Recv(t, done, "Restart"); err != nil {
 				t.Errorf("Restart = %v", err)
 			}
 			if returnedEarly {
@@ -298,7 +299,7 @@ func TestServeAcceptErrors(t *testing.T) {
 	defer srv.Shutdown(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
-	err = recv(t, done, "Serve")
+	err = wstest.Recv(t, done, "Serve")
 	if !errors.Is(err, permanent) {
 		t.Errorf("Serve = %v, want the listener's error", err)
 	}

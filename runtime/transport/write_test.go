@@ -11,6 +11,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/duplexrpc/duplex/runtime/internal/wstest"
 	"github.com/duplexrpc/duplex/runtime/transport"
 )
 
@@ -21,7 +22,7 @@ func TestWriteConcurrent(t *testing.T) {
 		// The queue bound is not under test here: the client reads as fast
 		// as it can, but 50 writers outrun it.
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, MaxQueuedBytes: 256 << 20})
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
 		const writers, each = 50, 100
 		var wg sync.WaitGroup
@@ -46,10 +47,10 @@ func TestWriteConcurrent(t *testing.T) {
 		}
 		next := make([]int, writers)
 		for n := 0; n < writers*each; n++ {
-			f := c.nextData()
-			parts := strings.SplitN(string(f.payload), ":", 3)
+			f := c.NextData()
+			parts := strings.SplitN(string(f.Payload), ":", 3)
 			if len(parts) != 3 {
-				t.Fatalf("mangled message %q", f.payload[:min(len(f.payload), 40)])
+				t.Fatalf("mangled message %q", f.Payload[:min(len(f.Payload), 40)])
 			}
 			g, _ := strconv.Atoi(parts[0])
 			i, _ := strconv.Atoi(parts[1])
@@ -79,9 +80,9 @@ func TestWriteConcurrent(t *testing.T) {
 func TestWriteSlowConsumer(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, MaxQueuedBytes: 64 << 10, WriteTimeout: 5 * time.Second})
-		slow := dial(t, e.addr)
+		slow := wstest.Dial(t, e.addr)
 		slowConn := e.rec.nextOpen(t)
-		fast := dial(t, e.addr)
+		fast := wstest.Dial(t, e.addr)
 		fastConn := e.rec.nextOpen(t)
 
 		msg := make([]byte, 16<<10)
@@ -103,7 +104,7 @@ func TestWriteSlowConsumer(t *testing.T) {
 				if err := fastConn.WriteMessage(transport.TextMessage, []byte("tick")); err != nil {
 					t.Fatalf("fast connection: %v", err)
 				}
-				fast.expectText("tick")
+				fast.ExpectText("tick")
 			}
 		}
 		if !errors.Is(err, transport.ErrSlowConsumer) {
@@ -119,17 +120,17 @@ func TestWriteSlowConsumer(t *testing.T) {
 		if ev.err.Code != 1008 || ev.err.Initiator != transport.ClosedByServer || !errors.Is(ev.err, transport.ErrSlowConsumer) {
 			t.Errorf("OnClose %v, want 1008 by server caused by ErrSlowConsumer", ev.err)
 		}
-		waitDone(t, slowConn, time.Second)
+		wstest.WaitDone(t, slowConn, time.Second)
 		_ = slow
 		for i := range 100 {
 			s := fmt.Sprint("after ", i)
 			if err := fastConn.WriteMessage(transport.TextMessage, []byte(s)); err != nil {
 				t.Fatal(err)
 			}
-			fast.expectText(s)
+			fast.ExpectText(s)
 		}
-		fast.text("echo")
-		fast.expectText("echo")
+		fast.Text("echo")
+		fast.ExpectText("echo")
 	})
 }
 
@@ -138,17 +139,17 @@ func TestWriteSlowConsumer(t *testing.T) {
 // bound already, so a big reply never fails on an idle connection.
 func TestWriteLargeMessageIntoEmptyQueue(t *testing.T) {
 	e := start(t, viaListener, transport.Options{MaxQueuedBytes: 1024})
-	c := dial(t, e.addr)
+	c := wstest.Dial(t, e.addr)
 	conn := e.rec.nextOpen(t)
 	big := strings.Repeat("b", 100<<10)
 	if err := conn.WriteMessage(transport.TextMessage, []byte(big)); err != nil {
 		t.Fatalf("WriteMessage: %v", err)
 	}
-	c.expectText(big)
+	c.ExpectText(big)
 	// Control frames (pongs) never trip the limit.
-	c.writeFrame(ws.OpPing, []byte("p"))
-	if f := c.mustFrame(); f.h.OpCode != ws.OpPong {
-		t.Fatalf("got %v", f.h.OpCode)
+	c.WriteFrame(ws.OpPing, []byte("p"))
+	if f := c.MustFrame(); f.H.OpCode != ws.OpPong {
+		t.Fatalf("got %v", f.H.OpCode)
 	}
 }
 
@@ -159,7 +160,7 @@ func TestWriteLargeMessageAfterQueuedWrites(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		const bound = 64 << 10
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, MaxQueuedBytes: bound, WriteTimeout: time.Minute})
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
 		// The client does not read: write until the socket is full and a
 		// writer goroutine holds the rest (the queue holds something).
@@ -188,9 +189,9 @@ func TestWriteLargeMessageAfterQueuedWrites(t *testing.T) {
 			t.Fatalf("a message of 4 x MaxQueuedBytes after %d queued bytes: %v", transport.QueuedBytes(conn), err)
 		}
 		for i := range n {
-			c.expectText(string(small(i)))
+			c.ExpectText(string(small(i)))
 		}
-		c.expectText(big)
+		c.ExpectText(big)
 	})
 }
 
@@ -202,7 +203,7 @@ func TestWriteAfterWriterGoroutine(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		const writeTimeout = time.Second
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, MaxQueuedBytes: 64 << 20, WriteTimeout: writeTimeout})
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
 		msg := strings.Repeat("m", 1<<20)
 		n := 0
@@ -216,7 +217,7 @@ func TestWriteAfterWriterGoroutine(t *testing.T) {
 			n++
 		}
 		for range n {
-			c.expectText(msg)
+			c.ExpectText(msg)
 		}
 		for transport.QueuedBytes(conn) != 0 {
 			time.Sleep(time.Millisecond) // the writer goroutine releases its batch
@@ -225,14 +226,14 @@ func TestWriteAfterWriterGoroutine(t *testing.T) {
 		if err := conn.WriteMessage(transport.TextMessage, []byte("later")); err != nil {
 			t.Fatal(err)
 		}
-		c.expectText("later")
+		c.ExpectText("later")
 	})
 }
 
 // WriteMessage copies its argument: the caller may reuse the buffer.
 func TestWriteCopiesData(t *testing.T) {
 	e := start(t, viaListener, transport.Options{})
-	c := dial(t, e.addr)
+	c := wstest.Dial(t, e.addr)
 	conn := e.rec.nextOpen(t)
 	buf := []byte("original")
 	for range 50 {
@@ -244,12 +245,12 @@ func TestWriteCopiesData(t *testing.T) {
 	_ = conn.WriteMessage(transport.BinaryMessage, buf2)
 	copy(buf2, "XXXXX")
 	for range 50 {
-		if f := c.nextData(); string(f.payload) != "original" {
-			t.Fatalf("got %q", f.payload)
+		if f := c.NextData(); string(f.Payload) != "original" {
+			t.Fatalf("got %q", f.Payload)
 		}
 	}
-	if f := c.nextData(); string(f.payload) != "first" {
-		t.Fatalf("got %q: WriteMessage kept the caller's buffer", f.payload)
+	if f := c.NextData(); string(f.Payload) != "first" {
+		t.Fatalf("got %q: WriteMessage kept the caller's buffer", f.Payload)
 	}
 }
 
@@ -266,15 +267,15 @@ func TestHandlerPanic(t *testing.T) {
 				_ = c.WriteMessage(typ, data)
 			})),
 		})
-		bad := dial(t, e.addr)
+		bad := wstest.Dial(t, e.addr)
 		badConn := e.rec.nextOpen(t)
-		good := dial(t, e.addr)
+		good := wstest.Dial(t, e.addr)
 		e.rec.nextOpen(t)
 
-		bad.text("boom")
-		bad.expectCloseCode(1011)
-		bad.sendClose(1011, "")
-		bad.expectEOF(ioTimeout)
+		bad.Text("boom")
+		bad.ExpectCloseCode(1011)
+		bad.SendClose(1011, "")
+		bad.ExpectEOF(ioTimeout)
 		ce := e.rec.nextError(t)
 		var pe *transport.PanicError
 		if !errors.As(ce.err, &pe) || pe.Value != "kaboom" || ce.conn != badConn {
@@ -289,12 +290,12 @@ func TestHandlerPanic(t *testing.T) {
 		}
 		for i := range 10 {
 			s := fmt.Sprint("fine ", i)
-			good.text(s)
-			good.expectText(s)
+			good.Text(s)
+			good.ExpectText(s)
 		}
-		again := dial(t, e.addr)
-		again.text("new")
-		again.expectText("new")
+		again := wstest.Dial(t, e.addr)
+		again.Text("new")
+		again.ExpectText("new")
 	})
 }
 
@@ -319,22 +320,22 @@ func TestWriteWhileHandlerBlocks(t *testing.T) {
 				_ = c.WriteMessage(typ, data)
 			})),
 		})
-		c := dial(t, e.addr)
+		c := wstest.Dial(t, e.addr)
 		conn := e.rec.nextOpen(t)
-		c.text("block")
-		recv(t, entered, "the handler")
+		c.Text("block")
+		wstest.Recv(t, entered, "the handler")
 		if err := conn.WriteMessage(transport.TextMessage, []byte("push")); err != nil {
 			t.Fatal(err)
 		}
-		f, err := c.readFrame(ioTimeout)
+		f, err := c.ReadFrame(ioTimeout)
 		unblock()
 		if err != nil {
 			t.Fatalf("read.go received, write.go enqueue: while the reader feeds the parser (inRead), enqueue and sendClose "+
 				"do not start a writer, so a push from another goroutine (and health pings, and close frames) wait "+
 				"until the handler returns: push not delivered within %v while the handler blocked (%v)", ioTimeout, err)
 		}
-		if f.h.OpCode != ws.OpText || string(f.payload) != "push" {
-			t.Fatalf("got %v %q", f.h.OpCode, f.payload)
+		if f.H.OpCode != ws.OpText || string(f.Payload) != "push" {
+			t.Fatalf("got %v %q", f.H.OpCode, f.Payload)
 		}
 	})
 }
