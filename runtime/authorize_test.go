@@ -54,7 +54,7 @@ func TestHandshakeAuthorize(t *testing.T) {
 			req := wstest.UpgradeRequest(e.addr).Set("X-User", "ann").Set("Cookie", "a=1; sid=s3cr3t")
 			req.Target = "/ws/chat?room=42&x=y"
 			c := upgrade(t, e.addr, req)
-			e.rec.nextOpen(t)
+			e.rec.NextOpen(t)
 			want := map[string]string{"user": "ann", "sid": "s3cr3t", "room": "42", "path": "/ws/chat", "host": e.addr, "method": "GET"}
 			for k, v := range want {
 				if openAttrs[k] != v {
@@ -89,8 +89,8 @@ func TestHandshakeAuthorize(t *testing.T) {
 				if tt.mode == "401" && c.Resp.Header.Get("WWW-Authenticate") != "Bearer" {
 					t.Errorf("401 lacks the WWW-Authenticate header Authorize set: %v", c.Resp.Header)
 				}
-				if he := e.rec.nextHandshakeErr(t); he.status != tt.status {
-					t.Errorf("mode %q: OnHandshakeError status %d", tt.mode, he.status)
+				if he := e.rec.NextHandshakeErr(t); he.Status != tt.status {
+					t.Errorf("mode %q: OnHandshakeError status %d", tt.mode, he.Status)
 				}
 			}
 			mu.Lock()

@@ -57,15 +57,15 @@ func TestEvictionEndsSession(t *testing.T) {
 		ResumeWindow:   time.Minute,
 	})
 	c := dial(t, e.addr)
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	sess := runtime.SessionOf(conn)
 	_ = sess.ResumeToken() // handed out: the session could be resumed
 	fillUntilEvicted(t, conn)
 	c.ExpectCloseCode(1008)
 	c.ExpectEOF(2 * time.Second)
 	_ = c.NC.Close()
-	if ev := e.rec.nextClose(t); ev.err.Code != 1008 {
-		t.Fatalf("OnClose %v", ev.err)
+	if ev := e.rec.NextClose(t); ev.Err.Code != 1008 {
+		t.Fatalf("OnClose %v", ev.Err)
 	}
 	if ended := e.rec.nextSessionEnd(t); ended != sess {
 		t.Fatalf("OnSessionEnd for %s, want the evicted connection's session", ended.ID())

@@ -41,7 +41,7 @@ func hello(t *testing.T, c *client, token string, seq int64) welcomeMsg {
 func TestHelloWelcomesAFreshSession(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{ClientHeartbeat: 7 * time.Second})
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	w := hello(t, c, "", 0)
 	if w.Session != runtime.SessionOf(conn).ID() || w.Resumed || w.Reason != "" || w.Heartbeat != 7000 {
 		t.Errorf("welcome %+v, want session %s, not resumed, heartbeat 7000", w, runtime.SessionOf(conn).ID())
@@ -59,7 +59,7 @@ func TestHelloWelcomesAFreshSession(t *testing.T) {
 func TestHelloResumesWithMissedEvents(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	sess := runtime.SessionOf(conn)
 	sess.Set("user", "ada")
 	w := hello(t, c, "", 0)
@@ -72,7 +72,7 @@ func TestHelloResumesWithMissedEvents(t *testing.T) {
 	c.expectReply(`{"event":"b","seq":2,"data":{}}`)
 	// The client processed a only, then the connection dropped.
 	c.NC.Close()
-	e.rec.nextClose(t)
+	e.rec.NextClose(t)
 	for _, ev := range []string{"c", "d"} {
 		if err := sess.Push(ev, nil); err != nil {
 			t.Fatalf("Push to a detached session: %v", err)
@@ -80,7 +80,7 @@ func TestHelloResumesWithMissedEvents(t *testing.T) {
 	}
 
 	c2 := dial(t, e.addr)
-	conn2 := e.rec.nextOpen(t)
+	conn2 := e.rec.NextOpen(t)
 	fresh := runtime.SessionOf(conn2)
 	w2 := hello(t, c2, w.Resume, 1)
 	if !w2.Resumed || w2.Session != sess.ID() || w2.Resume == w.Resume {
@@ -106,7 +106,7 @@ func TestHelloResumesWithMissedEvents(t *testing.T) {
 
 	// The old token is spent.
 	c2.NC.Close()
-	e.rec.nextClose(t)
+	e.rec.NextClose(t)
 	c3 := dial(t, e.addr)
 	if w3 := hello(t, c3, w.Resume, 5); w3.Resumed || w3.Reason != "unknown" {
 		t.Errorf("resume with a spent token: %+v, want unknown", w3)
@@ -118,7 +118,7 @@ func TestHelloResumeRefusals(t *testing.T) {
 	t.Run("unknown token", func(t *testing.T) {
 		m := newRPCMethods()
 		e, c := startRPC(t, m, runtime.Options{})
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		w := hello(t, c, "00000000-0000-0000-0000-000000000000.nope", 3)
 		if w.Resumed || w.Reason != "unknown" || w.Session != runtime.SessionOf(conn).ID() {
 			t.Errorf("welcome %+v, want the fresh session and reason unknown", w)
@@ -128,10 +128,10 @@ func TestHelloResumeRefusals(t *testing.T) {
 	t.Run("expired", func(t *testing.T) {
 		m := newRPCMethods()
 		e, c := startRPC(t, m, runtime.Options{ResumeWindow: 150 * time.Millisecond})
-		old := runtime.SessionOf(e.rec.nextOpen(t))
+		old := runtime.SessionOf(e.rec.NextOpen(t))
 		w := hello(t, c, "", 0)
 		c.NC.Close()
-		e.rec.nextClose(t)
+		e.rec.NextClose(t)
 		if ended := e.rec.nextSessionEnd(t); ended != old {
 			t.Fatalf("OnSessionEnd for %s, want %s", ended.ID(), old.ID())
 		}
@@ -145,10 +145,10 @@ func TestHelloResumeRefusals(t *testing.T) {
 		store := runtime.NewMemoryStore()
 		m := newRPCMethods()
 		e, c := startRPC(t, m, runtime.Options{Store: store, ResumeWindow: time.Hour})
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		w := hello(t, c, "", 0)
 		c.NC.Close()
-		e.rec.nextClose(t)
+		e.rec.NextClose(t)
 		// Rewrite the record as expired, as a shared store might hold it.
 		rec := runtime.SessionRecord{ID: runtime.SessionOf(conn).ID(), ExpiresAt: time.Now().Add(-time.Second)}
 		if err := store.Save(t.Context(), runtime.TokenKey(w.Resume), rec); err != nil {
@@ -165,17 +165,17 @@ func TestHelloResumeRefusals(t *testing.T) {
 	t.Run("overrun", func(t *testing.T) {
 		m := newRPCMethods()
 		e, c := startRPC(t, m, runtime.Options{ReplayBuffer: 2})
-		sess := runtime.SessionOf(e.rec.nextOpen(t))
+		sess := runtime.SessionOf(e.rec.NextOpen(t))
 		w := hello(t, c, "", 0)
 		c.NC.Close()
-		e.rec.nextClose(t)
+		e.rec.NextClose(t)
 		for i := range 5 {
 			if err := sess.Push(fmt.Sprint("e", i), nil); err != nil {
 				t.Fatal(err)
 			}
 		}
 		c2 := dial(t, e.addr)
-		fresh := runtime.SessionOf(e.rec.nextOpen(t))
+		fresh := runtime.SessionOf(e.rec.NextOpen(t))
 		w2 := hello(t, c2, w.Resume, 1) // needs 2..5, only 4 and 5 are kept
 		if w2.Resumed || w2.Reason != "overrun" || w2.Session != fresh.ID() {
 			t.Errorf("welcome %+v, want overrun and the fresh session", w2)
@@ -188,10 +188,10 @@ func TestHelloResumeRefusals(t *testing.T) {
 	t.Run("seq ahead of the server", func(t *testing.T) {
 		m := newRPCMethods()
 		e, c := startRPC(t, m, runtime.Options{})
-		e.rec.nextOpen(t)
+		e.rec.NextOpen(t)
 		w := hello(t, c, "", 0)
 		c.NC.Close()
-		e.rec.nextClose(t)
+		e.rec.NextClose(t)
 		c2 := dial(t, e.addr)
 		if w2 := hello(t, c2, w.Resume, 9); w2.Resumed || w2.Reason != "overrun" {
 			t.Errorf("welcome %+v, want overrun", w2)
@@ -203,12 +203,12 @@ func TestHelloResumeRefusals(t *testing.T) {
 func TestHelloResumeNothingMissed(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
-	sess := runtime.SessionOf(e.rec.nextOpen(t))
+	sess := runtime.SessionOf(e.rec.NextOpen(t))
 	w := hello(t, c, "", 0)
 	_ = sess.Push("a", nil)
 	c.expectReply(`{"event":"a","seq":1,"data":{}}`)
 	c.NC.Close()
-	e.rec.nextClose(t)
+	e.rec.NextClose(t)
 	c2 := dial(t, e.addr)
 	if w2 := hello(t, c2, w.Resume, 1); !w2.Resumed {
 		t.Fatalf("welcome %+v", w2)
@@ -219,7 +219,7 @@ func TestHelloResumeNothingMissed(t *testing.T) {
 func TestHelloMustComeFirst(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
-	e.rec.nextOpen(t)
+	e.rec.NextOpen(t)
 	c.checkUsable(1)
 	c.Text(`{"hello":{}}`)
 	if reason := c.ExpectCloseCode(runtime.ClosePolicy); reason != "a hello must come before any call, cancel or ping, and only once" {

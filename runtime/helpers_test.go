@@ -13,12 +13,13 @@ import (
 	"net"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/duplexrpc/duplex/runtime"
 	"github.com/duplexrpc/duplex/runtime/internal/wstest"
+	"github.com/duplexrpc/duplex/runtime/internal/wstest/hooktest"
+	"github.com/duplexrpc/duplex/runtime/transport"
 )
 
 // ioTimeout bounds every blocking read or write a test does (see
@@ -63,166 +64,57 @@ func forModes(t *testing.T, f func(t *testing.T, m readMode)) {
 
 // ---- hook recorder ----
 
-type closeEvent struct {
-	conn *runtime.Conn
-	err  *runtime.CloseError
-	at   time.Time
-}
+type (
+	closeEvent   = hooktest.CloseEvent
+	healthEvent  = hooktest.HealthEvent
+	connErr      = hooktest.ConnErr
+	handshakeErr = hooktest.HandshakeErr
+)
 
-type healthEvent struct {
-	conn *runtime.Conn
-	h    runtime.Health
-}
-
-type connErr struct {
-	conn *runtime.Conn
-	err  error
-}
-
-type handshakeErr struct {
-	req    *runtime.Request
-	status int
-	err    error
-}
-
-// recorder records every hook call; the channels are buffered generously
-// so that hooks never block the runtime.
+// recorder is hooktest's recorder of the transport's hooks, recording
+// OnSessionEnd too (under the same mutex).
 type recorder struct {
-	mu          sync.Mutex
-	opened      []*runtime.Conn
-	closeCount  map[*runtime.Conn]int
-	connects    int
+	*hooktest.Recorder
 	sessionEnds map[*runtime.Session]int
-
-	opens     chan *runtime.Conn
-	closes    chan closeEvent
-	health    chan healthEvent
-	errs      chan connErr
-	hsErrs    chan handshakeErr
-	ended     chan *runtime.Session
-	shutdowns chan uint16
+	ended       chan *runtime.Session
 }
 
 func newRecorder() *recorder {
 	return &recorder{
-		closeCount:  make(map[*runtime.Conn]int),
+		Recorder:    hooktest.New(),
 		sessionEnds: make(map[*runtime.Session]int),
-		opens:       make(chan *runtime.Conn, 1000),
-		closes:      make(chan closeEvent, 1000),
-		health:      make(chan healthEvent, 1000),
-		errs:        make(chan connErr, 1000),
-		hsErrs:      make(chan handshakeErr, 1000),
 		ended:       make(chan *runtime.Session, 1000),
-		shutdowns:   make(chan uint16, 10),
 	}
 }
 
 // wrap returns hooks that record and then call the test's own hooks.
 func (r *recorder) wrap(h runtime.Hooks) runtime.Hooks {
+	th := r.Wrap(transport.Hooks{
+		OnConnect:        h.OnConnect,
+		OnHandshakeError: h.OnHandshakeError,
+		OnOpen:           h.OnOpen,
+		OnClose:          h.OnClose,
+		OnHealth:         h.OnHealth,
+		OnError:          h.OnError,
+		OnShutdown:       h.OnShutdown,
+	})
 	return runtime.Hooks{
-		OnConnect: func(a net.Addr) {
-			r.mu.Lock()
-			r.connects++
-			r.mu.Unlock()
-			if h.OnConnect != nil {
-				h.OnConnect(a)
-			}
-		},
-		OnHandshakeError: func(req *runtime.Request, status int, err error) {
-			r.hsErrs <- handshakeErr{req, status, err}
-			if h.OnHandshakeError != nil {
-				h.OnHandshakeError(req, status, err)
-			}
-		},
-		OnOpen: func(c *runtime.Conn) {
-			r.mu.Lock()
-			r.opened = append(r.opened, c)
-			r.mu.Unlock()
-			if h.OnOpen != nil {
-				h.OnOpen(c)
-			}
-			r.opens <- c
-		},
-		OnClose: func(c *runtime.Conn, e *runtime.CloseError) {
-			r.mu.Lock()
-			r.closeCount[c]++
-			r.mu.Unlock()
-			if h.OnClose != nil {
-				h.OnClose(c, e)
-			}
-			r.closes <- closeEvent{c, e, time.Now()}
-		},
-		OnHealth: func(c *runtime.Conn, hh runtime.Health) {
-			r.health <- healthEvent{c, hh}
-			if h.OnHealth != nil {
-				h.OnHealth(c, hh)
-			}
-		},
-		OnError: func(c *runtime.Conn, err error) {
-			r.errs <- connErr{c, err}
-			if h.OnError != nil {
-				h.OnError(c, err)
-			}
-		},
-		OnShutdown: func(code uint16) {
-			r.shutdowns <- code
-			if h.OnShutdown != nil {
-				h.OnShutdown(code)
-			}
-		},
+		OnConnect:        th.OnConnect,
+		OnHandshakeError: th.OnHandshakeError,
+		OnOpen:           th.OnOpen,
+		OnClose:          th.OnClose,
+		OnHealth:         th.OnHealth,
+		OnError:          th.OnError,
+		OnShutdown:       th.OnShutdown,
 		OnSessionEnd: func(s *runtime.Session) {
-			r.mu.Lock()
+			r.Mu.Lock()
 			r.sessionEnds[s]++
-			r.mu.Unlock()
+			r.Mu.Unlock()
 			r.ended <- s
 			if h.OnSessionEnd != nil {
 				h.OnSessionEnd(s)
 			}
 		},
-	}
-}
-
-func (r *recorder) nextOpen(t testing.TB) *runtime.Conn {
-	t.Helper()
-	select {
-	case c := <-r.opens:
-		return c
-	case <-time.After(ioTimeout):
-		t.Fatal("timed out waiting for OnOpen")
-		return nil
-	}
-}
-
-func (r *recorder) nextClose(t testing.TB) closeEvent {
-	t.Helper()
-	select {
-	case e := <-r.closes:
-		return e
-	case <-time.After(ioTimeout):
-		t.Fatal("timed out waiting for OnClose")
-		return closeEvent{}
-	}
-}
-
-func (r *recorder) nextHandshakeErr(t testing.TB) handshakeErr {
-	t.Helper()
-	select {
-	case e := <-r.hsErrs:
-		return e
-	case <-time.After(ioTimeout):
-		t.Fatal("timed out waiting for OnHandshakeError")
-		return handshakeErr{}
-	}
-}
-
-func (r *recorder) nextError(t testing.TB) connErr {
-	t.Helper()
-	select {
-	case e := <-r.errs:
-		return e
-	case <-time.After(ioTimeout):
-		t.Fatal("timed out waiting for OnError")
-		return connErr{}
 	}
 }
 
@@ -234,48 +126,6 @@ func (r *recorder) nextSessionEnd(t testing.TB) *runtime.Session {
 	case <-time.After(ioTimeout):
 		t.Fatal("timed out waiting for OnSessionEnd")
 		return nil
-	}
-}
-
-// noClose fails if an OnClose arrives within d.
-func (r *recorder) noClose(t testing.TB, d time.Duration) {
-	t.Helper()
-	select {
-	case e := <-r.closes:
-		t.Fatalf("unexpected OnClose: %v", e.err)
-	case <-time.After(d):
-	}
-}
-
-// checkClosedOnce verifies that every opened connection got exactly one
-// OnClose, waiting a little for hooks still running.
-func (r *recorder) checkClosedOnce(t testing.TB) {
-	t.Helper()
-	deadline := time.Now().Add(ioTimeout)
-	for {
-		r.mu.Lock()
-		var missing, extra int
-		for _, c := range r.opened {
-			switch n := r.closeCount[c]; {
-			case n == 0:
-				missing++
-			case n > 1:
-				extra++
-			}
-		}
-		r.mu.Unlock()
-		if extra > 0 {
-			t.Errorf("%d connections got OnClose more than once", extra)
-			return
-		}
-		if missing == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("%d connections never got OnClose", missing)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -352,7 +202,7 @@ func start(t testing.TB, p path, o runtime.Options) *env {
 		if e.hs != nil {
 			e.hs.Close()
 		}
-		rec.checkClosedOnce(t)
+		rec.CheckClosedOnce(t)
 	})
 	return e
 }

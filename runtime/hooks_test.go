@@ -42,7 +42,7 @@ func TestHooksOrder(t *testing.T) {
 		c.ExpectCloseCode(1000)
 		c.SendClose(1000, "")
 		c.ExpectEOF(ioTimeout)
-		e.rec.nextClose(t)
+		e.rec.NextClose(t)
 		mu.Lock()
 		defer mu.Unlock()
 		if got, want := strings.Join(events, ", "), "connect, open, message 1, message 2, close"; got != want {
@@ -59,13 +59,13 @@ func TestHooksLogger(t *testing.T) {
 		panic("logged")
 	})})
 	send(t, e.addr, wstest.UpgradeRequest(e.addr).Set("Sec-WebSocket-Version", "1"), nil)
-	e.rec.nextHandshakeErr(t)
+	e.rec.NextHandshakeErr(t)
 	c := dial(t, e.addr)
 	c.Text("x")
 	c.ExpectCloseCode(1011)
 	c.SendClose(1011, "")
 	c.ExpectEOF(ioTimeout)
-	e.rec.nextClose(t)
+	e.rec.NextClose(t)
 	// The close is logged after OnClose returns.
 	for deadline := time.Now().Add(ioTimeout); !strings.Contains(buf.String(), "websocket closed") && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)

@@ -35,7 +35,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 	a, b, _ := twoNodes(t, runtime.MemoryEngineOptions{}, 300*time.Millisecond)
 	ctx := t.Context()
 	c := dial(t, a.addr)
-	sess := runtime.SessionOf(a.rec.nextOpen(t))
+	sess := runtime.SessionOf(a.rec.NextOpen(t))
 	sess.Set("user", "ada")
 	w := hello(t, c, "", 0)
 	if err := sess.Join(ctx, "room"); err != nil {
@@ -53,7 +53,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 	expectEvent(c, "r1", 3)
 	// The client processed b1 only, then the connection dropped.
 	c.NC.Close()
-	a.rec.nextClose(t)
+	a.rec.NextClose(t)
 	b.srv.Broadcast("b2", nil)
 	if err := b.srv.Publish(ctx, "room", "r2", nil); err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 	}
 
 	c2 := dial(t, b.addr)
-	connB := b.rec.nextOpen(t)
+	connB := b.rec.NextOpen(t)
 	fresh := runtime.SessionOf(connB)
 	w2 := hello(t, c2, w.Resume, 1)
 	if !w2.Resumed || w2.Session != sess.ID() {
@@ -108,7 +108,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 	}
 	// The token is spent on every node.
 	c2.NC.Close()
-	b.rec.nextClose(t)
+	b.rec.NextClose(t)
 	c3 := dial(t, a.addr)
 	if w3 := hello(t, c3, w.Resume, 9); w3.Resumed || w3.Reason != "unknown" {
 		t.Errorf("resume with a spent token on A: %+v, want unknown", w3)
@@ -120,7 +120,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 func TestResumeAfterNodeShutdown(t *testing.T) {
 	a, b, _ := twoNodes(t, runtime.MemoryEngineOptions{}, time.Minute)
 	c := dial(t, a.addr)
-	sess := runtime.SessionOf(a.rec.nextOpen(t))
+	sess := runtime.SessionOf(a.rec.NextOpen(t))
 	w := hello(t, c, "", 0)
 	a.srv.Broadcast("b1", nil)
 	expectEvent(c, "b1", 1)
@@ -133,7 +133,7 @@ func TestResumeAfterNodeShutdown(t *testing.T) {
 	b.srv.Broadcast("b2", nil)
 	b.srv.Broadcast("b3", nil)
 	c2 := dial(t, b.addr)
-	b.rec.nextOpen(t)
+	b.rec.NextOpen(t)
 	if w2 := hello(t, c2, w.Resume, 1); !w2.Resumed || w2.Session != sess.ID() {
 		t.Fatalf("welcome %+v, want session %s resumed", w2, sess.ID())
 	}
@@ -148,15 +148,15 @@ func TestResumeOnAnotherNodeRefused(t *testing.T) {
 	t.Run("trimmed", func(t *testing.T) {
 		a, b, _ := twoNodes(t, runtime.MemoryEngineOptions{HistoryLen: 2}, time.Minute)
 		c := dial(t, a.addr)
-		a.rec.nextOpen(t)
+		a.rec.NextOpen(t)
 		w := hello(t, c, "", 0)
 		c.NC.Close()
-		a.rec.nextClose(t)
+		a.rec.NextClose(t)
 		for i := range 5 {
 			b.srv.Broadcast(fmt.Sprint("b", i), nil)
 		}
 		c2 := dial(t, b.addr)
-		fresh := runtime.SessionOf(b.rec.nextOpen(t))
+		fresh := runtime.SessionOf(b.rec.NextOpen(t))
 		if w2 := hello(t, c2, w.Resume, 0); w2.Resumed || w2.Reason != "overrun" || w2.Session != fresh.ID() {
 			t.Errorf("welcome %+v, want overrun and the fresh session", w2)
 		}
@@ -165,17 +165,17 @@ func TestResumeOnAnotherNodeRefused(t *testing.T) {
 	t.Run("enough kept", func(t *testing.T) {
 		a, b, _ := twoNodes(t, runtime.MemoryEngineOptions{HistoryLen: 2}, time.Minute)
 		c := dial(t, a.addr)
-		a.rec.nextOpen(t)
+		a.rec.NextOpen(t)
 		w := hello(t, c, "", 0)
 		for i := range 3 {
 			a.srv.Broadcast(fmt.Sprint("b", i), nil)
 			expectEvent(c, fmt.Sprint("b", i), i+1)
 		}
 		c.NC.Close()
-		a.rec.nextClose(t)
+		a.rec.NextClose(t)
 		b.srv.Broadcast("b3", nil)
 		c2 := dial(t, b.addr)
-		b.rec.nextOpen(t)
+		b.rec.NextOpen(t)
 		if w2 := hello(t, c2, w.Resume, 3); !w2.Resumed {
 			t.Fatalf("welcome %+v, want resumed", w2)
 		}
@@ -184,15 +184,15 @@ func TestResumeOnAnotherNodeRefused(t *testing.T) {
 	t.Run("wiped", func(t *testing.T) {
 		a, b, eng := twoNodes(t, runtime.MemoryEngineOptions{}, time.Minute)
 		c := dial(t, a.addr)
-		a.rec.nextOpen(t)
+		a.rec.NextOpen(t)
 		w := hello(t, c, "", 0)
 		// A connected client: the node lost its events, the client is
 		// told to come back (1012).
 		c1 := dial(t, a.addr)
-		a.rec.nextOpen(t)
+		a.rec.NextOpen(t)
 		w1 := hello(t, c1, "", 0)
 		c.NC.Close()
-		a.rec.nextClose(t)
+		a.rec.NextClose(t)
 		a.srv.Broadcast("b1", nil)
 		expectEvent(c1, "b1", 1)
 		eng.Wipe()
@@ -200,20 +200,20 @@ func TestResumeOnAnotherNodeRefused(t *testing.T) {
 			t.Errorf("close %d after the engine lost its state, want 1012", code)
 		}
 		c1.SendClose(runtime.CloseServiceRestart, "")
-		a.rec.nextClose(t)
+		a.rec.NextClose(t)
 		for _, tc := range []struct {
 			token string
 			seq   int64
 		}{{w.Resume, 0}, {w1.Resume, 1}} {
 			c2 := dial(t, b.addr)
-			b.rec.nextOpen(t)
+			b.rec.NextOpen(t)
 			if w2 := hello(t, c2, tc.token, tc.seq); w2.Resumed {
 				t.Errorf("welcome %+v after Wipe, want not resumed", w2)
 			}
 		}
 		// The engine goes on in its new epoch.
 		c3 := dial(t, b.addr)
-		b.rec.nextOpen(t)
+		b.rec.NextOpen(t)
 		hello(t, c3, "", 0)
 		a.srv.Broadcast("b2", nil)
 		expectEvent(c3, "b2", 1)
@@ -227,7 +227,7 @@ func TestResumeOnAnotherNodeRefused(t *testing.T) {
 func TestResumeAcrossJoin(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
-	sess := runtime.SessionOf(e.rec.nextOpen(t))
+	sess := runtime.SessionOf(e.rec.NextOpen(t))
 	w := hello(t, c, "", 0)
 	ctx := t.Context()
 	if err := sess.Push("p1", nil); err != nil {
@@ -256,9 +256,9 @@ func TestResumeAcrossJoin(t *testing.T) {
 		t.Error("Publish on a reserved topic: no error")
 	}
 	c.NC.Close()
-	e.rec.nextClose(t)
+	e.rec.NextClose(t)
 	c2 := dial(t, e.addr)
-	e.rec.nextOpen(t)
+	e.rec.NextOpen(t)
 	if w2 := hello(t, c2, w.Resume, 1); w2.Resumed || w2.Reason != "overrun" {
 		t.Fatalf("welcome %+v, want overrun: the client's seq is before the leave", w2)
 	}
@@ -278,7 +278,7 @@ func TestServerOfAndPresence(t *testing.T) {
 		return append(dst, "{}"...), nil
 	})
 	e, c := startRPC(t, m, runtime.Options{Engine: eng})
-	e.rec.nextOpen(t)
+	e.rec.NextOpen(t)
 	hello(t, c, "", 0)
 	c.Text(`{"id":1,"call":"server"}`)
 	c.expectReply(`{"id":1,"result":{}}`)

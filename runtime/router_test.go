@@ -186,8 +186,8 @@ func (c *client) checkUsable(id int) {
 func noErrors(t *testing.T, e *env) {
 	t.Helper()
 	select {
-	case ce := <-e.rec.errs:
-		t.Errorf("unexpected OnError: %v", ce.err)
+	case ce := <-e.rec.Errs:
+		t.Errorf("unexpected OnError: %v", ce.Err)
 	default:
 	}
 }
@@ -226,7 +226,7 @@ func TestRPCMissingArgsIsEmptyObject(t *testing.T) {
 func TestRPCCallSeesConnSessionAndName(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	c.Text(`{"id":1,"call":"record","args":{"k":"v"}}`)
 	c.expectReply(`{"id":1,"result":{}}`)
 	call := wstest.Recv(t, m.calls, "the call")
@@ -321,8 +321,8 @@ func TestRPCNotJSONCloses1007(t *testing.T) {
 				t.Errorf("reason %q, want %q", reason, tt.reason)
 			}
 			c.SendClose(runtime.CloseInvalidPayload, "")
-			if ce := e.rec.nextClose(t); ce.err.Code != runtime.CloseInvalidPayload {
-				t.Errorf("OnClose %v", ce.err)
+			if ce := e.rec.NextClose(t); ce.Err.Code != runtime.CloseInvalidPayload {
+				t.Errorf("OnClose %v", ce.Err)
 			}
 		})
 	}
@@ -539,16 +539,16 @@ func TestRPCOverloaded(t *testing.T) {
 func TestRPCPanic(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	c.Text(`{"id":1,"call":"panic"}`)
 	c.expectReply(`{"id":1,"error":{"code":"internal","message":"internal error"}}`)
-	ce := e.rec.nextError(t)
+	ce := e.rec.NextError(t)
 	var pe *runtime.PanicError
-	if !errors.As(ce.err, &pe) || pe.Value != "boom" || ce.conn != conn {
-		t.Errorf("OnError(%p, %v), want a *PanicError of \"boom\" on %p", ce.conn, ce.err, conn)
+	if !errors.As(ce.Err, &pe) || pe.Value != "boom" || ce.Conn != conn {
+		t.Errorf("OnError(%p, %v), want a *PanicError of \"boom\" on %p", ce.Conn, ce.Err, conn)
 	}
 	c.checkUsable(2)
-	e.rec.noClose(t, 20*time.Millisecond)
+	e.rec.NoClose(t, 20*time.Millisecond)
 }
 
 func TestRPCPlainErrorNotLeaked(t *testing.T) {
@@ -562,8 +562,8 @@ func TestRPCPlainErrorNotLeaked(t *testing.T) {
 	if strings.Contains(got, "hunter2") {
 		t.Error("the error's text reached the client")
 	}
-	if ce := e.rec.nextError(t); !errors.Is(ce.err, errSecret) {
-		t.Errorf("OnError got %v, want it to wrap the handler's error", ce.err)
+	if ce := e.rec.NextError(t); !errors.Is(ce.Err, errSecret) {
+		t.Errorf("OnError got %v, want it to wrap the handler's error", ce.Err)
 	}
 	c.checkUsable(2)
 }
@@ -645,7 +645,7 @@ func TestRPCCloseCancelsInFlight(t *testing.T) {
 					t.Errorf("ctx.Err() = %v", err)
 				}
 			}
-			e.rec.nextClose(t)
+			e.rec.NextClose(t)
 		})
 	}
 }
@@ -653,7 +653,7 @@ func TestRPCCloseCancelsInFlight(t *testing.T) {
 func TestSessionPushNumbersEvents(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	c.Text(`{"id":1,"call":"push"}`)
 	c.expectReply(`{"event":"said","seq":1,"data":{"n":1}}`)
 	c.expectReply(`{"event":"said","seq":2,"data":{"n":2}}`)
@@ -668,7 +668,7 @@ func TestSessionPushNumbersEvents(t *testing.T) {
 
 	// Another connection's session counts from 1.
 	c2 := dial(t, e.addr)
-	conn2 := e.rec.nextOpen(t)
+	conn2 := e.rec.NextOpen(t)
 	if err := runtime.SessionOf(conn2).Push("x", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -676,7 +676,7 @@ func TestSessionPushNumbersEvents(t *testing.T) {
 
 	// A detached session cannot push.
 	c.hangUp()
-	e.rec.nextClose(t)
+	e.rec.NextClose(t)
 	if err := sess.Push("said", nil); !errors.Is(err, runtime.ErrClosed) {
 		t.Errorf("Push on a detached session: %v, want ErrClosed", err)
 	}
@@ -688,7 +688,7 @@ func TestSessionPushNumbersEvents(t *testing.T) {
 func TestSessionPushWhileClosingIsReplayed(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	sess := runtime.SessionOf(conn)
 	c.Text(`{"hello":{}}`)
 	token := welcomeToken(t, c.reply())
@@ -702,7 +702,7 @@ func TestSessionPushWhileClosingIsReplayed(t *testing.T) {
 	}
 	c.ExpectCloseCode(runtime.CloseGoingAway)
 	c.SendClose(runtime.CloseNormal, "")
-	e.rec.nextClose(t)
+	e.rec.NextClose(t)
 
 	c2 := dial(t, e.addr)
 	c2.Text(`{"hello":{"resume":"` + token + `","seq":1}}`)
@@ -721,7 +721,7 @@ func TestSessionPushWhileClosingIsReplayed(t *testing.T) {
 func TestSessionPushNoGapWithoutReplay(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{ReplayBuffer: -1})
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	sess := runtime.SessionOf(conn)
 	token := sess.ResumeToken()
 	if err := sess.Push("a", nil); err != nil {
@@ -734,7 +734,7 @@ func TestSessionPushNoGapWithoutReplay(t *testing.T) {
 	}
 	c.ExpectCloseCode(runtime.CloseGoingAway)
 	c.SendClose(runtime.CloseNormal, "")
-	e.rec.nextClose(t)
+	e.rec.NextClose(t)
 
 	c2 := dial(t, e.addr)
 	c2.Text(`{"id":1,"call":"resume","args":{"token":"` + token + `"}}`)
@@ -825,7 +825,7 @@ func pushToResetPeer(t *testing.T) {
 func TestSessionPushConcurrent(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{})
-	sess := runtime.SessionOf(e.rec.nextOpen(t))
+	sess := runtime.SessionOf(e.rec.NextOpen(t))
 	const goroutines, each = 8, 25
 	var wg sync.WaitGroup
 	for g := range goroutines {
@@ -860,7 +860,7 @@ func TestServerBroadcast(t *testing.T) {
 	m := newRPCMethods()
 	e, c1 := startRPC(t, m, runtime.Options{})
 	clients := []*client{c1, dial(t, e.addr), dial(t, e.addr)}
-	conns := []*runtime.Conn{e.rec.nextOpen(t), e.rec.nextOpen(t), e.rec.nextOpen(t)}
+	conns := []*runtime.Conn{e.rec.NextOpen(t), e.rec.NextOpen(t), e.rec.NextOpen(t)}
 	e.srv.Broadcast("tick", []byte(`{"x":1}`))
 	for _, c := range clients {
 		c.expectReply(`{"event":"tick","seq":1,"data":{"x":1}}`)
@@ -872,7 +872,7 @@ func TestServerBroadcast(t *testing.T) {
 	clients[0].expectReply(`{"event":"own","seq":2,"data":{}}`)
 	// A closed connection is left out, and the others still get it.
 	clients[2].hangUp()
-	e.rec.nextClose(t)
+	e.rec.NextClose(t)
 	e.srv.Broadcast("tock", nil)
 	clients[0].expectReply(`{"event":"tock","seq":3,"data":{}}`)
 	clients[1].expectReply(`{"event":"tock","seq":2,"data":{}}`)
@@ -885,18 +885,18 @@ func TestServerBroadcast(t *testing.T) {
 func TestServerBroadcastReachesDetachedSessions(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{ResumeWindow: time.Minute})
-	orig := runtime.SessionOf(e.rec.nextOpen(t))
+	orig := runtime.SessionOf(e.rec.NextOpen(t))
 	c.Text(`{"hello":{}}`)
 	token := welcomeToken(t, c.reply())
 	e.srv.Broadcast("a", nil)
 	c.expectReply(`{"event":"a","seq":1,"data":{}}`)
 	c.hangUp()
-	e.rec.nextClose(t)
+	e.rec.NextClose(t)
 	e.srv.Broadcast("b", nil) // while detached
 	e.srv.Broadcast("c", nil)
 
 	c2 := dial(t, e.addr)
-	fresh := runtime.SessionOf(e.rec.nextOpen(t))
+	fresh := runtime.SessionOf(e.rec.NextOpen(t))
 	c2.Text(`{"hello":{"resume":"` + token + `","seq":1}}`)
 	if w := c2.reply(); !strings.Contains(w, `"resumed":true`) {
 		t.Fatalf("welcome %s, want resumed", w)
@@ -941,7 +941,7 @@ func TestRPCIDReusableRightAfterReply(t *testing.T) {
 func TestRPCCloseAfterReply(t *testing.T) {
 	m := newRPCMethods()
 	e, c := startRPC(t, m, runtime.Options{ResumeWindow: time.Hour})
-	sess := runtime.SessionOf(e.rec.nextOpen(t))
+	sess := runtime.SessionOf(e.rec.NextOpen(t))
 	_ = sess.ResumeToken() // resumable: only the 1000 can end it early
 	c.Text(`{"id":1,"call":"bye"}`)
 	c.expectReply(`{"id":1,"result":{"ok":true}}`)
@@ -949,9 +949,9 @@ func TestRPCCloseAfterReply(t *testing.T) {
 		t.Errorf("close reason %q, want bye", reason)
 	}
 	c.SendClose(runtime.CloseNormal, "")
-	ce := e.rec.nextClose(t)
-	if ce.err.Code != runtime.CloseNormal || ce.err.Initiator != runtime.ClosedByServer {
-		t.Errorf("OnClose %+v, want 1000 by the server", ce.err)
+	ce := e.rec.NextClose(t)
+	if ce.Err.Code != runtime.CloseNormal || ce.Err.Initiator != runtime.ClosedByServer {
+		t.Errorf("OnClose %+v, want 1000 by the server", ce.Err)
 	}
 	if ended := e.rec.nextSessionEnd(t); ended != sess {
 		t.Errorf("OnSessionEnd for %s, want %s", ended.ID(), sess.ID())

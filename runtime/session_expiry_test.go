@@ -31,15 +31,15 @@ func TestSessionRedetachGetsANewWindow(t *testing.T) {
 			}
 			e := start(t, viaListener, opts)
 			a := dial(t, e.addr)
-			sess := runtime.SessionOf(e.rec.nextOpen(t))
+			sess := runtime.SessionOf(e.rec.NextOpen(t))
 			token := a.ask("token")
 			a.hangUp()
-			e.rec.nextClose(t) // detached: OnClose runs after the detach
+			e.rec.NextClose(t) // detached: OnClose runs after the detach
 			first := time.Now()
 
 			time.Sleep(window / 2)
 			b := dial(t, e.addr)
-			fresh := runtime.SessionOf(e.rec.nextOpen(t))
+			fresh := runtime.SessionOf(e.rec.NextOpen(t))
 			if got := b.ask("resume:" + token); got != "ok:"+sess.ID() {
 				t.Fatalf("resume: %q", got)
 			}
@@ -66,9 +66,9 @@ func TestSessionRedetachGetsANewWindow(t *testing.T) {
 				t.Fatal("the session never expired")
 			}
 			time.Sleep(window / 2)
-			e.rec.mu.Lock()
+			e.rec.Mu.Lock()
 			n := e.rec.sessionEnds[sess]
-			e.rec.mu.Unlock()
+			e.rec.Mu.Unlock()
 			if n != 1 {
 				t.Errorf("OnSessionEnd called %d times", n)
 			}
@@ -85,7 +85,7 @@ func TestSessionsExpireInOrder(t *testing.T) {
 	var detachedAt []time.Time
 	for range 3 {
 		c := dial(t, e.addr)
-		want = append(want, runtime.SessionOf(e.rec.nextOpen(t)))
+		want = append(want, runtime.SessionOf(e.rec.NextOpen(t)))
 		c.ask("token")
 		c.hangUp()
 		detachedAt = append(detachedAt, time.Now())
@@ -109,10 +109,10 @@ func TestSessionResumeNeedsTheExactToken(t *testing.T) {
 	h := newSessionHandler()
 	e := start(t, viaListener, runtime.Options{Handler: h})
 	a := dial(t, e.addr)
-	sess := runtime.SessionOf(e.rec.nextOpen(t))
+	sess := runtime.SessionOf(e.rec.NextOpen(t))
 	token := a.ask("token")
 	a.hangUp()
-	e.rec.nextClose(t) // detached: OnClose runs after the detach
+	e.rec.NextClose(t) // detached: OnClose runs after the detach
 
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	last := strings.IndexByte(alphabet, token[len(token)-1])
@@ -149,7 +149,7 @@ func TestHelloWelcomeFraming(t *testing.T) {
 			} else {
 				c = dial(t, e.addr)
 			}
-			conn := e.rec.nextOpen(t)
+			conn := e.rec.NextOpen(t)
 			c.Text(`{"hello":{}}`)
 			f := c.NextData()
 			payload := f.Payload

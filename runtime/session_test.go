@@ -110,7 +110,7 @@ func TestSessionIDs(t *testing.T) {
 			t.Fatalf("duplicate session ID %q", id)
 		}
 		seen[id] = true
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		if runtime.SessionOf(conn).ID() != id || runtime.SessionOf(conn).Conn() != conn {
 			t.Fatal("Conn.Session and Session.Conn disagree")
 		}
@@ -120,7 +120,7 @@ func TestSessionIDs(t *testing.T) {
 func TestSessionAttributes(t *testing.T) {
 	e := start(t, viaListener, runtime.Options{Handler: newSessionHandler()})
 	c := dial(t, e.addr)
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	s := runtime.SessionOf(conn)
 	if _, ok := s.Get("missing"); ok {
 		t.Error("Get of a missing key reports ok")
@@ -183,7 +183,7 @@ func TestSessionResume(t *testing.T) {
 			h := newSessionHandler()
 			e := start(t, viaListener, runtime.Options{Handler: h, DisablePoller: m.disablePoller, ResumeWindow: 2 * time.Second})
 			a := dial(t, e.addr)
-			connA := e.rec.nextOpen(t)
+			connA := e.rec.NextOpen(t)
 			sessA := runtime.SessionOf(connA)
 			a.ask("set:user=ann")
 			token := a.ask("token")
@@ -194,7 +194,7 @@ func TestSessionResume(t *testing.T) {
 				t.Errorf("ResumeToken changed while attached: %q then %q", token, again)
 			}
 			a.hangUp()
-			e.rec.nextClose(t)
+			e.rec.NextClose(t)
 			if sessA.Conn() != nil {
 				t.Error("detached session still reports a connection")
 			}
@@ -205,7 +205,7 @@ func TestSessionResume(t *testing.T) {
 			}
 
 			b := dial(t, e.addr)
-			connB := e.rec.nextOpen(t)
+			connB := e.rec.NextOpen(t)
 			fresh := runtime.SessionOf(connB)
 			if got := b.ask("resume:" + token); got != "ok:"+sessA.ID() {
 				t.Fatalf("resume: %q", got)
@@ -235,7 +235,7 @@ func TestSessionResume(t *testing.T) {
 				t.Errorf("second use: %v, want ErrSessionNotFound", err)
 			}
 			// A failed resume leaves the fresh session in place.
-			connC := e.rec.nextOpen(t)
+			connC := e.rec.NextOpen(t)
 			if got := c.ask("id"); got != runtime.SessionOf(connC).ID() || got == sessA.ID() {
 				t.Errorf("session after a failed resume: %q", got)
 			}
@@ -247,12 +247,12 @@ func TestSessionResumeBadTokens(t *testing.T) {
 	h := newSessionHandler()
 	e := start(t, viaListener, runtime.Options{Handler: h})
 	a := dial(t, e.addr)
-	connA := e.rec.nextOpen(t)
+	connA := e.rec.NextOpen(t)
 	token := a.ask("token")
 	id := runtime.SessionOf(connA).ID()
 	secret := token[len(id)+1:]
 	a.hangUp()
-	e.rec.nextClose(t) // detached: OnClose runs after the detach
+	e.rec.NextClose(t) // detached: OnClose runs after the detach
 
 	b := dial(t, e.addr)
 	for _, bad := range []string{
@@ -287,7 +287,7 @@ func TestSessionResumeWindowExpires(t *testing.T) {
 	h := newSessionHandler()
 	e := start(t, viaListener, runtime.Options{Handler: h, ResumeWindow: 200 * time.Millisecond})
 	a := dial(t, e.addr)
-	sess := runtime.SessionOf(e.rec.nextOpen(t))
+	sess := runtime.SessionOf(e.rec.NextOpen(t))
 	token := a.ask("token")
 	a.hangUp()
 	closedAt := time.Now()
@@ -306,9 +306,9 @@ func TestSessionResumeWindowExpires(t *testing.T) {
 		t.Errorf("resume after the window: %v, want ErrSessionNotFound", err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	e.rec.mu.Lock()
+	e.rec.Mu.Lock()
 	n := e.rec.sessionEnds[sess]
-	e.rec.mu.Unlock()
+	e.rec.Mu.Unlock()
 	if n != 1 {
 		t.Errorf("OnSessionEnd called %d times for the expired session", n)
 	}
@@ -322,7 +322,7 @@ func TestSessionResumeExpiredRecordEndsOnce(t *testing.T) {
 	store := &lateStore{MemoryStore: runtime.NewMemoryStore(), early: 150 * time.Millisecond}
 	e := start(t, viaListener, runtime.Options{Handler: h, Store: store, ResumeWindow: 300 * time.Millisecond})
 	a := dial(t, e.addr)
-	sess := runtime.SessionOf(e.rec.nextOpen(t))
+	sess := runtime.SessionOf(e.rec.NextOpen(t))
 	token := a.ask("token")
 	a.hangUp()
 	b := dial(t, e.addr)
@@ -337,9 +337,9 @@ func TestSessionResumeExpiredRecordEndsOnce(t *testing.T) {
 		t.Errorf("OnSessionEnd for %s", ended.ID())
 	}
 	time.Sleep(250 * time.Millisecond) // past the timer
-	e.rec.mu.Lock()
+	e.rec.Mu.Lock()
 	n := e.rec.sessionEnds[sess]
-	e.rec.mu.Unlock()
+	e.rec.Mu.Unlock()
 	if n != 1 {
 		t.Errorf("OnSessionEnd called %d times", n)
 	}
@@ -363,7 +363,7 @@ func TestSessionResumeDisabled(t *testing.T) {
 	h := newSessionHandler()
 	e := start(t, viaListener, runtime.Options{Handler: h, ResumeWindow: -1})
 	a := dial(t, e.addr)
-	sess := runtime.SessionOf(e.rec.nextOpen(t))
+	sess := runtime.SessionOf(e.rec.NextOpen(t))
 	token := a.ask("token")
 	a.hangUp()
 	if ended := e.rec.nextSessionEnd(t); ended != sess {
@@ -381,7 +381,7 @@ func TestSessionResumeDisabled(t *testing.T) {
 func TestSessionEndsWithoutToken(t *testing.T) {
 	e := start(t, viaListener, runtime.Options{Handler: newSessionHandler(), ResumeWindow: time.Minute})
 	a := dial(t, e.addr)
-	sess := runtime.SessionOf(e.rec.nextOpen(t))
+	sess := runtime.SessionOf(e.rec.NextOpen(t))
 	a.hangUp()
 	if ended := e.rec.nextSessionEnd(t); ended != sess {
 		t.Fatalf("OnSessionEnd for %s", ended.ID())
@@ -398,11 +398,11 @@ func TestSessionResumeAcrossServers(t *testing.T) {
 	e1 := start(t, viaListener, runtime.Options{Handler: h1, Engine: eng, Store: store, ResumeWindow: 300 * time.Millisecond})
 	e2 := start(t, viaListener, runtime.Options{Handler: h2, Engine: eng.NewNode(), Store: store})
 	a := dial(t, e1.addr)
-	sess := runtime.SessionOf(e1.rec.nextOpen(t))
+	sess := runtime.SessionOf(e1.rec.NextOpen(t))
 	a.ask("set:cart=3 items")
 	token := a.ask("token")
 	a.hangUp()
-	e1.rec.nextClose(t) // detached: in the store
+	e1.rec.NextClose(t) // detached: in the store
 	b := dial(t, e2.addr)
 	if got := b.ask("resume:" + token); got != "ok:"+sess.ID() {
 		t.Fatalf("resume on another server: %q", got)
@@ -509,7 +509,7 @@ func TestSessionExpiredResumeRacingTimer(t *testing.T) {
 	store := &slowStore{lateStore: lateStore{MemoryStore: runtime.NewMemoryStore(), early: 150 * time.Millisecond}, delay: 250 * time.Millisecond}
 	e := start(t, viaListener, runtime.Options{Handler: h, Store: store, ResumeWindow: 300 * time.Millisecond})
 	a := dial(t, e.addr)
-	sess := runtime.SessionOf(e.rec.nextOpen(t))
+	sess := runtime.SessionOf(e.rec.NextOpen(t))
 	token := a.ask("token")
 	a.hangUp()
 	b := dial(t, e.addr)
@@ -537,14 +537,14 @@ func TestSessionExpiredResumeRacingTimer(t *testing.T) {
 func TestSessionStoreSaveFails(t *testing.T) {
 	e := start(t, viaListener, runtime.Options{Handler: newSessionHandler(), Store: failingStore{}})
 	a := dial(t, e.addr)
-	sess := runtime.SessionOf(e.rec.nextOpen(t))
+	sess := runtime.SessionOf(e.rec.NextOpen(t))
 	a.ask("token")
 	a.hangUp()
 	if ended := e.rec.nextSessionEnd(t); ended != sess {
 		t.Errorf("OnSessionEnd for %s", ended.ID())
 	}
-	if ce := e.rec.nextError(t); !errors.Is(ce.err, errStoreDown) {
-		t.Errorf("OnError(%v), want the store's error", ce.err)
+	if ce := e.rec.NextError(t); !errors.Is(ce.Err, errStoreDown) {
+		t.Errorf("OnError(%v), want the store's error", ce.Err)
 	}
 }
 
@@ -562,7 +562,7 @@ func (failingStore) Take(context.Context, string) (runtime.SessionRecord, error)
 func TestSessionEndsAtClientGoodbye(t *testing.T) {
 	e := start(t, viaListener, runtime.Options{ResumeWindow: time.Hour})
 	c := dial(t, e.addr)
-	sess := runtime.SessionOf(e.rec.nextOpen(t))
+	sess := runtime.SessionOf(e.rec.NextOpen(t))
 	token := sess.ResumeToken()
 	c.SendClose(runtime.CloseNormal, "")
 	c.ExpectClose()
@@ -570,7 +570,7 @@ func TestSessionEndsAtClientGoodbye(t *testing.T) {
 		t.Fatalf("OnSessionEnd for %s, want %s", ended.ID(), sess.ID())
 	}
 	dial(t, e.addr)
-	if _, err := runtime.Resume(e.rec.nextOpen(t), token); !errors.Is(err, runtime.ErrSessionNotFound) {
+	if _, err := runtime.Resume(e.rec.NextOpen(t), token); !errors.Is(err, runtime.ErrSessionNotFound) {
 		t.Errorf("resume after goodbye: %v, want ErrSessionNotFound", err)
 	}
 }

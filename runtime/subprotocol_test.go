@@ -26,7 +26,7 @@ func dialProtocols(t *testing.T, e *env, protocols ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if got := e.rec.nextOpen(t).Subprotocol(); got != hs.Protocol {
+	if got := e.rec.NextOpen(t).Subprotocol(); got != hs.Protocol {
 		t.Errorf("Conn.Subprotocol() = %q, the client was answered %q", got, hs.Protocol)
 	}
 	_, _ = nc.Write(wstest.ClientFrame(true, 0, ws.OpClose, wstest.CloseBody(1000, "")))
@@ -74,7 +74,7 @@ func TestRouterRequireSubprotocol(t *testing.T) {
 		if !errors.As(err, &se) || int(se) != http.StatusBadRequest {
 			t.Errorf("offer %q: error %v, want status 400", offer, err)
 		}
-		e.rec.nextHandshakeErr(t)
+		e.rec.NextHandshakeErr(t)
 	}
 }
 

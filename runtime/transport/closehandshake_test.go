@@ -67,7 +67,7 @@ func TestClientClose(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, CloseTimeout: slowCloseTimeout})
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		if conn.CloseError() != nil {
 			t.Fatal("CloseError set on an open connection")
 		}
@@ -77,8 +77,8 @@ func TestClientClose(t *testing.T) {
 			t.Errorf("answer %d %q, want 1000", code, reason)
 		}
 		c.ExpectEOF(slowCloseTimeout / 2) // at once, not after CloseTimeout
-		ev := e.rec.nextClose(t)
-		checkCloseError(t, ev.err, 1000, "bye", transport.ClosedByPeer, false)
+		ev := e.rec.NextClose(t)
+		checkCloseError(t, ev.Err, 1000, "bye", transport.ClosedByPeer, false)
 		wstest.WaitDone(t, conn, ioTimeout)
 		if ce := conn.CloseError(); ce == nil || ce.Code != 1000 {
 			t.Errorf("Conn.CloseError() = %v", ce)
@@ -99,7 +99,7 @@ func TestClientEmptyClose(t *testing.T) {
 			t.Fatalf("answer %v %q, want an empty close", f.H.OpCode, f.Payload)
 		}
 		c.ExpectEOF(ioTimeout)
-		checkCloseError(t, e.rec.nextClose(t).err, 1005, "", transport.ClosedByPeer, false)
+		checkCloseError(t, e.rec.NextClose(t).Err, 1005, "", transport.ClosedByPeer, false)
 	})
 }
 
@@ -113,12 +113,12 @@ func TestClientCloseThenHangUp(t *testing.T) {
 		_ = c.NC.(*net.TCPConn).CloseWrite()
 		c.ExpectCloseCode(4001)
 		c.ExpectEOF(ioTimeout)
-		checkCloseError(t, e.rec.nextClose(t).err, 4001, "leaving", transport.ClosedByPeer, false)
+		checkCloseError(t, e.rec.NextClose(t).Err, 4001, "leaving", transport.ClosedByPeer, false)
 
 		c = wstest.Dial(t, e.addr)
 		c.SendClose(1000, "")
 		c.NC.Close()
-		checkCloseError(t, e.rec.nextClose(t).err, 1000, "", transport.ClosedByPeer, false)
+		checkCloseError(t, e.rec.NextClose(t).Err, 1000, "", transport.ClosedByPeer, false)
 	})
 }
 
@@ -142,7 +142,7 @@ func TestClientInvalidClose(t *testing.T) {
 				c.WriteFrame(ws.OpClose, tt.body)
 				c.ExpectCloseCode(tt.want)
 				c.ExpectEOF(ioTimeout)
-				checkCloseError(t, e.rec.nextClose(t).err, tt.want, "invalid close frame", transport.ClosedByServer, false)
+				checkCloseError(t, e.rec.NextClose(t).Err, tt.want, "invalid close frame", transport.ClosedByServer, false)
 			})
 		}
 	})
@@ -153,7 +153,7 @@ func TestServerClose(t *testing.T) {
 		// A long CloseTimeout: TCP must close as soon as the answer arrives.
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, CloseTimeout: slowCloseTimeout})
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		if err := conn.Close(4000, "x"); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
@@ -166,11 +166,11 @@ func TestServerClose(t *testing.T) {
 		start := time.Now()
 		c.SendClose(4000, "")
 		c.ExpectEOF(slowCloseTimeout / 2)
-		ev := e.rec.nextClose(t)
-		if took := ev.at.Sub(start); took > slowCloseTimeout/2 {
+		ev := e.rec.NextClose(t)
+		if took := ev.At.Sub(start); took > slowCloseTimeout/2 {
 			t.Errorf("server closed TCP %v after the answer (CloseTimeout %v)", took, slowCloseTimeout)
 		}
-		checkCloseError(t, ev.err, 4000, "x", transport.ClosedByServer, false)
+		checkCloseError(t, ev.Err, 4000, "x", transport.ClosedByServer, false)
 		wstest.WaitDone(t, conn, ioTimeout)
 	})
 }
@@ -180,19 +180,19 @@ func TestServerClose(t *testing.T) {
 func TestServerCloseDifferentAnswer(t *testing.T) {
 	e := start(t, viaListener, transport.Options{CloseTimeout: slowCloseTimeout})
 	c := wstest.Dial(t, e.addr)
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	_ = conn.Close(1000, "done")
 	c.ExpectCloseCode(1000)
 	c.WriteFrame(ws.OpClose, nil)
 	c.ExpectEOF(slowCloseTimeout / 2)
-	checkCloseError(t, e.rec.nextClose(t).err, 1000, "done", transport.ClosedByServer, false)
+	checkCloseError(t, e.rec.NextClose(t).Err, 1000, "done", transport.ClosedByServer, false)
 }
 
 func TestServerCloseTimeout(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, CloseTimeout: 300 * time.Millisecond})
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		start := time.Now()
 		_ = conn.Close(1000, "bye")
 		c.ExpectCloseCode(1000)
@@ -200,10 +200,10 @@ func TestServerCloseTimeout(t *testing.T) {
 		if took := time.Since(start); took < 250*time.Millisecond {
 			t.Errorf("cut off after %v, before CloseTimeout", took)
 		}
-		ev := e.rec.nextClose(t)
-		checkCloseError(t, ev.err, 1000, "bye", transport.ClosedByServer, true)
-		if !strings.Contains(ev.err.Err.Error(), "CloseTimeout") {
-			t.Errorf("Err %v does not name the close timeout", ev.err.Err)
+		ev := e.rec.NextClose(t)
+		checkCloseError(t, ev.Err, 1000, "bye", transport.ClosedByServer, true)
+		if !strings.Contains(ev.Err.Err.Error(), "CloseTimeout") {
+			t.Errorf("Err %v does not name the close timeout", ev.Err.Err)
 		}
 	})
 }
@@ -222,7 +222,7 @@ func TestNothingAfterClose(t *testing.T) {
 			})),
 		})
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		for _, s := range []string{"one", "two", "three"} {
 			if err := conn.WriteMessage(transport.TextMessage, []byte(s)); err != nil {
 				t.Fatal(err)
@@ -249,7 +249,7 @@ func TestNothingAfterClose(t *testing.T) {
 			t.Errorf("handler got %q after the server's close", s)
 		default:
 		}
-		checkCloseError(t, e.rec.nextClose(t).err, 1001, "away", transport.ClosedByServer, false)
+		checkCloseError(t, e.rec.NextClose(t).Err, 1001, "away", transport.ClosedByServer, false)
 	})
 }
 
@@ -258,15 +258,15 @@ func TestCloseUnsendableCodes(t *testing.T) {
 	e := start(t, viaListener, transport.Options{})
 	for _, code := range []uint16{1004, 1005, 1006, 1010, 1015, 0, 999, 2000, 5000} {
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		_ = conn.Close(code, "r")
 		if got := c.ExpectCloseCode(1011); got != "r" {
 			t.Errorf("code %d: reason %q", code, got)
 		}
 		c.SendClose(1011, "")
 		c.ExpectEOF(ioTimeout)
-		if ev := e.rec.nextClose(t); ev.err.Code != 1011 {
-			t.Errorf("code %d: OnClose reports %d", code, ev.err.Code)
+		if ev := e.rec.NextClose(t); ev.Err.Code != 1011 {
+			t.Errorf("code %d: OnClose reports %d", code, ev.Err.Code)
 		}
 	}
 	// Valid codes pass through; long or broken reasons are cut to a valid
@@ -276,7 +276,7 @@ func TestCloseUnsendableCodes(t *testing.T) {
 		reason string
 	}{{1000, ""}, {1012, "restart"}, {3000, "x"}, {4999, strings.Repeat("€", 60)}, {4000, "bad \xff utf-8"}} {
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		_ = conn.Close(tt.code, tt.reason)
 		reason := c.ExpectCloseCode(tt.code)
 		if len(reason) > 123 || !utf8.ValidString(reason) || len(tt.reason) <= 123 && utf8.ValidString(tt.reason) && reason != tt.reason {
@@ -284,7 +284,7 @@ func TestCloseUnsendableCodes(t *testing.T) {
 		}
 		c.SendClose(tt.code, "")
 		c.ExpectEOF(ioTimeout)
-		e.rec.nextClose(t)
+		e.rec.NextClose(t)
 	}
 }
 
@@ -314,15 +314,15 @@ func TestPeerAbruptClose(t *testing.T) {
 				c := wstest.Dial(t, e.addr)
 				c.Text("hi")
 				c.ExpectText("hi")
-				conn := e.rec.nextOpen(t)
+				conn := e.rec.NextOpen(t)
 				tt.end(c)
-				ev := e.rec.nextClose(t)
-				if ev.conn != conn {
+				ev := e.rec.NextClose(t)
+				if ev.Conn != conn {
 					t.Fatal("OnClose for another connection")
 				}
-				checkCloseError(t, ev.err, 1006, "", transport.ClosedByPeer, true)
+				checkCloseError(t, ev.Err, 1006, "", transport.ClosedByPeer, true)
 				wstest.WaitDone(t, conn, ioTimeout)
-				e.rec.noClose(t, 50*time.Millisecond)
+				e.rec.NoClose(t, 50*time.Millisecond)
 			})
 		}
 	})
@@ -352,9 +352,9 @@ func TestProtocolViolationCloses(t *testing.T) {
 				c.ExpectCloseCode(tt.code)
 				c.SendClose(tt.code, "")
 				c.ExpectEOF(ioTimeout)
-				ev := e.rec.nextClose(t)
-				if ev.err.Code != tt.code || ev.err.Initiator != transport.ClosedByServer {
-					t.Errorf("OnClose %v", ev.err)
+				ev := e.rec.NextClose(t)
+				if ev.Err.Code != tt.code || ev.Err.Initiator != transport.ClosedByServer {
+					t.Errorf("OnClose %v", ev.Err)
 				}
 			})
 		}
@@ -379,7 +379,7 @@ func TestCloseFromHandler(t *testing.T) {
 		}
 		c.SendClose(4002, "")
 		c.ExpectEOF(ioTimeout)
-		checkCloseError(t, e.rec.nextClose(t).err, 4002, "kick me", transport.ClosedByServer, false)
+		checkCloseError(t, e.rec.NextClose(t).Err, 4002, "kick me", transport.ClosedByServer, false)
 	})
 }
 
@@ -389,7 +389,7 @@ func TestConcurrentClose(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller})
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		var wg sync.WaitGroup
 		for i := range 20 {
 			wg.Add(2)
@@ -410,6 +410,6 @@ func TestConcurrentClose(t *testing.T) {
 		}
 		c.SendClose(1000, "")
 		c.ExpectEOF(ioTimeout)
-		e.rec.nextClose(t)
+		e.rec.NextClose(t)
 	})
 }

@@ -101,7 +101,7 @@ func trunc(s string) string {
 func TestCompressionOutbound(t *testing.T) {
 	e := start(t, viaListener, transport.Options{Compression: &transport.CompressionOptions{Threshold: 100}})
 	c := dialDeflate(t, e)
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	big := strings.Repeat("server push, highly repetitive. ", 2000)
 	if err := conn.WriteMessage(transport.TextMessage, []byte(big)); err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func TestCompressionOutbound(t *testing.T) {
 func TestCompressionNotNegotiated(t *testing.T) {
 	e := start(t, viaListener, transport.Options{Compression: &transport.CompressionOptions{Threshold: 1}})
 	c := wstest.Dial(t, e.addr)
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	big := strings.Repeat("a", 10000)
 	_ = conn.WriteMessage(transport.TextMessage, []byte(big))
 	if f := c.NextData(); f.H.Rsv != 0 || string(f.Payload) != big {
@@ -192,8 +192,8 @@ func TestCompressionLimits(t *testing.T) {
 				c.ExpectCloseCode(tt.code)
 				c.SendClose(tt.code, "")
 				c.ExpectEOF(ioTimeout)
-				if ev := e.rec.nextClose(t); ev.err.Code != tt.code {
-					t.Errorf("OnClose %v", ev.err)
+				if ev := e.rec.NextClose(t); ev.Err.Code != tt.code {
+					t.Errorf("OnClose %v", ev.Err)
 				}
 			})
 		}
@@ -298,7 +298,7 @@ func TestCompressionServerMaxWindowBits(t *testing.T) {
 				e := start(t, p, transport.Options{Compression: &transport.CompressionOptions{Threshold: 64}})
 				offer := fmt.Sprintf("permessage-deflate; client_max_window_bits; server_max_window_bits=%d", bits)
 				c := wstest.Upgrade(t, e.addr, wstest.UpgradeRequest(e.addr).Set("Sec-WebSocket-Extensions", offer))
-				conn := e.rec.nextOpen(t)
+				conn := e.rec.NextOpen(t)
 				want := fmt.Sprintf("permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=%d", bits)
 				if got := c.Resp.Header.Get("Sec-WebSocket-Extensions"); got != want || !conn.Compressed() {
 					t.Fatalf("offer %q: answered %q (Compressed %v), want %q", offer, got, conn.Compressed(), want)
@@ -352,7 +352,7 @@ func TestCompressionServerMaxWindowBits(t *testing.T) {
 func TestCompressionSmallWindowIncompressible(t *testing.T) {
 	e := start(t, viaListener, transport.Options{Compression: &transport.CompressionOptions{}})
 	c := wstest.Upgrade(t, e.addr, wstest.UpgradeRequest(e.addr).Set("Sec-WebSocket-Extensions", "permessage-deflate; server_max_window_bits=9"))
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	random := make([]byte, 4096)
 	_, _ = rand.NewChaCha8([32]byte{1}).Read(random)
 	_ = conn.WriteMessage(transport.BinaryMessage, random)

@@ -65,7 +65,7 @@ func TestEvictionDeliversCloseFrame(t *testing.T) {
 			CloseTimeout:   time.Minute,
 		})
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		accepted := fillUntilEvicted(t, conn)
 		if ce := conn.CloseError(); ce == nil || ce.Code != transport.ClosePolicy {
 			t.Fatalf("after the eviction: CloseError %v", ce)
@@ -92,9 +92,9 @@ func TestEvictionDeliversCloseFrame(t *testing.T) {
 			t.Errorf("got %d messages before the close frame; %d were accepted", got, accepted)
 		}
 		c.ExpectEOF(2 * time.Second)
-		ev := e.rec.nextClose(t)
-		if ev.err.Code != 1008 || ev.err.Initiator != transport.ClosedByServer || !errors.Is(ev.err, transport.ErrSlowConsumer) {
-			t.Errorf("OnClose %v, want 1008 by server caused by ErrSlowConsumer", ev.err)
+		ev := e.rec.NextClose(t)
+		if ev.Err.Code != 1008 || ev.Err.Initiator != transport.ClosedByServer || !errors.Is(ev.Err, transport.ErrSlowConsumer) {
+			t.Errorf("OnClose %v, want 1008 by server caused by ErrSlowConsumer", ev.Err)
 		}
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/duplexrpc/duplex/runtime/internal/wstest"
+	"github.com/duplexrpc/duplex/runtime/internal/wstest/hooktest"
 	"github.com/duplexrpc/duplex/runtime/transport"
 )
 
@@ -39,7 +40,7 @@ func TestHandshakeAccepts(t *testing.T) {
 			if got := c.Resp.Header.Get("Sec-WebSocket-Extensions"); got != "" {
 				t.Errorf("unexpected extensions %q", got)
 			}
-			conn := e.rec.nextOpen(t)
+			conn := e.rec.NextOpen(t)
 			if conn.Subprotocol() != "" || conn.Compressed() {
 				t.Errorf("Subprotocol %q Compressed %v", conn.Subprotocol(), conn.Compressed())
 			}
@@ -130,12 +131,12 @@ func TestHandshakeRefusals(t *testing.T) {
 					}
 					// The runtime's own refusals (not net/http's) are reported.
 					if p == viaListener || tt.name != "no Host" && tt.name != "two Host headers" {
-						he := e.rec.nextHandshakeErr(t)
-						if he.status != tt.status || he.err == nil {
-							t.Errorf("OnHandshakeError(status %d, %v), want status %d", he.status, he.err, tt.status)
+						he := e.rec.NextHandshakeErr(t)
+						if he.Status != tt.status || he.Err == nil {
+							t.Errorf("OnHandshakeError(status %d, %v), want status %d", he.Status, he.Err, tt.status)
 						}
 						var herr *transport.HTTPError
-						if errors.As(he.err, &herr) && herr.Status != tt.status {
+						if errors.As(he.Err, &herr) && herr.Status != tt.status {
 							t.Errorf("HTTPError.Status %d", herr.Status)
 						}
 					}
@@ -198,8 +199,8 @@ func TestHandshakeOrigins(t *testing.T) {
 					c.Sync()
 				}
 				if !tt.ok {
-					if he := e.rec.nextHandshakeErr(t); he.status != 403 {
-						t.Errorf("origin %q: OnHandshakeError status %d", tt.origin, he.status)
+					if he := e.rec.NextHandshakeErr(t); he.Status != 403 {
+						t.Errorf("origin %q: OnHandshakeError status %d", tt.origin, he.Status)
 					}
 				}
 			}
@@ -233,7 +234,7 @@ func TestHandshakeSubprotocols(t *testing.T) {
 				if got := c.Resp.Header.Get("Sec-WebSocket-Protocol"); got != tt.want {
 					t.Errorf("offer %q: answered %q, want %q", tt.offer, got, tt.want)
 				}
-				if conn := e.rec.nextOpen(t); conn.Subprotocol() != tt.want {
+				if conn := e.rec.NextOpen(t); conn.Subprotocol() != tt.want {
 					t.Errorf("offer %q: Conn.Subprotocol %q", tt.offer, conn.Subprotocol())
 				}
 			}
@@ -280,14 +281,14 @@ func TestHandshakeMaxConnections(t *testing.T) {
 			e := start(t, p, transport.Options{MaxConnections: 2})
 			a := wstest.Dial(t, e.addr)
 			wstest.Dial(t, e.addr)
-			conns := []*transport.Conn{e.rec.nextOpen(t), e.rec.nextOpen(t)}
+			conns := []*transport.Conn{e.rec.NextOpen(t), e.rec.NextOpen(t)}
 			c := wstest.Send(t, e.addr, wstest.UpgradeRequest(e.addr), nil)
 			body, _ := io.ReadAll(c.Resp.Body)
 			if c.Resp.StatusCode != 503 {
 				t.Fatalf("third connection: status %d %q, want 503", c.Resp.StatusCode, body)
 			}
-			if he := e.rec.nextHandshakeErr(t); he.status != 503 {
-				t.Errorf("OnHandshakeError status %d", he.status)
+			if he := e.rec.NextHandshakeErr(t); he.Status != 503 {
+				t.Errorf("OnHandshakeError status %d", he.Status)
 			}
 			// Refusals release nothing they did not take; a closed
 			// connection frees its slot.
@@ -360,7 +361,7 @@ func TestHandshakeAccept(t *testing.T) {
 			req := wstest.UpgradeRequest(e.addr).Set("X-User", "ann").Set("Cookie", "a=1; sid=s3cr3t")
 			req.Target = "/ws/chat?room=42&x=y"
 			c := wstest.Upgrade(t, e.addr, req)
-			e.rec.nextOpen(t)
+			e.rec.NextOpen(t)
 			want := map[string]string{"user": "ann", "sid": "s3cr3t", "room": "42", "path": "/ws/chat", "host": e.addr, "method": "GET"}
 			for k, v := range want {
 				if openAttrs[k] != v {
@@ -395,8 +396,8 @@ func TestHandshakeAccept(t *testing.T) {
 				if tt.mode == "401" && c.Resp.Header.Get("WWW-Authenticate") != "Bearer" {
 					t.Errorf("401 lacks the WWW-Authenticate header Accept set: %v", c.Resp.Header)
 				}
-				if he := e.rec.nextHandshakeErr(t); he.status != tt.status {
-					t.Errorf("mode %q: OnHandshakeError status %d", tt.mode, he.status)
+				if he := e.rec.NextHandshakeErr(t); he.Status != tt.status {
+					t.Errorf("mode %q: OnHandshakeError status %d", tt.mode, he.Status)
 				}
 			}
 			mu.Lock()
@@ -464,9 +465,9 @@ func TestHandshakeTimeoutListener(t *testing.T) {
 	if took := time.Since(start); took < 200*time.Millisecond {
 		t.Errorf("closed after %v, before HandshakeTimeout", took)
 	}
-	he := e.rec.nextHandshakeErr(t)
-	if he.status != 0 || he.err == nil {
-		t.Errorf("OnHandshakeError(status %d, %v), want status 0 and an error", he.status, he.err)
+	he := e.rec.NextHandshakeErr(t)
+	if he.Status != 0 || he.Err == nil {
+		t.Errorf("OnHandshakeError(status %d, %v), want status 0 and an error", he.Status, he.Err)
 	}
 	// A connection that sends nothing at all is cut off too.
 	silent := &client{T: t, NC: wstest.DialTCP(t, e.addr)}
@@ -535,8 +536,8 @@ func TestHandshakeHeaderTooLarge(t *testing.T) {
 		if c.Resp.StatusCode != 431 {
 			t.Fatalf("status %d, want 431", c.Resp.StatusCode)
 		}
-		if he := e.rec.nextHandshakeErr(t); he.status != 431 {
-			t.Errorf("OnHandshakeError status %d", he.status)
+		if he := e.rec.NextHandshakeErr(t); he.Status != 431 {
+			t.Errorf("OnHandshakeError status %d", he.Status)
 		}
 	})
 	t.Run("one long line", func(t *testing.T) {
@@ -545,7 +546,7 @@ func TestHandshakeHeaderTooLarge(t *testing.T) {
 		if c.Resp.StatusCode != 431 {
 			t.Fatalf("status %d, want 431", c.Resp.StatusCode)
 		}
-		e.rec.nextHandshakeErr(t)
+		e.rec.NextHandshakeErr(t)
 	})
 	t.Run("just under the limit", func(t *testing.T) {
 		req := wstest.UpgradeRequest(e.addr)
@@ -597,16 +598,16 @@ func TestHandshakeHeaderTooLargeDelivered(t *testing.T) {
 		if resp.StatusCode != 431 {
 			t.Fatalf("status %d, want 431", resp.StatusCode)
 		}
-		e.rec.nextHandshakeErr(t)
+		e.rec.NextHandshakeErr(t)
 	}
 }
 
 // A ResponseWriter that cannot be hijacked (HTTP/2, a recorder) gets 500
 // and does not leak the connection slot.
 func TestHandshakeNotHijackable(t *testing.T) {
-	rec := newRecorder()
+	rec := hooktest.New()
 	o := testOptions(transport.Options{MaxConnections: 1})
-	o.Hooks = rec.wrap(transport.Hooks{})
+	o.Hooks = rec.Wrap(transport.Hooks{})
 	srv, err := transport.New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -623,8 +624,8 @@ func TestHandshakeNotHijackable(t *testing.T) {
 		if w.Code != 500 {
 			t.Fatalf("status %d %q, want 500", w.Code, w.Body)
 		}
-		if he := rec.nextHandshakeErr(t); he.status != 500 {
-			t.Errorf("OnHandshakeError status %d", he.status)
+		if he := rec.NextHandshakeErr(t); he.Status != 500 {
+			t.Errorf("OnHandshakeError status %d", he.Status)
 		}
 	}
 }
@@ -657,7 +658,7 @@ func TestHandshakeCompressionNegotiation(t *testing.T) {
 				}
 				c := wstest.Upgrade(t, e.addr, req)
 				ext := c.Resp.Header.Values("Sec-WebSocket-Extensions")
-				conn := e.rec.nextOpen(t)
+				conn := e.rec.NextOpen(t)
 				if got := strings.Join(ext, ", "); got != tt.want || len(ext) > 1 || conn.Compressed() != (tt.want != "") {
 					t.Errorf("offers %q: answered %q, Compressed %v, want %q", tt.offers, ext, conn.Compressed(), tt.want)
 				}

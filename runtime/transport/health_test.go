@@ -32,21 +32,21 @@ func TestHealthSilentPeerClosed(t *testing.T) {
 		e := start(t, viaListener, o)
 		start := time.Now() // before the connection's clock starts
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
-		ev := e.rec.nextClose(t)
+		conn := e.rec.NextOpen(t)
+		ev := e.rec.NextClose(t)
 		took := time.Since(start)
 		if took < o.PingInterval+o.PingTimeout || took > o.CloseTimeout/2 {
 			t.Errorf("closed after %v, want about 300-400ms (PingInterval %v + PingTimeout %v), and not after the CloseTimeout %v",
 				took, o.PingInterval, o.PingTimeout, o.CloseTimeout)
 		}
-		if ev.conn != conn {
+		if ev.Conn != conn {
 			t.Fatal("OnClose for another connection")
 		}
-		checkCloseError(t, ev.err, 1001, "ping timeout", transport.ClosedByServer, true)
+		checkCloseError(t, ev.Err, 1001, "ping timeout", transport.ClosedByServer, true)
 		select {
-		case h := <-e.rec.health:
-			if h.h.OK || h.conn != conn {
-				t.Errorf("OnHealth %+v, want not OK", h.h)
+		case h := <-e.rec.Health:
+			if h.H.OK || h.Conn != conn {
+				t.Errorf("OnHealth %+v, want not OK", h.H)
 			}
 		default:
 			t.Error("OnHealth not called before the close")
@@ -88,7 +88,7 @@ func TestHealthAnsweringPeerStaysOpen(t *testing.T) {
 		watch := 2*(o.PingInterval+o.PingTimeout) + 300*time.Millisecond
 		e := start(t, viaListener, o)
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		var pings atomic.Int32
 		stop := make(chan struct{})
 		done := make(chan struct{})
@@ -110,7 +110,7 @@ func TestHealthAnsweringPeerStaysOpen(t *testing.T) {
 				}
 			}
 		}()
-		e.rec.noClose(t, watch)
+		e.rec.NoClose(t, watch)
 		close(stop)
 		if !wstest.IsOpen(conn) {
 			t.Fatal("connection closed")
@@ -120,10 +120,10 @@ func TestHealthAnsweringPeerStaysOpen(t *testing.T) {
 			t.Errorf("%d pings in %v with PingInterval %v", n, watch, o.PingInterval)
 		}
 		oks := 0
-		for len(e.rec.health) > 0 {
-			h := <-e.rec.health
-			if !h.h.OK || h.h.RTT <= 0 || h.h.RTT > o.PingTimeout {
-				t.Errorf("OnHealth %+v", h.h)
+		for len(e.rec.Health) > 0 {
+			h := <-e.rec.Health
+			if !h.H.OK || h.H.RTT <= 0 || h.H.RTT > o.PingTimeout {
+				t.Errorf("OnHealth %+v", h.H)
 			}
 			oks++
 		}
@@ -141,7 +141,7 @@ func TestHealthUnsolicitedPong(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, PingInterval: time.Hour, PingTimeout: time.Hour})
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		forged := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
 		for _, p := range [][]byte{nil, []byte("x"), make([]byte, 8), forged, make([]byte, 125)} {
 			c.WriteFrame(ws.OpPong, p)
@@ -152,8 +152,8 @@ func TestHealthUnsolicitedPong(t *testing.T) {
 			t.Fatal("connection closed by a pong")
 		}
 		select {
-		case h := <-e.rec.health:
-			t.Errorf("OnHealth %+v for an unsolicited pong", h.h)
+		case h := <-e.rec.Health:
+			t.Errorf("OnHealth %+v for an unsolicited pong", h.H)
 		case <-time.After(50 * time.Millisecond):
 		}
 	})
@@ -169,7 +169,7 @@ func TestHealthDataCountsAsAlive(t *testing.T) {
 		o.Accept = acceptAll(transport.HandlerFunc(func(*transport.Conn, transport.MessageType, []byte) { served.Add(1) }))
 		e := start(t, viaListener, o)
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		var pings atomic.Int32
 		go func() {
 			for {
@@ -201,8 +201,8 @@ func TestHealthDataCountsAsAlive(t *testing.T) {
 		if served.Load() < 5 {
 			t.Errorf("handler served %d messages", served.Load())
 		}
-		for len(e.rec.health) > 0 {
-			if h := <-e.rec.health; !h.h.OK {
+		for len(e.rec.Health) > 0 {
+			if h := <-e.rec.Health; !h.H.OK {
 				t.Errorf("OnHealth not OK for a live peer")
 			}
 		}
@@ -213,7 +213,7 @@ func TestHealthDataCountsAsAlive(t *testing.T) {
 func TestHealthDisabled(t *testing.T) {
 	e := start(t, viaListener, transport.Options{PingInterval: -1, PingTimeout: 50 * time.Millisecond})
 	c := wstest.Dial(t, e.addr)
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	_, err := c.ReadFrame(400 * time.Millisecond)
 	if !wstest.IsTimeout(err) {
 		t.Fatalf("got a frame or error %v, want silence", err)
@@ -227,12 +227,12 @@ func TestHealthDisabled(t *testing.T) {
 func TestHealthTimeoutCause(t *testing.T) {
 	e := start(t, viaListener, healthOptions(readModes[0]))
 	wstest.Dial(t, e.addr)
-	ev := e.rec.nextClose(t)
-	if ev.err.Err == nil || !strings.Contains(ev.err.Err.Error(), "PingTimeout") {
-		t.Errorf("cause %v", ev.err.Err)
+	ev := e.rec.NextClose(t)
+	if ev.Err.Err == nil || !strings.Contains(ev.Err.Err.Error(), "PingTimeout") {
+		t.Errorf("cause %v", ev.Err.Err)
 	}
 	var ce *transport.CloseError
-	if !errors.As(error(ev.err), &ce) {
+	if !errors.As(error(ev.Err), &ce) {
 		t.Error("not a *CloseError")
 	}
 }
@@ -246,16 +246,16 @@ func TestHealthStallMidFrameIsFatal(t *testing.T) {
 		o.CloseTimeout = slowCloseTimeout
 		e := start(t, viaListener, o)
 		c := wstest.Dial(t, e.addr)
-		e.rec.nextOpen(t)
+		e.rec.NextOpen(t)
 		whole := wstest.ClientFrame(true, 0, ws.OpText, []byte(strings.Repeat("x", 100)))
 		c.Write(whole[:40]) // header and part of the payload, then silence
 		start := time.Now()
-		ev := e.rec.nextClose(t)
+		ev := e.rec.NextClose(t)
 		if took := time.Since(start); took > o.CloseTimeout/2 {
 			t.Errorf("stalled peer closed after %v, want about 300-400ms, and not after the CloseTimeout %v", took, o.CloseTimeout)
 		}
-		if ev.err.Code != transport.CloseGoingAway || ev.err.Reason != "ping timeout" {
-			t.Errorf("close %d %q, want 1001 ping timeout", ev.err.Code, ev.err.Reason)
+		if ev.Err.Code != transport.CloseGoingAway || ev.Err.Reason != "ping timeout" {
+			t.Errorf("close %d %q, want 1001 ping timeout", ev.Err.Code, ev.Err.Reason)
 		}
 		// The rest of the frame arriving now changes nothing: what the
 		// client reads is pings, the close and the end, never an echo.

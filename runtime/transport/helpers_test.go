@@ -10,11 +10,11 @@ import (
 	"net"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/duplexrpc/duplex/runtime/internal/wstest"
+	"github.com/duplexrpc/duplex/runtime/internal/wstest/hooktest"
 	"github.com/duplexrpc/duplex/runtime/transport"
 )
 
@@ -51,197 +51,14 @@ var readModes = []readMode{{"poller", false}, {"goroutine", true}}
 
 // ---- hook recorder ----
 
-type closeEvent struct {
-	conn *transport.Conn
-	err  *transport.CloseError
-	at   time.Time
-}
-
-type healthEvent struct {
-	conn *transport.Conn
-	h    transport.Health
-}
-
-type connErr struct {
-	conn *transport.Conn
-	err  error
-}
-
-type handshakeErr struct {
-	req    *transport.Request
-	status int
-	err    error
-}
-
-// recorder records every hook call; the channels are buffered generously
-// so that hooks never block the transport.
-type recorder struct {
-	mu         sync.Mutex
-	opened     []*transport.Conn
-	closeCount map[*transport.Conn]int
-	connects   int
-
-	opens     chan *transport.Conn
-	closes    chan closeEvent
-	health    chan healthEvent
-	errs      chan connErr
-	hsErrs    chan handshakeErr
-	shutdowns chan uint16
-}
-
-func newRecorder() *recorder {
-	return &recorder{
-		closeCount: make(map[*transport.Conn]int),
-		opens:      make(chan *transport.Conn, 1000),
-		closes:     make(chan closeEvent, 1000),
-		health:     make(chan healthEvent, 1000),
-		errs:       make(chan connErr, 1000),
-		hsErrs:     make(chan handshakeErr, 1000),
-		shutdowns:  make(chan uint16, 10),
-	}
-}
-
-// wrap returns hooks that record and then call the test's own hooks.
-func (r *recorder) wrap(h transport.Hooks) transport.Hooks {
-	return transport.Hooks{
-		OnConnect: func(a net.Addr) {
-			r.mu.Lock()
-			r.connects++
-			r.mu.Unlock()
-			if h.OnConnect != nil {
-				h.OnConnect(a)
-			}
-		},
-		OnHandshakeError: func(req *transport.Request, status int, err error) {
-			r.hsErrs <- handshakeErr{req, status, err}
-			if h.OnHandshakeError != nil {
-				h.OnHandshakeError(req, status, err)
-			}
-		},
-		OnOpen: func(c *transport.Conn) {
-			r.mu.Lock()
-			r.opened = append(r.opened, c)
-			r.mu.Unlock()
-			if h.OnOpen != nil {
-				h.OnOpen(c)
-			}
-			r.opens <- c
-		},
-		OnClose: func(c *transport.Conn, e *transport.CloseError) {
-			r.mu.Lock()
-			r.closeCount[c]++
-			r.mu.Unlock()
-			if h.OnClose != nil {
-				h.OnClose(c, e)
-			}
-			r.closes <- closeEvent{c, e, time.Now()}
-		},
-		OnHealth: func(c *transport.Conn, hh transport.Health) {
-			r.health <- healthEvent{c, hh}
-			if h.OnHealth != nil {
-				h.OnHealth(c, hh)
-			}
-		},
-		OnError: func(c *transport.Conn, err error) {
-			r.errs <- connErr{c, err}
-			if h.OnError != nil {
-				h.OnError(c, err)
-			}
-		},
-		OnShutdown: func(code uint16) {
-			r.shutdowns <- code
-			if h.OnShutdown != nil {
-				h.OnShutdown(code)
-			}
-		},
-	}
-}
-
-func (r *recorder) nextOpen(t testing.TB) *transport.Conn {
-	t.Helper()
-	select {
-	case c := <-r.opens:
-		return c
-	case <-time.After(ioTimeout):
-		t.Fatal("timed out waiting for OnOpen")
-		return nil
-	}
-}
-
-func (r *recorder) nextClose(t testing.TB) closeEvent {
-	t.Helper()
-	select {
-	case e := <-r.closes:
-		return e
-	case <-time.After(ioTimeout):
-		t.Fatal("timed out waiting for OnClose")
-		return closeEvent{}
-	}
-}
-
-func (r *recorder) nextHandshakeErr(t testing.TB) handshakeErr {
-	t.Helper()
-	select {
-	case e := <-r.hsErrs:
-		return e
-	case <-time.After(ioTimeout):
-		t.Fatal("timed out waiting for OnHandshakeError")
-		return handshakeErr{}
-	}
-}
-
-func (r *recorder) nextError(t testing.TB) connErr {
-	t.Helper()
-	select {
-	case e := <-r.errs:
-		return e
-	case <-time.After(ioTimeout):
-		t.Fatal("timed out waiting for OnError")
-		return connErr{}
-	}
-}
-
-// noClose fails if an OnClose arrives within d.
-func (r *recorder) noClose(t testing.TB, d time.Duration) {
-	t.Helper()
-	select {
-	case e := <-r.closes:
-		t.Fatalf("unexpected OnClose: %v", e.err)
-	case <-time.After(d):
-	}
-}
-
-// checkClosedOnce verifies that every opened connection got exactly one
-// OnClose, waiting a little for hooks still running.
-func (r *recorder) checkClosedOnce(t testing.TB) {
-	t.Helper()
-	deadline := time.Now().Add(ioTimeout)
-	for {
-		r.mu.Lock()
-		var missing, extra int
-		for _, c := range r.opened {
-			switch n := r.closeCount[c]; {
-			case n == 0:
-				missing++
-			case n > 1:
-				extra++
-			}
-		}
-		r.mu.Unlock()
-		if extra > 0 {
-			t.Errorf("%d connections got OnClose more than once", extra)
-			return
-		}
-		if missing == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("%d connections never got OnClose", missing)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// The recorder of hook calls is hooktest's.
+type (
+	recorder     = hooktest.Recorder
+	closeEvent   = hooktest.CloseEvent
+	healthEvent  = hooktest.HealthEvent
+	connErr      = hooktest.ConnErr
+	handshakeErr = hooktest.HandshakeErr
+)
 
 // ---- server ----
 
@@ -293,9 +110,9 @@ func testOptions(o transport.Options) transport.Options {
 // that every connection got exactly one OnClose.
 func start(t testing.TB, p path, o transport.Options) *env {
 	t.Helper()
-	rec := newRecorder()
+	rec := hooktest.New()
 	o = testOptions(o)
-	o.Hooks = rec.wrap(o.Hooks)
+	o.Hooks = rec.Wrap(o.Hooks)
 	srv, err := transport.New(o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -321,7 +138,7 @@ func start(t testing.TB, p path, o transport.Options) *env {
 		if e.hs != nil {
 			e.hs.Close()
 		}
-		rec.checkClosedOnce(t)
+		rec.CheckClosedOnce(t)
 	})
 	return e
 }

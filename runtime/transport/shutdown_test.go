@@ -16,6 +16,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/duplexrpc/duplex/runtime/internal/wstest"
+	"github.com/duplexrpc/duplex/runtime/internal/wstest/hooktest"
 	"github.com/duplexrpc/duplex/runtime/transport"
 )
 
@@ -57,14 +58,14 @@ func TestShutdown(t *testing.T) {
 					}
 				}
 				for range answers {
-					ev := e.rec.nextClose(t)
-					checkCloseError(t, ev.err, tt.code, tt.reason, transport.ClosedByServer, false)
+					ev := e.rec.NextClose(t)
+					checkCloseError(t, ev.Err, tt.code, tt.reason, transport.ClosedByServer, false)
 				}
 				if n := e.srv.Len(); n != 0 {
 					t.Errorf("Len() = %d after %s", n, tt.name)
 				}
 				select {
-				case code := <-e.rec.shutdowns:
+				case code := <-e.rec.Shutdowns:
 					if code != tt.code {
 						t.Errorf("OnShutdown(%d), want %d", code, tt.code)
 					}
@@ -97,7 +98,7 @@ func TestShutdown(t *testing.T) {
 				if err := tt.stop(e.srv, ctx); err != nil {
 					t.Errorf("second %s = %v", tt.name, err)
 				}
-				if len(e.rec.shutdowns) != 0 {
+				if len(e.rec.Shutdowns) != 0 {
 					t.Error("OnShutdown called twice")
 				}
 			})
@@ -132,7 +133,7 @@ func TestShutdownDeadline(t *testing.T) {
 			t.Errorf("Len() = %d after Shutdown", n)
 		}
 		for range 2 {
-			e.rec.nextClose(t)
+			e.rec.NextClose(t)
 		}
 	})
 }
@@ -154,8 +155,8 @@ func TestShutdownRefusesUpgrades(t *testing.T) {
 	if c.Resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("upgrade during shutdown: %d %q, want 503", c.Resp.StatusCode, body)
 	}
-	if he := e.rec.nextHandshakeErr(t); he.status != 503 {
-		t.Errorf("OnHandshakeError status %d", he.status)
+	if he := e.rec.NextHandshakeErr(t); he.Status != 503 {
+		t.Errorf("OnHandshakeError status %d", he.Status)
 	}
 	mute.SendClose(1001, "")
 	if err := wstest.Recv(t, done, "Shutdown"); err != nil {
@@ -289,9 +290,9 @@ func TestShutdownDuringUpgrade(t *testing.T) {
 func TestServeAcceptErrors(t *testing.T) {
 	permanent := errors.New("listener broke")
 	ln := &flakyListener{errs: []error{tempErr{}, tempErr{}, permanent}}
-	rec := newRecorder()
+	rec := hooktest.New()
 	o := testOptions(transport.Options{})
-	o.Hooks = rec.wrap(transport.Hooks{})
+	o.Hooks = rec.Wrap(transport.Hooks{})
 	srv, err := transport.New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -304,8 +305,8 @@ func TestServeAcceptErrors(t *testing.T) {
 		t.Errorf("Serve = %v, want the listener's error", err)
 	}
 	for range 2 {
-		if ce := rec.nextError(t); ce.conn != nil || !strings.Contains(ce.err.Error(), "accept") {
-			t.Errorf("OnError(%v, %v)", ce.conn, ce.err)
+		if ce := rec.NextError(t); ce.Conn != nil || !strings.Contains(ce.Err.Error(), "accept") {
+			t.Errorf("OnError(%v, %v)", ce.Conn, ce.Err)
 		}
 	}
 }

@@ -23,7 +23,7 @@ func TestWriteConcurrent(t *testing.T) {
 		// as it can, but 50 writers outrun it.
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, MaxQueuedBytes: 256 << 20})
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		const writers, each = 50, 100
 		var wg sync.WaitGroup
 		errs := make(chan error, writers)
@@ -81,9 +81,9 @@ func TestWriteSlowConsumer(t *testing.T) {
 	forModes(t, func(t *testing.T, m readMode) {
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, MaxQueuedBytes: 64 << 10, WriteTimeout: 5 * time.Second})
 		slow := wstest.Dial(t, e.addr)
-		slowConn := e.rec.nextOpen(t)
+		slowConn := e.rec.NextOpen(t)
 		fast := wstest.Dial(t, e.addr)
-		fastConn := e.rec.nextOpen(t)
+		fastConn := e.rec.NextOpen(t)
 
 		msg := make([]byte, 16<<10)
 		var err error
@@ -113,12 +113,12 @@ func TestWriteSlowConsumer(t *testing.T) {
 		if err := slowConn.WriteMessage(transport.BinaryMessage, []byte("x")); !errors.Is(err, transport.ErrClosed) {
 			t.Errorf("write after the slow-consumer close: %v, want ErrClosed", err)
 		}
-		ev := e.rec.nextClose(t)
-		if ev.conn != slowConn {
+		ev := e.rec.NextClose(t)
+		if ev.Conn != slowConn {
 			t.Fatal("OnClose for the wrong connection")
 		}
-		if ev.err.Code != 1008 || ev.err.Initiator != transport.ClosedByServer || !errors.Is(ev.err, transport.ErrSlowConsumer) {
-			t.Errorf("OnClose %v, want 1008 by server caused by ErrSlowConsumer", ev.err)
+		if ev.Err.Code != 1008 || ev.Err.Initiator != transport.ClosedByServer || !errors.Is(ev.Err, transport.ErrSlowConsumer) {
+			t.Errorf("OnClose %v, want 1008 by server caused by ErrSlowConsumer", ev.Err)
 		}
 		wstest.WaitDone(t, slowConn, time.Second)
 		_ = slow
@@ -140,7 +140,7 @@ func TestWriteSlowConsumer(t *testing.T) {
 func TestWriteLargeMessageIntoEmptyQueue(t *testing.T) {
 	e := start(t, viaListener, transport.Options{MaxQueuedBytes: 1024})
 	c := wstest.Dial(t, e.addr)
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	big := strings.Repeat("b", 100<<10)
 	if err := conn.WriteMessage(transport.TextMessage, []byte(big)); err != nil {
 		t.Fatalf("WriteMessage: %v", err)
@@ -161,7 +161,7 @@ func TestWriteLargeMessageAfterQueuedWrites(t *testing.T) {
 		const bound = 64 << 10
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, MaxQueuedBytes: bound, WriteTimeout: time.Minute})
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		// The client does not read: write until the socket is full and a
 		// writer goroutine holds the rest (the queue holds something).
 		small := func(i int) []byte { return fmt.Appendf(nil, "%d:%s", i, strings.Repeat("s", 1000)) }
@@ -204,7 +204,7 @@ func TestWriteAfterWriterGoroutine(t *testing.T) {
 		const writeTimeout = time.Second
 		e := start(t, viaListener, transport.Options{DisablePoller: m.disablePoller, MaxQueuedBytes: 64 << 20, WriteTimeout: writeTimeout})
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		msg := strings.Repeat("m", 1<<20)
 		n := 0
 		for transport.QueuedBytes(conn) == 0 { // until a writer goroutine holds the rest
@@ -234,7 +234,7 @@ func TestWriteAfterWriterGoroutine(t *testing.T) {
 func TestWriteCopiesData(t *testing.T) {
 	e := start(t, viaListener, transport.Options{})
 	c := wstest.Dial(t, e.addr)
-	conn := e.rec.nextOpen(t)
+	conn := e.rec.NextOpen(t)
 	buf := []byte("original")
 	for range 50 {
 		_ = conn.WriteMessage(transport.BinaryMessage, buf)
@@ -268,25 +268,25 @@ func TestHandlerPanic(t *testing.T) {
 			})),
 		})
 		bad := wstest.Dial(t, e.addr)
-		badConn := e.rec.nextOpen(t)
+		badConn := e.rec.NextOpen(t)
 		good := wstest.Dial(t, e.addr)
-		e.rec.nextOpen(t)
+		e.rec.NextOpen(t)
 
 		bad.Text("boom")
 		bad.ExpectCloseCode(1011)
 		bad.SendClose(1011, "")
 		bad.ExpectEOF(ioTimeout)
-		ce := e.rec.nextError(t)
+		ce := e.rec.NextError(t)
 		var pe *transport.PanicError
-		if !errors.As(ce.err, &pe) || pe.Value != "kaboom" || ce.conn != badConn {
-			t.Errorf("OnError(%v, %v), want *PanicError kaboom for the panicking connection", ce.conn, ce.err)
+		if !errors.As(ce.Err, &pe) || pe.Value != "kaboom" || ce.Conn != badConn {
+			t.Errorf("OnError(%v, %v), want *PanicError kaboom for the panicking connection", ce.Conn, ce.Err)
 		}
 		if pe != nil && !strings.Contains(pe.Error(), "kaboom") {
 			t.Errorf("PanicError.Error() = %q", pe.Error())
 		}
-		ev := e.rec.nextClose(t)
-		if ev.conn != badConn || ev.err.Code != 1011 || ev.err.Initiator != transport.ClosedByServer {
-			t.Errorf("OnClose %v", ev.err)
+		ev := e.rec.NextClose(t)
+		if ev.Conn != badConn || ev.Err.Code != 1011 || ev.Err.Initiator != transport.ClosedByServer {
+			t.Errorf("OnClose %v", ev.Err)
 		}
 		for i := range 10 {
 			s := fmt.Sprint("fine ", i)
@@ -321,7 +321,7 @@ func TestWriteWhileHandlerBlocks(t *testing.T) {
 			})),
 		})
 		c := wstest.Dial(t, e.addr)
-		conn := e.rec.nextOpen(t)
+		conn := e.rec.NextOpen(t)
 		c.Text("block")
 		wstest.Recv(t, entered, "the handler")
 		if err := conn.WriteMessage(transport.TextMessage, []byte("push")); err != nil {
