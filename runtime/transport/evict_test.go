@@ -88,7 +88,10 @@ func TestEvictionDeliversCloseFrame(t *testing.T) {
 			}
 			got++
 		}
-		if got == 0 || got > accepted {
+		// None at all is right when the writer had not started on any of
+		// them (a loaded machine can keep it from running before the
+		// eviction): what was not started is dropped, whole.
+		if got > accepted {
 			t.Errorf("got %d messages before the close frame; %d were accepted", got, accepted)
 		}
 		c.ExpectEOF(2 * time.Second)
