@@ -2,7 +2,9 @@ package golang
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"go/scanner"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -29,7 +31,8 @@ const (
 // Generate returns the Go file for the checked schema f: chat.duplex gives
 // chat_duplex.go in package chat. It is pure and deterministic: the same
 // model always gives the same bytes. When the generated source does not
-// format (a generator bug), the error shows it with line numbers.
+// format (a generator bug), the error shows the lines around each error,
+// numbered, not the whole file.
 func Generate(f *schema.File) ([]File, error) {
 	if f == nil {
 		return nil, fmt.Errorf("no schema")
@@ -50,7 +53,7 @@ func Generate(f *schema.File) ([]File, error) {
 		FormatOnly: true, // the generator writes its own imports: no lookups in GOPATH or the module cache
 	})
 	if err != nil {
-		return nil, fmt.Errorf("format %s: %w\n%s", name, err, numbered(src))
+		return nil, fmt.Errorf("format %s: %w\n%s(a generator bug: please report it with the schema)", name, err, excerpt(src, err))
 	}
 	return []File{{Name: name, Content: out}}, nil
 }
@@ -62,13 +65,44 @@ func OutputName(f *schema.File) string {
 	return strings.TrimSuffix(base, filepath.Ext(base)) + "_duplex.go"
 }
 
-// numbered returns src with a line number before each line.
-func numbered(src []byte) string {
-	var b strings.Builder
+// excerptContext is how many lines excerpt shows around each error line.
+const excerptContext = 3
+
+// excerpt returns the lines of src around the positions that err (a
+// go/scanner.ErrorList from formatting) names, numbered, with the error
+// lines marked by ">"; the whole of src when err names no position.
+func excerpt(src []byte, err error) string {
 	lines := strings.Split(string(src), "\n")
+	bad := make(map[int]bool)
+	var list scanner.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			if e.Pos.Line > 0 {
+				bad[e.Pos.Line] = true
+			}
+		}
+	}
 	width := len(strconv.Itoa(len(lines)))
+	var b strings.Builder
+	last := 0 // the last line written
 	for i, line := range lines {
-		fmt.Fprintf(&b, "%*d\t%s\n", width, i+1, line)
+		n := i + 1
+		near := len(bad) == 0
+		for d := -excerptContext; d <= excerptContext && !near; d++ {
+			near = bad[n+d]
+		}
+		if !near {
+			continue
+		}
+		if last != 0 && n > last+1 {
+			b.WriteString("\t...\n")
+		}
+		mark := " "
+		if bad[n] {
+			mark = ">"
+		}
+		fmt.Fprintf(&b, "%s%*d\t%s\n", mark, width, n, line)
+		last = n
 	}
 	return b.String()
 }
