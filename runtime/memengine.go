@@ -99,8 +99,7 @@ type memShared struct {
 	claims map[string]map[string]string // group → key → holder
 
 	smu      sync.Mutex
-	sessions map[string]SessionState
-	sSwept   time.Time
+	sessions records[SessionState]
 }
 
 // memTopic is the history of one topic that was published on: a ring of
@@ -142,12 +141,11 @@ const maxDrainRounds = 16
 // random epoch.
 func NewMemoryEngine(opts MemoryEngineOptions) *MemoryEngine {
 	sh := &memShared{
-		epoch:    newEpoch(0),
-		topics:   make(map[string]*memTopic),
-		subs:     make(map[string][]*MemoryEngine),
-		claims:   make(map[string]map[string]string),
-		sessions: make(map[string]SessionState),
-		swept:    monoNow(),
+		epoch:  newEpoch(0),
+		topics: make(map[string]*memTopic),
+		subs:   make(map[string][]*MemoryEngine),
+		claims: make(map[string]map[string]string),
+		swept:  monoNow(),
 	}
 	switch {
 	case opts.HistoryLen == 0:
@@ -209,7 +207,7 @@ func (m *MemoryEngine) Wipe() {
 	sh.claims = make(map[string]map[string]string)
 	sh.pmu.Unlock()
 	sh.smu.Lock()
-	sh.sessions = make(map[string]SessionState)
+	sh.sessions.clear()
 	sh.smu.Unlock()
 	for _, n := range nodes {
 		n.drain()
@@ -671,16 +669,7 @@ func (m *MemoryEngine) SaveSession(ctx context.Context, key string, st SessionSt
 	sh := m.sh
 	sh.smu.Lock()
 	defer sh.smu.Unlock()
-	now := time.Now()
-	if now.Sub(sh.sSwept) > time.Minute {
-		for k, r := range sh.sessions {
-			if now.After(r.ExpiresAt) {
-				delete(sh.sessions, k)
-			}
-		}
-		sh.sSwept = now
-	}
-	sh.sessions[key] = st
+	sh.sessions.save(key, st, st.ExpiresAt)
 	return nil
 }
 
@@ -697,16 +686,7 @@ func (m *MemoryEngine) UpdateSession(ctx context.Context, key string, st Session
 	sh := m.sh
 	sh.smu.Lock()
 	defer sh.smu.Unlock()
-	old, ok := sh.sessions[key]
-	switch {
-	case !ok:
-		return ErrSessionNotFound
-	case !time.Now().Before(old.ExpiresAt):
-		delete(sh.sessions, key)
-		return ErrSessionExpired
-	}
-	sh.sessions[key] = st
-	return nil
+	return sh.sessions.update(key, st, st.ExpiresAt)
 }
 
 // TakeSession implements Engine.
@@ -720,15 +700,7 @@ func (m *MemoryEngine) TakeSession(ctx context.Context, key string) (SessionStat
 	sh := m.sh
 	sh.smu.Lock()
 	defer sh.smu.Unlock()
-	st, ok := sh.sessions[key]
-	if !ok {
-		return SessionState{}, ErrSessionNotFound
-	}
-	delete(sh.sessions, key)
-	if !time.Now().Before(st.ExpiresAt) {
-		return SessionState{}, ErrSessionExpired
-	}
-	return st, nil
+	return sh.sessions.take(key)
 }
 
 // Close implements Engine.

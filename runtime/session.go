@@ -233,30 +233,20 @@ type Store interface {
 // and by a sweep on every Save.
 type MemoryStore struct {
 	mu      sync.Mutex
-	records map[string]SessionRecord
-	swept   time.Time
+	records records[SessionRecord]
 }
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{records: make(map[string]SessionRecord)}
+	return &MemoryStore{}
 }
 
 // Save implements Store.
 func (m *MemoryStore) Save(_ context.Context, key string, rec SessionRecord) error {
+	rec.Attrs = maps.Clone(rec.Attrs)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := time.Now()
-	if now.Sub(m.swept) > time.Minute {
-		for k, r := range m.records {
-			if now.After(r.ExpiresAt) {
-				delete(m.records, k)
-			}
-		}
-		m.swept = now
-	}
-	rec.Attrs = maps.Clone(rec.Attrs)
-	m.records[key] = rec
+	m.records.save(key, rec, rec.ExpiresAt)
 	return nil
 }
 
@@ -264,15 +254,7 @@ func (m *MemoryStore) Save(_ context.Context, key string, rec SessionRecord) err
 func (m *MemoryStore) Take(_ context.Context, key string) (SessionRecord, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	rec, ok := m.records[key]
-	if !ok {
-		return SessionRecord{}, ErrSessionNotFound
-	}
-	delete(m.records, key)
-	if !time.Now().Before(rec.ExpiresAt) {
-		return SessionRecord{}, ErrSessionExpired
-	}
-	return rec, nil
+	return m.records.take(key)
 }
 
 // Len returns the number of records held, expired ones included until
@@ -280,7 +262,7 @@ func (m *MemoryStore) Take(_ context.Context, key string) (SessionRecord, error)
 func (m *MemoryStore) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.records)
+	return len(m.records.m)
 }
 
 // sessions tracks the sessions of this process that are detached, so that
