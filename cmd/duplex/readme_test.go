@@ -68,16 +68,17 @@ func readmeQuickStart(t *testing.T) []quickStart {
 //   - after `go mod init`, go.mod gets a requirement of duplex v0.0.0
 //     replaced by this checkout, for duplex is not published;
 //   - `npm install -D typescript` links clients/ts/node_modules instead,
-//     to run offline;
+//     and npm runs offline;
 //   - the server listens on a port of its own choosing instead of 8080,
 //     and what follows it says that address where it says localhost:8080;
 //   - node gets --experimental-websocket before Node 22.
 //
-// So `go mod tidy` runs before `go generate` on a module with only the
-// tool line, duplex's runtime imported and no go.sum entry for the
-// generator's own dependencies (the mistake of a `go run` line), and
-// `tsc` compiles the generated client and the runtime into an outDir that
-// Node runs, against the server the README builds.
+// In the README's order, `go mod tidy` runs before `go generate`, and
+// keeps the generator's dependencies in go.sum only through the tool line
+// (with a `go run` of the generator instead, go generate then fails, as
+// issue 13 reported); tsc compiles the generated client and the runtime
+// into an outDir, and Node runs the result against the server the README
+// built.
 func TestReadmeQuickStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a module and a Node project from scratch")
@@ -88,7 +89,7 @@ func TestReadmeQuickStart(t *testing.T) {
 	defer cancel()
 	env := append(os.Environ(),
 		"GOPROXY="+standInProxy(t),
-		"npm_config_update_notifier=false", "npm_config_fund=false", "npm_config_audit=false")
+		"npm_config_offline=true", "npm_config_update_notifier=false", "npm_config_fund=false", "npm_config_audit=false")
 	run := func(name string, args ...string) string {
 		t.Helper()
 		cmd := exec.CommandContext(ctx, name, args...)
