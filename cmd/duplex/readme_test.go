@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"go/format"
 	"io"
 	"os"
 	"os/exec"
@@ -116,6 +117,11 @@ func TestReadmeQuickStart(t *testing.T) {
 			s.content = strings.ReplaceAll(s.content, "localhost:8080", addr)
 		}
 		if s.file != "" {
+			if strings.HasSuffix(s.file, ".go") {
+				if b, err := format.Source([]byte(s.content)); err != nil || string(b) != s.content {
+					t.Errorf("README.md: %s is not gofmt-formatted (%v)", s.file, err)
+				}
+			}
 			path := filepath.Join(app, filepath.FromSlash(s.file))
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 				t.Fatal(err)
