@@ -6,12 +6,13 @@
 //	duplex check FILE.duplex...
 //	duplex check -against OLD [-rolling] FILE.duplex
 //
-// From an app repository:
+// From an app module that has duplex as a tool (`go get -tool
+// github.com/duplexrpc/duplex/cmd/duplex`, which `go mod tidy` keeps):
 //
-//	//go:generate go run github.com/duplexrpc/duplex/cmd/duplex gen -go . -ts ./web chat.duplex
+//	//go:generate go tool duplex gen -go . -ts ./web chat.duplex
 //
 // gen writes the Go file into -go DIR and the TypeScript files (the client,
-// its .js and .d.ts, and the client runtime beside them) into -ts DIR. With
+// its .js and .d.ts, and the runtime's .ts, .js and .d.ts) into -ts DIR. With
 // -check it writes nothing and exits 1 when any file on disk differs from
 // what it would write, for CI. Errors in a schema are printed as
 // file:line:col: message, all of them, and the exit status is 1.
