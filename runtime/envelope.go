@@ -123,7 +123,7 @@ var envelopeDecoders = sync.Pool{New: func() any { return new(envelopeDecoder) }
 // look. Where it stops, the frame is either not JSON (encoding/json.Valid
 // says so, and wire's decoder words the error), or valid JSON that wire's
 // stricter decoder refuses somewhere (a lone surrogate escape, nesting
-// deeper than 64). Then validMembers splits the object into its members
+// deeper than wire.MaxDepth). Then validMembers splits the object into its members
 // without judging them, so that such a value in one member neither hides
 // the others nor closes the connection, and in a member v1 does not know
 // is ignored like the rest of it.
