@@ -433,7 +433,15 @@ func (g *generator) generateMethod(c *schema.Command) {
 		params = "opts?: duplex.CallOptions"
 	}
 	if args != "" {
-		params, argsExpr = "args"+g.annotation(": "+args)+", "+params, "args"
+		// Arguments that are all optional may be left out: the runtime
+		// sends {} for them.
+		opt := "?"
+		for _, fd := range c.Args.Fields {
+			if !fd.Optional {
+				opt = ""
+			}
+		}
+		params, argsExpr = "args"+g.annotation(opt+": "+args)+", "+params, "args"
 	}
 	ret := "void"
 	if result != "" {

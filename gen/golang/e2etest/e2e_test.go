@@ -476,6 +476,7 @@ func TestBadRequests(t *testing.T) {
 		{"null for required", "echoScalars", scalars(`"text":"t"`, `"text":null`), []string{"args.text", "expected string, got null"}},
 		{"missing required", "echoScalars", `{"flag":true}`, []string{"args.small: required field missing"}},
 		{"missing everything", "login", `{}`, []string{"args.name: required field missing"}},
+		{"no args member", "login", ``, []string{"args.name: required field missing"}},
 		{"duplicate field", "login", `{"name":"a","name":"b"}`, []string{"args.name: duplicate field"}},
 		{"invalid enum", "echoContainers", containers(`"levels":[]`, `"levels":["low","loud"]`), []string{`args.levels[1]: "loud" is not a valid Level`}},
 		{"invalid nested enum", "echoOptionals", `{"inner":{"name":"x","level":"LOW"}}`, []string{`args.inner.level: "LOW" is not a valid Level`}},

@@ -250,3 +250,14 @@ test("a value nested deeper than the server reads is a bad_request; the connecti
   await assert.rejects(c.thread(thread(300)), (e) => e.code === "bad_request" && /: nested deeper than 512$/.test(e.message));
   assert.deepEqual(await c.thread(thread(3)), thread(3));
 });
+
+test("commands whose parameters are all optional take no argument", async (t) => {
+  const c = await client(t);
+  assert.deepEqual(await c.search(), {});
+  assert.deepEqual(await c.search(undefined, { timeout: 10_000 }), {});
+  assert.deepEqual(await c.search({ limit: 3 }), { limit: 3 });
+  assert.deepEqual(await c.echoOptionals(), {});
+  // Required parameters: the server names the first one missing.
+  await assert.rejects(c.tree(), (e) => e.code === "bad_request" && e.message === "args.root: required field missing");
+  await assert.rejects(c.thread(), (e) => e.code === "bad_request" && e.message === "args.text: required field missing");
+});

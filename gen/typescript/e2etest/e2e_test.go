@@ -99,6 +99,15 @@ func (h *handler) Tree(_ context.Context, _ *runtime.Session, a *alltypes.TreeAr
 	return &r, nil
 }
 
+func (h *handler) Search(_ context.Context, _ *runtime.Session, a *alltypes.SearchArgs) (*alltypes.SearchResult, error) {
+	r := alltypes.SearchResult(*a)
+	return &r, nil
+}
+
+func (h *handler) EchoOptionals(_ context.Context, _ *runtime.Session, a *alltypes.Optionals) (*alltypes.Optionals, error) {
+	return a, nil
+}
+
 func (h *handler) Count(context.Context, *runtime.Session) (*alltypes.CountResult, error) {
 	return &alltypes.CountResult{N: 9007199254740993}, nil
 }

@@ -2815,6 +2815,190 @@ func (m *TreeResult) UnmarshalJSON(data []byte) error {
 	return d.End()
 }
 
+// SearchArgs are the arguments of command search.
+type SearchArgs struct {
+	// Optional: nil means absent (null reads as nil).
+	Text *string `json:"text,omitempty"`
+	// Optional: nil means absent (null reads as nil).
+	Limit *int32 `json:"limit,omitempty"`
+}
+
+// AppendJSON appends m as a JSON object to dst. Absent optional fields are
+// left out. It fails for a float that is NaN or infinite and for an enum
+// value that is not valid.
+func (m *SearchArgs) AppendJSON(dst []byte) ([]byte, error) {
+	start := len(dst)
+	if m.Text != nil {
+		dst = append(dst, `,"text":`...)
+		dst = wire.AppendString(dst, *m.Text)
+	}
+	if m.Limit != nil {
+		dst = append(dst, `,"limit":`...)
+		dst = wire.AppendInt(dst, int64(*m.Limit))
+	}
+	if len(dst) == start {
+		return append(dst, "{}"...), nil
+	}
+	dst[start] = '{'
+	return append(dst, '}'), nil
+}
+
+// DecodeJSON reads m from a JSON object, replacing all of m. Required fields
+// must be present and not null; unknown keys are skipped.
+func (m *SearchArgs) DecodeJSON(d *wire.Decoder) error {
+	*m = SearchArgs{}
+	var hasText, hasLimit bool
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "text":
+			if hasText {
+				return d.Errorf("duplicate field")
+			}
+			hasText = true
+			if !d.Null() {
+				m.Text = new(string)
+				*m.Text, err = d.String()
+			}
+		case "limit":
+			if hasLimit {
+				return d.Errorf("duplicate field")
+			}
+			hasLimit = true
+			if !d.Null() {
+				m.Limit = new(int32)
+				*m.Limit, err = d.Int32()
+			}
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (m SearchArgs) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(nil)
+}
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeJSON. As
+// json.Unmarshaler asks, null leaves m as it is.
+func (m *SearchArgs) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var d wire.Decoder
+	d.Reset(data, "")
+	if err := m.DecodeJSON(&d); err != nil {
+		return err
+	}
+	return d.End()
+}
+
+// SearchResult is the result of command search.
+type SearchResult struct {
+	// Optional: nil means absent (null reads as nil).
+	Text *string `json:"text,omitempty"`
+	// Optional: nil means absent (null reads as nil).
+	Limit *int32 `json:"limit,omitempty"`
+}
+
+// AppendJSON appends m as a JSON object to dst. Absent optional fields are
+// left out. It fails for a float that is NaN or infinite and for an enum
+// value that is not valid.
+func (m *SearchResult) AppendJSON(dst []byte) ([]byte, error) {
+	start := len(dst)
+	if m.Text != nil {
+		dst = append(dst, `,"text":`...)
+		dst = wire.AppendString(dst, *m.Text)
+	}
+	if m.Limit != nil {
+		dst = append(dst, `,"limit":`...)
+		dst = wire.AppendInt(dst, int64(*m.Limit))
+	}
+	if len(dst) == start {
+		return append(dst, "{}"...), nil
+	}
+	dst[start] = '{'
+	return append(dst, '}'), nil
+}
+
+// DecodeJSON reads m from a JSON object, replacing all of m. Required fields
+// must be present and not null; unknown keys are skipped.
+func (m *SearchResult) DecodeJSON(d *wire.Decoder) error {
+	*m = SearchResult{}
+	var hasText, hasLimit bool
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "text":
+			if hasText {
+				return d.Errorf("duplicate field")
+			}
+			hasText = true
+			if !d.Null() {
+				m.Text = new(string)
+				*m.Text, err = d.String()
+			}
+		case "limit":
+			if hasLimit {
+				return d.Errorf("duplicate field")
+			}
+			hasLimit = true
+			if !d.Null() {
+				m.Limit = new(int32)
+				*m.Limit, err = d.Int32()
+			}
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (m SearchResult) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(nil)
+}
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeJSON. As
+// json.Unmarshaler asks, null leaves m as it is.
+func (m *SearchResult) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var d wire.Decoder
+	d.Reset(data, "")
+	if err := m.DecodeJSON(&d); err != nil {
+		return err
+	}
+	return d.End()
+}
+
 // Something happened.
 type HappenedEvent struct {
 	Everything Everything `json:"everything"`
@@ -3305,6 +3489,9 @@ type Handler interface {
 	UserID(ctx context.Context, s *runtime.Session, args *UserIDArgs) (*UserIDResult, error)
 	Thread(ctx context.Context, s *runtime.Session, args *Comment) (*Comment, error)
 	Tree(ctx context.Context, s *runtime.Session, args *TreeArgs) (*TreeResult, error)
+	// Every parameter optional: callable without arguments.
+	Search(ctx context.Context, s *runtime.Session, args *SearchArgs) (*SearchResult, error)
+	EchoOptionals(ctx context.Context, s *runtime.Session, args *Optionals) (*Optionals, error)
 }
 
 // UnimplementedHandler answers every command with "unimplemented" and
@@ -3351,6 +3538,16 @@ func (UnimplementedHandler) Thread(context.Context, *runtime.Session, *Comment) 
 // Tree answers "unimplemented".
 func (UnimplementedHandler) Tree(context.Context, *runtime.Session, *TreeArgs) (*TreeResult, error) {
 	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command tree is not implemented"}
+}
+
+// Search answers "unimplemented".
+func (UnimplementedHandler) Search(context.Context, *runtime.Session, *SearchArgs) (*SearchResult, error) {
+	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command search is not implemented"}
+}
+
+// EchoOptionals answers "unimplemented".
+func (UnimplementedHandler) EchoOptionals(context.Context, *runtime.Session, *Optionals) (*Optionals, error) {
+	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echoOptionals is not implemented"}
 }
 
 // Register registers the commands of alltypes.duplex with r, served by h.
@@ -3501,6 +3698,48 @@ func Register(r *runtime.Router, h Handler) {
 		}
 		if dst, err = res.AppendJSON(dst); err != nil {
 			return dst, fmt.Errorf("encode tree result: %w", err)
+		}
+		return dst, nil
+	})
+	r.Handle("search", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		var (
+			d    wire.Decoder
+			args SearchArgs
+		)
+		d.Reset(call.Args, "args")
+		if err := args.DecodeJSON(&d); err != nil {
+			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
+		}
+		res, err := h.Search(ctx, call.Session, &args)
+		if err != nil {
+			return dst, duplexCheckError("search", err)
+		}
+		if res == nil {
+			return dst, errors.New("command search: the handler returned neither a result nor an error")
+		}
+		if dst, err = res.AppendJSON(dst); err != nil {
+			return dst, fmt.Errorf("encode search result: %w", err)
+		}
+		return dst, nil
+	})
+	r.Handle("echoOptionals", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		var (
+			d    wire.Decoder
+			args Optionals
+		)
+		d.Reset(call.Args, "args")
+		if err := args.DecodeJSON(&d); err != nil {
+			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
+		}
+		res, err := h.EchoOptionals(ctx, call.Session, &args)
+		if err != nil {
+			return dst, duplexCheckError("echoOptionals", err)
+		}
+		if res == nil {
+			return dst, errors.New("command echoOptionals: the handler returned neither a result nor an error")
+		}
+		if dst, err = res.AppendJSON(dst); err != nil {
+			return dst, fmt.Errorf("encode echoOptionals result: %w", err)
 		}
 		return dst, nil
 	})

@@ -201,6 +201,18 @@ export interface TreeResult {
   root: Folder;
 }
 
+/** The arguments of {@link AlltypesClient.search}. */
+export interface SearchArgs {
+  text?: string;
+  limit?: number;
+}
+
+/** The result of {@link AlltypesClient.search}. */
+export interface SearchResult {
+  text?: string;
+  limit?: number;
+}
+
 /** Something happened. */
 export interface HappenedEvent {
   everything: Everything;
@@ -279,4 +291,9 @@ export declare class AlltypesClient extends duplex.Client<AlltypesEvents> {
   thread(args: Comment, opts?: duplex.CallOptions): Promise<Comment>;
 
   tree(args: TreeArgs, opts?: duplex.CallOptions): Promise<TreeResult>;
+
+  /** Every parameter optional: callable without arguments. */
+  search(args?: SearchArgs, opts?: duplex.CallOptions): Promise<SearchResult>;
+
+  echoOptionals(args?: Optionals, opts?: duplex.CallOptions): Promise<Optionals>;
 }

@@ -162,4 +162,12 @@ export class AlltypesClient extends duplex.Client {
   tree(args, opts) {
     return this.call("tree", args, opts).then($TreeResult);
   }
+
+  search(args, opts) {
+    return this.call("search", args, opts);
+  }
+
+  echoOptionals(args, opts) {
+    return this.call("echoOptionals", args, opts).then($Optionals);
+  }
 }

@@ -205,6 +205,18 @@ export interface TreeResult {
   root: Folder;
 }
 
+/** The arguments of {@link AlltypesClient.search}. */
+export interface SearchArgs {
+  text?: string;
+  limit?: number;
+}
+
+/** The result of {@link AlltypesClient.search}. */
+export interface SearchResult {
+  text?: string;
+  limit?: number;
+}
+
 /** Something happened. */
 export interface HappenedEvent {
   everything: Everything;
@@ -396,5 +408,14 @@ export class AlltypesClient extends duplex.Client<AlltypesEvents> {
 
   tree(args: TreeArgs, opts?: duplex.CallOptions): Promise<TreeResult> {
     return this.call("tree", args, opts).then($TreeResult);
+  }
+
+  /** Every parameter optional: callable without arguments. */
+  search(args?: SearchArgs, opts?: duplex.CallOptions): Promise<SearchResult> {
+    return this.call("search", args, opts) as Promise<SearchResult>;
+  }
+
+  echoOptionals(args?: Optionals, opts?: duplex.CallOptions): Promise<Optionals> {
+    return this.call("echoOptionals", args, opts).then($Optionals);
   }
 }
