@@ -10,7 +10,7 @@ import (
 	"github.com/duplexrpc/duplex/runtime/wire"
 )
 
-// decodeReference decodes a frame the slow way: encoding/json.Valid over
+// decodeReference decodes a frame the slow way: wire.Valid over
 // every frame first, then validMembers, which splits the object without
 // wire's decoder. decode must agree with it on every frame, whether its
 // one pass through wire's decoder read the frame whole or not.
@@ -25,7 +25,7 @@ func (ed *envelopeDecoder) decodeReference(data []byte) error {
 		}
 		return d.Errorf("expected object, got %s", got)
 	}
-	if !json.Valid(data) {
+	if !wire.Valid(data) {
 		if err := d.Skip(); err != nil {
 			return err
 		}
@@ -45,7 +45,7 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// FuzzEnvelope: decode, which runs encoding/json.Valid and validMembers
+// FuzzEnvelope: decode, which runs wire.Valid and validMembers
 // only when wire's decoder did not read the whole frame, decides every
 // frame as decodeReference does (same error, same members, same problems),
 // and a frame read whole is valid JSON.
@@ -65,6 +65,7 @@ func FuzzEnvelope(f *testing.F) {
 		`{"id":1,"call":"a","args":` + strings.Repeat(`{"a":`, 63) + `1` + strings.Repeat("}", 63) + `}`,
 		`{"id":1,"call":"a","args":` + strings.Repeat(`{"a":`, 64) + `1` + strings.Repeat("}", 64) + `}`,
 		`{"id":1,"call":"a","args":` + strings.Repeat(`{"a":`, 65) + `1` + strings.Repeat("}", 65) + `}`,
+		`{"id":1,"call":"a","args":` + strings.Repeat(`[`, 10001) + strings.Repeat("]", 10001) + `}`,
 	} {
 		f.Add([]byte(s))
 	}
