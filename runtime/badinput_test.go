@@ -13,6 +13,7 @@ import (
 
 	"github.com/duplexrpc/duplex/runtime"
 	"github.com/duplexrpc/duplex/runtime/internal/wstest"
+	"github.com/duplexrpc/duplex/runtime/wire"
 )
 
 // nullIDError is the reply to an envelope that names no call.
@@ -74,8 +75,8 @@ func badInputRows() []struct {
 	const intRange = " is not an integer in [-9007199254740991, 9007199254740991]"
 	const oneKind = " members: it must be one of call, cancel, ping or hello"
 	digits := strings.Repeat("1234567890", 20)
-	deep := strings.Repeat(`{"a":`, 65) + "1" + strings.Repeat("}", 65)
-	deepPath := "args" + strings.Repeat(".a", 64)
+	deep := strings.Repeat(`{"a":`, wire.MaxDepth+1) + "1" + strings.Repeat("}", wire.MaxDepth+1)
+	deepPath := "args" + strings.Repeat(".a", wire.MaxDepth)
 	noKind := nullIDError("the envelope has no call, cancel, ping or hello member")
 	welcomed := func(t *testing.T, c *client, m *rpcMethods) {
 		t.Helper()
@@ -99,7 +100,7 @@ func badInputRows() []struct {
 	}{
 		{"binary frame", []badInput{{send: `{"id":1,"call":"record"}`, binary: true, close: runtime.CloseUnsupportedData, reason: "duplex.v1 speaks JSON text frames only"}}},
 		{"invalid UTF-8", closes(runtime.CloseInvalidPayload, "invalid UTF-8 in text message", "{\"id\":1,\"call\":\"\xff\"}", "\xc0\xaf")},
-		{"too big", closes(runtime.CloseTooBig, "message too big", `{"id":1,"call":"record","args":{"s":"`+strings.Repeat("x", 2000)+`"}}`)},
+		{"too big", closes(runtime.CloseTooBig, "message too big", `{"id":1,"call":"record","args":{"s":"`+strings.Repeat("x", 5000)+`"}}`)},
 		{"not JSON", []badInput{
 			{send: "hello", close: runtime.CloseInvalidPayload, reason: "undecodable envelope: expected object, got invalid JSON"},
 			{send: "", close: runtime.CloseInvalidPayload, reason: "undecodable envelope: expected object, got end of input"},
@@ -190,7 +191,7 @@ func badInputRows() []struct {
 		{"args the runtime refuses", replies(
 			`{"id":1,"call":"record","args":{"a":"\ud800"}}`, idError(1, `args.a: unpaired surrogate in \u escape`),
 			`{"args":{"a":"\ud800"},"call":"record","id":2}`, idError(2, `args.a: unpaired surrogate in \u escape`),
-			`{"id":3,"call":"record","args":`+deep+`}`, idError(3, deepPath+": nested deeper than 64"),
+			`{"id":3,"call":"record","args":`+deep+`}`, idError(3, deepPath+fmt.Sprintf(": nested deeper than %d", wire.MaxDepth)),
 		)},
 		{"unknown command", replies(
 			`{"id":3,"call":"nope","args":{}}`, `{"id":3,"error":{"code":"unknown_command","message":"unknown command \"nope\""}}`,
@@ -253,7 +254,7 @@ func badInputRows() []struct {
 func TestBadInput(t *testing.T) {
 	forModes(t, func(t *testing.T, mode readMode) {
 		m := newRPCMethods()
-		e, _ := startRPC(t, m, runtime.Options{DisablePoller: mode.disablePoller, MaxMessageSize: 1024})
+		e, _ := startRPC(t, m, runtime.Options{DisablePoller: mode.disablePoller, MaxMessageSize: 4096})
 		for _, row := range badInputRows() {
 			t.Run(row.row, func(t *testing.T) {
 				for _, tt := range row.cases {
@@ -332,7 +333,7 @@ func TestHelloAfterWhatDoesNotCount(t *testing.T) {
 func TestHelloIgnoresUnknownMembers(t *testing.T) {
 	m := newRPCMethods()
 	_, c := startRPC(t, m, runtime.Options{})
-	deep := strings.Repeat("[", 70) + strings.Repeat("]", 70)
+	deep := strings.Repeat("[", wire.MaxDepth+6) + strings.Repeat("]", wire.MaxDepth+6)
 	c.Text(`{"hello":{"x":"\ud800","\ud800":1,"y":` + deep + `,"seq":0},"z":` + deep + `}`)
 	if w := readWelcome(t, c); w.Resumed || w.Reason != "" {
 		t.Errorf("welcome %+v, want a fresh session", w)

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -117,16 +116,17 @@ var envelopeDecoders = sync.Pool{New: func() any { return new(envelopeDecoder) }
 // wrong with the members of one is recorded in ed.e, whatever their
 // order, to be answered.
 //
-// The grammar alone decides what is JSON (encoding/json's scanner). wire's
-// decoder reads the members in one pass; it accepts only valid JSON
-// (FuzzDecoderSkip), so a frame it reads from end to end needs no second
-// look. Where it stops, the frame is either not JSON (encoding/json.Valid
-// says so, and wire's decoder words the error), or valid JSON that wire's
-// stricter decoder refuses somewhere (a lone surrogate escape, nesting
-// deeper than 64). Then validMembers splits the object into its members
-// without judging them, so that such a value in one member neither hides
-// the others nor closes the connection, and in a member v1 does not know
-// is ignored like the rest of it.
+// The grammar alone decides what is JSON (wire.Valid, fuzzed against
+// encoding/json's scanner). wire's decoder reads the members in one pass;
+// it accepts only valid JSON (FuzzDecoderSkip), so a frame it reads from
+// end to end needs no second look. Where it stops, the frame is either not JSON (wire.Valid says so,
+// and wire's decoder words the error), or valid JSON that wire's stricter
+// decoder refuses somewhere (a lone surrogate escape, nesting deeper than
+// wire.MaxDepth, even past the 10000 levels of encoding/json.Valid).
+// Then validMembers splits the object into its members without judging
+// them, so that such a value in one member neither hides the others nor
+// closes the connection, and in a member v1 does not know is ignored like
+// the rest of it.
 func (ed *envelopeDecoder) decode(data []byte) error {
 	ed.e = envelope{}
 	d := &ed.d
@@ -143,7 +143,7 @@ func (ed *envelopeDecoder) decode(data []byte) error {
 		return nil
 	}
 	ed.e = envelope{}
-	if !json.Valid(data) {
+	if !wire.Valid(data) {
 		d.Reset(data, "")
 		if err := d.Skip(); err != nil {
 			return err

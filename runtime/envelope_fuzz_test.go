@@ -10,7 +10,7 @@ import (
 	"github.com/duplexrpc/duplex/runtime/wire"
 )
 
-// decodeReference decodes a frame the slow way: encoding/json.Valid over
+// decodeReference decodes a frame the slow way: wire.Valid over
 // every frame first, then validMembers, which splits the object without
 // wire's decoder. decode must agree with it on every frame, whether its
 // one pass through wire's decoder read the frame whole or not.
@@ -25,7 +25,7 @@ func (ed *envelopeDecoder) decodeReference(data []byte) error {
 		}
 		return d.Errorf("expected object, got %s", got)
 	}
-	if !json.Valid(data) {
+	if !wire.Valid(data) {
 		if err := d.Skip(); err != nil {
 			return err
 		}
@@ -45,7 +45,7 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// FuzzEnvelope: decode, which runs encoding/json.Valid and validMembers
+// FuzzEnvelope: decode, which runs wire.Valid and validMembers
 // only when wire's decoder did not read the whole frame, decides every
 // frame as decodeReference does (same error, same members, same problems),
 // and a frame read whole is valid JSON.
@@ -55,16 +55,17 @@ func FuzzEnvelope(f *testing.F) {
 		`{"id":1,"call":2}`, `{"id":1,"args":[1]}`, `{"id":1,"call":"a","args":{"a":[}}`, `{"id":1,"call":"a","args":{"a":"\ud800"}}`,
 		`{"hello":{"resume":"x","seq":3}}`, `{"hello":{"resume":"\ud800"}}`, `{"hello":[]}`, `{"cancel":4}`, `{"ping":5}`,
 		`{"id":1} x`, `{"id":1}}`, `{"id":1,}`, `{"x":"\ud800","id":1,"call":"a"}`, `{"id":1.5,"call":"a"}`, `{"id":1e400,"call":"a"}`,
-		`{"id":9007199254740992}`, `[]`, ``, `   `, `{"id":1,"call":"a","x":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`,
-		`{"id":1,"call":"a","x":` + strings.Repeat("[", 64) + strings.Repeat("]", 64) + `}`, "{\"id\":1,\"call\":\"\xff\"}",
+		`{"id":9007199254740992}`, `[]`, ``, `   `, `{"id":1,"call":"a","x":` + strings.Repeat("[", wire.MaxDepth+6) + strings.Repeat("]", wire.MaxDepth+6) + `}`,
+		`{"id":1,"call":"a","x":` + strings.Repeat("[", wire.MaxDepth) + strings.Repeat("]", wire.MaxDepth) + `}`, "{\"id\":1,\"call\":\"\xff\"}",
 		`{"id":1,"call":"a","args":{"t":tru}}`, `{"id":1,"call":"a","args":{"t":01}}`, `{"id":1,"call":"a","args":{"t":"\x"}}`,
 		`{}`, ` { } `, `{"foo":1}`, `{"call":"a"}`, `{"id":1,"id":2,"call":"a"}`, `{"\u0069d":1,"call":"a"}`, `{"\ud800":1,"id":2,"call":"a"}`,
-		`{"hello":{"x":"\ud800","\ud800":1,"y":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `,"resume":"t","seq":0}}`, `{"hello":{"resume":"a","resume":"b"}}`,
+		`{"hello":{"x":"\ud800","\ud800":1,"y":` + strings.Repeat("[", wire.MaxDepth+6) + strings.Repeat("]", wire.MaxDepth+6) + `,"resume":"t","seq":0}}`, `{"hello":{"resume":"a","resume":"b"}}`,
 		`{"hello":{"seq":-1}}`, `{"hello":{"seq":1,"seq":2}}`, `{"hello":{},"id":1,"call":"a"}`, `{"cancel":1,"ping":2}`,
 		`{"x":{"y":"\ud800"},"id":1,"call":"a","args":{"s":"a\"b","n":[1,-2.5e3,true,false,null]}}`,
 		`{"id":1,"call":"a","args":` + strings.Repeat(`{"a":`, 63) + `1` + strings.Repeat("}", 63) + `}`,
 		`{"id":1,"call":"a","args":` + strings.Repeat(`{"a":`, 64) + `1` + strings.Repeat("}", 64) + `}`,
 		`{"id":1,"call":"a","args":` + strings.Repeat(`{"a":`, 65) + `1` + strings.Repeat("}", 65) + `}`,
+		`{"id":1,"call":"a","args":` + strings.Repeat(`[`, 10001) + strings.Repeat("]", 10001) + `}`,
 	} {
 		f.Add([]byte(s))
 	}

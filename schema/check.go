@@ -632,7 +632,10 @@ func (c *checker) annotations(as []*syntax.Annotation, target string) annotation
 	return info
 }
 
-// recursion reports messages that contain themselves, one cycle each.
+// recursion reports messages that contain themselves through required
+// message fields only, one cycle each: no value of such a message is
+// finite. A cycle through an optional field, a list or a map is allowed,
+// since the chain can end there (a comment's replies, a tree's children).
 func (c *checker) recursion() {
 	reported := map[*Message]bool{}
 	for _, m := range c.out.Messages {
@@ -646,13 +649,10 @@ func (c *checker) recursion() {
 		steps := make([]string, len(path))
 		for i, s := range path {
 			reported[s.from] = true
-			t := typeString(s.field.Type)
-			if s.field.Optional {
-				t += "?"
-			}
-			steps[i] = fmt.Sprintf("%s.%s -> %s", s.from.Name, s.field.Name, t)
+			steps[i] = fmt.Sprintf("%s.%s -> %s", s.from.Name, s.field.Name, typeString(s.field.Type))
 		}
-		c.errorf(m.Pos, "message %q is recursive: %s", m.Name, strings.Join(steps, ", "))
+		c.errorf(m.Pos, "message %q contains itself through required fields, so no value of it is finite: %s (make a field of the chain optional, a list or a map)",
+			m.Name, strings.Join(steps, ", "))
 	}
 }
 
@@ -661,8 +661,8 @@ type step struct {
 	field *Field
 }
 
-// cycle returns a shortest chain of fields leading from m back to m, or
-// nil.
+// cycle returns a shortest chain of required message fields leading from
+// m back to m, or nil.
 func cycle(m *Message) []step {
 	type node struct {
 		m    *Message
@@ -675,32 +675,23 @@ func cycle(m *Message) []step {
 		n := queue[0]
 		queue = queue[1:]
 		for _, f := range n.m.Fields {
-			for _, to := range messagesIn(f.Type) {
-				next := &node{m: to, via: step{n.m, f}, prev: n}
-				if to == m {
-					var path []step
-					for x := next; x.prev != nil; x = x.prev {
-						path = append([]step{x.via}, path...)
-					}
-					return path
+			if f.Optional || f.Type == nil || f.Type.Kind != KindMessage {
+				continue
+			}
+			to := f.Type.Message
+			next := &node{m: to, via: step{n.m, f}, prev: n}
+			if to == m {
+				var path []step
+				for x := next; x.prev != nil; x = x.prev {
+					path = append([]step{x.via}, path...)
 				}
-				if !seen[to] {
-					seen[to] = true
-					queue = append(queue, next)
-				}
+				return path
+			}
+			if !seen[to] {
+				seen[to] = true
+				queue = append(queue, next)
 			}
 		}
-	}
-	return nil
-}
-
-// messagesIn returns the message a type holds, through lists and maps.
-func messagesIn(t *Type) []*Message {
-	for t != nil && (t.Kind == KindList || t.Kind == KindMap) {
-		t = t.Elem
-	}
-	if t != nil && t.Kind == KindMessage {
-		return []*Message{t.Message}
 	}
 	return nil
 }

@@ -35,7 +35,10 @@
 // AppendJSON leaves out absent optional fields, writes map keys sorted (the
 // same bytes every time) and fails for a float that is NaN or infinite or
 // an enum value that is not one of its constants, the zero value "" among
-// them.
+// them. A message that contains itself (through an optional field, a list
+// or a map: the schema refuses other recursion) counts the levels of its
+// recursion as it encodes, and fails past wire.MaxDepth, which no decoder
+// reads: a value with a cycle is an error, not endless recursion.
 //
 // # Errors
 //

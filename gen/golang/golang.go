@@ -115,6 +115,10 @@ type generator struct {
 
 	sortedKeys bool // the body uses duplexSortedKeys
 	keyBufs    int  // key buffers declared in the current AppendJSON
+	// recursive is the message whose JSON methods are being printed when
+	// it contains itself (see generateAppendJSON); reach memoizes reaches.
+	recursive *schema.Message
+	reach     map[*schema.Message]map[*schema.Message]bool
 }
 
 // P prints its arguments and a newline.

@@ -58,6 +58,16 @@ func (g *generator) generateAppendJSON(name string, fields []*schema.Field) erro
 	g.P("// left out. It fails for a float that is NaN or infinite and for an enum")
 	g.P("// value that is not valid.")
 	g.P("func (m *", name, ") AppendJSON(dst []byte) ([]byte, error) {")
+	if g.recursive != nil {
+		// A message that contains itself counts its levels, so that a
+		// value with a cycle is an error rather than endless recursion.
+		g.P("return m.appendJSON(dst, 0)")
+		g.P("}")
+		g.P()
+		g.P("// appendJSON is AppendJSON for m nested depth levels deep in values of its")
+		g.P("// own recursion; it fails past ", g.use(wirePkg), ".MaxDepth levels, which no decoder reads.")
+		g.P("func (m *", name, ") appendJSON(dst []byte, depth int) ([]byte, error) {")
+	}
 	g.keyBufs = 0
 	if len(fields) == 0 {
 		g.P("return append(dst, \"{}\"...), nil")
@@ -152,7 +162,17 @@ func (g *generator) encodeValue(t *schema.Type, expr string, path errPath, depth
 		g.P("return dst, ", g.wrap(path, ": "))
 		g.P("}")
 	case schema.KindMessage:
-		g.P("if dst, err = ", expr, ".AppendJSON(dst); err != nil {")
+		if r := g.recursive; r == nil || !g.reaches(t.Message, r) {
+			g.P("if dst, err = ", expr, ".AppendJSON(dst); err != nil {")
+			g.P("return dst, ", g.wrap(path, "."))
+			g.P("}")
+			break
+		}
+		// A message of the same recursion: one level deeper.
+		g.P("if depth == ", wire, ".MaxDepth {")
+		g.P("return dst, ", g.use("fmt"), ".Errorf(", strconv.Quote(path.format+": nested more than %d levels deep (a cycle?)"), ", ", strings.Join(append(path.args, wire+".MaxDepth"), ", "), ")")
+		g.P("}")
+		g.P("if dst, err = ", expr, ".appendJSON(dst, depth+1); err != nil {")
 		g.P("return dst, ", g.wrap(path, "."))
 		g.P("}")
 	case schema.KindList:

@@ -150,7 +150,40 @@ func (g *generator) generateEnum(e *schema.Enum) {
 
 // generateMessage prints the struct of a message and its JSON methods.
 func (g *generator) generateMessage(m *schema.Message) error {
+	if g.reaches(m, m) {
+		g.recursive = m
+		defer func() { g.recursive = nil }()
+	}
 	return g.generateStruct(messageName(m), m.Doc, "", m.Deprecation, m.Fields)
+}
+
+// reaches reports whether a value of message from may hold a value of
+// message to, however deep: through fields, lists, maps and other
+// messages.
+func (g *generator) reaches(from, to *schema.Message) bool {
+	if g.reach == nil {
+		g.reach = make(map[*schema.Message]map[*schema.Message]bool)
+	}
+	seen, ok := g.reach[from]
+	if !ok {
+		seen = make(map[*schema.Message]bool)
+		for todo := []*schema.Message{from}; len(todo) > 0; {
+			m := todo[len(todo)-1]
+			todo = todo[:len(todo)-1]
+			for _, f := range m.Fields {
+				t := f.Type
+				for t != nil && (t.Kind == schema.KindList || t.Kind == schema.KindMap) {
+					t = t.Elem
+				}
+				if t != nil && t.Kind == schema.KindMessage && t.Message != nil && !seen[t.Message] {
+					seen[t.Message] = true
+					todo = append(todo, t.Message)
+				}
+			}
+		}
+		g.reach[from] = seen
+	}
+	return seen[to]
 }
 
 // generateCommandTypes prints <Command>Args and <Command>Result for

@@ -30,7 +30,10 @@
 // milliseconds); uuid is string. Only values whose type needs it are
 // converted: arguments by the runtime's JSON encoder (bigint, Uint8Array,
 // Date), results and events by decoders generated for exactly the fields
-// that hold an int64, uint64, bytes or timestamp, however deep.
+// that hold an int64, uint64, bytes or timestamp, however deep. A message
+// that contains itself is an interface that refers to itself, and its
+// decoder calls itself through a function (a const cannot be used before
+// its declaration).
 //
 // A command's inline arguments and results are the interfaces
 // <Command>Args and <Command>Result, an event's data <Event>Event, named
@@ -38,10 +41,12 @@
 // <Name>Error extending DuplexError (a name already ending in Error is kept),
 // with a type guard is<Name>. The client is <Package>Client, extending the
 // runtime's Client with one method per command; its events map is
-// <Package>Events. The client's constructor tells the runtime the event
-// decoders, the error classes and the wire names of the @idempotent
-// commands, whose calls the runtime sends again after a reconnect instead
-// of rejecting them as "disconnected"; everything else about connections
+// <Package>Events. A command whose arguments are all optional, or that has
+// none, may be called without them (client.search()). The client's
+// constructor tells the runtime the event decoders, the error classes and
+// the wire names of the @idempotent commands, whose calls the runtime
+// sends again after a reconnect instead of rejecting them as
+// "disconnected"; everything else about connections
 // (states, reconnect, resume, heartbeat) is the runtime's, configured
 // through duplex.ClientOptions.
 //

@@ -19,10 +19,14 @@ type generator struct {
 	err  error
 	// decodes memoizes messageDecodes.
 	decodes map[*schema.Message]bool
+	// building holds the messages whose decoders generateDecoders is
+	// printing, those of their fields first: a reference to one of them is
+	// a reference to a decoder not declared yet (recursion).
+	building map[*schema.Message]bool
 }
 
 func newGenerator(f *schema.File, m mode) *generator {
-	return &generator{f: f, mode: m, decodes: make(map[*schema.Message]bool)}
+	return &generator{f: f, mode: m, decodes: make(map[*schema.Message]bool), building: make(map[*schema.Message]bool)}
 }
 
 // P prints a line (see printer.P).
@@ -282,16 +286,19 @@ func (g *generator) generateDecoders() {
 		g.P("});")
 	}
 	// The messages used by fields, in dependency order: those a message's
-	// fields use come first. Schemas are not recursive (the checker refuses
-	// it), so this ends.
+	// fields use come first. A message is done before its fields are
+	// visited, so recursion ends; a field of a message whose decoder is
+	// still being built refers to it lazily (see decoder).
 	var visit func(fields []*schema.Field)
 	visit = func(fields []*schema.Field) {
 		for _, fd := range fields {
 			for t := fd.Type; t != nil; t = t.Elem {
 				if m := t.Message; m != nil && !done[m] && g.messageDecodes(m) {
 					done[m] = true
+					g.building[m] = true
 					visit(m.Fields)
 					decl(m.Name, m.Fields)
+					delete(g.building, m)
 				}
 			}
 		}
@@ -426,7 +433,15 @@ func (g *generator) generateMethod(c *schema.Command) {
 		params = "opts?: duplex.CallOptions"
 	}
 	if args != "" {
-		params, argsExpr = "args"+g.annotation(": "+args)+", "+params, "args"
+		// Arguments that are all optional may be left out: the runtime
+		// sends {} for them.
+		opt := "?"
+		for _, fd := range c.Args.Fields {
+			if !fd.Optional {
+				opt = ""
+			}
+		}
+		params, argsExpr = "args"+g.annotation(opt+": "+args)+", "+params, "args"
 	}
 	ret := "void"
 	if result != "" {
@@ -509,8 +524,15 @@ func (g *generator) decoder(t *schema.Type) string {
 		}
 		return "duplex.dict(" + d + ")"
 	case schema.KindMessage:
-		if g.messageDecodes(t.Message) {
-			return "$" + t.Message.Name
+		switch m := t.Message; {
+		case !g.messageDecodes(m):
+		case g.building[m]:
+			// Declared further down (a const cannot be used before its
+			// declaration), hence called through a function, whose return
+			// type spares tsc inferring the const's type from itself.
+			return "(v" + g.ann(": unknown") + ")" + g.ann(": "+m.Name) + " => $" + m.Name + "(v)"
+		default:
+			return "$" + m.Name
 		}
 	}
 	return ""
@@ -527,13 +549,33 @@ func (g *generator) resultDecoder(c *schema.Command) string {
 	return ""
 }
 
-// messageDecodes reports whether values of m need decoding.
+// messageDecodes reports whether values of m need decoding: whether m or
+// a message it holds, however deep and recursion included, has a field
+// of a type that arrives in a wire form.
 func (g *generator) messageDecodes(m *schema.Message) bool {
-	d, ok := g.decodes[m]
-	if !ok {
-		d = g.fieldsDecode(m.Fields)
-		g.decodes[m] = d
+	if d, ok := g.decodes[m]; ok {
+		return d
 	}
+	d := false
+	seen := map[*schema.Message]bool{m: true}
+	for todo := []*schema.Message{m}; len(todo) > 0 && !d; {
+		x := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for _, fd := range x.Fields {
+			t := fd.Type
+			for t.Kind == schema.KindList || t.Kind == schema.KindMap {
+				t = t.Elem
+			}
+			switch {
+			case t.Kind != schema.KindMessage:
+				d = d || g.decoder(t) != ""
+			case !seen[t.Message]:
+				seen[t.Message] = true
+				todo = append(todo, t.Message)
+			}
+		}
+	}
+	g.decodes[m] = d
 	return d
 }
 

@@ -30,8 +30,12 @@ func (k Kind) String() string {
 	return [...]string{"invalid JSON", "object", "array", "string", "number", "boolean", "null"}[k]
 }
 
-// maxDepth bounds nesting so that hostile input cannot exhaust the stack.
-const maxDepth = 64
+// MaxDepth is the deepest nesting of objects and arrays a Decoder reads.
+// It lets recursive schema types nest (a thread of comments 250 replies
+// deep, two levels each) and keeps what hostile input costs small: at most
+// 16 KiB of frames in a decoder and, in generated decoders that recurse
+// once per level, about 64 KiB of goroutine stack.
+const MaxDepth = 512
 
 // Error is a decoding error at a path.
 type Error struct {
@@ -122,7 +126,7 @@ func (d *Decoder) frame(i int) *frame {
 	return &d.deep[i-inlineFrames]
 }
 
-// push opens a level of nesting; the caller has checked maxDepth.
+// push opens a level of nesting; the caller has checked MaxDepth.
 func (d *Decoder) push(array bool) {
 	i := d.depth
 	d.depth++
@@ -236,8 +240,8 @@ func (d *Decoder) BeginObject() error {
 	if d.Peek() != Object {
 		return d.expected("object")
 	}
-	if d.depth >= maxDepth {
-		return d.Errorf("nested deeper than %d", maxDepth)
+	if d.depth >= MaxDepth {
+		return d.Errorf("nested deeper than %d", MaxDepth)
 	}
 	d.push(false)
 	d.pos++
@@ -300,8 +304,8 @@ func (d *Decoder) BeginArray() error {
 	if d.Peek() != Array {
 		return d.expected("array")
 	}
-	if d.depth >= maxDepth {
-		return d.Errorf("nested deeper than %d", maxDepth)
+	if d.depth >= MaxDepth {
+		return d.Errorf("nested deeper than %d", MaxDepth)
 	}
 	d.push(true)
 	d.pos++

@@ -2,6 +2,7 @@ package wire_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -742,9 +743,12 @@ func TestStringBytesAliasing(t *testing.T) {
 	}
 }
 
-// TestDepthLimit: 64 levels of nesting are accepted, 65 are not, whether
-// arrays, objects or a mix, and whether skipped or read by hand.
+// TestDepthLimit: MaxDepth levels of nesting are accepted, one more is
+// not, whether arrays, objects or a mix, and whether skipped or read by
+// hand.
 func TestDepthLimit(t *testing.T) {
+	const max = wire.MaxDepth
+	tooDeep := fmt.Sprintf("nested deeper than %d", max)
 	arrays := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
 	objects := func(n int) string { return strings.Repeat(`{"k":`, n) + "1" + strings.Repeat("}", n) }
 	mixed := func(n int) string {
@@ -767,34 +771,34 @@ func TestDepthLimit(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		gen  func(int) string
-		path string // of the 65th value
+		path string // of the value one level too deep
 	}{
-		{"arrays", arrays, strings.Repeat("[0]", 64)},
-		{"objects", objects, "args" + strings.Repeat(".k", 64)},
-		{"mixed", mixed, "args" + strings.Repeat("[0].k", 32)},
+		{"arrays", arrays, strings.Repeat("[0]", max)},
+		{"objects", objects, "args" + strings.Repeat(".k", max)},
+		{"mixed", mixed, "args" + strings.Repeat("[0].k", max/2)},
 	} {
-		d := newDecoder(tt.gen(64), "args")
+		d := newDecoder(tt.gen(max), "args")
 		if err := d.Skip(); err != nil {
-			t.Errorf("%s: 64 levels: %v", tt.name, err)
+			t.Errorf("%s: %d levels: %v", tt.name, max, err)
 		}
 		if err := d.End(); err != nil {
-			t.Errorf("%s: 64 levels: %v", tt.name, err)
+			t.Errorf("%s: %d levels: %v", tt.name, max, err)
 		}
-		d = newDecoder(tt.gen(65), "args")
-		want := tt.path + ": nested deeper than 64"
+		d = newDecoder(tt.gen(max+1), "args")
+		want := tt.path + ": " + tooDeep
 		if tt.name == "arrays" {
 			want = "args" + want
 		}
-		checkErr(t, tt.name+" 65 levels", d.Skip(), want)
+		checkErr(t, tt.name+" one level more", d.Skip(), want)
 	}
 	// A hostile input much deeper than the limit fails fast, without
 	// exhausting the stack.
 	d := newDecoder(strings.Repeat("[", 1<<20), "")
-	if err := d.Skip(); err == nil || !strings.HasSuffix(err.Error(), "nested deeper than 64") {
+	if err := d.Skip(); err == nil || !strings.HasSuffix(err.Error(), tooDeep) {
 		t.Errorf("1M levels: %v", err)
 	}
 	// Siblings do not add up: depth is released when a container ends.
-	d = newDecoder("["+strings.Repeat(arrays(63)+",", 100)+"0]", "")
+	d = newDecoder("["+strings.Repeat(arrays(max-1)+",", 100)+"0]", "")
 	if err := d.Skip(); err != nil {
 		t.Errorf("siblings: %v", err)
 	}
@@ -813,7 +817,7 @@ func TestResetClearsState(t *testing.T) {
 		return d.Array(func(int) error { _, err := d.Int(); return err })
 	})
 	checkErr(t, "after Reset", err, "next.b[1]: expected number, got boolean")
-	d.Reset([]byte(strings.Repeat("[", 64)+strings.Repeat("]", 64)), "")
+	d.Reset([]byte(strings.Repeat("[", wire.MaxDepth)+strings.Repeat("]", wire.MaxDepth)), "")
 	if err := d.Skip(); err != nil {
 		t.Errorf("depth not reset: %v", err)
 	}

@@ -3,6 +3,7 @@ package wire_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -104,7 +105,7 @@ func refString(data []byte, i int) (int, bool) {
 // FuzzDecoderSkip: Skip followed by End accepts exactly what
 // encoding/json.Valid accepts, minus what the decoder refuses by design:
 // strings that are not valid UTF-8 once unescaped (raw invalid bytes,
-// unpaired surrogate escapes) and nesting deeper than 64. When it
+// unpaired surrogate escapes) and nesting deeper than MaxDepth. When it
 // accepts, Raw returns the value without its surrounding whitespace, and
 // the errors it gives for valid JSON are those three and no other.
 func FuzzDecoderSkip(f *testing.F) {
@@ -114,9 +115,9 @@ func FuzzDecoderSkip(f *testing.F) {
 		`"\ud800"`, `"\udc00\ud800"`, `"\ud800\udc00"`, "\"\xff\"", "\"\x01\"", `"\x"`, `"\u12"`,
 		`[]`, `{}`, `[1,]`, `{"a":1,}`, `{"a" 1}`, `{"a":1 "b":2}`, `[1 2]`, ` {"a" : [1, {"b": null}] } `,
 		`{"a":1,"a":2}`, "[1]\n", `[1] [2]`, `{}}`, `"\u0000"`, "\ufeff{}",
-		strings.Repeat("[", 64) + strings.Repeat("]", 64),
-		strings.Repeat("[", 65) + strings.Repeat("]", 65),
-		strings.Repeat(`{"k":`, 65) + "0" + strings.Repeat("}", 65),
+		strings.Repeat("[", wire.MaxDepth) + strings.Repeat("]", wire.MaxDepth),
+		strings.Repeat("[", wire.MaxDepth+1) + strings.Repeat("]", wire.MaxDepth+1),
+		strings.Repeat(`{"k":`, wire.MaxDepth+1) + "0" + strings.Repeat("}", wire.MaxDepth+1),
 		strings.Repeat(`{"k\u0065y":[`, 12) + `1,"\u00e9x"` + strings.Repeat("]}", 12),
 		`{"\ud800": 1}`, "{\"\xc3\": 1}", `["\u00e9\ud83d"]`, "\"\xed\xa0\x80\"", "\"\xc3\\u00a9\"",
 		`{"id":7,"call":"login","args":{"name":"ada","tags":["a","b"],"n":"-9223372036854775808"}}`,
@@ -136,14 +137,14 @@ func FuzzDecoderSkip(f *testing.F) {
 		var stringsOK bool
 		if valid {
 			depth, stringsOK = refLimits(data)
-			want = depth <= 64 && stringsOK
+			want = depth <= wire.MaxDepth && stringsOK
 		}
 		if (err == nil) != want {
 			t.Fatalf("Skip+End of %q: %v; encoding/json.Valid %v, depth %d, strings valid UTF-8 %v", data, err, valid, depth, stringsOK)
 		}
 		if valid && err != nil {
 			msg := err.Error()
-			if !strings.HasSuffix(msg, "nested deeper than 64") && !strings.HasSuffix(msg, "string is not valid UTF-8") &&
+			if !strings.HasSuffix(msg, fmt.Sprintf("nested deeper than %d", wire.MaxDepth)) && !strings.HasSuffix(msg, "string is not valid UTF-8") &&
 				!strings.HasSuffix(msg, `unpaired surrogate in \u escape`) {
 				t.Fatalf("valid JSON %q refused with %v", data, err)
 			}

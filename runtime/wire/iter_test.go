@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -89,9 +90,9 @@ func TestIterPaths(t *testing.T) {
 		{`{"a\"b": {"c\u0064": [0, 1, "x"]}}`, `args.a"b.cd[2]: expected number, got string`},
 		{deep(7, `"x"`), "args" + strings.Repeat(".key[0]", 7) + ": expected number, got string"},
 		{deep(20, `1, 2, "x"`), "args" + strings.Repeat(".key[0]", 19) + ".key[2]: expected number, got string"},
-		{deep(20, `1`) + ` x`, ""}, // End is not checked here
-		{deep(32, `1`), ""},        // 64 levels
-		{deep(33, `1`), "args" + strings.Repeat(".key[0]", 32) + ": nested deeper than 64"},
+		{deep(20, `1`) + ` x`, ""},       // End is not checked here
+		{deep(wire.MaxDepth/2, `1`), ""}, // MaxDepth levels
+		{deep(wire.MaxDepth/2+1, `1`), "args" + strings.Repeat(".key[0]", wire.MaxDepth/2) + fmt.Sprintf(": nested deeper than %d", wire.MaxDepth)},
 	}
 	for _, tt := range tests {
 		d := newDecoder(tt.in, "args")

@@ -116,6 +116,20 @@ func (h *handler) Legacy(_ context.Context, _ *runtime.Session, a *everything.Le
 	return &everything.LegacyResult{Value: a.Value}, nil
 }
 
+// Thread returns its argument; for text "cycle" a comment that is its own
+// parent, which has no JSON form.
+func (h *handler) Thread(_ context.Context, _ *runtime.Session, a *everything.Comment) (*everything.Comment, error) {
+	if a.Text == "cycle" {
+		a.Parent = a
+	}
+	return a, nil
+}
+
+func (h *handler) Tree(_ context.Context, _ *runtime.Session, a *everything.TreeArgs) (*everything.TreeResult, error) {
+	r := everything.TreeResult(*a)
+	return &r, nil
+}
+
 // server is a runtime.Server serving the handler on 127.0.0.1.
 type server struct {
 	addr string
@@ -462,6 +476,7 @@ func TestBadRequests(t *testing.T) {
 		{"null for required", "echoScalars", scalars(`"text":"t"`, `"text":null`), []string{"args.text", "expected string, got null"}},
 		{"missing required", "echoScalars", `{"flag":true}`, []string{"args.small: required field missing"}},
 		{"missing everything", "login", `{}`, []string{"args.name: required field missing"}},
+		{"no args member", "login", ``, []string{"args.name: required field missing"}},
 		{"duplicate field", "login", `{"name":"a","name":"b"}`, []string{"args.name: duplicate field"}},
 		{"invalid enum", "echoContainers", containers(`"levels":[]`, `"levels":["low","loud"]`), []string{`args.levels[1]: "loud" is not a valid Level`}},
 		{"invalid nested enum", "echoOptionals", `{"inner":{"name":"x","level":"LOW"}}`, []string{`args.inner.level: "LOW" is not a valid Level`}},
@@ -621,5 +636,97 @@ func TestPushers(t *testing.T) {
 	// The live session got it all the same.
 	if e := other.read(); e.Event != "ticked" || e.Seq != 1 {
 		t.Errorf("live session got %+v", e)
+	}
+}
+
+// thread returns a comment whose replies nest n levels deep; the innermost
+// has a parent.
+func thread(n int) everything.Comment {
+	c := everything.Comment{Text: "leaf", Replies: []everything.Comment{}, Parent: &everything.Comment{Text: "parent", Replies: []everything.Comment{}}}
+	for i := n - 1; i >= 0; i-- {
+		c = everything.Comment{Text: fmt.Sprint("level ", i), Replies: []everything.Comment{c}}
+	}
+	return c
+}
+
+// TestRecursiveRoundTrip: recursive messages, through a list, an optional
+// field and a map, encode and decode at depth, by themselves and through
+// the server.
+func TestRecursiveRoundTrip(t *testing.T) {
+	// 254 levels of replies, the innermost comment's parent and its replies
+	// are 512 levels of JSON: as deep as a decoder reads.
+	deepest := thread(254)
+	b, err := deepest.AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back everything.Comment
+	if err := back.UnmarshalJSON(b); err != nil {
+		t.Fatalf("decode 254 levels: %v", err)
+	}
+	if !reflect.DeepEqual(deepest, back) {
+		t.Error("254 levels changed on the way")
+	}
+	tooDeep := thread(255)
+	if b, err = tooDeep.AppendJSON(nil); err != nil {
+		t.Fatal(err)
+	}
+	err = back.UnmarshalJSON(b)
+	if want := strings.Repeat("replies[0].", 255) + "parent.replies: nested deeper than 512"; err == nil || err.Error() != want {
+		t.Errorf("decode 255 levels: %v, want %s", err, want)
+	}
+
+	s := startServer(t)
+	c := dial(t, s.addr)
+	in := thread(200)
+	var out everything.Comment
+	c.call("thread", &in, &out)
+	if !reflect.DeepEqual(in, out) {
+		t.Error("thread of 200 levels changed through the server")
+	}
+	tree := everything.TreeArgs{Root: everything.Folder{Entries: map[string]everything.Entry{
+		"a": {Size: math.MaxInt64, Sub: everything.Folder{Entries: map[string]everything.Entry{
+			"b": {Size: 1, Sub: everything.Folder{Entries: map[string]everything.Entry{}}},
+		}}},
+		"c": {Sub: everything.Folder{Entries: map[string]everything.Entry{}}},
+	}}}
+	var tr everything.TreeResult
+	raw := c.call("tree", &tree, &tr)
+	if !reflect.DeepEqual(everything.TreeResult(tree), tr) {
+		t.Errorf("tree:\n in  %+v\n out %+v", tree, tr)
+	}
+	if want := `{"root":{"entries":{"a":{"size":"9223372036854775807","sub":{"entries":{"b":{"size":"1","sub":{"entries":{}}}}}},"c":{"size":"0","sub":{"entries":{}}}}}}`; raw != want {
+		t.Errorf("tree = %s, want %s", raw, want)
+	}
+}
+
+// TestRecursiveLimits: input nested far deeper than a decoder reads is a
+// bad_request naming where, and the connection goes on; a result with a
+// cycle is an error of the handler, not endless recursion.
+func TestRecursiveLimits(t *testing.T) {
+	s := startServer(t)
+	c := dial(t, s.addr)
+	const levels = 100_000 // encoding/json.Valid stops at 10000
+	hostile := `{"text":"x","replies":` + strings.Repeat("[", levels) + strings.Repeat("]", levels) + `}`
+	c.callErr("thread", hostile, runtime.CodeBadRequest, "args.replies"+strings.Repeat("[0]", 511)+": nested deeper than 512")
+	parents := strings.Repeat(`{"parent":`, levels/2) + `{}` + strings.Repeat("}", levels/2) // within 1 MiB
+	c.callErr("thread", parents, runtime.CodeBadRequest, "args"+strings.Repeat(".parent", 512)+": nested deeper than 512")
+	var out everything.Comment
+	c.call("thread", &everything.Comment{Text: "still here"}, &out)
+	if out.Text != "still here" {
+		t.Errorf("thread after the hostile input = %+v", out)
+	}
+
+	before := len(s.reported())
+	c.callErr("thread", `{"text":"cycle","replies":[]}`, runtime.CodeInternal, "internal error")
+	reported := s.reported()[before:]
+	want := "encode thread result: " + strings.Repeat("parent.", 512) + "parent: nested more than 512 levels deep (a cycle?)"
+	if len(reported) != 1 || !strings.HasSuffix(reported[0].Error(), want) {
+		t.Errorf("reported %v, want one error ending %s", reported, want)
+	}
+	cycle := &everything.Comment{Replies: make([]everything.Comment, 1)}
+	cycle.Replies[0].Replies = cycle.Replies // a cycle through a list
+	if _, err := cycle.AppendJSON(nil); err == nil || !strings.HasSuffix(err.Error(), "replies[0]: nested more than 512 levels deep (a cycle?)") {
+		t.Errorf("a cycle through a list encodes with %v", err)
 	}
 }

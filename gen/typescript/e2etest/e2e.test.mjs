@@ -215,3 +215,49 @@ test("a session the server cannot resume starts over", async (t) => {
   assert.notEqual(c.session, session);
   assert.deepEqual(await c.count(), { n: BEYOND_2_53 });
 });
+
+// thread returns a comment whose replies nest n levels deep, each level
+// with a date to decode; the innermost has a parent and recursive tags.
+function thread(n) {
+  let c = {
+    text: "leaf",
+    at: new Date(n),
+    replies: [],
+    parent: { text: "parent", at: new Date(-1), replies: [], tags: [] },
+    tags: [{ name: "t", children: [{ name: "u", children: [] }] }],
+  };
+  for (let i = n - 1; i >= 0; i--) c = { text: "level " + i, at: new Date(i), replies: [c], tags: [] };
+  return c;
+}
+
+test("recursive types: a thread 200 levels deep, folders through a map", async (t) => {
+  const c = await client(t);
+  const deep = thread(200);
+  const got = await c.thread(deep);
+  assert.deepEqual(got, deep);
+  let leaf = got;
+  for (let i = 0; i < 200; i++) leaf = leaf.replies[0];
+  assert.ok(leaf.at instanceof Date && leaf.parent.at instanceof Date, "dates decoded at the bottom");
+  const tree = {
+    root: { entries: { a: { size: BEYOND_2_53, sub: { entries: { b: { size: 1n, sub: { entries: {} } } } } }, c: { size: 0n, sub: { entries: {} } } } },
+  };
+  assert.deepEqual(await c.tree(tree), tree);
+});
+
+test("a value nested deeper than the server reads is a bad_request; the connection stays", async (t) => {
+  const c = await client(t);
+  // 300 levels of replies: 600 JSON levels and more.
+  await assert.rejects(c.thread(thread(300)), (e) => e.code === "bad_request" && /: nested deeper than 512$/.test(e.message));
+  assert.deepEqual(await c.thread(thread(3)), thread(3));
+});
+
+test("commands whose parameters are all optional take no argument", async (t) => {
+  const c = await client(t);
+  assert.deepEqual(await c.search(), {});
+  assert.deepEqual(await c.search(undefined, { timeout: 10_000 }), {});
+  assert.deepEqual(await c.search({ limit: 3 }), { limit: 3 });
+  assert.deepEqual(await c.echoOptionals(), {});
+  // Required parameters: the server names the first one missing.
+  await assert.rejects(c.tree(), (e) => e.code === "bad_request" && e.message === "args.root: required field missing");
+  await assert.rejects(c.thread(), (e) => e.code === "bad_request" && e.message === "args.text: required field missing");
+});

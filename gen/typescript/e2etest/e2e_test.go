@@ -90,6 +90,24 @@ func (h *handler) Plain(ctx context.Context, s *runtime.Session, a *alltypes.Pla
 	return a, nil
 }
 
+func (h *handler) Thread(_ context.Context, _ *runtime.Session, a *alltypes.Comment) (*alltypes.Comment, error) {
+	return a, nil
+}
+
+func (h *handler) Tree(_ context.Context, _ *runtime.Session, a *alltypes.TreeArgs) (*alltypes.TreeResult, error) {
+	r := alltypes.TreeResult(*a)
+	return &r, nil
+}
+
+func (h *handler) Search(_ context.Context, _ *runtime.Session, a *alltypes.SearchArgs) (*alltypes.SearchResult, error) {
+	r := alltypes.SearchResult(*a)
+	return &r, nil
+}
+
+func (h *handler) EchoOptionals(_ context.Context, _ *runtime.Session, a *alltypes.Optionals) (*alltypes.Optionals, error) {
+	return a, nil
+}
+
 func (h *handler) Count(context.Context, *runtime.Session) (*alltypes.CountResult, error) {
 	return &alltypes.CountResult{N: 9007199254740993}, nil
 }

@@ -1644,6 +1644,523 @@ func (m *Everything) UnmarshalJSON(data []byte) error {
 	return d.End()
 }
 
+// A comment and its thread: recursive through a list and an optional
+// field.
+type Comment struct {
+	Text    string    `json:"text"`
+	At      time.Time `json:"at"`
+	Replies []Comment `json:"replies"`
+	// Optional: nil means absent (null reads as nil).
+	Parent *Comment `json:"parent,omitempty"`
+	Tags   []Tag    `json:"tags"`
+}
+
+// AppendJSON appends m as a JSON object to dst. Absent optional fields are
+// left out. It fails for a float that is NaN or infinite and for an enum
+// value that is not valid.
+func (m *Comment) AppendJSON(dst []byte) ([]byte, error) {
+	return m.appendJSON(dst, 0)
+}
+
+// appendJSON is AppendJSON for m nested depth levels deep in values of its
+// own recursion; it fails past wire.MaxDepth levels, which no decoder reads.
+func (m *Comment) appendJSON(dst []byte, depth int) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"text":`...)
+	dst = wire.AppendString(dst, m.Text)
+	dst = append(dst, `,"at":`...)
+	if dst, err = wire.AppendTime(dst, m.At); err != nil {
+		return dst, fmt.Errorf("at: %w", err)
+	}
+	dst = append(dst, `,"replies":`...)
+	dst = append(dst, '[')
+	for i1 := range m.Replies {
+		if i1 > 0 {
+			dst = append(dst, ',')
+		}
+		if depth == wire.MaxDepth {
+			return dst, fmt.Errorf("replies[%d]: nested more than %d levels deep (a cycle?)", i1, wire.MaxDepth)
+		}
+		if dst, err = m.Replies[i1].appendJSON(dst, depth+1); err != nil {
+			return dst, fmt.Errorf("replies[%d].%w", i1, err)
+		}
+	}
+	dst = append(dst, ']')
+	if m.Parent != nil {
+		dst = append(dst, `,"parent":`...)
+		if depth == wire.MaxDepth {
+			return dst, fmt.Errorf("parent: nested more than %d levels deep (a cycle?)", wire.MaxDepth)
+		}
+		if dst, err = m.Parent.appendJSON(dst, depth+1); err != nil {
+			return dst, fmt.Errorf("parent.%w", err)
+		}
+	}
+	dst = append(dst, `,"tags":`...)
+	dst = append(dst, '[')
+	for i1 := range m.Tags {
+		if i1 > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, err = m.Tags[i1].AppendJSON(dst); err != nil {
+			return dst, fmt.Errorf("tags[%d].%w", i1, err)
+		}
+	}
+	dst = append(dst, ']')
+	return append(dst, '}'), nil
+}
+
+// DecodeJSON reads m from a JSON object, replacing all of m. Required fields
+// must be present and not null; unknown keys are skipped.
+func (m *Comment) DecodeJSON(d *wire.Decoder) error {
+	*m = Comment{}
+	var hasText, hasAt, hasReplies, hasParent, hasTags bool
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "text":
+			if hasText {
+				return d.Errorf("duplicate field")
+			}
+			hasText = true
+			m.Text, err = d.String()
+		case "at":
+			if hasAt {
+				return d.Errorf("duplicate field")
+			}
+			hasAt = true
+			m.At, err = d.Time()
+		case "replies":
+			if hasReplies {
+				return d.Errorf("duplicate field")
+			}
+			hasReplies = true
+			m.Replies = []Comment{}
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				var e1 Comment
+				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
+				m.Replies = append(m.Replies, e1)
+			}
+		case "parent":
+			if hasParent {
+				return d.Errorf("duplicate field")
+			}
+			hasParent = true
+			if !d.Null() {
+				m.Parent = new(Comment)
+				err = m.Parent.DecodeJSON(d)
+			}
+		case "tags":
+			if hasTags {
+				return d.Errorf("duplicate field")
+			}
+			hasTags = true
+			m.Tags = []Tag{}
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				var e1 Tag
+				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
+				m.Tags = append(m.Tags, e1)
+			}
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !hasText {
+		return d.Missing("text")
+	}
+	if !hasAt {
+		return d.Missing("at")
+	}
+	if !hasReplies {
+		return d.Missing("replies")
+	}
+	if !hasTags {
+		return d.Missing("tags")
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (m Comment) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(nil)
+}
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeJSON. As
+// json.Unmarshaler asks, null leaves m as it is.
+func (m *Comment) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var d wire.Decoder
+	d.Reset(data, "")
+	if err := m.DecodeJSON(&d); err != nil {
+		return err
+	}
+	return d.End()
+}
+
+// Recursive with nothing to convert: no decoder.
+type Tag struct {
+	Name     string `json:"name"`
+	Children []Tag  `json:"children"`
+}
+
+// AppendJSON appends m as a JSON object to dst. Absent optional fields are
+// left out. It fails for a float that is NaN or infinite and for an enum
+// value that is not valid.
+func (m *Tag) AppendJSON(dst []byte) ([]byte, error) {
+	return m.appendJSON(dst, 0)
+}
+
+// appendJSON is AppendJSON for m nested depth levels deep in values of its
+// own recursion; it fails past wire.MaxDepth levels, which no decoder reads.
+func (m *Tag) appendJSON(dst []byte, depth int) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"name":`...)
+	dst = wire.AppendString(dst, m.Name)
+	dst = append(dst, `,"children":`...)
+	dst = append(dst, '[')
+	for i1 := range m.Children {
+		if i1 > 0 {
+			dst = append(dst, ',')
+		}
+		if depth == wire.MaxDepth {
+			return dst, fmt.Errorf("children[%d]: nested more than %d levels deep (a cycle?)", i1, wire.MaxDepth)
+		}
+		if dst, err = m.Children[i1].appendJSON(dst, depth+1); err != nil {
+			return dst, fmt.Errorf("children[%d].%w", i1, err)
+		}
+	}
+	dst = append(dst, ']')
+	return append(dst, '}'), nil
+}
+
+// DecodeJSON reads m from a JSON object, replacing all of m. Required fields
+// must be present and not null; unknown keys are skipped.
+func (m *Tag) DecodeJSON(d *wire.Decoder) error {
+	*m = Tag{}
+	var hasName, hasChildren bool
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "name":
+			if hasName {
+				return d.Errorf("duplicate field")
+			}
+			hasName = true
+			m.Name, err = d.String()
+		case "children":
+			if hasChildren {
+				return d.Errorf("duplicate field")
+			}
+			hasChildren = true
+			m.Children = []Tag{}
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				var e1 Tag
+				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
+				m.Children = append(m.Children, e1)
+			}
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !hasName {
+		return d.Missing("name")
+	}
+	if !hasChildren {
+		return d.Missing("children")
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (m Tag) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(nil)
+}
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeJSON. As
+// json.Unmarshaler asks, null leaves m as it is.
+func (m *Tag) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var d wire.Decoder
+	d.Reset(data, "")
+	if err := m.DecodeJSON(&d); err != nil {
+		return err
+	}
+	return d.End()
+}
+
+// A folder, recursive with Entry through a map.
+type Folder struct {
+	Entries map[string]Entry `json:"entries"`
+}
+
+// AppendJSON appends m as a JSON object to dst. Absent optional fields are
+// left out. It fails for a float that is NaN or infinite and for an enum
+// value that is not valid.
+func (m *Folder) AppendJSON(dst []byte) ([]byte, error) {
+	return m.appendJSON(dst, 0)
+}
+
+// appendJSON is AppendJSON for m nested depth levels deep in values of its
+// own recursion; it fails past wire.MaxDepth levels, which no decoder reads.
+func (m *Folder) appendJSON(dst []byte, depth int) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"entries":`...)
+	dst = append(dst, '{')
+	var keys1 [16]string
+	for i1, k1 := range duplexSortedKeys(keys1[:0], m.Entries) {
+		if i1 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = wire.AppendString(dst, k1)
+		dst = append(dst, ':')
+		e1 := m.Entries[k1]
+		if depth == wire.MaxDepth {
+			return dst, fmt.Errorf("entries[%q]: nested more than %d levels deep (a cycle?)", k1, wire.MaxDepth)
+		}
+		if dst, err = e1.appendJSON(dst, depth+1); err != nil {
+			return dst, fmt.Errorf("entries[%q].%w", k1, err)
+		}
+	}
+	dst = append(dst, '}')
+	return append(dst, '}'), nil
+}
+
+// DecodeJSON reads m from a JSON object, replacing all of m. Required fields
+// must be present and not null; unknown keys are skipped.
+func (m *Folder) DecodeJSON(d *wire.Decoder) error {
+	*m = Folder{}
+	var hasEntries bool
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "entries":
+			if hasEntries {
+				return d.Errorf("duplicate field")
+			}
+			hasEntries = true
+			m.Entries = map[string]Entry{}
+			if err := d.BeginObject(); err != nil {
+				return err
+			}
+			for {
+				key1, more, err := d.NextMember()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				k1 := string(key1)
+				if _, dup := m.Entries[k1]; dup {
+					return d.Errorf("duplicate key")
+				}
+				var e1 Entry
+				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
+				m.Entries[k1] = e1
+			}
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !hasEntries {
+		return d.Missing("entries")
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (m Folder) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(nil)
+}
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeJSON. As
+// json.Unmarshaler asks, null leaves m as it is.
+func (m *Folder) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var d wire.Decoder
+	d.Reset(data, "")
+	if err := m.DecodeJSON(&d); err != nil {
+		return err
+	}
+	return d.End()
+}
+
+// A file of size bytes, or a folder when sub has entries.
+type Entry struct {
+	Size int64  `json:"size"`
+	Sub  Folder `json:"sub"`
+}
+
+// AppendJSON appends m as a JSON object to dst. Absent optional fields are
+// left out. It fails for a float that is NaN or infinite and for an enum
+// value that is not valid.
+func (m *Entry) AppendJSON(dst []byte) ([]byte, error) {
+	return m.appendJSON(dst, 0)
+}
+
+// appendJSON is AppendJSON for m nested depth levels deep in values of its
+// own recursion; it fails past wire.MaxDepth levels, which no decoder reads.
+func (m *Entry) appendJSON(dst []byte, depth int) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"size":`...)
+	dst = wire.AppendInt64(dst, m.Size)
+	dst = append(dst, `,"sub":`...)
+	if depth == wire.MaxDepth {
+		return dst, fmt.Errorf("sub: nested more than %d levels deep (a cycle?)", wire.MaxDepth)
+	}
+	if dst, err = m.Sub.appendJSON(dst, depth+1); err != nil {
+		return dst, fmt.Errorf("sub.%w", err)
+	}
+	return append(dst, '}'), nil
+}
+
+// DecodeJSON reads m from a JSON object, replacing all of m. Required fields
+// must be present and not null; unknown keys are skipped.
+func (m *Entry) DecodeJSON(d *wire.Decoder) error {
+	*m = Entry{}
+	var hasSize, hasSub bool
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "size":
+			if hasSize {
+				return d.Errorf("duplicate field")
+			}
+			hasSize = true
+			m.Size, err = d.Int64()
+		case "sub":
+			if hasSub {
+				return d.Errorf("duplicate field")
+			}
+			hasSub = true
+			err = m.Sub.DecodeJSON(d)
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !hasSize {
+		return d.Missing("size")
+	}
+	if !hasSub {
+		return d.Missing("sub")
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (m Entry) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(nil)
+}
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeJSON. As
+// json.Unmarshaler asks, null leaves m as it is.
+func (m *Entry) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var d wire.Decoder
+	d.Reset(data, "")
+	if err := m.DecodeJSON(&d); err != nil {
+		return err
+	}
+	return d.End()
+}
+
 // EchoFieldsArgs are the arguments of command echoFields.
 type EchoFieldsArgs struct {
 	I64 int64     `json:"i64"`
@@ -2154,6 +2671,334 @@ func (m *UserIDResult) UnmarshalJSON(data []byte) error {
 	return d.End()
 }
 
+// TreeArgs are the arguments of command tree.
+type TreeArgs struct {
+	Root Folder `json:"root"`
+}
+
+// AppendJSON appends m as a JSON object to dst. Absent optional fields are
+// left out. It fails for a float that is NaN or infinite and for an enum
+// value that is not valid.
+func (m *TreeArgs) AppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"root":`...)
+	if dst, err = m.Root.AppendJSON(dst); err != nil {
+		return dst, fmt.Errorf("root.%w", err)
+	}
+	return append(dst, '}'), nil
+}
+
+// DecodeJSON reads m from a JSON object, replacing all of m. Required fields
+// must be present and not null; unknown keys are skipped.
+func (m *TreeArgs) DecodeJSON(d *wire.Decoder) error {
+	*m = TreeArgs{}
+	var hasRoot bool
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "root":
+			if hasRoot {
+				return d.Errorf("duplicate field")
+			}
+			hasRoot = true
+			err = m.Root.DecodeJSON(d)
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !hasRoot {
+		return d.Missing("root")
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (m TreeArgs) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(nil)
+}
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeJSON. As
+// json.Unmarshaler asks, null leaves m as it is.
+func (m *TreeArgs) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var d wire.Decoder
+	d.Reset(data, "")
+	if err := m.DecodeJSON(&d); err != nil {
+		return err
+	}
+	return d.End()
+}
+
+// TreeResult is the result of command tree.
+type TreeResult struct {
+	Root Folder `json:"root"`
+}
+
+// AppendJSON appends m as a JSON object to dst. Absent optional fields are
+// left out. It fails for a float that is NaN or infinite and for an enum
+// value that is not valid.
+func (m *TreeResult) AppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"root":`...)
+	if dst, err = m.Root.AppendJSON(dst); err != nil {
+		return dst, fmt.Errorf("root.%w", err)
+	}
+	return append(dst, '}'), nil
+}
+
+// DecodeJSON reads m from a JSON object, replacing all of m. Required fields
+// must be present and not null; unknown keys are skipped.
+func (m *TreeResult) DecodeJSON(d *wire.Decoder) error {
+	*m = TreeResult{}
+	var hasRoot bool
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "root":
+			if hasRoot {
+				return d.Errorf("duplicate field")
+			}
+			hasRoot = true
+			err = m.Root.DecodeJSON(d)
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !hasRoot {
+		return d.Missing("root")
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (m TreeResult) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(nil)
+}
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeJSON. As
+// json.Unmarshaler asks, null leaves m as it is.
+func (m *TreeResult) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var d wire.Decoder
+	d.Reset(data, "")
+	if err := m.DecodeJSON(&d); err != nil {
+		return err
+	}
+	return d.End()
+}
+
+// SearchArgs are the arguments of command search.
+type SearchArgs struct {
+	// Optional: nil means absent (null reads as nil).
+	Text *string `json:"text,omitempty"`
+	// Optional: nil means absent (null reads as nil).
+	Limit *int32 `json:"limit,omitempty"`
+}
+
+// AppendJSON appends m as a JSON object to dst. Absent optional fields are
+// left out. It fails for a float that is NaN or infinite and for an enum
+// value that is not valid.
+func (m *SearchArgs) AppendJSON(dst []byte) ([]byte, error) {
+	start := len(dst)
+	if m.Text != nil {
+		dst = append(dst, `,"text":`...)
+		dst = wire.AppendString(dst, *m.Text)
+	}
+	if m.Limit != nil {
+		dst = append(dst, `,"limit":`...)
+		dst = wire.AppendInt(dst, int64(*m.Limit))
+	}
+	if len(dst) == start {
+		return append(dst, "{}"...), nil
+	}
+	dst[start] = '{'
+	return append(dst, '}'), nil
+}
+
+// DecodeJSON reads m from a JSON object, replacing all of m. Required fields
+// must be present and not null; unknown keys are skipped.
+func (m *SearchArgs) DecodeJSON(d *wire.Decoder) error {
+	*m = SearchArgs{}
+	var hasText, hasLimit bool
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "text":
+			if hasText {
+				return d.Errorf("duplicate field")
+			}
+			hasText = true
+			if !d.Null() {
+				m.Text = new(string)
+				*m.Text, err = d.String()
+			}
+		case "limit":
+			if hasLimit {
+				return d.Errorf("duplicate field")
+			}
+			hasLimit = true
+			if !d.Null() {
+				m.Limit = new(int32)
+				*m.Limit, err = d.Int32()
+			}
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (m SearchArgs) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(nil)
+}
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeJSON. As
+// json.Unmarshaler asks, null leaves m as it is.
+func (m *SearchArgs) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var d wire.Decoder
+	d.Reset(data, "")
+	if err := m.DecodeJSON(&d); err != nil {
+		return err
+	}
+	return d.End()
+}
+
+// SearchResult is the result of command search.
+type SearchResult struct {
+	// Optional: nil means absent (null reads as nil).
+	Text *string `json:"text,omitempty"`
+	// Optional: nil means absent (null reads as nil).
+	Limit *int32 `json:"limit,omitempty"`
+}
+
+// AppendJSON appends m as a JSON object to dst. Absent optional fields are
+// left out. It fails for a float that is NaN or infinite and for an enum
+// value that is not valid.
+func (m *SearchResult) AppendJSON(dst []byte) ([]byte, error) {
+	start := len(dst)
+	if m.Text != nil {
+		dst = append(dst, `,"text":`...)
+		dst = wire.AppendString(dst, *m.Text)
+	}
+	if m.Limit != nil {
+		dst = append(dst, `,"limit":`...)
+		dst = wire.AppendInt(dst, int64(*m.Limit))
+	}
+	if len(dst) == start {
+		return append(dst, "{}"...), nil
+	}
+	dst[start] = '{'
+	return append(dst, '}'), nil
+}
+
+// DecodeJSON reads m from a JSON object, replacing all of m. Required fields
+// must be present and not null; unknown keys are skipped.
+func (m *SearchResult) DecodeJSON(d *wire.Decoder) error {
+	*m = SearchResult{}
+	var hasText, hasLimit bool
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "text":
+			if hasText {
+				return d.Errorf("duplicate field")
+			}
+			hasText = true
+			if !d.Null() {
+				m.Text = new(string)
+				*m.Text, err = d.String()
+			}
+		case "limit":
+			if hasLimit {
+				return d.Errorf("duplicate field")
+			}
+			hasLimit = true
+			if !d.Null() {
+				m.Limit = new(int32)
+				*m.Limit, err = d.Int32()
+			}
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (m SearchResult) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(nil)
+}
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeJSON. As
+// json.Unmarshaler asks, null leaves m as it is.
+func (m *SearchResult) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var d wire.Decoder
+	d.Reset(data, "")
+	if err := m.DecodeJSON(&d); err != nil {
+		return err
+	}
+	return d.End()
+}
+
 // Something happened.
 type HappenedEvent struct {
 	Everything Everything `json:"everything"`
@@ -2642,6 +3487,11 @@ type Handler interface {
 	// Idempotent: a client may send it again after a reconnect.
 	Count(ctx context.Context, s *runtime.Session) (*CountResult, error)
 	UserID(ctx context.Context, s *runtime.Session, args *UserIDArgs) (*UserIDResult, error)
+	Thread(ctx context.Context, s *runtime.Session, args *Comment) (*Comment, error)
+	Tree(ctx context.Context, s *runtime.Session, args *TreeArgs) (*TreeResult, error)
+	// Every parameter optional: callable without arguments.
+	Search(ctx context.Context, s *runtime.Session, args *SearchArgs) (*SearchResult, error)
+	EchoOptionals(ctx context.Context, s *runtime.Session, args *Optionals) (*Optionals, error)
 }
 
 // UnimplementedHandler answers every command with "unimplemented" and
@@ -2678,6 +3528,26 @@ func (UnimplementedHandler) Count(context.Context, *runtime.Session) (*CountResu
 // UserID answers "unimplemented".
 func (UnimplementedHandler) UserID(context.Context, *runtime.Session, *UserIDArgs) (*UserIDResult, error) {
 	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command user_id is not implemented"}
+}
+
+// Thread answers "unimplemented".
+func (UnimplementedHandler) Thread(context.Context, *runtime.Session, *Comment) (*Comment, error) {
+	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command thread is not implemented"}
+}
+
+// Tree answers "unimplemented".
+func (UnimplementedHandler) Tree(context.Context, *runtime.Session, *TreeArgs) (*TreeResult, error) {
+	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command tree is not implemented"}
+}
+
+// Search answers "unimplemented".
+func (UnimplementedHandler) Search(context.Context, *runtime.Session, *SearchArgs) (*SearchResult, error) {
+	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command search is not implemented"}
+}
+
+// EchoOptionals answers "unimplemented".
+func (UnimplementedHandler) EchoOptionals(context.Context, *runtime.Session, *Optionals) (*Optionals, error) {
+	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echoOptionals is not implemented"}
 }
 
 // Register registers the commands of alltypes.duplex with r, served by h.
@@ -2786,6 +3656,90 @@ func Register(r *runtime.Router, h Handler) {
 		}
 		if dst, err = res.AppendJSON(dst); err != nil {
 			return dst, fmt.Errorf("encode user_id result: %w", err)
+		}
+		return dst, nil
+	})
+	r.Handle("thread", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		var (
+			d    wire.Decoder
+			args Comment
+		)
+		d.Reset(call.Args, "args")
+		if err := args.DecodeJSON(&d); err != nil {
+			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
+		}
+		res, err := h.Thread(ctx, call.Session, &args)
+		if err != nil {
+			return dst, duplexCheckError("thread", err)
+		}
+		if res == nil {
+			return dst, errors.New("command thread: the handler returned neither a result nor an error")
+		}
+		if dst, err = res.AppendJSON(dst); err != nil {
+			return dst, fmt.Errorf("encode thread result: %w", err)
+		}
+		return dst, nil
+	})
+	r.Handle("tree", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		var (
+			d    wire.Decoder
+			args TreeArgs
+		)
+		d.Reset(call.Args, "args")
+		if err := args.DecodeJSON(&d); err != nil {
+			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
+		}
+		res, err := h.Tree(ctx, call.Session, &args)
+		if err != nil {
+			return dst, duplexCheckError("tree", err)
+		}
+		if res == nil {
+			return dst, errors.New("command tree: the handler returned neither a result nor an error")
+		}
+		if dst, err = res.AppendJSON(dst); err != nil {
+			return dst, fmt.Errorf("encode tree result: %w", err)
+		}
+		return dst, nil
+	})
+	r.Handle("search", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		var (
+			d    wire.Decoder
+			args SearchArgs
+		)
+		d.Reset(call.Args, "args")
+		if err := args.DecodeJSON(&d); err != nil {
+			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
+		}
+		res, err := h.Search(ctx, call.Session, &args)
+		if err != nil {
+			return dst, duplexCheckError("search", err)
+		}
+		if res == nil {
+			return dst, errors.New("command search: the handler returned neither a result nor an error")
+		}
+		if dst, err = res.AppendJSON(dst); err != nil {
+			return dst, fmt.Errorf("encode search result: %w", err)
+		}
+		return dst, nil
+	})
+	r.Handle("echoOptionals", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		var (
+			d    wire.Decoder
+			args Optionals
+		)
+		d.Reset(call.Args, "args")
+		if err := args.DecodeJSON(&d); err != nil {
+			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
+		}
+		res, err := h.EchoOptionals(ctx, call.Session, &args)
+		if err != nil {
+			return dst, duplexCheckError("echoOptionals", err)
+		}
+		if res == nil {
+			return dst, errors.New("command echoOptionals: the handler returned neither a result nor an error")
+		}
+		if dst, err = res.AppendJSON(dst); err != nil {
+			return dst, fmt.Errorf("encode echoOptionals result: %w", err)
 		}
 		return dst, nil
 	})

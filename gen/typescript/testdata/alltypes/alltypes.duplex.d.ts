@@ -113,6 +113,35 @@ export interface Everything {
   plain: Plain;
 }
 
+/**
+ * A comment and its thread: recursive through a list and an optional
+ * field.
+ */
+export interface Comment {
+  text: string;
+  at: Date;
+  replies: Comment[];
+  parent?: Comment;
+  tags: Tag[];
+}
+
+/** Recursive with nothing to convert: no decoder. */
+export interface Tag {
+  name: string;
+  children: Tag[];
+}
+
+/** A folder, recursive with Entry through a map. */
+export interface Folder {
+  entries: Record<string, Entry>;
+}
+
+/** A file of size bytes, or a folder when sub has entries. */
+export interface Entry {
+  size: bigint;
+  sub: Folder;
+}
+
 /** The schema error Boom, wire code boom. */
 export declare class BoomError extends duplex.DuplexError {
   readonly code: "boom";
@@ -160,6 +189,28 @@ export interface UserIDArgs {
 /** The result of {@link AlltypesClient.user_id}. */
 export interface UserIDResult {
   plain: Plain;
+}
+
+/** The arguments of {@link AlltypesClient.tree}. */
+export interface TreeArgs {
+  root: Folder;
+}
+
+/** The result of {@link AlltypesClient.tree}. */
+export interface TreeResult {
+  root: Folder;
+}
+
+/** The arguments of {@link AlltypesClient.search}. */
+export interface SearchArgs {
+  text?: string;
+  limit?: number;
+}
+
+/** The result of {@link AlltypesClient.search}. */
+export interface SearchResult {
+  text?: string;
+  limit?: number;
 }
 
 /** Something happened. */
@@ -236,4 +287,13 @@ export declare class AlltypesClient extends duplex.Client<AlltypesEvents> {
   count(opts?: duplex.CallOptions): Promise<CountResult>;
 
   user_id(args: UserIDArgs, opts?: duplex.CallOptions): Promise<UserIDResult>;
+
+  thread(args: Comment, opts?: duplex.CallOptions): Promise<Comment>;
+
+  tree(args: TreeArgs, opts?: duplex.CallOptions): Promise<TreeResult>;
+
+  /** Every parameter optional: callable without arguments. */
+  search(args?: SearchArgs, opts?: duplex.CallOptions): Promise<SearchResult>;
+
+  echoOptionals(args?: Optionals, opts?: duplex.CallOptions): Promise<Optionals>;
 }

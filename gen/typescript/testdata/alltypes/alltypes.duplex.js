@@ -88,6 +88,25 @@ const $CountResult = duplex.obj({
   n: duplex.big,
 });
 
+const $Comment = duplex.obj({
+  at: duplex.date,
+  replies: duplex.list((v) => $Comment(v)),
+  parent: (v) => $Comment(v),
+});
+
+const $Entry = duplex.obj({
+  size: duplex.big,
+  sub: (v) => $Folder(v),
+});
+
+const $Folder = duplex.obj({
+  entries: duplex.dict($Entry),
+});
+
+const $TreeResult = duplex.obj({
+  root: $Folder,
+});
+
 const $HappenedEvent = duplex.obj({
   everything: $Everything,
   seq: duplex.big,
@@ -134,5 +153,21 @@ export class AlltypesClient extends duplex.Client {
 
   user_id(args, opts) {
     return this.call("user_id", args, opts);
+  }
+
+  thread(args, opts) {
+    return this.call("thread", args, opts).then($Comment);
+  }
+
+  tree(args, opts) {
+    return this.call("tree", args, opts).then($TreeResult);
+  }
+
+  search(args, opts) {
+    return this.call("search", args, opts);
+  }
+
+  echoOptionals(args, opts) {
+    return this.call("echoOptionals", args, opts).then($Optionals);
   }
 }

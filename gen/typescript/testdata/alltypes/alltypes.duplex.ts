@@ -113,6 +113,35 @@ export interface Everything {
   plain: Plain;
 }
 
+/**
+ * A comment and its thread: recursive through a list and an optional
+ * field.
+ */
+export interface Comment {
+  text: string;
+  at: Date;
+  replies: Comment[];
+  parent?: Comment;
+  tags: Tag[];
+}
+
+/** Recursive with nothing to convert: no decoder. */
+export interface Tag {
+  name: string;
+  children: Tag[];
+}
+
+/** A folder, recursive with Entry through a map. */
+export interface Folder {
+  entries: Record<string, Entry>;
+}
+
+/** A file of size bytes, or a folder when sub has entries. */
+export interface Entry {
+  size: bigint;
+  sub: Folder;
+}
+
 /** The schema error Boom, wire code boom. */
 export class BoomError extends duplex.DuplexError {
   declare readonly code: "boom";
@@ -164,6 +193,28 @@ export interface UserIDArgs {
 /** The result of {@link AlltypesClient.user_id}. */
 export interface UserIDResult {
   plain: Plain;
+}
+
+/** The arguments of {@link AlltypesClient.tree}. */
+export interface TreeArgs {
+  root: Folder;
+}
+
+/** The result of {@link AlltypesClient.tree}. */
+export interface TreeResult {
+  root: Folder;
+}
+
+/** The arguments of {@link AlltypesClient.search}. */
+export interface SearchArgs {
+  text?: string;
+  limit?: number;
+}
+
+/** The result of {@link AlltypesClient.search}. */
+export interface SearchResult {
+  text?: string;
+  limit?: number;
 }
 
 /** Something happened. */
@@ -267,6 +318,25 @@ const $CountResult = duplex.obj<CountResult>({
   n: duplex.big,
 });
 
+const $Comment = duplex.obj<Comment>({
+  at: duplex.date,
+  replies: duplex.list((v: unknown): Comment => $Comment(v)),
+  parent: (v: unknown): Comment => $Comment(v),
+});
+
+const $Entry = duplex.obj<Entry>({
+  size: duplex.big,
+  sub: (v: unknown): Folder => $Folder(v),
+});
+
+const $Folder = duplex.obj<Folder>({
+  entries: duplex.dict($Entry),
+});
+
+const $TreeResult = duplex.obj<TreeResult>({
+  root: $Folder,
+});
+
 const $HappenedEvent = duplex.obj<HappenedEvent>({
   everything: $Everything,
   seq: duplex.big,
@@ -330,5 +400,22 @@ export class AlltypesClient extends duplex.Client<AlltypesEvents> {
 
   user_id(args: UserIDArgs, opts?: duplex.CallOptions): Promise<UserIDResult> {
     return this.call("user_id", args, opts) as Promise<UserIDResult>;
+  }
+
+  thread(args: Comment, opts?: duplex.CallOptions): Promise<Comment> {
+    return this.call("thread", args, opts).then($Comment);
+  }
+
+  tree(args: TreeArgs, opts?: duplex.CallOptions): Promise<TreeResult> {
+    return this.call("tree", args, opts).then($TreeResult);
+  }
+
+  /** Every parameter optional: callable without arguments. */
+  search(args?: SearchArgs, opts?: duplex.CallOptions): Promise<SearchResult> {
+    return this.call("search", args, opts) as Promise<SearchResult>;
+  }
+
+  echoOptionals(args?: Optionals, opts?: duplex.CallOptions): Promise<Optionals> {
+    return this.call("echoOptionals", args, opts).then($Optionals);
   }
 }

@@ -1232,6 +1232,352 @@ func (m *Old) UnmarshalJSON(data []byte) error {
 	return d.End()
 }
 
+// A comment and its thread: recursive through a list and an optional
+// field.
+type Comment struct {
+	Text    string    `json:"text"`
+	Replies []Comment `json:"replies"`
+	// Optional: nil means absent (null reads as nil).
+	Parent *Comment `json:"parent,omitempty"`
+}
+
+// AppendJSON appends m as a JSON object to dst. Absent optional fields are
+// left out. It fails for a float that is NaN or infinite and for an enum
+// value that is not valid.
+func (m *Comment) AppendJSON(dst []byte) ([]byte, error) {
+	return m.appendJSON(dst, 0)
+}
+
+// appendJSON is AppendJSON for m nested depth levels deep in values of its
+// own recursion; it fails past wire.MaxDepth levels, which no decoder reads.
+func (m *Comment) appendJSON(dst []byte, depth int) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"text":`...)
+	dst = wire.AppendString(dst, m.Text)
+	dst = append(dst, `,"replies":`...)
+	dst = append(dst, '[')
+	for i1 := range m.Replies {
+		if i1 > 0 {
+			dst = append(dst, ',')
+		}
+		if depth == wire.MaxDepth {
+			return dst, fmt.Errorf("replies[%d]: nested more than %d levels deep (a cycle?)", i1, wire.MaxDepth)
+		}
+		if dst, err = m.Replies[i1].appendJSON(dst, depth+1); err != nil {
+			return dst, fmt.Errorf("replies[%d].%w", i1, err)
+		}
+	}
+	dst = append(dst, ']')
+	if m.Parent != nil {
+		dst = append(dst, `,"parent":`...)
+		if depth == wire.MaxDepth {
+			return dst, fmt.Errorf("parent: nested more than %d levels deep (a cycle?)", wire.MaxDepth)
+		}
+		if dst, err = m.Parent.appendJSON(dst, depth+1); err != nil {
+			return dst, fmt.Errorf("parent.%w", err)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// DecodeJSON reads m from a JSON object, replacing all of m. Required fields
+// must be present and not null; unknown keys are skipped.
+func (m *Comment) DecodeJSON(d *wire.Decoder) error {
+	*m = Comment{}
+	var hasText, hasReplies, hasParent bool
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "text":
+			if hasText {
+				return d.Errorf("duplicate field")
+			}
+			hasText = true
+			m.Text, err = d.String()
+		case "replies":
+			if hasReplies {
+				return d.Errorf("duplicate field")
+			}
+			hasReplies = true
+			m.Replies = []Comment{}
+			if err := d.BeginArray(); err != nil {
+				return err
+			}
+			for {
+				more, err := d.NextElement()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				var e1 Comment
+				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
+				m.Replies = append(m.Replies, e1)
+			}
+		case "parent":
+			if hasParent {
+				return d.Errorf("duplicate field")
+			}
+			hasParent = true
+			if !d.Null() {
+				m.Parent = new(Comment)
+				err = m.Parent.DecodeJSON(d)
+			}
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !hasText {
+		return d.Missing("text")
+	}
+	if !hasReplies {
+		return d.Missing("replies")
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (m Comment) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(nil)
+}
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeJSON. As
+// json.Unmarshaler asks, null leaves m as it is.
+func (m *Comment) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var d wire.Decoder
+	d.Reset(data, "")
+	if err := m.DecodeJSON(&d); err != nil {
+		return err
+	}
+	return d.End()
+}
+
+// A folder, recursive with Entry through a map.
+type Folder struct {
+	Entries map[string]Entry `json:"entries"`
+}
+
+// AppendJSON appends m as a JSON object to dst. Absent optional fields are
+// left out. It fails for a float that is NaN or infinite and for an enum
+// value that is not valid.
+func (m *Folder) AppendJSON(dst []byte) ([]byte, error) {
+	return m.appendJSON(dst, 0)
+}
+
+// appendJSON is AppendJSON for m nested depth levels deep in values of its
+// own recursion; it fails past wire.MaxDepth levels, which no decoder reads.
+func (m *Folder) appendJSON(dst []byte, depth int) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"entries":`...)
+	dst = append(dst, '{')
+	var keys1 [16]string
+	for i1, k1 := range duplexSortedKeys(keys1[:0], m.Entries) {
+		if i1 > 0 {
+			dst = append(dst, ',')
+		}
+		dst = wire.AppendString(dst, k1)
+		dst = append(dst, ':')
+		e1 := m.Entries[k1]
+		if depth == wire.MaxDepth {
+			return dst, fmt.Errorf("entries[%q]: nested more than %d levels deep (a cycle?)", k1, wire.MaxDepth)
+		}
+		if dst, err = e1.appendJSON(dst, depth+1); err != nil {
+			return dst, fmt.Errorf("entries[%q].%w", k1, err)
+		}
+	}
+	dst = append(dst, '}')
+	return append(dst, '}'), nil
+}
+
+// DecodeJSON reads m from a JSON object, replacing all of m. Required fields
+// must be present and not null; unknown keys are skipped.
+func (m *Folder) DecodeJSON(d *wire.Decoder) error {
+	*m = Folder{}
+	var hasEntries bool
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "entries":
+			if hasEntries {
+				return d.Errorf("duplicate field")
+			}
+			hasEntries = true
+			m.Entries = map[string]Entry{}
+			if err := d.BeginObject(); err != nil {
+				return err
+			}
+			for {
+				key1, more, err := d.NextMember()
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+				k1 := string(key1)
+				if _, dup := m.Entries[k1]; dup {
+					return d.Errorf("duplicate key")
+				}
+				var e1 Entry
+				err = e1.DecodeJSON(d)
+				if err != nil {
+					return err
+				}
+				m.Entries[k1] = e1
+			}
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !hasEntries {
+		return d.Missing("entries")
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (m Folder) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(nil)
+}
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeJSON. As
+// json.Unmarshaler asks, null leaves m as it is.
+func (m *Folder) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var d wire.Decoder
+	d.Reset(data, "")
+	if err := m.DecodeJSON(&d); err != nil {
+		return err
+	}
+	return d.End()
+}
+
+// A file of size bytes, or a folder when sub has entries.
+type Entry struct {
+	Size int64  `json:"size"`
+	Sub  Folder `json:"sub"`
+}
+
+// AppendJSON appends m as a JSON object to dst. Absent optional fields are
+// left out. It fails for a float that is NaN or infinite and for an enum
+// value that is not valid.
+func (m *Entry) AppendJSON(dst []byte) ([]byte, error) {
+	return m.appendJSON(dst, 0)
+}
+
+// appendJSON is AppendJSON for m nested depth levels deep in values of its
+// own recursion; it fails past wire.MaxDepth levels, which no decoder reads.
+func (m *Entry) appendJSON(dst []byte, depth int) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"size":`...)
+	dst = wire.AppendInt64(dst, m.Size)
+	dst = append(dst, `,"sub":`...)
+	if depth == wire.MaxDepth {
+		return dst, fmt.Errorf("sub: nested more than %d levels deep (a cycle?)", wire.MaxDepth)
+	}
+	if dst, err = m.Sub.appendJSON(dst, depth+1); err != nil {
+		return dst, fmt.Errorf("sub.%w", err)
+	}
+	return append(dst, '}'), nil
+}
+
+// DecodeJSON reads m from a JSON object, replacing all of m. Required fields
+// must be present and not null; unknown keys are skipped.
+func (m *Entry) DecodeJSON(d *wire.Decoder) error {
+	*m = Entry{}
+	var hasSize, hasSub bool
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "size":
+			if hasSize {
+				return d.Errorf("duplicate field")
+			}
+			hasSize = true
+			m.Size, err = d.Int64()
+		case "sub":
+			if hasSub {
+				return d.Errorf("duplicate field")
+			}
+			hasSub = true
+			err = m.Sub.DecodeJSON(d)
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !hasSize {
+		return d.Missing("size")
+	}
+	if !hasSub {
+		return d.Missing("sub")
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (m Entry) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(nil)
+}
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeJSON. As
+// json.Unmarshaler asks, null leaves m as it is.
+func (m *Entry) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var d wire.Decoder
+	d.Reset(data, "")
+	if err := m.DecodeJSON(&d); err != nil {
+		return err
+	}
+	return d.End()
+}
+
 // LoginArgs are the arguments of command login.
 type LoginArgs struct {
 	Name string `json:"name"`
@@ -1949,6 +2295,150 @@ func (m *LegacyResult) UnmarshalJSON(data []byte) error {
 	return d.End()
 }
 
+// TreeArgs are the arguments of command tree.
+type TreeArgs struct {
+	Root Folder `json:"root"`
+}
+
+// AppendJSON appends m as a JSON object to dst. Absent optional fields are
+// left out. It fails for a float that is NaN or infinite and for an enum
+// value that is not valid.
+func (m *TreeArgs) AppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"root":`...)
+	if dst, err = m.Root.AppendJSON(dst); err != nil {
+		return dst, fmt.Errorf("root.%w", err)
+	}
+	return append(dst, '}'), nil
+}
+
+// DecodeJSON reads m from a JSON object, replacing all of m. Required fields
+// must be present and not null; unknown keys are skipped.
+func (m *TreeArgs) DecodeJSON(d *wire.Decoder) error {
+	*m = TreeArgs{}
+	var hasRoot bool
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "root":
+			if hasRoot {
+				return d.Errorf("duplicate field")
+			}
+			hasRoot = true
+			err = m.Root.DecodeJSON(d)
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !hasRoot {
+		return d.Missing("root")
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (m TreeArgs) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(nil)
+}
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeJSON. As
+// json.Unmarshaler asks, null leaves m as it is.
+func (m *TreeArgs) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var d wire.Decoder
+	d.Reset(data, "")
+	if err := m.DecodeJSON(&d); err != nil {
+		return err
+	}
+	return d.End()
+}
+
+// TreeResult is the result of command tree.
+type TreeResult struct {
+	Root Folder `json:"root"`
+}
+
+// AppendJSON appends m as a JSON object to dst. Absent optional fields are
+// left out. It fails for a float that is NaN or infinite and for an enum
+// value that is not valid.
+func (m *TreeResult) AppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"root":`...)
+	if dst, err = m.Root.AppendJSON(dst); err != nil {
+		return dst, fmt.Errorf("root.%w", err)
+	}
+	return append(dst, '}'), nil
+}
+
+// DecodeJSON reads m from a JSON object, replacing all of m. Required fields
+// must be present and not null; unknown keys are skipped.
+func (m *TreeResult) DecodeJSON(d *wire.Decoder) error {
+	*m = TreeResult{}
+	var hasRoot bool
+	if err := d.BeginObject(); err != nil {
+		return err
+	}
+	for {
+		key, more, err := d.NextMember()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		switch string(key) {
+		case "root":
+			if hasRoot {
+				return d.Errorf("duplicate field")
+			}
+			hasRoot = true
+			err = m.Root.DecodeJSON(d)
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !hasRoot {
+		return d.Missing("root")
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (m TreeResult) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(nil)
+}
+
+// UnmarshalJSON implements json.Unmarshaler with DecodeJSON. As
+// json.Unmarshaler asks, null leaves m as it is.
+func (m *TreeResult) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var d wire.Decoder
+	d.Reset(data, "")
+	if err := m.DecodeJSON(&d); err != nil {
+		return err
+	}
+	return d.End()
+}
+
 // A tick.
 type TickedEvent struct {
 	N  int64     `json:"n"`
@@ -2280,6 +2770,8 @@ type Handler interface {
 	// Deprecated: use echoScalars
 	Legacy(ctx context.Context, s *runtime.Session, args *LegacyArgs) (*LegacyResult, error)
 	Nothing(ctx context.Context, s *runtime.Session) error
+	Thread(ctx context.Context, s *runtime.Session, args *Comment) (*Comment, error)
+	Tree(ctx context.Context, s *runtime.Session, args *TreeArgs) (*TreeResult, error)
 	// GuardLoggedIn decides guard loggedIn: false refuses the call with
 	// *NotLoggedInError.
 	GuardLoggedIn(ctx context.Context, s *runtime.Session) bool
@@ -2344,6 +2836,16 @@ func (UnimplementedHandler) Legacy(context.Context, *runtime.Session, *LegacyArg
 // Nothing answers "unimplemented".
 func (UnimplementedHandler) Nothing(context.Context, *runtime.Session) error {
 	return &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command nothing is not implemented"}
+}
+
+// Thread answers "unimplemented".
+func (UnimplementedHandler) Thread(context.Context, *runtime.Session, *Comment) (*Comment, error) {
+	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command thread is not implemented"}
+}
+
+// Tree answers "unimplemented".
+func (UnimplementedHandler) Tree(context.Context, *runtime.Session, *TreeArgs) (*TreeResult, error) {
+	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command tree is not implemented"}
 }
 
 // GuardLoggedIn refuses.
@@ -2547,6 +3049,48 @@ func Register(r *runtime.Router, h Handler) {
 			return dst, duplexCheckError("nothing", err)
 		}
 		return append(dst, "{}"...), nil
+	})
+	r.Handle("thread", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		var (
+			d    wire.Decoder
+			args Comment
+		)
+		d.Reset(call.Args, "args")
+		if err := args.DecodeJSON(&d); err != nil {
+			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
+		}
+		res, err := h.Thread(ctx, call.Session, &args)
+		if err != nil {
+			return dst, duplexCheckError("thread", err)
+		}
+		if res == nil {
+			return dst, errors.New("command thread: the handler returned neither a result nor an error")
+		}
+		if dst, err = res.AppendJSON(dst); err != nil {
+			return dst, fmt.Errorf("encode thread result: %w", err)
+		}
+		return dst, nil
+	})
+	r.Handle("tree", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		var (
+			d    wire.Decoder
+			args TreeArgs
+		)
+		d.Reset(call.Args, "args")
+		if err := args.DecodeJSON(&d); err != nil {
+			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
+		}
+		res, err := h.Tree(ctx, call.Session, &args)
+		if err != nil {
+			return dst, duplexCheckError("tree", err)
+		}
+		if res == nil {
+			return dst, errors.New("command tree: the handler returned neither a result nor an error")
+		}
+		if dst, err = res.AppendJSON(dst); err != nil {
+			return dst, fmt.Errorf("encode tree result: %w", err)
+		}
+		return dst, nil
 	})
 }
 
