@@ -14,8 +14,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
 	goruntime "runtime"
 	"sync"
@@ -162,31 +160,11 @@ func (benchEcho) Say(_ context.Context, _ *Session, args *benchSayArgs) (*benchS
 
 var benchHandler benchSayHandler = benchEcho{}
 
-// benchSay is a MethodFunc shaped like generated code (see
-// gen/golang/testdata/chat/want/chat_duplex.go, Register): decode the
-// arguments with wire.Decoder into a struct, call the handler through its
-// interface, append the result object to dst.
-func benchSay(ctx context.Context, call *Call, dst []byte) ([]byte, error) {
-	var (
-		d    wire.Decoder
-		args benchSayArgs
-	)
-	d.Reset(call.Args, "args")
-	if err := args.DecodeJSON(&d); err != nil {
-		return dst, &Error{Code: CodeBadRequest, Message: err.Error()}
-	}
-	res, err := benchHandler.Say(ctx, call.Session, &args)
-	if err != nil {
-		return dst, err
-	}
-	if res == nil {
-		return dst, errors.New("command say: the handler returned neither a result nor an error")
-	}
-	if dst, err = res.AppendJSON(dst); err != nil {
-		return dst, fmt.Errorf("encode say result: %w", err)
-	}
-	return dst, nil
-}
+// benchSay is the MethodFunc generated code registers for "say" (see
+// gen/golang/testdata/chat/want/chat_duplex.go, Register): the typed
+// adapter over the handler's method, which decodes the arguments with
+// wire.Decoder into a struct, calls the handler and appends its result.
+var benchSay = Method(benchHandler.Say, Command{})
 
 // AppendJSON is benchSayArgs.AppendJSON as generated code has it.
 func (m *benchSayArgs) AppendJSON(dst []byte) ([]byte, error) {
