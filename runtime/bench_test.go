@@ -14,6 +14,8 @@ package runtime
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	goruntime "runtime"
 	"sync"
@@ -146,26 +148,36 @@ func BenchmarkHandshake(b *testing.B) {
 // the RPC benchmarks.
 type benchSayArgs struct{ Text string }
 
-// benchSay is a MethodFunc shaped like generated code (see
-// gen/golang/testdata/chat/want/chat_duplex.go, Register): decode the
-// arguments with wire.Decoder into a struct, run the "handler", append the
-// result object to dst.
-func benchSay(ctx context.Context, call *Call, dst []byte) ([]byte, error) {
-	var (
-		d    wire.Decoder
-		args benchSayArgs
-	)
-	d.Reset(call.Args, "args")
-	if err := benchSayDecode(&d, &args); err != nil {
-		return dst, &Error{Code: CodeBadRequest, Message: err.Error()}
-	}
+// benchSayHandler is the Handler interface generated code would have for
+// "say"; benchEcho implements it, answering the arguments as the result.
+type benchSayHandler interface {
+	Say(ctx context.Context, s *Session, args *benchSayArgs) (*benchSayArgs, error)
+}
+
+type benchEcho struct{}
+
+func (benchEcho) Say(_ context.Context, _ *Session, args *benchSayArgs) (*benchSayArgs, error) {
+	return args, nil
+}
+
+var benchHandler benchSayHandler = benchEcho{}
+
+// benchSay is the MethodFunc generated code registers for "say" (see
+// gen/golang/testdata/chat/want/chat_duplex.go, Register): the typed
+// adapter over the handler's method, which decodes the arguments with
+// wire.Decoder into a struct, calls the handler and appends its result.
+var benchSay = Method(benchHandler.Say, Command{})
+
+// AppendJSON is benchSayArgs.AppendJSON as generated code has it.
+func (m *benchSayArgs) AppendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, `{"text":`...)
-	dst = wire.AppendString(dst, args.Text)
+	dst = wire.AppendString(dst, m.Text)
 	return append(dst, '}'), nil
 }
 
-// benchSayDecode is benchSayArgs.DecodeJSON as generated code has it.
-func benchSayDecode(d *wire.Decoder, args *benchSayArgs) error {
+// DecodeJSON is benchSayArgs.DecodeJSON as generated code has it.
+func (m *benchSayArgs) DecodeJSON(d *wire.Decoder) error {
+	*m = benchSayArgs{}
 	hasText := false
 	if err := d.BeginObject(); err != nil {
 		return err
@@ -184,7 +196,7 @@ func benchSayDecode(d *wire.Decoder, args *benchSayArgs) error {
 				return d.Errorf("duplicate field")
 			}
 			hasText = true
-			args.Text, err = d.String()
+			m.Text, err = d.String()
 		default:
 			err = d.Skip()
 		}
@@ -245,6 +257,55 @@ func BenchmarkRPCCall(b *testing.B) {
 			}
 			m1 := benchMallocs()
 			b.ReportMetric(float64(m1-m0)/float64(ops), "server-allocs/op")
+		})
+	}
+}
+
+// benchSayClosure is the MethodFunc generated code had for "say" before
+// the adapters: a closure per command doing inline what Method does.
+func benchSayClosure(ctx context.Context, call *Call, dst []byte) ([]byte, error) {
+	var (
+		d    wire.Decoder
+		args benchSayArgs
+	)
+	d.Reset(call.Args, "args")
+	if err := args.DecodeJSON(&d); err != nil {
+		return dst, &Error{Code: CodeBadRequest, Message: err.Error()}
+	}
+	res, err := benchHandler.Say(ctx, call.Session, &args)
+	if err != nil {
+		return dst, err
+	}
+	if res == nil {
+		return dst, errors.New("command say: the handler returned neither a result nor an error")
+	}
+	if dst, err = res.AppendJSON(dst); err != nil {
+		return dst, fmt.Errorf("encode say result: %w", err)
+	}
+	return dst, nil
+}
+
+// BenchmarkMethod measures the method of one typed call alone, without a
+// connection, so that a loaded machine's scheduling does not drown it:
+// Method against the closure it replaced (impl=closure), on a Call that
+// carries its decoder as the Router's do. Compare the two with
+// benchstat -col /impl.
+func BenchmarkMethod(b *testing.B) {
+	var d wire.Decoder
+	call := &Call{Name: "say", Args: []byte(`{"text":"hello, world"}`), dec: &d}
+	for _, impl := range []struct {
+		name string
+		fn   MethodFunc
+	}{{"impl=closure", benchSayClosure}, {"impl=adapter", benchSay}} {
+		b.Run(impl.name, func(b *testing.B) {
+			b.ReportAllocs()
+			dst := make([]byte, 0, 64)
+			ctx := context.Background()
+			for b.Loop() {
+				if _, err := impl.fn(ctx, call, dst); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

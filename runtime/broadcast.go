@@ -26,6 +26,18 @@ func (s *Server) Broadcast(event string, data []byte) {
 	}
 }
 
+// BroadcastEvent encodes ev, the data of the event named event, and
+// broadcasts it to every session (Server.Broadcast). It fails only when ev
+// cannot be encoded. Generated BroadcastX functions call it.
+func BroadcastEvent(srv *Server, event string, ev JSONAppender) error {
+	data, err := encodeEvent(event, ev)
+	if err != nil {
+		return err
+	}
+	srv.Broadcast(event, data)
+	return nil
+}
+
 // audiences are the lists of sessions of a delivery, reused: a list of 10k
 // sessions is 80 KB that each broadcast would otherwise allocate.
 var audiences = sync.Pool{New: func() any { return new([]*Session) }}

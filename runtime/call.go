@@ -20,6 +20,17 @@ type Call struct {
 	Session *Session // the session at the time of the call
 	Name    string
 	Args    []byte // the raw JSON of "args"; "{}" when absent
+
+	dec *wire.Decoder // the call's own, pooled with it; nil in a Call made by hand
+}
+
+// decoder returns the decoder the adapters of method.go read the
+// arguments with: the call's own, or a new one for a Call made by hand.
+func (c *Call) decoder() *wire.Decoder {
+	if c.dec != nil {
+		return c.dec
+	}
+	return new(wire.Decoder)
 }
 
 // callContext is the context a method runs with. A cancel envelope, the
@@ -178,7 +189,8 @@ func CloseAfterReply(ctx context.Context, code uint16, reason string) bool {
 }
 
 // MethodFunc runs one call: it decodes Args, runs the handler and appends
-// the JSON of its result to dst. Generated code supplies these.
+// the JSON of its result to dst. Generated code makes them with Method and
+// its variants (method.go) from the methods of its Handler.
 //
 // ctx and call are valid only until the method returns: the runtime
 // reuses them for later calls. ctx is canceled when the client cancels
@@ -208,14 +220,15 @@ func (t *calls) find(id int64) int {
 }
 
 // callState is one call in flight, in one pooled allocation: its context,
-// the Call the method sees, a copy of its arguments and the buffer of its
-// reply. It is taken from callStates when the call is accepted and put
-// back after the reply is queued.
+// the Call the method sees, a copy of its arguments, the decoder of typed
+// methods and the buffer of its reply. It is taken from callStates when
+// the call is accepted and put back after the reply is queued.
 type callState struct {
 	ctx   callContext
 	call  Call
-	args  []byte // backing array of call.Args
-	out   []byte // the reply: {"id":N,"result": ... }
+	args  []byte       // backing array of call.Args
+	dec   wire.Decoder // call.dec: what Method decodes the arguments with
+	out   []byte       // the reply: {"id":N,"result": ... }
 	id    int64
 	fn    MethodFunc
 	table *calls
@@ -300,6 +313,7 @@ func (cs *callState) recycle() {
 		return // left to the garbage collector
 	}
 	cs.call = Call{}
+	cs.dec = wire.Decoder{} // its scratch buffer may hold a large string
 	cs.fn, cs.table, cs.id = nil, nil, 0
 	cs.args = cs.args[:0]
 	if cap(cs.args) > maxKeptReply {

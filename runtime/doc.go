@@ -29,7 +29,8 @@
 // # RPC
 //
 // A Router decodes call envelopes, runs the registered MethodFunc (which
-// generated code supplies) with a context that a cancel envelope or the
+// generated code makes with Method, the typed adapter over a handler
+// method) with a context that a cancel envelope or the
 // connection's end cancels, and answers with the result or a typed error
 // (WireError). Session.Push and Server.Broadcast send events, numbered per
 // session and kept for a client that resumes.

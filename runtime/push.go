@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"fmt"
+
 	"github.com/duplexrpc/duplex/runtime/wire"
 )
 
@@ -25,6 +27,43 @@ func (s *Session) Push(event string, data []byte) error {
 		return ErrClosed
 	}
 	return s.srv.publish(s.srv.ctx, s.own, event, data)
+}
+
+// PushEvent encodes ev, the data of the event named event, and pushes it
+// to s (Session.Push). Generated PushX functions call it.
+func PushEvent(s *Session, event string, ev JSONAppender) error {
+	data, err := encodeEvent(event, ev)
+	if err != nil {
+		return err
+	}
+	return s.Push(event, data)
+}
+
+// PushEventTo encodes ev once and pushes it to each of sessions
+// (Session.Push). It tries every session and returns the first error.
+// Generated PushXTo functions call it.
+func PushEventTo(sessions []*Session, event string, ev JSONAppender) error {
+	data, err := encodeEvent(event, ev)
+	if err != nil {
+		return err
+	}
+	var first error
+	for _, s := range sessions {
+		if err := s.Push(event, data); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// encodeEvent returns the JSON of ev, an error naming the event when it
+// has none.
+func encodeEvent(event string, ev JSONAppender) ([]byte, error) {
+	data, err := ev.AppendJSON(nil)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s event: %w", event, err)
+	}
+	return data, nil
 }
 
 // eventBody is an event's encoding without its sequence number, made once

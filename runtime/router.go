@@ -159,7 +159,7 @@ func (r *Router) serveCall(c *Conn, st *connState, e *envelope) {
 	} else {
 		cs.args = append(cs.args[:0], "{}"...)
 	}
-	cs.call = Call{Conn: c, Session: st.session.Load(), Name: m.name, Args: cs.args}
+	cs.call = Call{Conn: c, Session: st.session.Load(), Name: m.name, Args: cs.args, dec: &cs.dec}
 	table := st.callTable()
 	cs.table = table
 	table.mu.Lock()

@@ -728,7 +728,7 @@ var structMethods = map[string]bool{"AppendJSON": true, "DecodeJSON": true, "Mar
 // may take them, nor a name that differs from one only in case.
 var fixedGoNames = []string{
 	"Handler", "UnimplementedHandler", "Client", "Register", "Guards",
-	"duplexSortedKeys", "duplexCheckError", "duplexUndeclaredError",
+	"duplexSortedKeys",
 }
 
 // goClaim is a package-level Go name and the declaration it comes from.

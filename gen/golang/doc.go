@@ -10,9 +10,20 @@
 //   - a typed error per schema error (NameTakenError), which implements
 //     runtime.WireError with the error's snake_case code;
 //   - the Handler interface (a method per command and per guard),
-//     UnimplementedHandler to embed, and Register, which adds one
-//     runtime.MethodFunc per command to a runtime.Router;
-//   - PushX, PushXTo and BroadcastX per event.
+//     UnimplementedHandler to embed, and Register, which adds each command
+//     to a runtime.Router through a typed adapter of the runtime;
+//   - PushX, PushXTo and BroadcastX per event, one line each over
+//     runtime.PushEvent, PushEventTo and BroadcastEvent.
+//
+// The file holds only what depends on the schema. What is the same for
+// every command is in the runtime (runtime/method.go): runtime.Method and
+// its variants MethodNoResult, MethodNoArgs and MethodNoArgsNoResult,
+// picked by the shape of the handler method, decode the arguments, run the
+// guards, check the handler's error and encode its result; Register only
+// names per command the handler method, the codes it declares
+// (runtime.Command.Errors) and its guards (runtime.Command.Guards, a
+// closure per guard over the Handler's Guard method and the guard's
+// error).
 //
 // # Go types
 //
@@ -46,8 +57,7 @@
 // implements runtime.WireError with one of the codes the command declares,
 // one of its guards' codes, or one of the runtime's own codes (bad_request,
 // unimplemented, internal, canceled, overloaded). Any other wire error code
-// is a bug in the handler: the generated dispatch hides it behind
-// "internal", like an error without a code, and the runtime reports it to
-// Hooks.OnError. A guard that refuses is answered with its error and the
+// is a bug in the handler: runtime.Method hides it behind "internal", like
+// an error without a code, and the runtime reports it to Hooks.OnError. A guard that refuses is answered with its error and the
 // message "refused by guard <name>".
 package golang

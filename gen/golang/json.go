@@ -272,15 +272,13 @@ func (g *generator) generateDecodeJSON(name string, fields []*schema.Field) erro
 	g.P("switch string(key) {")
 	for i, f := range fields {
 		g.P("case ", strconv.Quote(f.Name), ":")
-		g.P("if ", seen[i], " {")
-		g.P("return d.Errorf(\"duplicate field\")")
-		g.P("}")
-		g.P(seen[i], " = true")
+		g.P("if err = d.Once(&", seen[i], "); err == nil {")
 		target := "m." + fieldName(f)
 		if !f.Optional {
 			if err := g.decodeValue(f.Type, target, 1); err != nil {
 				return fmt.Errorf("field %s: %w", f.Name, err)
 			}
+			g.P("}")
 			continue
 		}
 		g.P("if !d.Null() {")
@@ -297,6 +295,7 @@ func (g *generator) generateDecodeJSON(name string, fields []*schema.Field) erro
 		if err := g.decodeValue(f.Type, target, 1); err != nil {
 			return fmt.Errorf("field %s: %w", f.Name, err)
 		}
+		g.P("}")
 		g.P("}")
 	}
 	g.P("default:")

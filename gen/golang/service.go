@@ -140,15 +140,34 @@ func (g *generator) generateUnimplementedHandler() {
 	}
 }
 
-// generateRegister prints Register: one runtime.MethodFunc per command.
+// generateRegister prints Register: one runtime adapter per command
+// (runtime.Method and its variants, runtime/method.go), which does what is
+// the same for every command; a closure per guard that a command uses.
 func (g *generator) generateRegister() {
 	runtime := g.use(runtimePkg)
 	g.P("// Register registers the commands of ", g.file.Base(), " with r, served by h.")
 	g.P("// Each call decodes its arguments (invalid ones are answered with")
 	g.P("// \"bad_request\" naming the field), runs the command's guards in order (a")
 	g.P("// refusal is answered with the guard's error), calls h and encodes the")
-	g.P("// result.")
+	g.P("// result (runtime.Method).")
 	g.P("func Register(r *", runtime, ".Router, h Handler) {")
+	used := make(map[*schema.Guard]bool)
+	for _, c := range g.file.Commands {
+		for _, gd := range c.Guards {
+			used[gd] = true
+		}
+	}
+	for _, gd := range g.file.Guards {
+		if !used[gd] {
+			continue // an unused local would not compile
+		}
+		g.P(guardVar(gd), " := func(ctx ", g.use("context"), ".Context, s *", runtime, ".Session) error {")
+		g.P("if !h.", guardMethod(gd), "(ctx, s) {")
+		g.P("return &", errorName(gd.Error), "{Message: ", strconv.Quote("refused by guard "+gd.Name), "}")
+		g.P("}")
+		g.P("return nil")
+		g.P("}")
+	}
 	for _, c := range g.file.Commands {
 		g.generateMethod(c)
 	}
@@ -156,152 +175,83 @@ func (g *generator) generateRegister() {
 	g.P()
 }
 
-// generateMethod prints the registration of one command.
+// guardVar is the local variable of Register holding a guard's closure;
+// its prefix keeps it apart from the imports' names.
+func guardVar(gd *schema.Guard) string { return "guard" + goName(gd.Name) }
+
+// generateMethod prints the registration of one command: the adapter that
+// fits its handler's shape, the codes it declares and its guards.
 func (g *generator) generateMethod(c *schema.Command) {
-	runtime, ctx := g.use(runtimePkg), g.use("context")
-	g.P("r.Handle(", strconv.Quote(c.Name), ", func(ctx ", ctx, ".Context, call *", runtime, ".Call, dst []byte) ([]byte, error) {")
-	call := "h." + methodName(c) + "(ctx, call.Session"
-	if a := argsType(c); a != "" {
-		g.P("var (")
-		g.P("d ", g.use(wirePkg), ".Decoder")
-		g.P("args ", a)
-		g.P(")")
-		g.P("d.Reset(call.Args, \"args\")")
-		g.P("if err := args.DecodeJSON(&d); err != nil {")
-		g.P("return dst, &", runtime, ".Error{Code: ", runtime, ".CodeBadRequest, Message: err.Error()}")
-		g.P("}")
-		call += ", &args"
+	runtime := g.use(runtimePkg)
+	adapter := "Method"
+	switch {
+	case argsType(c) == "" && resultType(c) == "":
+		adapter = "MethodNoArgsNoResult"
+	case argsType(c) == "":
+		adapter = "MethodNoArgs"
+	case resultType(c) == "":
+		adapter = "MethodNoResult"
 	}
-	call += ")"
-	for _, gd := range c.Guards {
-		g.P("if !h.", guardMethod(gd), "(ctx, call.Session) {")
-		g.P("return dst, &", errorName(gd.Error), "{Message: ", strconv.Quote("refused by guard "+gd.Name), "}")
-		g.P("}")
-	}
-	var codes []string
+	var codes, guards []string
 	for _, e := range c.Errors {
 		codes = append(codes, strconv.Quote(e.Code))
 	}
 	for _, gd := range c.Guards {
 		codes = append(codes, strconv.Quote(gd.Error.Code))
+		guards = append(guards, guardVar(gd))
 	}
 	codes = dedupe(codes)
-	check := "duplexCheckError(" + strconv.Quote(c.Name) + ", err"
-	for _, code := range codes {
-		check += ", " + code
-	}
-	check += ")"
-	if resultType(c) == "" {
-		g.P("if err := ", call, "; err != nil {")
-		g.P("return dst, ", check)
-		g.P("}")
-		g.P("return append(dst, \"{}\"...), nil")
-		g.P("})")
+	head := "r.Handle(" + strconv.Quote(c.Name) + ", " + runtime + "." + adapter + "(h." + methodName(c) + ", " + runtime + ".Command{"
+	if len(codes) == 0 && len(guards) == 0 {
+		g.P(head, "}))")
 		return
 	}
-	fmtPkg := g.use("fmt")
-	g.P("res, err := ", call)
-	g.P("if err != nil {")
-	g.P("return dst, ", check)
-	g.P("}")
-	g.P("if res == nil {")
-	g.P("return dst, ", g.use("errors"), ".New(", strconv.Quote("command "+c.Name+": the handler returned neither a result nor an error"), ")")
-	g.P("}")
-	g.P("if dst, err = res.AppendJSON(dst); err != nil {")
-	g.P("return dst, ", fmtPkg, ".Errorf(", strconv.Quote("encode "+c.Name+" result: %w"), ", err)")
-	g.P("}")
-	g.P("return dst, nil")
-	g.P("})")
+	g.P(head)
+	if len(codes) > 0 {
+		g.P("Errors: []string{", strings.Join(codes, ", "), "},")
+	}
+	if len(guards) > 0 {
+		g.P("Guards: []", runtime, ".Guard{", strings.Join(guards, ", "), "},")
+	}
+	g.P("}))")
 }
 
-// generatePushers prints PushX, PushXTo and BroadcastX for an event.
+// generatePushers prints PushX, PushXTo and BroadcastX for an event: typed
+// front ends of runtime.PushEvent, PushEventTo and BroadcastEvent.
 func (g *generator) generatePushers(e *schema.Event) {
 	name, typ := goName(e.Name), eventName(e)
-	runtime, fmtPkg := g.use(runtimePkg), g.use("fmt")
+	runtime := g.use(runtimePkg)
 	wireName := strconv.Quote(e.Name)
-	encode := func() {
-		g.P("data, err := ev.AppendJSON(nil)")
-		g.P("if err != nil {")
-		g.P("return ", fmtPkg, ".Errorf(", strconv.Quote("encode "+e.Name+" event: %w"), ", err)")
-		g.P("}")
-	}
 	g.doc(fmt.Sprintf("Push%s sends the event %s to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.", name, e.Name), "", e.Deprecation)
 	g.P("func Push", name, "(s *", runtime, ".Session, ev *", typ, ") error {")
-	encode()
-	g.P("return s.Push(", wireName, ", data)")
+	g.P("return ", runtime, ".PushEvent(s, ", wireName, ", ev)")
 	g.P("}")
 	g.P()
 	g.doc(fmt.Sprintf("Push%sTo sends the event %s to each of sessions, encoding it once. It tries every session and returns the first error.", name, e.Name), "", e.Deprecation)
 	g.P("func Push", name, "To(sessions []*", runtime, ".Session, ev *", typ, ") error {")
-	encode()
-	g.P("var first error")
-	g.P("for _, s := range sessions {")
-	g.P("if err := s.Push(", wireName, ", data); err != nil && first == nil {")
-	g.P("first = err")
-	g.P("}")
-	g.P("}")
-	g.P("return first")
+	g.P("return ", runtime, ".PushEventTo(sessions, ", wireName, ", ev)")
 	g.P("}")
 	g.P()
 	g.doc(fmt.Sprintf("Broadcast%s sends the event %s to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.", name, e.Name), "", e.Deprecation)
 	g.P("func Broadcast", name, "(srv *", runtime, ".Server, ev *", typ, ") error {")
-	encode()
-	g.P("srv.Broadcast(", wireName, ", data)")
-	g.P("return nil")
+	g.P("return ", runtime, ".BroadcastEvent(srv, ", wireName, ", ev)")
 	g.P("}")
 	g.P()
 }
 
-// generateHelpers prints the unexported helpers of encoding and dispatch.
+// generateHelpers prints the unexported helpers of encoding.
 func (g *generator) generateHelpers() {
-	if g.sortedKeys {
-		g.P("// duplexSortedKeys returns the keys of m in order, in buf when they fit,")
-		g.P("// so that maps encode the same every time.")
-		g.P("func duplexSortedKeys[V any](buf []string, m map[string]V) []string {")
-		g.P("for k := range m {")
-		g.P("buf = append(buf, k)")
-		g.P("}")
-		g.P(g.use("slices"), ".Sort(buf)")
-		g.P("return buf")
-		g.P("}")
-		g.P()
-	}
-	if len(g.file.Commands) == 0 {
+	if !g.sortedKeys {
 		return
 	}
-	runtime, errorsPkg, fmtPkg := g.use(runtimePkg), g.use("errors"), g.use("fmt")
-	g.P("// duplexCheckError returns err when the client may see it: an error without")
-	g.P("// a wire code (the runtime answers \"internal\" and reports it), one of the")
-	g.P("// runtime's own codes, or one of the codes the command declares. Any other")
-	g.P("// wire error becomes a *duplexUndeclaredError, which the runtime answers as")
-	g.P("// \"internal\" and reports.")
-	g.P("func duplexCheckError(command string, err error, declared ...string) error {")
-	g.P("var we ", runtime, ".WireError")
-	g.P("if !", errorsPkg, ".As(err, &we) {")
-	g.P("return err")
+	g.P("// duplexSortedKeys returns the keys of m in order, in buf when they fit,")
+	g.P("// so that maps encode the same every time.")
+	g.P("func duplexSortedKeys[V any](buf []string, m map[string]V) []string {")
+	g.P("for k := range m {")
+	g.P("buf = append(buf, k)")
 	g.P("}")
-	g.P("code, _ := we.WireError()")
-	g.P("switch code {")
-	g.P("case ", runtime, ".CodeBadRequest, ", runtime, ".CodeUnimplemented, ", runtime, ".CodeInternal, ", runtime, ".CodeCanceled, ", runtime, ".CodeOverloaded:")
-	g.P("return err")
-	g.P("}")
-	g.P("for _, c := range declared {")
-	g.P("if code == c {")
-	g.P("return err")
-	g.P("}")
-	g.P("}")
-	g.P("return &duplexUndeclaredError{command: command, code: code, err: err}")
-	g.P("}")
-	g.P()
-	g.P("// duplexUndeclaredError is a wire error that its command does not declare.")
-	g.P("// It does not unwrap, so that the runtime answers it as \"internal\".")
-	g.P("type duplexUndeclaredError struct {")
-	g.P("command, code string")
-	g.P("err error")
-	g.P("}")
-	g.P()
-	g.P("func (e *duplexUndeclaredError) Error() string {")
-	g.P("return ", fmtPkg, ".Sprintf(", strconv.Quote("command %s returned the error code %q, which it does not declare: %v"), ", e.command, e.code, e.err)")
+	g.P(g.use("slices"), ".Sort(buf)")
+	g.P("return buf")
 	g.P("}")
 	g.P()
 }

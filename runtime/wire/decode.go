@@ -118,6 +118,23 @@ func (d *Decoder) Missing(field string) error {
 	return &Error{Path: p + field, Msg: "required field missing"}
 }
 
+// Once records that the member of a known key was met in the object being
+// read: seen is the flag of that key, one per key and object. A key met
+// before is an error (generated decoders accept each known key once,
+// whatever the order), checked before the value is read:
+//
+//	case "name":
+//		if err = d.Once(&hasName); err == nil {
+//			m.Name, err = d.String()
+//		}
+func (d *Decoder) Once(seen *bool) error {
+	if *seen {
+		return d.Errorf("duplicate field")
+	}
+	*seen = true
+	return nil
+}
+
 // frame returns the frame of nesting level i (0 is the outermost).
 func (d *Decoder) frame(i int) *frame {
 	if i < inlineFrames {

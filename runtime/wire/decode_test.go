@@ -356,6 +356,45 @@ func TestObjectDoesNotRejectDuplicateKeys(t *testing.T) {
 	}
 }
 
+// TestOnce reads an object the way generated decoders do: a known key the
+// second time is an error at its path, before its value is read; other
+// keys and the first of each known key are not.
+func TestOnce(t *testing.T) {
+	d := newDecoder(`{"a": 1, "b": 2, "\u0061": true}`, "args")
+	if err := d.BeginObject(); err != nil {
+		t.Fatal(err)
+	}
+	var hasA bool
+	var err error
+	for {
+		key, more, nerr := d.NextMember()
+		if nerr != nil || !more {
+			err = nerr
+			break
+		}
+		switch string(key) {
+		case "a":
+			if err = d.Once(&hasA); err == nil {
+				_, err = d.Int()
+			}
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err == nil || err.Error() != "args.a: duplicate field" {
+		t.Fatalf("err = %v, want args.a: duplicate field", err)
+	}
+	if !hasA {
+		t.Error("the first a was not recorded")
+	}
+	if k := d.Peek(); k != wire.Bool {
+		t.Errorf("after the duplicate the decoder is at %v, want the duplicate's value (bool) unread", k)
+	}
+}
+
 func TestPeek(t *testing.T) {
 	tests := []struct {
 		in   string

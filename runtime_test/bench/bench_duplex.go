@@ -9,8 +9,6 @@ package bench
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/duplexrpc/duplex/runtime"
 	"github.com/duplexrpc/duplex/runtime/wire"
@@ -51,11 +49,9 @@ func (m *EchoArgs) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "text":
-			if hasText {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasText); err == nil {
+				m.Text, err = d.String()
 			}
-			hasText = true
-			m.Text, err = d.String()
 		default:
 			err = d.Skip()
 		}
@@ -120,11 +116,9 @@ func (m *EchoResult) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "text":
-			if hasText {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasText); err == nil {
+				m.Text, err = d.String()
 			}
-			hasText = true
-			m.Text, err = d.String()
 		default:
 			err = d.Skip()
 		}
@@ -193,17 +187,13 @@ func (m *TickEvent) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "round":
-			if hasRound {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasRound); err == nil {
+				m.Round, err = d.Int32()
 			}
-			hasRound = true
-			m.Round, err = d.Int32()
 		case "sent":
-			if hasSent {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasSent); err == nil {
+				m.Sent, err = d.Int64()
 			}
-			hasSent = true
-			m.Sent, err = d.Int64()
 		default:
 			err = d.Skip()
 		}
@@ -241,36 +231,17 @@ func (m *TickEvent) UnmarshalJSON(data []byte) error {
 
 // PushTick sends the event tick to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 func PushTick(s *runtime.Session, ev *TickEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode tick event: %w", err)
-	}
-	return s.Push("tick", data)
+	return runtime.PushEvent(s, "tick", ev)
 }
 
 // PushTickTo sends the event tick to each of sessions, encoding it once. It tries every session and returns the first error.
 func PushTickTo(sessions []*runtime.Session, ev *TickEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode tick event: %w", err)
-	}
-	var first error
-	for _, s := range sessions {
-		if err := s.Push("tick", data); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return runtime.PushEventTo(sessions, "tick", ev)
 }
 
 // BroadcastTick sends the event tick to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 func BroadcastTick(srv *runtime.Server, ev *TickEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode tick event: %w", err)
-	}
-	srv.Broadcast("tick", data)
-	return nil
+	return runtime.BroadcastEvent(srv, "tick", ev)
 }
 
 // Handler implements the commands and guards of bench.duplex. Its methods
@@ -303,61 +274,7 @@ func (UnimplementedHandler) Echo(context.Context, *runtime.Session, *EchoArgs) (
 // Each call decodes its arguments (invalid ones are answered with
 // "bad_request" naming the field), runs the command's guards in order (a
 // refusal is answered with the guard's error), calls h and encodes the
-// result.
+// result (runtime.Method).
 func Register(r *runtime.Router, h Handler) {
-	r.Handle("echo", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args EchoArgs
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.Echo(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("echo", err)
-		}
-		if res == nil {
-			return dst, errors.New("command echo: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode echo result: %w", err)
-		}
-		return dst, nil
-	})
-}
-
-// duplexCheckError returns err when the client may see it: an error without
-// a wire code (the runtime answers "internal" and reports it), one of the
-// runtime's own codes, or one of the codes the command declares. Any other
-// wire error becomes a *duplexUndeclaredError, which the runtime answers as
-// "internal" and reports.
-func duplexCheckError(command string, err error, declared ...string) error {
-	var we runtime.WireError
-	if !errors.As(err, &we) {
-		return err
-	}
-	code, _ := we.WireError()
-	switch code {
-	case runtime.CodeBadRequest, runtime.CodeUnimplemented, runtime.CodeInternal, runtime.CodeCanceled, runtime.CodeOverloaded:
-		return err
-	}
-	for _, c := range declared {
-		if code == c {
-			return err
-		}
-	}
-	return &duplexUndeclaredError{command: command, code: code, err: err}
-}
-
-// duplexUndeclaredError is a wire error that its command does not declare.
-// It does not unwrap, so that the runtime answers it as "internal".
-type duplexUndeclaredError struct {
-	command, code string
-	err           error
-}
-
-func (e *duplexUndeclaredError) Error() string {
-	return fmt.Sprintf("command %s returned the error code %q, which it does not declare: %v", e.command, e.code, e.err)
+	r.Handle("echo", runtime.Method(h.Echo, runtime.Command{}))
 }

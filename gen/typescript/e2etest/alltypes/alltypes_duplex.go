@@ -7,7 +7,6 @@ package alltypes
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -159,26 +158,20 @@ func (m *Inner) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "i64":
-			if hasI64 {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasI64); err == nil {
+				m.I64, err = d.Int64()
 			}
-			hasI64 = true
-			m.I64, err = d.Int64()
 		case "when":
-			if hasWhen {
-				return d.Errorf("duplicate field")
-			}
-			hasWhen = true
-			if !d.Null() {
-				m.When = new(time.Time)
-				*m.When, err = d.Time()
+			if err = d.Once(&hasWhen); err == nil {
+				if !d.Null() {
+					m.When = new(time.Time)
+					*m.When, err = d.Time()
+				}
 			}
 		case "blob":
-			if hasBlob {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasBlob); err == nil {
+				m.Blob, err = d.Bytes()
 			}
-			hasBlob = true
-			m.Blob, err = d.Bytes()
 		default:
 			err = d.Skip()
 		}
@@ -288,77 +281,53 @@ func (m *Scalars) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "b":
-			if hasB {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasB); err == nil {
+				m.B, err = d.Bool()
 			}
-			hasB = true
-			m.B, err = d.Bool()
 		case "i32":
-			if hasI32 {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasI32); err == nil {
+				m.I32, err = d.Int32()
 			}
-			hasI32 = true
-			m.I32, err = d.Int32()
 		case "i64":
-			if hasI64 {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasI64); err == nil {
+				m.I64, err = d.Int64()
 			}
-			hasI64 = true
-			m.I64, err = d.Int64()
 		case "u32":
-			if hasU32 {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasU32); err == nil {
+				m.U32, err = d.Uint32()
 			}
-			hasU32 = true
-			m.U32, err = d.Uint32()
 		case "u64":
-			if hasU64 {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasU64); err == nil {
+				m.U64, err = d.Uint64()
 			}
-			hasU64 = true
-			m.U64, err = d.Uint64()
 		case "f64":
-			if hasF64 {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasF64); err == nil {
+				m.F64, err = d.Float64()
 			}
-			hasF64 = true
-			m.F64, err = d.Float64()
 		case "s":
-			if hasS {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasS); err == nil {
+				m.S, err = d.String()
 			}
-			hasS = true
-			m.S, err = d.String()
 		case "by":
-			if hasBy {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasBy); err == nil {
+				m.By, err = d.Bytes()
 			}
-			hasBy = true
-			m.By, err = d.Bytes()
 		case "ts":
-			if hasTs {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasTs); err == nil {
+				m.Ts, err = d.Time()
 			}
-			hasTs = true
-			m.Ts, err = d.Time()
 		case "id":
-			if hasID {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasID); err == nil {
+				m.ID, err = d.UUID()
 			}
-			hasID = true
-			m.ID, err = d.UUID()
 		case "color":
-			if hasColor {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasColor); err == nil {
+				err = m.Color.DecodeJSON(d)
 			}
-			hasColor = true
-			err = m.Color.DecodeJSON(d)
 		case "inner":
-			if hasInner {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasInner); err == nil {
+				err = m.Inner.DecodeJSON(d)
 			}
-			hasInner = true
-			err = m.Inner.DecodeJSON(d)
 		default:
 			err = d.Skip()
 		}
@@ -572,166 +541,138 @@ func (m *Optionals) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "b":
-			if hasB {
-				return d.Errorf("duplicate field")
-			}
-			hasB = true
-			if !d.Null() {
-				m.B = new(bool)
-				*m.B, err = d.Bool()
+			if err = d.Once(&hasB); err == nil {
+				if !d.Null() {
+					m.B = new(bool)
+					*m.B, err = d.Bool()
+				}
 			}
 		case "i32":
-			if hasI32 {
-				return d.Errorf("duplicate field")
-			}
-			hasI32 = true
-			if !d.Null() {
-				m.I32 = new(int32)
-				*m.I32, err = d.Int32()
+			if err = d.Once(&hasI32); err == nil {
+				if !d.Null() {
+					m.I32 = new(int32)
+					*m.I32, err = d.Int32()
+				}
 			}
 		case "i64":
-			if hasI64 {
-				return d.Errorf("duplicate field")
-			}
-			hasI64 = true
-			if !d.Null() {
-				m.I64 = new(int64)
-				*m.I64, err = d.Int64()
+			if err = d.Once(&hasI64); err == nil {
+				if !d.Null() {
+					m.I64 = new(int64)
+					*m.I64, err = d.Int64()
+				}
 			}
 		case "u32":
-			if hasU32 {
-				return d.Errorf("duplicate field")
-			}
-			hasU32 = true
-			if !d.Null() {
-				m.U32 = new(uint32)
-				*m.U32, err = d.Uint32()
+			if err = d.Once(&hasU32); err == nil {
+				if !d.Null() {
+					m.U32 = new(uint32)
+					*m.U32, err = d.Uint32()
+				}
 			}
 		case "u64":
-			if hasU64 {
-				return d.Errorf("duplicate field")
-			}
-			hasU64 = true
-			if !d.Null() {
-				m.U64 = new(uint64)
-				*m.U64, err = d.Uint64()
+			if err = d.Once(&hasU64); err == nil {
+				if !d.Null() {
+					m.U64 = new(uint64)
+					*m.U64, err = d.Uint64()
+				}
 			}
 		case "f64":
-			if hasF64 {
-				return d.Errorf("duplicate field")
-			}
-			hasF64 = true
-			if !d.Null() {
-				m.F64 = new(float64)
-				*m.F64, err = d.Float64()
+			if err = d.Once(&hasF64); err == nil {
+				if !d.Null() {
+					m.F64 = new(float64)
+					*m.F64, err = d.Float64()
+				}
 			}
 		case "s":
-			if hasS {
-				return d.Errorf("duplicate field")
-			}
-			hasS = true
-			if !d.Null() {
-				m.S = new(string)
-				*m.S, err = d.String()
+			if err = d.Once(&hasS); err == nil {
+				if !d.Null() {
+					m.S = new(string)
+					*m.S, err = d.String()
+				}
 			}
 		case "by":
-			if hasBy {
-				return d.Errorf("duplicate field")
-			}
-			hasBy = true
-			if !d.Null() {
-				m.By, err = d.Bytes()
+			if err = d.Once(&hasBy); err == nil {
+				if !d.Null() {
+					m.By, err = d.Bytes()
+				}
 			}
 		case "ts":
-			if hasTs {
-				return d.Errorf("duplicate field")
-			}
-			hasTs = true
-			if !d.Null() {
-				m.Ts = new(time.Time)
-				*m.Ts, err = d.Time()
+			if err = d.Once(&hasTs); err == nil {
+				if !d.Null() {
+					m.Ts = new(time.Time)
+					*m.Ts, err = d.Time()
+				}
 			}
 		case "id":
-			if hasID {
-				return d.Errorf("duplicate field")
-			}
-			hasID = true
-			if !d.Null() {
-				m.ID = new(uuid.UUID)
-				*m.ID, err = d.UUID()
+			if err = d.Once(&hasID); err == nil {
+				if !d.Null() {
+					m.ID = new(uuid.UUID)
+					*m.ID, err = d.UUID()
+				}
 			}
 		case "color":
-			if hasColor {
-				return d.Errorf("duplicate field")
-			}
-			hasColor = true
-			if !d.Null() {
-				m.Color = new(Color)
-				err = m.Color.DecodeJSON(d)
+			if err = d.Once(&hasColor); err == nil {
+				if !d.Null() {
+					m.Color = new(Color)
+					err = m.Color.DecodeJSON(d)
+				}
 			}
 		case "inner":
-			if hasInner {
-				return d.Errorf("duplicate field")
-			}
-			hasInner = true
-			if !d.Null() {
-				m.Inner = new(Inner)
-				err = m.Inner.DecodeJSON(d)
+			if err = d.Once(&hasInner); err == nil {
+				if !d.Null() {
+					m.Inner = new(Inner)
+					err = m.Inner.DecodeJSON(d)
+				}
 			}
 		case "ints":
-			if hasInts {
-				return d.Errorf("duplicate field")
-			}
-			hasInts = true
-			if !d.Null() {
-				m.Ints = []int64{}
-				if err := d.BeginArray(); err != nil {
-					return err
-				}
-				for {
-					more, err := d.NextElement()
-					if err != nil {
+			if err = d.Once(&hasInts); err == nil {
+				if !d.Null() {
+					m.Ints = []int64{}
+					if err := d.BeginArray(); err != nil {
 						return err
 					}
-					if !more {
-						break
+					for {
+						more, err := d.NextElement()
+						if err != nil {
+							return err
+						}
+						if !more {
+							break
+						}
+						var e1 int64
+						e1, err = d.Int64()
+						if err != nil {
+							return err
+						}
+						m.Ints = append(m.Ints, e1)
 					}
-					var e1 int64
-					e1, err = d.Int64()
-					if err != nil {
-						return err
-					}
-					m.Ints = append(m.Ints, e1)
 				}
 			}
 		case "blobs":
-			if hasBlobs {
-				return d.Errorf("duplicate field")
-			}
-			hasBlobs = true
-			if !d.Null() {
-				m.Blobs = map[string][]byte{}
-				if err := d.BeginObject(); err != nil {
-					return err
-				}
-				for {
-					key1, more, err := d.NextMember()
-					if err != nil {
+			if err = d.Once(&hasBlobs); err == nil {
+				if !d.Null() {
+					m.Blobs = map[string][]byte{}
+					if err := d.BeginObject(); err != nil {
 						return err
 					}
-					if !more {
-						break
+					for {
+						key1, more, err := d.NextMember()
+						if err != nil {
+							return err
+						}
+						if !more {
+							break
+						}
+						k1 := string(key1)
+						if _, dup := m.Blobs[k1]; dup {
+							return d.Errorf("duplicate key")
+						}
+						var e1 []byte
+						e1, err = d.Bytes()
+						if err != nil {
+							return err
+						}
+						m.Blobs[k1] = e1
 					}
-					k1 := string(key1)
-					if _, dup := m.Blobs[k1]; dup {
-						return d.Errorf("duplicate key")
-					}
-					var e1 []byte
-					e1, err = d.Bytes()
-					if err != nil {
-						return err
-					}
-					m.Blobs[k1] = e1
 				}
 			}
 		default:
@@ -958,279 +899,8 @@ func (m *Containers) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "i64s":
-			if hasI64s {
-				return d.Errorf("duplicate field")
-			}
-			hasI64s = true
-			m.I64s = []int64{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				var e1 int64
-				e1, err = d.Int64()
-				if err != nil {
-					return err
-				}
-				m.I64s = append(m.I64s, e1)
-			}
-		case "u64s":
-			if hasU64s {
-				return d.Errorf("duplicate field")
-			}
-			hasU64s = true
-			m.U64s = []uint64{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				var e1 uint64
-				e1, err = d.Uint64()
-				if err != nil {
-					return err
-				}
-				m.U64s = append(m.U64s, e1)
-			}
-		case "blobs":
-			if hasBlobs {
-				return d.Errorf("duplicate field")
-			}
-			hasBlobs = true
-			m.Blobs = [][]byte{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				var e1 []byte
-				e1, err = d.Bytes()
-				if err != nil {
-					return err
-				}
-				m.Blobs = append(m.Blobs, e1)
-			}
-		case "times":
-			if hasTimes {
-				return d.Errorf("duplicate field")
-			}
-			hasTimes = true
-			m.Times = []time.Time{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				var e1 time.Time
-				e1, err = d.Time()
-				if err != nil {
-					return err
-				}
-				m.Times = append(m.Times, e1)
-			}
-		case "inners":
-			if hasInners {
-				return d.Errorf("duplicate field")
-			}
-			hasInners = true
-			m.Inners = []Inner{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				var e1 Inner
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.Inners = append(m.Inners, e1)
-			}
-		case "colors":
-			if hasColors {
-				return d.Errorf("duplicate field")
-			}
-			hasColors = true
-			m.Colors = []Color{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				var e1 Color
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.Colors = append(m.Colors, e1)
-			}
-		case "strings":
-			if hasStrings {
-				return d.Errorf("duplicate field")
-			}
-			hasStrings = true
-			m.Strings = []string{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				var e1 string
-				e1, err = d.String()
-				if err != nil {
-					return err
-				}
-				m.Strings = append(m.Strings, e1)
-			}
-		case "i64map":
-			if hasI64map {
-				return d.Errorf("duplicate field")
-			}
-			hasI64map = true
-			m.I64map = map[string]int64{}
-			if err := d.BeginObject(); err != nil {
-				return err
-			}
-			for {
-				key1, more, err := d.NextMember()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				k1 := string(key1)
-				if _, dup := m.I64map[k1]; dup {
-					return d.Errorf("duplicate key")
-				}
-				var e1 int64
-				e1, err = d.Int64()
-				if err != nil {
-					return err
-				}
-				m.I64map[k1] = e1
-			}
-		case "timemap":
-			if hasTimemap {
-				return d.Errorf("duplicate field")
-			}
-			hasTimemap = true
-			m.Timemap = map[string]time.Time{}
-			if err := d.BeginObject(); err != nil {
-				return err
-			}
-			for {
-				key1, more, err := d.NextMember()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				k1 := string(key1)
-				if _, dup := m.Timemap[k1]; dup {
-					return d.Errorf("duplicate key")
-				}
-				var e1 time.Time
-				e1, err = d.Time()
-				if err != nil {
-					return err
-				}
-				m.Timemap[k1] = e1
-			}
-		case "innermap":
-			if hasInnermap {
-				return d.Errorf("duplicate field")
-			}
-			hasInnermap = true
-			m.Innermap = map[string]Inner{}
-			if err := d.BeginObject(); err != nil {
-				return err
-			}
-			for {
-				key1, more, err := d.NextMember()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				k1 := string(key1)
-				if _, dup := m.Innermap[k1]; dup {
-					return d.Errorf("duplicate key")
-				}
-				var e1 Inner
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.Innermap[k1] = e1
-			}
-		case "lists":
-			if hasLists {
-				return d.Errorf("duplicate field")
-			}
-			hasLists = true
-			m.Lists = map[string][]Inner{}
-			if err := d.BeginObject(); err != nil {
-				return err
-			}
-			for {
-				key1, more, err := d.NextMember()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				k1 := string(key1)
-				if _, dup := m.Lists[k1]; dup {
-					return d.Errorf("duplicate key")
-				}
-				e1 := []Inner{}
+			if err = d.Once(&hasI64s); err == nil {
+				m.I64s = []int64{}
 				if err := d.BeginArray(); err != nil {
 					return err
 				}
@@ -1242,62 +912,309 @@ func (m *Containers) DecodeJSON(d *wire.Decoder) error {
 					if !more {
 						break
 					}
-					var e2 Inner
-					err = e2.DecodeJSON(d)
+					var e1 int64
+					e1, err = d.Int64()
 					if err != nil {
 						return err
 					}
-					e1 = append(e1, e2)
+					m.I64s = append(m.I64s, e1)
 				}
-				if err != nil {
-					return err
-				}
-				m.Lists[k1] = e1
 			}
-		case "maps":
-			if hasMaps {
-				return d.Errorf("duplicate field")
-			}
-			hasMaps = true
-			m.Maps = []map[string]uint64{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				e1 := map[string]uint64{}
-				if err := d.BeginObject(); err != nil {
+		case "u64s":
+			if err = d.Once(&hasU64s); err == nil {
+				m.U64s = []uint64{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
 				for {
-					key2, more, err := d.NextMember()
+					more, err := d.NextElement()
 					if err != nil {
 						return err
 					}
 					if !more {
 						break
 					}
-					k2 := string(key2)
-					if _, dup := e1[k2]; dup {
-						return d.Errorf("duplicate key")
-					}
-					var e2 uint64
-					e2, err = d.Uint64()
+					var e1 uint64
+					e1, err = d.Uint64()
 					if err != nil {
 						return err
 					}
-					e1[k2] = e2
+					m.U64s = append(m.U64s, e1)
 				}
-				if err != nil {
+			}
+		case "blobs":
+			if err = d.Once(&hasBlobs); err == nil {
+				m.Blobs = [][]byte{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
-				m.Maps = append(m.Maps, e1)
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 []byte
+					e1, err = d.Bytes()
+					if err != nil {
+						return err
+					}
+					m.Blobs = append(m.Blobs, e1)
+				}
+			}
+		case "times":
+			if err = d.Once(&hasTimes); err == nil {
+				m.Times = []time.Time{}
+				if err := d.BeginArray(); err != nil {
+					return err
+				}
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 time.Time
+					e1, err = d.Time()
+					if err != nil {
+						return err
+					}
+					m.Times = append(m.Times, e1)
+				}
+			}
+		case "inners":
+			if err = d.Once(&hasInners); err == nil {
+				m.Inners = []Inner{}
+				if err := d.BeginArray(); err != nil {
+					return err
+				}
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 Inner
+					err = e1.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
+					m.Inners = append(m.Inners, e1)
+				}
+			}
+		case "colors":
+			if err = d.Once(&hasColors); err == nil {
+				m.Colors = []Color{}
+				if err := d.BeginArray(); err != nil {
+					return err
+				}
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 Color
+					err = e1.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
+					m.Colors = append(m.Colors, e1)
+				}
+			}
+		case "strings":
+			if err = d.Once(&hasStrings); err == nil {
+				m.Strings = []string{}
+				if err := d.BeginArray(); err != nil {
+					return err
+				}
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 string
+					e1, err = d.String()
+					if err != nil {
+						return err
+					}
+					m.Strings = append(m.Strings, e1)
+				}
+			}
+		case "i64map":
+			if err = d.Once(&hasI64map); err == nil {
+				m.I64map = map[string]int64{}
+				if err := d.BeginObject(); err != nil {
+					return err
+				}
+				for {
+					key1, more, err := d.NextMember()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					k1 := string(key1)
+					if _, dup := m.I64map[k1]; dup {
+						return d.Errorf("duplicate key")
+					}
+					var e1 int64
+					e1, err = d.Int64()
+					if err != nil {
+						return err
+					}
+					m.I64map[k1] = e1
+				}
+			}
+		case "timemap":
+			if err = d.Once(&hasTimemap); err == nil {
+				m.Timemap = map[string]time.Time{}
+				if err := d.BeginObject(); err != nil {
+					return err
+				}
+				for {
+					key1, more, err := d.NextMember()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					k1 := string(key1)
+					if _, dup := m.Timemap[k1]; dup {
+						return d.Errorf("duplicate key")
+					}
+					var e1 time.Time
+					e1, err = d.Time()
+					if err != nil {
+						return err
+					}
+					m.Timemap[k1] = e1
+				}
+			}
+		case "innermap":
+			if err = d.Once(&hasInnermap); err == nil {
+				m.Innermap = map[string]Inner{}
+				if err := d.BeginObject(); err != nil {
+					return err
+				}
+				for {
+					key1, more, err := d.NextMember()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					k1 := string(key1)
+					if _, dup := m.Innermap[k1]; dup {
+						return d.Errorf("duplicate key")
+					}
+					var e1 Inner
+					err = e1.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
+					m.Innermap[k1] = e1
+				}
+			}
+		case "lists":
+			if err = d.Once(&hasLists); err == nil {
+				m.Lists = map[string][]Inner{}
+				if err := d.BeginObject(); err != nil {
+					return err
+				}
+				for {
+					key1, more, err := d.NextMember()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					k1 := string(key1)
+					if _, dup := m.Lists[k1]; dup {
+						return d.Errorf("duplicate key")
+					}
+					e1 := []Inner{}
+					if err := d.BeginArray(); err != nil {
+						return err
+					}
+					for {
+						more, err := d.NextElement()
+						if err != nil {
+							return err
+						}
+						if !more {
+							break
+						}
+						var e2 Inner
+						err = e2.DecodeJSON(d)
+						if err != nil {
+							return err
+						}
+						e1 = append(e1, e2)
+					}
+					if err != nil {
+						return err
+					}
+					m.Lists[k1] = e1
+				}
+			}
+		case "maps":
+			if err = d.Once(&hasMaps); err == nil {
+				m.Maps = []map[string]uint64{}
+				if err := d.BeginArray(); err != nil {
+					return err
+				}
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					e1 := map[string]uint64{}
+					if err := d.BeginObject(); err != nil {
+						return err
+					}
+					for {
+						key2, more, err := d.NextMember()
+						if err != nil {
+							return err
+						}
+						if !more {
+							break
+						}
+						k2 := string(key2)
+						if _, dup := e1[k2]; dup {
+							return d.Errorf("duplicate key")
+						}
+						var e2 uint64
+						e2, err = d.Uint64()
+						if err != nil {
+							return err
+						}
+						e1[k2] = e2
+					}
+					if err != nil {
+						return err
+					}
+					m.Maps = append(m.Maps, e1)
+				}
 			}
 		default:
 			err = d.Skip()
@@ -1426,68 +1343,60 @@ func (m *Plain) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "s":
-			if hasS {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasS); err == nil {
+				m.S, err = d.String()
 			}
-			hasS = true
-			m.S, err = d.String()
 		case "n":
-			if hasN {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasN); err == nil {
+				m.N, err = d.Int32()
 			}
-			hasN = true
-			m.N, err = d.Int32()
 		case "tags":
-			if hasTags {
-				return d.Errorf("duplicate field")
-			}
-			hasTags = true
-			m.Tags = []string{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
+			if err = d.Once(&hasTags); err == nil {
+				m.Tags = []string{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 string
+					e1, err = d.String()
+					if err != nil {
+						return err
+					}
+					m.Tags = append(m.Tags, e1)
 				}
-				var e1 string
-				e1, err = d.String()
-				if err != nil {
-					return err
-				}
-				m.Tags = append(m.Tags, e1)
 			}
 		case "colors":
-			if hasColors {
-				return d.Errorf("duplicate field")
-			}
-			hasColors = true
-			m.Colors = map[string]Color{}
-			if err := d.BeginObject(); err != nil {
-				return err
-			}
-			for {
-				key1, more, err := d.NextMember()
-				if err != nil {
+			if err = d.Once(&hasColors); err == nil {
+				m.Colors = map[string]Color{}
+				if err := d.BeginObject(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					key1, more, err := d.NextMember()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					k1 := string(key1)
+					if _, dup := m.Colors[k1]; dup {
+						return d.Errorf("duplicate key")
+					}
+					var e1 Color
+					err = e1.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
+					m.Colors[k1] = e1
 				}
-				k1 := string(key1)
-				if _, dup := m.Colors[k1]; dup {
-					return d.Errorf("duplicate key")
-				}
-				var e1 Color
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.Colors[k1] = e1
 			}
 		default:
 			err = d.Skip()
@@ -1580,29 +1489,21 @@ func (m *Everything) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "scalars":
-			if hasScalars {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasScalars); err == nil {
+				err = m.Scalars.DecodeJSON(d)
 			}
-			hasScalars = true
-			err = m.Scalars.DecodeJSON(d)
 		case "optionals":
-			if hasOptionals {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasOptionals); err == nil {
+				err = m.Optionals.DecodeJSON(d)
 			}
-			hasOptionals = true
-			err = m.Optionals.DecodeJSON(d)
 		case "containers":
-			if hasContainers {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasContainers); err == nil {
+				err = m.Containers.DecodeJSON(d)
 			}
-			hasContainers = true
-			err = m.Containers.DecodeJSON(d)
 		case "plain":
-			if hasPlain {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasPlain); err == nil {
+				err = m.Plain.DecodeJSON(d)
 			}
-			hasPlain = true
-			err = m.Plain.DecodeJSON(d)
 		default:
 			err = d.Skip()
 		}
@@ -1727,73 +1628,63 @@ func (m *Comment) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "text":
-			if hasText {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasText); err == nil {
+				m.Text, err = d.String()
 			}
-			hasText = true
-			m.Text, err = d.String()
 		case "at":
-			if hasAt {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasAt); err == nil {
+				m.At, err = d.Time()
 			}
-			hasAt = true
-			m.At, err = d.Time()
 		case "replies":
-			if hasReplies {
-				return d.Errorf("duplicate field")
-			}
-			hasReplies = true
-			m.Replies = []Comment{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
+			if err = d.Once(&hasReplies); err == nil {
+				m.Replies = []Comment{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 Comment
+					err = e1.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
+					m.Replies = append(m.Replies, e1)
 				}
-				var e1 Comment
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.Replies = append(m.Replies, e1)
 			}
 		case "parent":
-			if hasParent {
-				return d.Errorf("duplicate field")
-			}
-			hasParent = true
-			if !d.Null() {
-				m.Parent = new(Comment)
-				err = m.Parent.DecodeJSON(d)
+			if err = d.Once(&hasParent); err == nil {
+				if !d.Null() {
+					m.Parent = new(Comment)
+					err = m.Parent.DecodeJSON(d)
+				}
 			}
 		case "tags":
-			if hasTags {
-				return d.Errorf("duplicate field")
-			}
-			hasTags = true
-			m.Tags = []Tag{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
+			if err = d.Once(&hasTags); err == nil {
+				m.Tags = []Tag{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 Tag
+					err = e1.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
+					m.Tags = append(m.Tags, e1)
 				}
-				var e1 Tag
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.Tags = append(m.Tags, e1)
 			}
 		default:
 			err = d.Skip()
@@ -1890,34 +1781,30 @@ func (m *Tag) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "name":
-			if hasName {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasName); err == nil {
+				m.Name, err = d.String()
 			}
-			hasName = true
-			m.Name, err = d.String()
 		case "children":
-			if hasChildren {
-				return d.Errorf("duplicate field")
-			}
-			hasChildren = true
-			m.Children = []Tag{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
+			if err = d.Once(&hasChildren); err == nil {
+				m.Children = []Tag{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 Tag
+					err = e1.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
+					m.Children = append(m.Children, e1)
 				}
-				var e1 Tag
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.Children = append(m.Children, e1)
 			}
 		default:
 			err = d.Skip()
@@ -2009,32 +1896,30 @@ func (m *Folder) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "entries":
-			if hasEntries {
-				return d.Errorf("duplicate field")
-			}
-			hasEntries = true
-			m.Entries = map[string]Entry{}
-			if err := d.BeginObject(); err != nil {
-				return err
-			}
-			for {
-				key1, more, err := d.NextMember()
-				if err != nil {
+			if err = d.Once(&hasEntries); err == nil {
+				m.Entries = map[string]Entry{}
+				if err := d.BeginObject(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					key1, more, err := d.NextMember()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					k1 := string(key1)
+					if _, dup := m.Entries[k1]; dup {
+						return d.Errorf("duplicate key")
+					}
+					var e1 Entry
+					err = e1.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
+					m.Entries[k1] = e1
 				}
-				k1 := string(key1)
-				if _, dup := m.Entries[k1]; dup {
-					return d.Errorf("duplicate key")
-				}
-				var e1 Entry
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.Entries[k1] = e1
 			}
 		default:
 			err = d.Skip()
@@ -2115,17 +2000,13 @@ func (m *Entry) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "size":
-			if hasSize {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasSize); err == nil {
+				m.Size, err = d.Int64()
 			}
-			hasSize = true
-			m.Size, err = d.Int64()
 		case "sub":
-			if hasSub {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasSub); err == nil {
+				err = m.Sub.DecodeJSON(d)
 			}
-			hasSub = true
-			err = m.Sub.DecodeJSON(d)
 		default:
 			err = d.Skip()
 		}
@@ -2221,54 +2102,44 @@ func (m *EchoFieldsArgs) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "i64":
-			if hasI64 {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasI64); err == nil {
+				m.I64, err = d.Int64()
 			}
-			hasI64 = true
-			m.I64, err = d.Int64()
 		case "u64":
-			if hasU64 {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasU64); err == nil {
+				m.U64, err = d.Uint64()
 			}
-			hasU64 = true
-			m.U64, err = d.Uint64()
 		case "at":
-			if hasAt {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasAt); err == nil {
+				m.At, err = d.Time()
 			}
-			hasAt = true
-			m.At, err = d.Time()
 		case "data":
-			if hasData {
-				return d.Errorf("duplicate field")
-			}
-			hasData = true
-			if !d.Null() {
-				m.Data, err = d.Bytes()
+			if err = d.Once(&hasData); err == nil {
+				if !d.Null() {
+					m.Data, err = d.Bytes()
+				}
 			}
 		case "inners":
-			if hasInners {
-				return d.Errorf("duplicate field")
-			}
-			hasInners = true
-			m.Inners = []Inner{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
+			if err = d.Once(&hasInners); err == nil {
+				m.Inners = []Inner{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 Inner
+					err = e1.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
+					m.Inners = append(m.Inners, e1)
 				}
-				var e1 Inner
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.Inners = append(m.Inners, e1)
 			}
 		default:
 			err = d.Skip()
@@ -2371,54 +2242,44 @@ func (m *EchoFieldsResult) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "i64":
-			if hasI64 {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasI64); err == nil {
+				m.I64, err = d.Int64()
 			}
-			hasI64 = true
-			m.I64, err = d.Int64()
 		case "u64":
-			if hasU64 {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasU64); err == nil {
+				m.U64, err = d.Uint64()
 			}
-			hasU64 = true
-			m.U64, err = d.Uint64()
 		case "at":
-			if hasAt {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasAt); err == nil {
+				m.At, err = d.Time()
 			}
-			hasAt = true
-			m.At, err = d.Time()
 		case "data":
-			if hasData {
-				return d.Errorf("duplicate field")
-			}
-			hasData = true
-			if !d.Null() {
-				m.Data, err = d.Bytes()
+			if err = d.Once(&hasData); err == nil {
+				if !d.Null() {
+					m.Data, err = d.Bytes()
+				}
 			}
 		case "inners":
-			if hasInners {
-				return d.Errorf("duplicate field")
-			}
-			hasInners = true
-			m.Inners = []Inner{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
+			if err = d.Once(&hasInners); err == nil {
+				m.Inners = []Inner{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 Inner
+					err = e1.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
+					m.Inners = append(m.Inners, e1)
 				}
-				var e1 Inner
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.Inners = append(m.Inners, e1)
 			}
 		default:
 			err = d.Skip()
@@ -2493,11 +2354,9 @@ func (m *CountResult) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "n":
-			if hasN {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasN); err == nil {
+				m.N, err = d.Int64()
 			}
-			hasN = true
-			m.N, err = d.Int64()
 		default:
 			err = d.Skip()
 		}
@@ -2562,11 +2421,9 @@ func (m *UserIDArgs) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "id":
-			if hasID {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasID); err == nil {
+				m.ID, err = d.UUID()
 			}
-			hasID = true
-			m.ID, err = d.UUID()
 		default:
 			err = d.Skip()
 		}
@@ -2634,11 +2491,9 @@ func (m *UserIDResult) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "plain":
-			if hasPlain {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasPlain); err == nil {
+				err = m.Plain.DecodeJSON(d)
 			}
-			hasPlain = true
-			err = m.Plain.DecodeJSON(d)
 		default:
 			err = d.Skip()
 		}
@@ -2706,11 +2561,9 @@ func (m *TreeArgs) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "root":
-			if hasRoot {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasRoot); err == nil {
+				err = m.Root.DecodeJSON(d)
 			}
-			hasRoot = true
-			err = m.Root.DecodeJSON(d)
 		default:
 			err = d.Skip()
 		}
@@ -2778,11 +2631,9 @@ func (m *TreeResult) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "root":
-			if hasRoot {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasRoot); err == nil {
+				err = m.Root.DecodeJSON(d)
 			}
-			hasRoot = true
-			err = m.Root.DecodeJSON(d)
 		default:
 			err = d.Skip()
 		}
@@ -2861,22 +2712,18 @@ func (m *SearchArgs) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "text":
-			if hasText {
-				return d.Errorf("duplicate field")
-			}
-			hasText = true
-			if !d.Null() {
-				m.Text = new(string)
-				*m.Text, err = d.String()
+			if err = d.Once(&hasText); err == nil {
+				if !d.Null() {
+					m.Text = new(string)
+					*m.Text, err = d.String()
+				}
 			}
 		case "limit":
-			if hasLimit {
-				return d.Errorf("duplicate field")
-			}
-			hasLimit = true
-			if !d.Null() {
-				m.Limit = new(int32)
-				*m.Limit, err = d.Int32()
+			if err = d.Once(&hasLimit); err == nil {
+				if !d.Null() {
+					m.Limit = new(int32)
+					*m.Limit, err = d.Int32()
+				}
 			}
 		default:
 			err = d.Skip()
@@ -2953,22 +2800,18 @@ func (m *SearchResult) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "text":
-			if hasText {
-				return d.Errorf("duplicate field")
-			}
-			hasText = true
-			if !d.Null() {
-				m.Text = new(string)
-				*m.Text, err = d.String()
+			if err = d.Once(&hasText); err == nil {
+				if !d.Null() {
+					m.Text = new(string)
+					*m.Text, err = d.String()
+				}
 			}
 		case "limit":
-			if hasLimit {
-				return d.Errorf("duplicate field")
-			}
-			hasLimit = true
-			if !d.Null() {
-				m.Limit = new(int32)
-				*m.Limit, err = d.Int32()
+			if err = d.Once(&hasLimit); err == nil {
+				if !d.Null() {
+					m.Limit = new(int32)
+					*m.Limit, err = d.Int32()
+				}
 			}
 		default:
 			err = d.Skip()
@@ -3037,17 +2880,13 @@ func (m *HappenedEvent) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "everything":
-			if hasEverything {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasEverything); err == nil {
+				err = m.Everything.DecodeJSON(d)
 			}
-			hasEverything = true
-			err = m.Everything.DecodeJSON(d)
 		case "seq":
-			if hasSeq {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasSeq); err == nil {
+				m.Seq, err = d.Int64()
 			}
-			hasSeq = true
-			m.Seq, err = d.Int64()
 		default:
 			err = d.Skip()
 		}
@@ -3085,36 +2924,17 @@ func (m *HappenedEvent) UnmarshalJSON(data []byte) error {
 
 // PushHappened sends the event happened to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 func PushHappened(s *runtime.Session, ev *HappenedEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode happened event: %w", err)
-	}
-	return s.Push("happened", data)
+	return runtime.PushEvent(s, "happened", ev)
 }
 
 // PushHappenedTo sends the event happened to each of sessions, encoding it once. It tries every session and returns the first error.
 func PushHappenedTo(sessions []*runtime.Session, ev *HappenedEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode happened event: %w", err)
-	}
-	var first error
-	for _, s := range sessions {
-		if err := s.Push("happened", data); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return runtime.PushEventTo(sessions, "happened", ev)
 }
 
 // BroadcastHappened sends the event happened to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 func BroadcastHappened(srv *runtime.Server, ev *HappenedEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode happened event: %w", err)
-	}
-	srv.Broadcast("happened", data)
-	return nil
+	return runtime.BroadcastEvent(srv, "happened", ev)
 }
 
 // PlainEventEvent is the data of event plainEvent.
@@ -3149,11 +2969,9 @@ func (m *PlainEventEvent) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "s":
-			if hasS {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasS); err == nil {
+				m.S, err = d.String()
 			}
-			hasS = true
-			m.S, err = d.String()
 		default:
 			err = d.Skip()
 		}
@@ -3188,36 +3006,17 @@ func (m *PlainEventEvent) UnmarshalJSON(data []byte) error {
 
 // PushPlainEvent sends the event plainEvent to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 func PushPlainEvent(s *runtime.Session, ev *PlainEventEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode plainEvent event: %w", err)
-	}
-	return s.Push("plainEvent", data)
+	return runtime.PushEvent(s, "plainEvent", ev)
 }
 
 // PushPlainEventTo sends the event plainEvent to each of sessions, encoding it once. It tries every session and returns the first error.
 func PushPlainEventTo(sessions []*runtime.Session, ev *PlainEventEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode plainEvent event: %w", err)
-	}
-	var first error
-	for _, s := range sessions {
-		if err := s.Push("plainEvent", data); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return runtime.PushEventTo(sessions, "plainEvent", ev)
 }
 
 // BroadcastPlainEvent sends the event plainEvent to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 func BroadcastPlainEvent(srv *runtime.Server, ev *PlainEventEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode plainEvent event: %w", err)
-	}
-	srv.Broadcast("plainEvent", data)
-	return nil
+	return runtime.BroadcastEvent(srv, "plainEvent", ev)
 }
 
 // EmptyEvent is the data of event empty.
@@ -3270,36 +3069,17 @@ func (m *EmptyEvent) UnmarshalJSON(data []byte) error {
 
 // PushEmpty sends the event empty to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 func PushEmpty(s *runtime.Session, ev *EmptyEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode empty event: %w", err)
-	}
-	return s.Push("empty", data)
+	return runtime.PushEvent(s, "empty", ev)
 }
 
 // PushEmptyTo sends the event empty to each of sessions, encoding it once. It tries every session and returns the first error.
 func PushEmptyTo(sessions []*runtime.Session, ev *EmptyEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode empty event: %w", err)
-	}
-	var first error
-	for _, s := range sessions {
-		if err := s.Push("empty", data); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return runtime.PushEventTo(sessions, "empty", ev)
 }
 
 // BroadcastEmpty sends the event empty to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 func BroadcastEmpty(srv *runtime.Server, ev *EmptyEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode empty event: %w", err)
-	}
-	srv.Broadcast("empty", data)
-	return nil
+	return runtime.BroadcastEvent(srv, "empty", ev)
 }
 
 // Old news.
@@ -3345,17 +3125,13 @@ func (m *OldEvent) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "at":
-			if hasAt {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasAt); err == nil {
+				m.At, err = d.Time()
 			}
-			hasAt = true
-			m.At, err = d.Time()
 		case "shade":
-			if hasShade {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasShade); err == nil {
+				err = m.Shade.DecodeJSON(d)
 			}
-			hasShade = true
-			err = m.Shade.DecodeJSON(d)
 		default:
 			err = d.Skip()
 		}
@@ -3395,40 +3171,21 @@ func (m *OldEvent) UnmarshalJSON(data []byte) error {
 //
 // Deprecated: use happened
 func PushOld(s *runtime.Session, ev *OldEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode old event: %w", err)
-	}
-	return s.Push("old", data)
+	return runtime.PushEvent(s, "old", ev)
 }
 
 // PushOldTo sends the event old to each of sessions, encoding it once. It tries every session and returns the first error.
 //
 // Deprecated: use happened
 func PushOldTo(sessions []*runtime.Session, ev *OldEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode old event: %w", err)
-	}
-	var first error
-	for _, s := range sessions {
-		if err := s.Push("old", data); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return runtime.PushEventTo(sessions, "old", ev)
 }
 
 // BroadcastOld sends the event old to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 //
 // Deprecated: use happened
 func BroadcastOld(srv *runtime.Server, ev *OldEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode old event: %w", err)
-	}
-	srv.Broadcast("old", data)
-	return nil
+	return runtime.BroadcastEvent(srv, "old", ev)
 }
 
 // BoomError is the schema error Boom, answered with the code "boom".
@@ -3554,195 +3311,20 @@ func (UnimplementedHandler) EchoOptionals(context.Context, *runtime.Session, *Op
 // Each call decodes its arguments (invalid ones are answered with
 // "bad_request" naming the field), runs the command's guards in order (a
 // refusal is answered with the guard's error), calls h and encodes the
-// result.
+// result (runtime.Method).
 func Register(r *runtime.Router, h Handler) {
-	r.Handle("echo", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args Everything
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.Echo(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("echo", err, "boom", "teapot_error")
-		}
-		if res == nil {
-			return dst, errors.New("command echo: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode echo result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("echoFields", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args EchoFieldsArgs
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.EchoFields(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("echoFields", err)
-		}
-		if res == nil {
-			return dst, errors.New("command echoFields: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode echoFields result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("plain", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args Plain
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.Plain(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("plain", err)
-		}
-		if res == nil {
-			return dst, errors.New("command plain: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode plain result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("nothing", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		if err := h.Nothing(ctx, call.Session); err != nil {
-			return dst, duplexCheckError("nothing", err)
-		}
-		return append(dst, "{}"...), nil
-	})
-	r.Handle("count", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		res, err := h.Count(ctx, call.Session)
-		if err != nil {
-			return dst, duplexCheckError("count", err)
-		}
-		if res == nil {
-			return dst, errors.New("command count: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode count result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("user_id", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args UserIDArgs
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.UserID(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("user_id", err)
-		}
-		if res == nil {
-			return dst, errors.New("command user_id: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode user_id result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("thread", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args Comment
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.Thread(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("thread", err)
-		}
-		if res == nil {
-			return dst, errors.New("command thread: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode thread result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("tree", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args TreeArgs
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.Tree(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("tree", err)
-		}
-		if res == nil {
-			return dst, errors.New("command tree: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode tree result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("search", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args SearchArgs
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.Search(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("search", err)
-		}
-		if res == nil {
-			return dst, errors.New("command search: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode search result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("echoOptionals", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args Optionals
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.EchoOptionals(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("echoOptionals", err)
-		}
-		if res == nil {
-			return dst, errors.New("command echoOptionals: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode echoOptionals result: %w", err)
-		}
-		return dst, nil
-	})
+	r.Handle("echo", runtime.Method(h.Echo, runtime.Command{
+		Errors: []string{"boom", "teapot_error"},
+	}))
+	r.Handle("echoFields", runtime.Method(h.EchoFields, runtime.Command{}))
+	r.Handle("plain", runtime.Method(h.Plain, runtime.Command{}))
+	r.Handle("nothing", runtime.MethodNoArgsNoResult(h.Nothing, runtime.Command{}))
+	r.Handle("count", runtime.MethodNoArgs(h.Count, runtime.Command{}))
+	r.Handle("user_id", runtime.Method(h.UserID, runtime.Command{}))
+	r.Handle("thread", runtime.Method(h.Thread, runtime.Command{}))
+	r.Handle("tree", runtime.Method(h.Tree, runtime.Command{}))
+	r.Handle("search", runtime.Method(h.Search, runtime.Command{}))
+	r.Handle("echoOptionals", runtime.Method(h.EchoOptionals, runtime.Command{}))
 }
 
 // duplexSortedKeys returns the keys of m in order, in buf when they fit,
@@ -3753,38 +3335,4 @@ func duplexSortedKeys[V any](buf []string, m map[string]V) []string {
 	}
 	slices.Sort(buf)
 	return buf
-}
-
-// duplexCheckError returns err when the client may see it: an error without
-// a wire code (the runtime answers "internal" and reports it), one of the
-// runtime's own codes, or one of the codes the command declares. Any other
-// wire error becomes a *duplexUndeclaredError, which the runtime answers as
-// "internal" and reports.
-func duplexCheckError(command string, err error, declared ...string) error {
-	var we runtime.WireError
-	if !errors.As(err, &we) {
-		return err
-	}
-	code, _ := we.WireError()
-	switch code {
-	case runtime.CodeBadRequest, runtime.CodeUnimplemented, runtime.CodeInternal, runtime.CodeCanceled, runtime.CodeOverloaded:
-		return err
-	}
-	for _, c := range declared {
-		if code == c {
-			return err
-		}
-	}
-	return &duplexUndeclaredError{command: command, code: code, err: err}
-}
-
-// duplexUndeclaredError is a wire error that its command does not declare.
-// It does not unwrap, so that the runtime answers it as "internal".
-type duplexUndeclaredError struct {
-	command, code string
-	err           error
-}
-
-func (e *duplexUndeclaredError) Error() string {
-	return fmt.Sprintf("command %s returned the error code %q, which it does not declare: %v", e.command, e.code, e.err)
 }

@@ -6,7 +6,6 @@ package chat
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -140,85 +139,73 @@ func (m *User) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "name":
-			if hasName {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasName); err == nil {
+				m.Name, err = d.String()
 			}
-			hasName = true
-			m.Name, err = d.String()
 		case "since":
-			if hasSince {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasSince); err == nil {
+				m.Since, err = d.Time()
 			}
-			hasSince = true
-			m.Since, err = d.Time()
 		case "avatar":
-			if hasAvatar {
-				return d.Errorf("duplicate field")
-			}
-			hasAvatar = true
-			if !d.Null() {
-				m.Avatar, err = d.Bytes()
+			if err = d.Once(&hasAvatar); err == nil {
+				if !d.Null() {
+					m.Avatar, err = d.Bytes()
+				}
 			}
 		case "roles":
-			if hasRoles {
-				return d.Errorf("duplicate field")
-			}
-			hasRoles = true
-			m.Roles = []Role{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
+			if err = d.Once(&hasRoles); err == nil {
+				m.Roles = []Role{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 Role
+					err = e1.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
+					m.Roles = append(m.Roles, e1)
 				}
-				var e1 Role
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.Roles = append(m.Roles, e1)
 			}
 		case "prefs":
-			if hasPrefs {
-				return d.Errorf("duplicate field")
-			}
-			hasPrefs = true
-			m.Prefs = map[string]string{}
-			if err := d.BeginObject(); err != nil {
-				return err
-			}
-			for {
-				key1, more, err := d.NextMember()
-				if err != nil {
+			if err = d.Once(&hasPrefs); err == nil {
+				m.Prefs = map[string]string{}
+				if err := d.BeginObject(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					key1, more, err := d.NextMember()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					k1 := string(key1)
+					if _, dup := m.Prefs[k1]; dup {
+						return d.Errorf("duplicate key")
+					}
+					var e1 string
+					e1, err = d.String()
+					if err != nil {
+						return err
+					}
+					m.Prefs[k1] = e1
 				}
-				k1 := string(key1)
-				if _, dup := m.Prefs[k1]; dup {
-					return d.Errorf("duplicate key")
-				}
-				var e1 string
-				e1, err = d.String()
-				if err != nil {
-					return err
-				}
-				m.Prefs[k1] = e1
 			}
 		case "nick":
-			if hasNick {
-				return d.Errorf("duplicate field")
-			}
-			hasNick = true
-			if !d.Null() {
-				m.Nick = new(string)
-				*m.Nick, err = d.String()
+			if err = d.Once(&hasNick); err == nil {
+				if !d.Null() {
+					m.Nick = new(string)
+					*m.Nick, err = d.String()
+				}
 			}
 		default:
 			err = d.Skip()
@@ -293,11 +280,9 @@ func (m *LoginArgs) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "name":
-			if hasName {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasName); err == nil {
+				m.Name, err = d.String()
 			}
-			hasName = true
-			m.Name, err = d.String()
 		default:
 			err = d.Skip()
 		}
@@ -369,28 +354,26 @@ func (m *LoginResult) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "users":
-			if hasUsers {
-				return d.Errorf("duplicate field")
-			}
-			hasUsers = true
-			m.Users = []string{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
+			if err = d.Once(&hasUsers); err == nil {
+				m.Users = []string{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 string
+					e1, err = d.String()
+					if err != nil {
+						return err
+					}
+					m.Users = append(m.Users, e1)
 				}
-				var e1 string
-				e1, err = d.String()
-				if err != nil {
-					return err
-				}
-				m.Users = append(m.Users, e1)
 			}
 		default:
 			err = d.Skip()
@@ -456,11 +439,9 @@ func (m *UserArgs) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "content":
-			if hasContent {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasContent); err == nil {
+				m.Content, err = d.String()
 			}
-			hasContent = true
-			m.Content, err = d.String()
 		default:
 			err = d.Skip()
 		}
@@ -528,11 +509,9 @@ func (m *PingResult) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "at":
-			if hasAt {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasAt); err == nil {
+				m.At, err = d.Time()
 			}
-			hasAt = true
-			m.At, err = d.Time()
 		default:
 			err = d.Skip()
 		}
@@ -607,34 +586,30 @@ func (m *JoinedEvent) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "name":
-			if hasName {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasName); err == nil {
+				m.Name, err = d.String()
 			}
-			hasName = true
-			m.Name, err = d.String()
 		case "users":
-			if hasUsers {
-				return d.Errorf("duplicate field")
-			}
-			hasUsers = true
-			m.Users = []string{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
+			if err = d.Once(&hasUsers); err == nil {
+				m.Users = []string{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 string
+					e1, err = d.String()
+					if err != nil {
+						return err
+					}
+					m.Users = append(m.Users, e1)
 				}
-				var e1 string
-				e1, err = d.String()
-				if err != nil {
-					return err
-				}
-				m.Users = append(m.Users, e1)
 			}
 		default:
 			err = d.Skip()
@@ -673,36 +648,17 @@ func (m *JoinedEvent) UnmarshalJSON(data []byte) error {
 
 // PushJoined sends the event joined to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 func PushJoined(s *runtime.Session, ev *JoinedEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode joined event: %w", err)
-	}
-	return s.Push("joined", data)
+	return runtime.PushEvent(s, "joined", ev)
 }
 
 // PushJoinedTo sends the event joined to each of sessions, encoding it once. It tries every session and returns the first error.
 func PushJoinedTo(sessions []*runtime.Session, ev *JoinedEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode joined event: %w", err)
-	}
-	var first error
-	for _, s := range sessions {
-		if err := s.Push("joined", data); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return runtime.PushEventTo(sessions, "joined", ev)
 }
 
 // BroadcastJoined sends the event joined to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 func BroadcastJoined(srv *runtime.Server, ev *JoinedEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode joined event: %w", err)
-	}
-	srv.Broadcast("joined", data)
-	return nil
+	return runtime.BroadcastEvent(srv, "joined", ev)
 }
 
 // LeftEvent is the data of event left.
@@ -747,34 +703,30 @@ func (m *LeftEvent) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "name":
-			if hasName {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasName); err == nil {
+				m.Name, err = d.String()
 			}
-			hasName = true
-			m.Name, err = d.String()
 		case "users":
-			if hasUsers {
-				return d.Errorf("duplicate field")
-			}
-			hasUsers = true
-			m.Users = []string{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
+			if err = d.Once(&hasUsers); err == nil {
+				m.Users = []string{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 string
+					e1, err = d.String()
+					if err != nil {
+						return err
+					}
+					m.Users = append(m.Users, e1)
 				}
-				var e1 string
-				e1, err = d.String()
-				if err != nil {
-					return err
-				}
-				m.Users = append(m.Users, e1)
 			}
 		default:
 			err = d.Skip()
@@ -813,36 +765,17 @@ func (m *LeftEvent) UnmarshalJSON(data []byte) error {
 
 // PushLeft sends the event left to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 func PushLeft(s *runtime.Session, ev *LeftEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode left event: %w", err)
-	}
-	return s.Push("left", data)
+	return runtime.PushEvent(s, "left", ev)
 }
 
 // PushLeftTo sends the event left to each of sessions, encoding it once. It tries every session and returns the first error.
 func PushLeftTo(sessions []*runtime.Session, ev *LeftEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode left event: %w", err)
-	}
-	var first error
-	for _, s := range sessions {
-		if err := s.Push("left", data); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return runtime.PushEventTo(sessions, "left", ev)
 }
 
 // BroadcastLeft sends the event left to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 func BroadcastLeft(srv *runtime.Server, ev *LeftEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode left event: %w", err)
-	}
-	srv.Broadcast("left", data)
-	return nil
+	return runtime.BroadcastEvent(srv, "left", ev)
 }
 
 // Someone said something.
@@ -880,17 +813,13 @@ func (m *SaidEvent) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "from":
-			if hasFrom {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasFrom); err == nil {
+				m.From, err = d.String()
 			}
-			hasFrom = true
-			m.From, err = d.String()
 		case "content":
-			if hasContent {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasContent); err == nil {
+				m.Content, err = d.String()
 			}
-			hasContent = true
-			m.Content, err = d.String()
 		default:
 			err = d.Skip()
 		}
@@ -928,36 +857,17 @@ func (m *SaidEvent) UnmarshalJSON(data []byte) error {
 
 // PushSaid sends the event said to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 func PushSaid(s *runtime.Session, ev *SaidEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode said event: %w", err)
-	}
-	return s.Push("said", data)
+	return runtime.PushEvent(s, "said", ev)
 }
 
 // PushSaidTo sends the event said to each of sessions, encoding it once. It tries every session and returns the first error.
 func PushSaidTo(sessions []*runtime.Session, ev *SaidEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode said event: %w", err)
-	}
-	var first error
-	for _, s := range sessions {
-		if err := s.Push("said", data); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return runtime.PushEventTo(sessions, "said", ev)
 }
 
 // BroadcastSaid sends the event said to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 func BroadcastSaid(srv *runtime.Server, ev *SaidEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode said event: %w", err)
-	}
-	srv.Broadcast("said", data)
-	return nil
+	return runtime.BroadcastEvent(srv, "said", ev)
 }
 
 // NameTakenError is the schema error NameTaken, answered with the code
@@ -1096,95 +1006,28 @@ func (UnimplementedHandler) GuardLoggedIn(context.Context, *runtime.Session) boo
 // Each call decodes its arguments (invalid ones are answered with
 // "bad_request" naming the field), runs the command's guards in order (a
 // refusal is answered with the guard's error), calls h and encodes the
-// result.
+// result (runtime.Method).
 func Register(r *runtime.Router, h Handler) {
-	r.Handle("login", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args LoginArgs
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
+	guardLoggedIn := func(ctx context.Context, s *runtime.Session) error {
+		if !h.GuardLoggedIn(ctx, s) {
+			return &NotLoggedInError{Message: "refused by guard loggedIn"}
 		}
-		res, err := h.Login(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("login", err, "name_taken", "invalid_name")
-		}
-		if res == nil {
-			return dst, errors.New("command login: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode login result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("logout", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		if !h.GuardLoggedIn(ctx, call.Session) {
-			return dst, &NotLoggedInError{Message: "refused by guard loggedIn"}
-		}
-		if err := h.Logout(ctx, call.Session); err != nil {
-			return dst, duplexCheckError("logout", err, "not_logged_in")
-		}
-		return append(dst, "{}"...), nil
-	})
-	r.Handle("user", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args UserArgs
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		if !h.GuardLoggedIn(ctx, call.Session) {
-			return dst, &NotLoggedInError{Message: "refused by guard loggedIn"}
-		}
-		if err := h.User(ctx, call.Session, &args); err != nil {
-			return dst, duplexCheckError("user", err, "not_logged_in")
-		}
-		return append(dst, "{}"...), nil
-	})
-	r.Handle("shutdown", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		if err := h.Shutdown(ctx, call.Session); err != nil {
-			return dst, duplexCheckError("shutdown", err)
-		}
-		return append(dst, "{}"...), nil
-	})
-	r.Handle("profile", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args User
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.Profile(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("profile", err)
-		}
-		if res == nil {
-			return dst, errors.New("command profile: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode profile result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("ping", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		res, err := h.Ping(ctx, call.Session)
-		if err != nil {
-			return dst, duplexCheckError("ping", err)
-		}
-		if res == nil {
-			return dst, errors.New("command ping: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode ping result: %w", err)
-		}
-		return dst, nil
-	})
+		return nil
+	}
+	r.Handle("login", runtime.Method(h.Login, runtime.Command{
+		Errors: []string{"name_taken", "invalid_name"},
+	}))
+	r.Handle("logout", runtime.MethodNoArgsNoResult(h.Logout, runtime.Command{
+		Errors: []string{"not_logged_in"},
+		Guards: []runtime.Guard{guardLoggedIn},
+	}))
+	r.Handle("user", runtime.MethodNoResult(h.User, runtime.Command{
+		Errors: []string{"not_logged_in"},
+		Guards: []runtime.Guard{guardLoggedIn},
+	}))
+	r.Handle("shutdown", runtime.MethodNoArgsNoResult(h.Shutdown, runtime.Command{}))
+	r.Handle("profile", runtime.Method(h.Profile, runtime.Command{}))
+	r.Handle("ping", runtime.MethodNoArgs(h.Ping, runtime.Command{}))
 }
 
 // duplexSortedKeys returns the keys of m in order, in buf when they fit,
@@ -1195,38 +1038,4 @@ func duplexSortedKeys[V any](buf []string, m map[string]V) []string {
 	}
 	slices.Sort(buf)
 	return buf
-}
-
-// duplexCheckError returns err when the client may see it: an error without
-// a wire code (the runtime answers "internal" and reports it), one of the
-// runtime's own codes, or one of the codes the command declares. Any other
-// wire error becomes a *duplexUndeclaredError, which the runtime answers as
-// "internal" and reports.
-func duplexCheckError(command string, err error, declared ...string) error {
-	var we runtime.WireError
-	if !errors.As(err, &we) {
-		return err
-	}
-	code, _ := we.WireError()
-	switch code {
-	case runtime.CodeBadRequest, runtime.CodeUnimplemented, runtime.CodeInternal, runtime.CodeCanceled, runtime.CodeOverloaded:
-		return err
-	}
-	for _, c := range declared {
-		if code == c {
-			return err
-		}
-	}
-	return &duplexUndeclaredError{command: command, code: code, err: err}
-}
-
-// duplexUndeclaredError is a wire error that its command does not declare.
-// It does not unwrap, so that the runtime answers it as "internal".
-type duplexUndeclaredError struct {
-	command, code string
-	err           error
-}
-
-func (e *duplexUndeclaredError) Error() string {
-	return fmt.Sprintf("command %s returned the error code %q, which it does not declare: %v", e.command, e.code, e.err)
 }

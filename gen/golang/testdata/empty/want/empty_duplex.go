@@ -5,8 +5,6 @@ package empty
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/duplexrpc/duplex/runtime"
 )
@@ -43,46 +41,7 @@ func (UnimplementedHandler) Ping(context.Context, *runtime.Session) error {
 // Each call decodes its arguments (invalid ones are answered with
 // "bad_request" naming the field), runs the command's guards in order (a
 // refusal is answered with the guard's error), calls h and encodes the
-// result.
+// result (runtime.Method).
 func Register(r *runtime.Router, h Handler) {
-	r.Handle("ping", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		if err := h.Ping(ctx, call.Session); err != nil {
-			return dst, duplexCheckError("ping", err)
-		}
-		return append(dst, "{}"...), nil
-	})
-}
-
-// duplexCheckError returns err when the client may see it: an error without
-// a wire code (the runtime answers "internal" and reports it), one of the
-// runtime's own codes, or one of the codes the command declares. Any other
-// wire error becomes a *duplexUndeclaredError, which the runtime answers as
-// "internal" and reports.
-func duplexCheckError(command string, err error, declared ...string) error {
-	var we runtime.WireError
-	if !errors.As(err, &we) {
-		return err
-	}
-	code, _ := we.WireError()
-	switch code {
-	case runtime.CodeBadRequest, runtime.CodeUnimplemented, runtime.CodeInternal, runtime.CodeCanceled, runtime.CodeOverloaded:
-		return err
-	}
-	for _, c := range declared {
-		if code == c {
-			return err
-		}
-	}
-	return &duplexUndeclaredError{command: command, code: code, err: err}
-}
-
-// duplexUndeclaredError is a wire error that its command does not declare.
-// It does not unwrap, so that the runtime answers it as "internal".
-type duplexUndeclaredError struct {
-	command, code string
-	err           error
-}
-
-func (e *duplexUndeclaredError) Error() string {
-	return fmt.Sprintf("command %s returned the error code %q, which it does not declare: %v", e.command, e.code, e.err)
+	r.Handle("ping", runtime.MethodNoArgsNoResult(h.Ping, runtime.Command{}))
 }

@@ -6,7 +6,6 @@ package everything
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -133,65 +132,45 @@ func (m *Scalars) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "flag":
-			if hasFlag {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasFlag); err == nil {
+				m.Flag, err = d.Bool()
 			}
-			hasFlag = true
-			m.Flag, err = d.Bool()
 		case "small":
-			if hasSmall {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasSmall); err == nil {
+				m.Small, err = d.Int32()
 			}
-			hasSmall = true
-			m.Small, err = d.Int32()
 		case "big":
-			if hasBig {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasBig); err == nil {
+				m.Big, err = d.Int64()
 			}
-			hasBig = true
-			m.Big, err = d.Int64()
 		case "usmall":
-			if hasUsmall {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasUsmall); err == nil {
+				m.Usmall, err = d.Uint32()
 			}
-			hasUsmall = true
-			m.Usmall, err = d.Uint32()
 		case "ubig":
-			if hasUbig {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasUbig); err == nil {
+				m.Ubig, err = d.Uint64()
 			}
-			hasUbig = true
-			m.Ubig, err = d.Uint64()
 		case "ratio":
-			if hasRatio {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasRatio); err == nil {
+				m.Ratio, err = d.Float64()
 			}
-			hasRatio = true
-			m.Ratio, err = d.Float64()
 		case "text":
-			if hasText {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasText); err == nil {
+				m.Text, err = d.String()
 			}
-			hasText = true
-			m.Text, err = d.String()
 		case "blob":
-			if hasBlob {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasBlob); err == nil {
+				m.Blob, err = d.Bytes()
 			}
-			hasBlob = true
-			m.Blob, err = d.Bytes()
 		case "at":
-			if hasAt {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasAt); err == nil {
+				m.At, err = d.Time()
 			}
-			hasAt = true
-			m.At, err = d.Time()
 		case "id":
-			if hasID {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasID); err == nil {
+				m.ID, err = d.UUID()
 			}
-			hasID = true
-			m.ID, err = d.UUID()
 		default:
 			err = d.Skip()
 		}
@@ -290,17 +269,13 @@ func (m *Inner) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "name":
-			if hasName {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasName); err == nil {
+				m.Name, err = d.String()
 			}
-			hasName = true
-			m.Name, err = d.String()
 		case "level":
-			if hasLevel {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasLevel); err == nil {
+				err = m.Level.DecodeJSON(d)
 			}
-			hasLevel = true
-			err = m.Level.DecodeJSON(d)
 		default:
 			err = d.Skip()
 		}
@@ -484,166 +459,138 @@ func (m *Optionals) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "flag":
-			if hasFlag {
-				return d.Errorf("duplicate field")
-			}
-			hasFlag = true
-			if !d.Null() {
-				m.Flag = new(bool)
-				*m.Flag, err = d.Bool()
+			if err = d.Once(&hasFlag); err == nil {
+				if !d.Null() {
+					m.Flag = new(bool)
+					*m.Flag, err = d.Bool()
+				}
 			}
 		case "small":
-			if hasSmall {
-				return d.Errorf("duplicate field")
-			}
-			hasSmall = true
-			if !d.Null() {
-				m.Small = new(int32)
-				*m.Small, err = d.Int32()
+			if err = d.Once(&hasSmall); err == nil {
+				if !d.Null() {
+					m.Small = new(int32)
+					*m.Small, err = d.Int32()
+				}
 			}
 		case "big":
-			if hasBig {
-				return d.Errorf("duplicate field")
-			}
-			hasBig = true
-			if !d.Null() {
-				m.Big = new(int64)
-				*m.Big, err = d.Int64()
+			if err = d.Once(&hasBig); err == nil {
+				if !d.Null() {
+					m.Big = new(int64)
+					*m.Big, err = d.Int64()
+				}
 			}
 		case "usmall":
-			if hasUsmall {
-				return d.Errorf("duplicate field")
-			}
-			hasUsmall = true
-			if !d.Null() {
-				m.Usmall = new(uint32)
-				*m.Usmall, err = d.Uint32()
+			if err = d.Once(&hasUsmall); err == nil {
+				if !d.Null() {
+					m.Usmall = new(uint32)
+					*m.Usmall, err = d.Uint32()
+				}
 			}
 		case "ubig":
-			if hasUbig {
-				return d.Errorf("duplicate field")
-			}
-			hasUbig = true
-			if !d.Null() {
-				m.Ubig = new(uint64)
-				*m.Ubig, err = d.Uint64()
+			if err = d.Once(&hasUbig); err == nil {
+				if !d.Null() {
+					m.Ubig = new(uint64)
+					*m.Ubig, err = d.Uint64()
+				}
 			}
 		case "ratio":
-			if hasRatio {
-				return d.Errorf("duplicate field")
-			}
-			hasRatio = true
-			if !d.Null() {
-				m.Ratio = new(float64)
-				*m.Ratio, err = d.Float64()
+			if err = d.Once(&hasRatio); err == nil {
+				if !d.Null() {
+					m.Ratio = new(float64)
+					*m.Ratio, err = d.Float64()
+				}
 			}
 		case "text":
-			if hasText {
-				return d.Errorf("duplicate field")
-			}
-			hasText = true
-			if !d.Null() {
-				m.Text = new(string)
-				*m.Text, err = d.String()
+			if err = d.Once(&hasText); err == nil {
+				if !d.Null() {
+					m.Text = new(string)
+					*m.Text, err = d.String()
+				}
 			}
 		case "blob":
-			if hasBlob {
-				return d.Errorf("duplicate field")
-			}
-			hasBlob = true
-			if !d.Null() {
-				m.Blob, err = d.Bytes()
+			if err = d.Once(&hasBlob); err == nil {
+				if !d.Null() {
+					m.Blob, err = d.Bytes()
+				}
 			}
 		case "at":
-			if hasAt {
-				return d.Errorf("duplicate field")
-			}
-			hasAt = true
-			if !d.Null() {
-				m.At = new(time.Time)
-				*m.At, err = d.Time()
+			if err = d.Once(&hasAt); err == nil {
+				if !d.Null() {
+					m.At = new(time.Time)
+					*m.At, err = d.Time()
+				}
 			}
 		case "id":
-			if hasID {
-				return d.Errorf("duplicate field")
-			}
-			hasID = true
-			if !d.Null() {
-				m.ID = new(uuid.UUID)
-				*m.ID, err = d.UUID()
+			if err = d.Once(&hasID); err == nil {
+				if !d.Null() {
+					m.ID = new(uuid.UUID)
+					*m.ID, err = d.UUID()
+				}
 			}
 		case "level":
-			if hasLevel {
-				return d.Errorf("duplicate field")
-			}
-			hasLevel = true
-			if !d.Null() {
-				m.Level = new(Level)
-				err = m.Level.DecodeJSON(d)
+			if err = d.Once(&hasLevel); err == nil {
+				if !d.Null() {
+					m.Level = new(Level)
+					err = m.Level.DecodeJSON(d)
+				}
 			}
 		case "inner":
-			if hasInner {
-				return d.Errorf("duplicate field")
-			}
-			hasInner = true
-			if !d.Null() {
-				m.Inner = new(Inner)
-				err = m.Inner.DecodeJSON(d)
+			if err = d.Once(&hasInner); err == nil {
+				if !d.Null() {
+					m.Inner = new(Inner)
+					err = m.Inner.DecodeJSON(d)
+				}
 			}
 		case "list":
-			if hasList {
-				return d.Errorf("duplicate field")
-			}
-			hasList = true
-			if !d.Null() {
-				m.List = []string{}
-				if err := d.BeginArray(); err != nil {
-					return err
-				}
-				for {
-					more, err := d.NextElement()
-					if err != nil {
+			if err = d.Once(&hasList); err == nil {
+				if !d.Null() {
+					m.List = []string{}
+					if err := d.BeginArray(); err != nil {
 						return err
 					}
-					if !more {
-						break
+					for {
+						more, err := d.NextElement()
+						if err != nil {
+							return err
+						}
+						if !more {
+							break
+						}
+						var e1 string
+						e1, err = d.String()
+						if err != nil {
+							return err
+						}
+						m.List = append(m.List, e1)
 					}
-					var e1 string
-					e1, err = d.String()
-					if err != nil {
-						return err
-					}
-					m.List = append(m.List, e1)
 				}
 			}
 		case "dict":
-			if hasDict {
-				return d.Errorf("duplicate field")
-			}
-			hasDict = true
-			if !d.Null() {
-				m.Dict = map[string]int64{}
-				if err := d.BeginObject(); err != nil {
-					return err
-				}
-				for {
-					key1, more, err := d.NextMember()
-					if err != nil {
+			if err = d.Once(&hasDict); err == nil {
+				if !d.Null() {
+					m.Dict = map[string]int64{}
+					if err := d.BeginObject(); err != nil {
 						return err
 					}
-					if !more {
-						break
+					for {
+						key1, more, err := d.NextMember()
+						if err != nil {
+							return err
+						}
+						if !more {
+							break
+						}
+						k1 := string(key1)
+						if _, dup := m.Dict[k1]; dup {
+							return d.Errorf("duplicate key")
+						}
+						var e1 int64
+						e1, err = d.Int64()
+						if err != nil {
+							return err
+						}
+						m.Dict[k1] = e1
 					}
-					k1 := string(key1)
-					if _, dup := m.Dict[k1]; dup {
-						return d.Errorf("duplicate key")
-					}
-					var e1 int64
-					e1, err = d.Int64()
-					if err != nil {
-						return err
-					}
-					m.Dict[k1] = e1
 				}
 			}
 		default:
@@ -839,71 +786,52 @@ func (m *Containers) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "inners":
-			if hasInners {
-				return d.Errorf("duplicate field")
-			}
-			hasInners = true
-			m.Inners = []Inner{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
+			if err = d.Once(&hasInners); err == nil {
+				m.Inners = []Inner{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 Inner
+					err = e1.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
+					m.Inners = append(m.Inners, e1)
 				}
-				var e1 Inner
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.Inners = append(m.Inners, e1)
 			}
 		case "levels":
-			if hasLevels {
-				return d.Errorf("duplicate field")
-			}
-			hasLevels = true
-			m.Levels = []Level{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
+			if err = d.Once(&hasLevels); err == nil {
+				m.Levels = []Level{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 Level
+					err = e1.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
+					m.Levels = append(m.Levels, e1)
 				}
-				var e1 Level
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.Levels = append(m.Levels, e1)
 			}
 		case "grid":
-			if hasGrid {
-				return d.Errorf("duplicate field")
-			}
-			hasGrid = true
-			m.Grid = [][]int32{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				e1 := []int32{}
+			if err = d.Once(&hasGrid); err == nil {
+				m.Grid = [][]int32{}
 				if err := d.BeginArray(); err != nil {
 					return err
 				}
@@ -915,198 +843,199 @@ func (m *Containers) DecodeJSON(d *wire.Decoder) error {
 					if !more {
 						break
 					}
-					var e2 int32
-					e2, err = d.Int32()
+					e1 := []int32{}
+					if err := d.BeginArray(); err != nil {
+						return err
+					}
+					for {
+						more, err := d.NextElement()
+						if err != nil {
+							return err
+						}
+						if !more {
+							break
+						}
+						var e2 int32
+						e2, err = d.Int32()
+						if err != nil {
+							return err
+						}
+						e1 = append(e1, e2)
+					}
 					if err != nil {
 						return err
 					}
-					e1 = append(e1, e2)
+					m.Grid = append(m.Grid, e1)
 				}
-				if err != nil {
-					return err
-				}
-				m.Grid = append(m.Grid, e1)
 			}
 		case "byName":
-			if hasByName {
-				return d.Errorf("duplicate field")
-			}
-			hasByName = true
-			m.ByName = map[string]Inner{}
-			if err := d.BeginObject(); err != nil {
-				return err
-			}
-			for {
-				key1, more, err := d.NextMember()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				k1 := string(key1)
-				if _, dup := m.ByName[k1]; dup {
-					return d.Errorf("duplicate key")
-				}
-				var e1 Inner
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.ByName[k1] = e1
-			}
-		case "groups":
-			if hasGroups {
-				return d.Errorf("duplicate field")
-			}
-			hasGroups = true
-			m.Groups = map[string][]string{}
-			if err := d.BeginObject(); err != nil {
-				return err
-			}
-			for {
-				key1, more, err := d.NextMember()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				k1 := string(key1)
-				if _, dup := m.Groups[k1]; dup {
-					return d.Errorf("duplicate key")
-				}
-				e1 := []string{}
-				if err := d.BeginArray(); err != nil {
-					return err
-				}
-				for {
-					more, err := d.NextElement()
-					if err != nil {
-						return err
-					}
-					if !more {
-						break
-					}
-					var e2 string
-					e2, err = d.String()
-					if err != nil {
-						return err
-					}
-					e1 = append(e1, e2)
-				}
-				if err != nil {
-					return err
-				}
-				m.Groups[k1] = e1
-			}
-		case "stamps":
-			if hasStamps {
-				return d.Errorf("duplicate field")
-			}
-			hasStamps = true
-			m.Stamps = map[string]time.Time{}
-			if err := d.BeginObject(); err != nil {
-				return err
-			}
-			for {
-				key1, more, err := d.NextMember()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				k1 := string(key1)
-				if _, dup := m.Stamps[k1]; dup {
-					return d.Errorf("duplicate key")
-				}
-				var e1 time.Time
-				e1, err = d.Time()
-				if err != nil {
-					return err
-				}
-				m.Stamps[k1] = e1
-			}
-		case "nested":
-			if hasNested {
-				return d.Errorf("duplicate field")
-			}
-			hasNested = true
-			m.Nested = map[string]map[string]uint64{}
-			if err := d.BeginObject(); err != nil {
-				return err
-			}
-			for {
-				key1, more, err := d.NextMember()
-				if err != nil {
-					return err
-				}
-				if !more {
-					break
-				}
-				k1 := string(key1)
-				if _, dup := m.Nested[k1]; dup {
-					return d.Errorf("duplicate key")
-				}
-				e1 := map[string]uint64{}
+			if err = d.Once(&hasByName); err == nil {
+				m.ByName = map[string]Inner{}
 				if err := d.BeginObject(); err != nil {
 					return err
 				}
 				for {
-					key2, more, err := d.NextMember()
+					key1, more, err := d.NextMember()
 					if err != nil {
 						return err
 					}
 					if !more {
 						break
 					}
-					k2 := string(key2)
-					if _, dup := e1[k2]; dup {
+					k1 := string(key1)
+					if _, dup := m.ByName[k1]; dup {
 						return d.Errorf("duplicate key")
 					}
-					var e2 uint64
-					e2, err = d.Uint64()
+					var e1 Inner
+					err = e1.DecodeJSON(d)
 					if err != nil {
 						return err
 					}
-					e1[k2] = e2
+					m.ByName[k1] = e1
 				}
-				if err != nil {
+			}
+		case "groups":
+			if err = d.Once(&hasGroups); err == nil {
+				m.Groups = map[string][]string{}
+				if err := d.BeginObject(); err != nil {
 					return err
 				}
-				m.Nested[k1] = e1
+				for {
+					key1, more, err := d.NextMember()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					k1 := string(key1)
+					if _, dup := m.Groups[k1]; dup {
+						return d.Errorf("duplicate key")
+					}
+					e1 := []string{}
+					if err := d.BeginArray(); err != nil {
+						return err
+					}
+					for {
+						more, err := d.NextElement()
+						if err != nil {
+							return err
+						}
+						if !more {
+							break
+						}
+						var e2 string
+						e2, err = d.String()
+						if err != nil {
+							return err
+						}
+						e1 = append(e1, e2)
+					}
+					if err != nil {
+						return err
+					}
+					m.Groups[k1] = e1
+				}
+			}
+		case "stamps":
+			if err = d.Once(&hasStamps); err == nil {
+				m.Stamps = map[string]time.Time{}
+				if err := d.BeginObject(); err != nil {
+					return err
+				}
+				for {
+					key1, more, err := d.NextMember()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					k1 := string(key1)
+					if _, dup := m.Stamps[k1]; dup {
+						return d.Errorf("duplicate key")
+					}
+					var e1 time.Time
+					e1, err = d.Time()
+					if err != nil {
+						return err
+					}
+					m.Stamps[k1] = e1
+				}
+			}
+		case "nested":
+			if err = d.Once(&hasNested); err == nil {
+				m.Nested = map[string]map[string]uint64{}
+				if err := d.BeginObject(); err != nil {
+					return err
+				}
+				for {
+					key1, more, err := d.NextMember()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					k1 := string(key1)
+					if _, dup := m.Nested[k1]; dup {
+						return d.Errorf("duplicate key")
+					}
+					e1 := map[string]uint64{}
+					if err := d.BeginObject(); err != nil {
+						return err
+					}
+					for {
+						key2, more, err := d.NextMember()
+						if err != nil {
+							return err
+						}
+						if !more {
+							break
+						}
+						k2 := string(key2)
+						if _, dup := e1[k2]; dup {
+							return d.Errorf("duplicate key")
+						}
+						var e2 uint64
+						e2, err = d.Uint64()
+						if err != nil {
+							return err
+						}
+						e1[k2] = e2
+					}
+					if err != nil {
+						return err
+					}
+					m.Nested[k1] = e1
+				}
 			}
 		case "ratios":
-			if hasRatios {
-				return d.Errorf("duplicate field")
-			}
-			hasRatios = true
-			m.Ratios = []float64{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
+			if err = d.Once(&hasRatios); err == nil {
+				m.Ratios = []float64{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 float64
+					e1, err = d.Float64()
+					if err != nil {
+						return err
+					}
+					m.Ratios = append(m.Ratios, e1)
 				}
-				var e1 float64
-				e1, err = d.Float64()
-				if err != nil {
-					return err
-				}
-				m.Ratios = append(m.Ratios, e1)
 			}
 		case "userId":
-			if hasUserID {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasUserID); err == nil {
+				m.UserID, err = d.UUID()
 			}
-			hasUserID = true
-			m.UserID, err = d.UUID()
 		default:
 			err = d.Skip()
 		}
@@ -1195,11 +1124,9 @@ func (m *Old) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "value":
-			if hasValue {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasValue); err == nil {
+				m.Value, err = d.String()
 			}
-			hasValue = true
-			m.Value, err = d.String()
 		default:
 			err = d.Skip()
 		}
@@ -1298,43 +1225,37 @@ func (m *Comment) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "text":
-			if hasText {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasText); err == nil {
+				m.Text, err = d.String()
 			}
-			hasText = true
-			m.Text, err = d.String()
 		case "replies":
-			if hasReplies {
-				return d.Errorf("duplicate field")
-			}
-			hasReplies = true
-			m.Replies = []Comment{}
-			if err := d.BeginArray(); err != nil {
-				return err
-			}
-			for {
-				more, err := d.NextElement()
-				if err != nil {
+			if err = d.Once(&hasReplies); err == nil {
+				m.Replies = []Comment{}
+				if err := d.BeginArray(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					more, err := d.NextElement()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					var e1 Comment
+					err = e1.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
+					m.Replies = append(m.Replies, e1)
 				}
-				var e1 Comment
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.Replies = append(m.Replies, e1)
 			}
 		case "parent":
-			if hasParent {
-				return d.Errorf("duplicate field")
-			}
-			hasParent = true
-			if !d.Null() {
-				m.Parent = new(Comment)
-				err = m.Parent.DecodeJSON(d)
+			if err = d.Once(&hasParent); err == nil {
+				if !d.Null() {
+					m.Parent = new(Comment)
+					err = m.Parent.DecodeJSON(d)
+				}
 			}
 		default:
 			err = d.Skip()
@@ -1426,32 +1347,30 @@ func (m *Folder) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "entries":
-			if hasEntries {
-				return d.Errorf("duplicate field")
-			}
-			hasEntries = true
-			m.Entries = map[string]Entry{}
-			if err := d.BeginObject(); err != nil {
-				return err
-			}
-			for {
-				key1, more, err := d.NextMember()
-				if err != nil {
+			if err = d.Once(&hasEntries); err == nil {
+				m.Entries = map[string]Entry{}
+				if err := d.BeginObject(); err != nil {
 					return err
 				}
-				if !more {
-					break
+				for {
+					key1, more, err := d.NextMember()
+					if err != nil {
+						return err
+					}
+					if !more {
+						break
+					}
+					k1 := string(key1)
+					if _, dup := m.Entries[k1]; dup {
+						return d.Errorf("duplicate key")
+					}
+					var e1 Entry
+					err = e1.DecodeJSON(d)
+					if err != nil {
+						return err
+					}
+					m.Entries[k1] = e1
 				}
-				k1 := string(key1)
-				if _, dup := m.Entries[k1]; dup {
-					return d.Errorf("duplicate key")
-				}
-				var e1 Entry
-				err = e1.DecodeJSON(d)
-				if err != nil {
-					return err
-				}
-				m.Entries[k1] = e1
 			}
 		default:
 			err = d.Skip()
@@ -1532,17 +1451,13 @@ func (m *Entry) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "size":
-			if hasSize {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasSize); err == nil {
+				m.Size, err = d.Int64()
 			}
-			hasSize = true
-			m.Size, err = d.Int64()
 		case "sub":
-			if hasSub {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasSub); err == nil {
+				err = m.Sub.DecodeJSON(d)
 			}
-			hasSub = true
-			err = m.Sub.DecodeJSON(d)
 		default:
 			err = d.Skip()
 		}
@@ -1610,11 +1525,9 @@ func (m *LoginArgs) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "name":
-			if hasName {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasName); err == nil {
+				m.Name, err = d.String()
 			}
-			hasName = true
-			m.Name, err = d.String()
 		default:
 			err = d.Skip()
 		}
@@ -1679,11 +1592,9 @@ func (m *LoginResult) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "ok":
-			if hasOk {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasOk); err == nil {
+				m.Ok, err = d.Bool()
 			}
-			hasOk = true
-			m.Ok, err = d.Bool()
 		default:
 			err = d.Skip()
 		}
@@ -1748,11 +1659,9 @@ func (m *AdminOnlyResult) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "secret":
-			if hasSecret {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasSecret); err == nil {
+				m.Secret, err = d.String()
 			}
-			hasSecret = true
-			m.Secret, err = d.String()
 		default:
 			err = d.Skip()
 		}
@@ -1817,11 +1726,9 @@ func (m *FindArgs) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "id":
-			if hasID {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasID); err == nil {
+				m.ID, err = d.UUID()
 			}
-			hasID = true
-			m.ID, err = d.UUID()
 		default:
 			err = d.Skip()
 		}
@@ -1897,13 +1804,11 @@ func (m *FindResult) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "inner":
-			if hasInner {
-				return d.Errorf("duplicate field")
-			}
-			hasInner = true
-			if !d.Null() {
-				m.Inner = new(Inner)
-				err = m.Inner.DecodeJSON(d)
+			if err = d.Once(&hasInner); err == nil {
+				if !d.Null() {
+					m.Inner = new(Inner)
+					err = m.Inner.DecodeJSON(d)
+				}
 			}
 		default:
 			err = d.Skip()
@@ -1966,11 +1871,9 @@ func (m *FailArgs) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "kind":
-			if hasKind {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasKind); err == nil {
+				m.Kind, err = d.String()
 			}
-			hasKind = true
-			m.Kind, err = d.String()
 		default:
 			err = d.Skip()
 		}
@@ -2035,11 +1938,9 @@ func (m *FailResult) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "note":
-			if hasNote {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasNote); err == nil {
+				m.Note, err = d.String()
 			}
-			hasNote = true
-			m.Note, err = d.String()
 		default:
 			err = d.Skip()
 		}
@@ -2104,11 +2005,9 @@ func (m *NotifyArgs) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "count":
-			if hasCount {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasCount); err == nil {
+				m.Count, err = d.Int32()
 			}
-			hasCount = true
-			m.Count, err = d.Int32()
 		default:
 			err = d.Skip()
 		}
@@ -2181,13 +2080,11 @@ func (m *LegacyArgs) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "value":
-			if hasValue {
-				return d.Errorf("duplicate field")
-			}
-			hasValue = true
-			if !d.Null() {
-				m.Value = new(string)
-				*m.Value, err = d.String()
+			if err = d.Once(&hasValue); err == nil {
+				if !d.Null() {
+					m.Value = new(string)
+					*m.Value, err = d.String()
+				}
 			}
 		default:
 			err = d.Skip()
@@ -2258,13 +2155,11 @@ func (m *LegacyResult) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "value":
-			if hasValue {
-				return d.Errorf("duplicate field")
-			}
-			hasValue = true
-			if !d.Null() {
-				m.Value = new(string)
-				*m.Value, err = d.String()
+			if err = d.Once(&hasValue); err == nil {
+				if !d.Null() {
+					m.Value = new(string)
+					*m.Value, err = d.String()
+				}
 			}
 		default:
 			err = d.Skip()
@@ -2330,11 +2225,9 @@ func (m *TreeArgs) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "root":
-			if hasRoot {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasRoot); err == nil {
+				err = m.Root.DecodeJSON(d)
 			}
-			hasRoot = true
-			err = m.Root.DecodeJSON(d)
 		default:
 			err = d.Skip()
 		}
@@ -2402,11 +2295,9 @@ func (m *TreeResult) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "root":
-			if hasRoot {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasRoot); err == nil {
+				err = m.Root.DecodeJSON(d)
 			}
-			hasRoot = true
-			err = m.Root.DecodeJSON(d)
 		default:
 			err = d.Skip()
 		}
@@ -2485,25 +2376,19 @@ func (m *TickedEvent) DecodeJSON(d *wire.Decoder) error {
 		}
 		switch string(key) {
 		case "n":
-			if hasN {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasN); err == nil {
+				m.N, err = d.Int64()
 			}
-			hasN = true
-			m.N, err = d.Int64()
 		case "at":
-			if hasAt {
-				return d.Errorf("duplicate field")
+			if err = d.Once(&hasAt); err == nil {
+				m.At, err = d.Time()
 			}
-			hasAt = true
-			m.At, err = d.Time()
 		case "level":
-			if hasLevel {
-				return d.Errorf("duplicate field")
-			}
-			hasLevel = true
-			if !d.Null() {
-				m.Level = new(Level)
-				err = m.Level.DecodeJSON(d)
+			if err = d.Once(&hasLevel); err == nil {
+				if !d.Null() {
+					m.Level = new(Level)
+					err = m.Level.DecodeJSON(d)
+				}
 			}
 		default:
 			err = d.Skip()
@@ -2542,36 +2427,17 @@ func (m *TickedEvent) UnmarshalJSON(data []byte) error {
 
 // PushTicked sends the event ticked to the session s, numbered with its next seq. While s waits to be resumed the event is kept and replayed; it returns runtime.ErrClosed when s has ended.
 func PushTicked(s *runtime.Session, ev *TickedEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode ticked event: %w", err)
-	}
-	return s.Push("ticked", data)
+	return runtime.PushEvent(s, "ticked", ev)
 }
 
 // PushTickedTo sends the event ticked to each of sessions, encoding it once. It tries every session and returns the first error.
 func PushTickedTo(sessions []*runtime.Session, ev *TickedEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode ticked event: %w", err)
-	}
-	var first error
-	for _, s := range sessions {
-		if err := s.Push("ticked", data); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return runtime.PushEventTo(sessions, "ticked", ev)
 }
 
 // BroadcastTicked sends the event ticked to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 func BroadcastTicked(srv *runtime.Server, ev *TickedEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode ticked event: %w", err)
-	}
-	srv.Broadcast("ticked", data)
-	return nil
+	return runtime.BroadcastEvent(srv, "ticked", ev)
 }
 
 // BellEvent is the data of event bell.
@@ -2628,40 +2494,21 @@ func (m *BellEvent) UnmarshalJSON(data []byte) error {
 //
 // Deprecated: marked @deprecated in everything.duplex.
 func PushBell(s *runtime.Session, ev *BellEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode bell event: %w", err)
-	}
-	return s.Push("bell", data)
+	return runtime.PushEvent(s, "bell", ev)
 }
 
 // PushBellTo sends the event bell to each of sessions, encoding it once. It tries every session and returns the first error.
 //
 // Deprecated: marked @deprecated in everything.duplex.
 func PushBellTo(sessions []*runtime.Session, ev *BellEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode bell event: %w", err)
-	}
-	var first error
-	for _, s := range sessions {
-		if err := s.Push("bell", data); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return runtime.PushEventTo(sessions, "bell", ev)
 }
 
 // BroadcastBell sends the event bell to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
 //
 // Deprecated: marked @deprecated in everything.duplex.
 func BroadcastBell(srv *runtime.Server, ev *BellEvent) error {
-	data, err := ev.AppendJSON(nil)
-	if err != nil {
-		return fmt.Errorf("encode bell event: %w", err)
-	}
-	srv.Broadcast("bell", data)
-	return nil
+	return runtime.BroadcastEvent(srv, "bell", ev)
 }
 
 // NotFoundError is the schema error NotFound, answered with the code
@@ -2780,6 +2627,12 @@ type Handler interface {
 	// GuardAdmin decides guard admin: false refuses the call with
 	// *ForbiddenError.
 	GuardAdmin(ctx context.Context, s *runtime.Session) bool
+	// No command uses it: Register has no closure for it, which would not
+	// compile unused.
+	//
+	// GuardUnused decides guard unused: false refuses the call with
+	// *ForbiddenError.
+	GuardUnused(ctx context.Context, s *runtime.Session) bool
 }
 
 // UnimplementedHandler answers every command with "unimplemented" and
@@ -2858,240 +2711,48 @@ func (UnimplementedHandler) GuardAdmin(context.Context, *runtime.Session) bool {
 	return false
 }
 
+// GuardUnused refuses.
+func (UnimplementedHandler) GuardUnused(context.Context, *runtime.Session) bool {
+	return false
+}
+
 // Register registers the commands of everything.duplex with r, served by h.
 // Each call decodes its arguments (invalid ones are answered with
 // "bad_request" naming the field), runs the command's guards in order (a
 // refusal is answered with the guard's error), calls h and encodes the
-// result.
+// result (runtime.Method).
 func Register(r *runtime.Router, h Handler) {
-	r.Handle("echoScalars", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args Scalars
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
+	guardLoggedIn := func(ctx context.Context, s *runtime.Session) error {
+		if !h.GuardLoggedIn(ctx, s) {
+			return &NotLoggedInError{Message: "refused by guard loggedIn"}
 		}
-		res, err := h.EchoScalars(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("echoScalars", err)
+		return nil
+	}
+	guardAdmin := func(ctx context.Context, s *runtime.Session) error {
+		if !h.GuardAdmin(ctx, s) {
+			return &ForbiddenError{Message: "refused by guard admin"}
 		}
-		if res == nil {
-			return dst, errors.New("command echoScalars: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode echoScalars result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("echoOptionals", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args Optionals
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.EchoOptionals(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("echoOptionals", err)
-		}
-		if res == nil {
-			return dst, errors.New("command echoOptionals: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode echoOptionals result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("echoContainers", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args Containers
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.EchoContainers(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("echoContainers", err)
-		}
-		if res == nil {
-			return dst, errors.New("command echoContainers: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode echoContainers result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("login", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args LoginArgs
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.Login(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("login", err)
-		}
-		if res == nil {
-			return dst, errors.New("command login: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode login result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("adminOnly", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		if !h.GuardLoggedIn(ctx, call.Session) {
-			return dst, &NotLoggedInError{Message: "refused by guard loggedIn"}
-		}
-		if !h.GuardAdmin(ctx, call.Session) {
-			return dst, &ForbiddenError{Message: "refused by guard admin"}
-		}
-		res, err := h.AdminOnly(ctx, call.Session)
-		if err != nil {
-			return dst, duplexCheckError("adminOnly", err, "not_logged_in", "forbidden")
-		}
-		if res == nil {
-			return dst, errors.New("command adminOnly: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode adminOnly result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("find", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args FindArgs
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.Find(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("find", err, "not_found")
-		}
-		if res == nil {
-			return dst, errors.New("command find: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode find result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("fail", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args FailArgs
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.Fail(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("fail", err, "not_found", "teapot_error")
-		}
-		if res == nil {
-			return dst, errors.New("command fail: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode fail result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("notify", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args NotifyArgs
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		if err := h.Notify(ctx, call.Session, &args); err != nil {
-			return dst, duplexCheckError("notify", err)
-		}
-		return append(dst, "{}"...), nil
-	})
-	r.Handle("legacy", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args LegacyArgs
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.Legacy(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("legacy", err)
-		}
-		if res == nil {
-			return dst, errors.New("command legacy: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode legacy result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("nothing", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		if err := h.Nothing(ctx, call.Session); err != nil {
-			return dst, duplexCheckError("nothing", err)
-		}
-		return append(dst, "{}"...), nil
-	})
-	r.Handle("thread", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args Comment
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.Thread(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("thread", err)
-		}
-		if res == nil {
-			return dst, errors.New("command thread: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode thread result: %w", err)
-		}
-		return dst, nil
-	})
-	r.Handle("tree", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
-		var (
-			d    wire.Decoder
-			args TreeArgs
-		)
-		d.Reset(call.Args, "args")
-		if err := args.DecodeJSON(&d); err != nil {
-			return dst, &runtime.Error{Code: runtime.CodeBadRequest, Message: err.Error()}
-		}
-		res, err := h.Tree(ctx, call.Session, &args)
-		if err != nil {
-			return dst, duplexCheckError("tree", err)
-		}
-		if res == nil {
-			return dst, errors.New("command tree: the handler returned neither a result nor an error")
-		}
-		if dst, err = res.AppendJSON(dst); err != nil {
-			return dst, fmt.Errorf("encode tree result: %w", err)
-		}
-		return dst, nil
-	})
+		return nil
+	}
+	r.Handle("echoScalars", runtime.Method(h.EchoScalars, runtime.Command{}))
+	r.Handle("echoOptionals", runtime.Method(h.EchoOptionals, runtime.Command{}))
+	r.Handle("echoContainers", runtime.Method(h.EchoContainers, runtime.Command{}))
+	r.Handle("login", runtime.Method(h.Login, runtime.Command{}))
+	r.Handle("adminOnly", runtime.MethodNoArgs(h.AdminOnly, runtime.Command{
+		Errors: []string{"not_logged_in", "forbidden"},
+		Guards: []runtime.Guard{guardLoggedIn, guardAdmin},
+	}))
+	r.Handle("find", runtime.Method(h.Find, runtime.Command{
+		Errors: []string{"not_found"},
+	}))
+	r.Handle("fail", runtime.Method(h.Fail, runtime.Command{
+		Errors: []string{"not_found", "teapot_error"},
+	}))
+	r.Handle("notify", runtime.MethodNoResult(h.Notify, runtime.Command{}))
+	r.Handle("legacy", runtime.Method(h.Legacy, runtime.Command{}))
+	r.Handle("nothing", runtime.MethodNoArgsNoResult(h.Nothing, runtime.Command{}))
+	r.Handle("thread", runtime.Method(h.Thread, runtime.Command{}))
+	r.Handle("tree", runtime.Method(h.Tree, runtime.Command{}))
 }
 
 // duplexSortedKeys returns the keys of m in order, in buf when they fit,
@@ -3102,38 +2763,4 @@ func duplexSortedKeys[V any](buf []string, m map[string]V) []string {
 	}
 	slices.Sort(buf)
 	return buf
-}
-
-// duplexCheckError returns err when the client may see it: an error without
-// a wire code (the runtime answers "internal" and reports it), one of the
-// runtime's own codes, or one of the codes the command declares. Any other
-// wire error becomes a *duplexUndeclaredError, which the runtime answers as
-// "internal" and reports.
-func duplexCheckError(command string, err error, declared ...string) error {
-	var we runtime.WireError
-	if !errors.As(err, &we) {
-		return err
-	}
-	code, _ := we.WireError()
-	switch code {
-	case runtime.CodeBadRequest, runtime.CodeUnimplemented, runtime.CodeInternal, runtime.CodeCanceled, runtime.CodeOverloaded:
-		return err
-	}
-	for _, c := range declared {
-		if code == c {
-			return err
-		}
-	}
-	return &duplexUndeclaredError{command: command, code: code, err: err}
-}
-
-// duplexUndeclaredError is a wire error that its command does not declare.
-// It does not unwrap, so that the runtime answers it as "internal".
-type duplexUndeclaredError struct {
-	command, code string
-	err           error
-}
-
-func (e *duplexUndeclaredError) Error() string {
-	return fmt.Sprintf("command %s returned the error code %q, which it does not declare: %v", e.command, e.code, e.err)
 }
