@@ -216,9 +216,18 @@ type Engine interface {
 
 	// TakeSession returns and removes the record under key in one atomic
 	// step, so that a session is resumed at most once across nodes:
-	// ErrSessionNotFound when there is none, ErrSessionExpired (removing
-	// it) when it is past its ExpiresAt. Store's Take, for SessionState.
+	// ErrSessionNotFound when there is none, ErrSessionExpired when it is
+	// past its ExpiresAt, removing it and returning it too: the caller
+	// removed it, so it ends the session (its end hook runs there). Store's
+	// Take, for SessionState.
 	TakeSession(ctx context.Context, key string) (SessionState, error)
+
+	// TakeExpiredSessions removes and returns, in one atomic step per
+	// record, up to limit session records whose ExpiresAt has passed, so
+	// that each expired record is returned to exactly one caller across
+	// all nodes. Every node calls it periodically and ends the sessions
+	// it got: those of a node that died end once in the cluster.
+	TakeExpiredSessions(ctx context.Context, limit int) ([]SessionState, error)
 
 	// Close disconnects the node: its subscriptions end, and once Close
 	// returns nothing on its delivery path is called again. The shared
@@ -302,6 +311,12 @@ func (e *storeSessions) UpdateSession(ctx context.Context, key string, st Sessio
 		return err
 	}
 	return e.SaveSession(ctx, key, st)
+}
+
+// TakeExpiredSessions finds nothing: a Store has no way to list its
+// expired records. Sessions of a node that died are not ended.
+func (e *storeSessions) TakeExpiredSessions(context.Context, int) ([]SessionState, error) {
+	return nil, nil
 }
 
 func (e *storeSessions) TakeSession(ctx context.Context, key string) (SessionState, error) {
