@@ -200,6 +200,8 @@ func (s *Server) takeRecord(sess *Session) bool {
 	switch {
 	case errors.Is(err, ErrSessionNotFound):
 		return false
+	case errors.Is(err, ErrEngineClosed):
+		return false // the node stopped: the record is the cluster's to end
 	case err != nil && !errors.Is(err, ErrSessionExpired):
 		// The engine is failing; the session ends here rather than
 		// leaks, and its record may be swept and ended again.

@@ -128,18 +128,20 @@ func (s *Session) Get(key string) (string, bool) {
 // Set sets the attribute key to value.
 func (s *Session) Set(key, value string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.attrs == nil {
 		s.attrs = make(map[string]string)
 	}
 	s.attrs[key] = value
+	s.mu.Unlock()
+	s.srv.sessions.changed(s)
 }
 
 // Delete removes the attribute key.
 func (s *Session) Delete(key string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.attrs, key)
+	s.mu.Unlock()
+	s.srv.sessions.changed(s)
 }
 
 // Attrs returns a copy of all attributes.
@@ -303,6 +305,8 @@ type sessions struct {
 	head     int
 	timer    *time.Timer // fires for queue[head]; armed when armed
 	armed    bool
+	dirty    []*Session    // records to write: attributes changed
+	wake     chan struct{} // tells refreshLoop of dirty; shared engine only
 }
 
 type detachedSession struct {

@@ -79,6 +79,7 @@ func (s *Server) startRecords() error {
 	if err := s.engine.Subscribe(s.ctx, s.nodeTopic); err != nil {
 		return err
 	}
+	s.sessions.wake = make(chan struct{}, 1)
 	go s.sessions.refreshLoop()
 	return nil
 }
@@ -122,13 +123,7 @@ func (m *sessions) saveRecordLocked(ctx context.Context, s *Session, st SessionS
 // so that the client comes back to a session whose record is what it saw.
 // joinMu held. It returns ErrClosed when the session is gone.
 func (m *sessions) writeTopicsLocked(ctx context.Context, s *Session, k *string) error {
-	exp := m.attachedExpiry()
-	m.mu.Lock()
-	if d, ok := m.detached[s.uuid]; ok && d.s == s {
-		exp = time.Now().Add(time.Duration(d.at - monoNow()))
-	}
-	m.mu.Unlock()
-	err := m.srv.engine.UpdateSession(ctx, *k, s.state(exp))
+	err := m.srv.engine.UpdateSession(ctx, *k, s.state(m.expiryOf(s)))
 	s.pushMu.Lock()
 	if err != nil && !errors.Is(err, ErrSessionNotFound) && !errors.Is(err, ErrSessionExpired) {
 		s.lost = true
@@ -149,6 +144,17 @@ func (m *sessions) writeTopicsLocked(ctx context.Context, s *Session, k *string)
 		go c.Close(CloseServiceRestart, "session record not written")
 	}
 	return fmt.Errorf("update session %s: %w", s.ID(), err)
+}
+
+// expiryOf returns the expiry to write in the record of s: its detach's,
+// or attachedExpiry.
+func (m *sessions) expiryOf(s *Session) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if d, ok := m.detached[s.uuid]; ok && d.s == s {
+		return time.Now().Add(time.Duration(d.at - monoNow()))
+	}
+	return m.attachedExpiry()
 }
 
 // lookup returns the session with ID u held here, or nil.
@@ -277,7 +283,9 @@ func (s *Server) control(payload []byte) {
 }
 
 // refreshLoop refreshes the records of the node's attached sessions and
-// ends expired sessions every refreshPeriod, until the server stops.
+// ends expired sessions every refreshPeriod, and writes the records of
+// sessions whose attributes changed as soon as it can, until the server
+// stops.
 func (m *sessions) refreshLoop() {
 	t := time.NewTicker(m.srv.cfg.refreshPeriod())
 	defer t.Stop()
@@ -285,10 +293,34 @@ func (m *sessions) refreshLoop() {
 		select {
 		case <-m.srv.ctx.Done():
 			return
+		case <-m.wake:
+			m.mu.Lock()
+			list := m.dirty
+			m.dirty = nil
+			m.mu.Unlock()
+			m.refreshList(list, true)
+			continue
 		case <-t.C:
 		}
 		m.refresh()
 		m.sweepExpired()
+	}
+}
+
+// changed queues the record of s for a write: its attributes changed
+// (Set, Delete), and a node that dies before its next refresh would
+// otherwise lose the change. Attributes set before the welcome go with
+// its first record.
+func (m *sessions) changed(s *Session) {
+	if !m.shared || s.rkey.Load() == nil {
+		return
+	}
+	m.mu.Lock()
+	m.dirty = append(m.dirty, s)
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default: // a write is due already
 	}
 }
 
@@ -297,8 +329,7 @@ func (m *sessions) refreshLoop() {
 const refreshWorkers = 16
 
 // refresh rewrites the records of the attached sessions with their
-// current checkpoint and a new expiry. A session whose Join or Leave is
-// writing its record is skipped: that write is as fresh.
+// current checkpoint and a new expiry.
 func (m *sessions) refresh() {
 	srv := m.srv
 	var list []*Session
@@ -307,12 +338,18 @@ func (m *sessions) refresh() {
 		list = append(list, sess)
 	}
 	srv.dmu.Unlock()
+	m.refreshList(list, false)
+}
+
+// refreshList rewrites the records of the attached sessions of list, and
+// of the detached ones too when detached is set, refreshWorkers at a time.
+func (m *sessions) refreshList(list []*Session, detached bool) {
 	next := make(chan *Session)
 	var wg sync.WaitGroup
 	for range min(refreshWorkers, len(list)) {
 		wg.Go(func() {
 			for sess := range next {
-				m.refreshOne(sess)
+				m.refreshOne(sess, detached)
 			}
 		})
 	}
@@ -323,23 +360,30 @@ func (m *sessions) refresh() {
 	wg.Wait()
 }
 
-func (m *sessions) refreshOne(s *Session) {
-	if s.Conn() == nil || !s.joinMu.TryLock() {
+func (m *sessions) refreshOne(s *Session, detached bool) {
+	if !detached && s.Conn() == nil {
 		return
 	}
+	s.joinMu.Lock()
 	defer s.joinMu.Unlock()
 	k := s.rkey.Load()
-	if k == nil || s.Conn() == nil {
+	if k == nil || !detached && s.Conn() == nil {
 		return
 	}
 	srv := m.srv
-	st := s.state(m.attachedExpiry())
+	st := s.state(m.expiryOf(s))
 	err := srv.engine.UpdateSession(srv.ctx, *k, st)
 	switch {
 	case errors.Is(err, ErrSessionNotFound):
 		if s.rkey.CompareAndSwap(k, nil) {
 			srv.dropTaken(s)
 		}
+	case errors.Is(err, ErrSessionExpired) && s.Conn() == nil:
+		// Removed here: a detached session past its window ends here.
+		if s.rkey.CompareAndSwap(k, nil) {
+			go srv.endRemoved(s, err) // not under joinMu: its hook may Leave
+		}
+		err = nil
 	case errors.Is(err, ErrSessionExpired):
 		// Removed here, and the session is alive here: write it again.
 		err = srv.engine.SaveSession(srv.ctx, *k, st)

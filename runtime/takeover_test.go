@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -337,4 +338,49 @@ func TestConcurrentResumesOneWins(t *testing.T) {
 			}
 		})
 	}
+}
+
+// updates is an engine that reports the attributes of every UpdateSession.
+type updates struct {
+	runtime.Engine
+	attrs chan map[string]string
+}
+
+func (e *updates) UpdateSession(ctx context.Context, key string, st runtime.SessionState) error {
+	e.attrs <- st.Attrs
+	return e.Engine.UpdateSession(ctx, key, st)
+}
+
+// An attribute set after the welcome reaches the record at once, not at
+// the next refresh (5 s with this window): a node killed right after a
+// login keeps its user's name for the node that resumes or ends the
+// session.
+func TestAttributesWrittenPromptly(t *testing.T) {
+	eng := runtime.NewMemoryEngine(runtime.MemoryEngineOptions{})
+	up := &updates{Engine: eng, attrs: make(chan map[string]string, 100)}
+	a := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Engine: up, ResumeWindow: time.Hour})
+	b := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Engine: eng.NewNode(), ResumeWindow: time.Hour})
+	c := dial(t, a.addr)
+	sess := runtime.SessionOf(a.rec.NextOpen(t))
+	w := hello(t, c, "", 0)
+	sess.Set("user", "ada")
+	deadline := time.After(4 * time.Second)
+	for written := false; !written; {
+		select {
+		case attrs := <-up.attrs:
+			written = attrs["user"] == "ada"
+		case <-deadline:
+			t.Fatal("the attribute was not written within 4 s")
+		}
+	}
+	a.srv.Kill()
+	c2 := dial(t, b.addr)
+	connB := b.rec.NextOpen(t)
+	if w2 := hello(t, c2, w.Resume, 0); !w2.Resumed {
+		t.Fatalf("welcome %+v, want resumed", w2)
+	}
+	if v, _ := runtime.SessionOf(connB).Get("user"); v != "ada" {
+		t.Errorf("attribute user = %q on B", v)
+	}
+	c.NC.Close()
 }
