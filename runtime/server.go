@@ -217,8 +217,14 @@ func (s *Server) endTaken(sess *Session) {
 		return
 	}
 	sess.mu.Lock()
-	sess.ended = true
+	hooked := sess.hooked
+	sess.ended, sess.hooked = true, true
 	sess.mu.Unlock()
+	if hooked {
+		// Ended already: by the sweep that took its record and a local
+		// end that found no record left, say.
+		return
+	}
 	s.dropSession(sess)
 	sess.pushMu.Lock()
 	sess.dropHeldLocked()

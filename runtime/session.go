@@ -38,6 +38,7 @@ type Session struct {
 	issued bool       // the secret was handed out (ResumeToken, welcome); guarded by mu
 	ended  bool       // ended for good (OnSessionEnd ran); guarded by mu
 	gone   bool       // left this node's audiences for good; guarded by srv.dmu
+	hooked bool       // OnSessionEnd ran (or runs) for it here; guarded by mu
 	gen    uint32     // counts detaches, to tell stale expiry entries; guarded by sessions.mu
 	own    string     // the session's own topic (Push); set when it opens
 	joinMu sync.Mutex // orders Join, Leave and the writes of its record
