@@ -648,18 +648,25 @@ func (m *sessions) resume(ctx context.Context, token string) (s *Session, rec *S
 	lock := m.stripe(&u)
 	lock.Lock()
 	local := m.srv.lookup(u)
+	var stale *Session
 	if local != nil {
 		local.joinMu.Lock()
 		if k := local.rkey.Load(); k == nil || *k != key {
-			// Not the record of this token: a copy taken over by a
-			// resume elsewhere that this node has not heard of yet.
+			// Not the record of this token: an older token, or a copy
+			// taken over by a resume elsewhere that this node has not
+			// heard of yet (stale, if the token works).
 			local.joinMu.Unlock()
-			local = nil
+			local, stale = nil, local
 		}
 	}
 	st, err := m.srv.engine.TakeSession(ctx, key)
 	if err == nil && st.ID != token[:uuidLen] {
 		err = ErrSessionNotFound // a token whose secret belongs to another ID
+	}
+	if err == nil && stale != nil {
+		if k := stale.rkey.Load(); k != nil && stale.rkey.CompareAndSwap(k, nil) {
+			m.srv.dropTaken(stale)
+		}
 	}
 	if local != nil && (err == nil || errors.Is(err, ErrSessionExpired)) {
 		local.rkey.Store(nil) // taken
@@ -679,7 +686,7 @@ func (m *sessions) resume(ctx context.Context, token string) (s *Session, rec *S
 		// Removed here: it ends here.
 		if s != nil {
 			s.joinMu.Unlock()
-			m.srv.endTaken(s)
+			m.srv.endRemoved(s, ErrSessionExpired)
 		} else {
 			m.srv.endRecord(st)
 		}
