@@ -321,7 +321,7 @@ func (e *storeSessions) TakeExpiredSessions(context.Context, int) ([]SessionStat
 
 func (e *storeSessions) TakeSession(ctx context.Context, key string) (SessionState, error) {
 	rec, err := e.store.Take(ctx, key)
-	if err != nil {
+	if err != nil && (!errors.Is(err, ErrSessionExpired) || rec.ID == "") {
 		return SessionState{}, err
 	}
 	// Saved without a position (or unreadable): nothing to replay from,
@@ -329,16 +329,16 @@ func (e *storeSessions) TakeSession(ctx context.Context, key string) (SessionSta
 	st := SessionState{ID: rec.ID, Attrs: rec.Attrs, ExpiresAt: rec.ExpiresAt, Checkpoint: Checkpoint{Seq: rec.Seq}, TopicsSince: rec.Seq}
 	raw, ok := rec.Attrs[CheckpointAttr]
 	if !ok {
-		return st, nil
+		return st, err
 	}
 	delete(st.Attrs, CheckpointAttr)
 	var cp storedCheckpoint
-	if err := json.Unmarshal([]byte(raw), &cp); err != nil {
-		return st, nil
+	if json.Unmarshal([]byte(raw), &cp) != nil {
+		return st, err
 	}
 	st.Checkpoint.Pos = Position{Epoch: cp.Epoch, GSeq: cp.GSeq}
 	st.Topics, st.TopicsSince = cp.Topics, cp.Since
-	return st, nil
+	return st, err
 }
 
 // The runtime's event payload is the event's frame without the digits of

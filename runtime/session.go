@@ -233,7 +233,8 @@ type Store interface {
 	// Take returns and removes the record under key in one atomic step,
 	// so that a session is resumed at most once. It returns
 	// ErrSessionNotFound when there is no record, and ErrSessionExpired
-	// (removing it too) when the record is past its ExpiresAt.
+	// (removing it too, and returning it if it can, so that the caller
+	// ends its session) when the record is past its ExpiresAt.
 	Take(ctx context.Context, key string) (SessionRecord, error)
 }
 

@@ -384,3 +384,34 @@ func TestAttributesWrittenPromptly(t *testing.T) {
 	}
 	c.NC.Close()
 }
+
+// A resume that finds a record expired removes it, so it ends the session
+// even when another process detached it: through a shared Store too.
+func TestExpiredRecordEndsWhereFound(t *testing.T) {
+	store := runtime.NewMemoryStore()
+	a := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Store: store, ResumeWindow: time.Hour})
+	b := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Store: store, ResumeWindow: time.Hour})
+	c := dial(t, a.addr)
+	sess := runtime.SessionOf(a.rec.NextOpen(t))
+	sess.Set("user", "ada")
+	w := hello(t, c, "", 0)
+	c.NC.Close()
+	a.rec.NextClose(t)
+	// Rewrite the record as expired, as a shared store might hold it.
+	rec := runtime.SessionRecord{ID: sess.ID(), Attrs: map[string]string{"user": "ada"}, ExpiresAt: time.Now().Add(-time.Second)}
+	if err := store.Save(t.Context(), runtime.TokenKey(w.Resume), rec); err != nil {
+		t.Fatal(err)
+	}
+	c2 := dial(t, b.addr)
+	b.rec.NextOpen(t)
+	if w2 := hello(t, c2, w.Resume, 0); w2.Resumed || w2.Reason != "expired" {
+		t.Errorf("welcome %+v, want reason expired", w2)
+	}
+	ended := b.rec.nextSessionEnd(t)
+	if ended.ID() != sess.ID() {
+		t.Fatalf("OnSessionEnd on B for %s, want %s", ended.ID(), sess.ID())
+	}
+	if v, _ := ended.Get("user"); v != "ada" {
+		t.Errorf("attribute user = %q", v)
+	}
+}
