@@ -652,6 +652,16 @@ func (m *sessions) resume(ctx context.Context, token string) (s *Session, rec *S
 	var stale *Session
 	if local != nil {
 		local.joinMu.Lock()
+		if k := local.rkey.Load(); k == nil && !m.shared && local.Conn() != nil {
+			// Attached, and records are written at detach (a Store):
+			// the session itself tells whether the token is its own.
+			lock.Unlock()
+			if !local.spendSecret(secret) {
+				local.joinMu.Unlock()
+				return nil, nil, nil, ErrSessionNotFound
+			}
+			return local, nil, local.joinMu.Unlock, nil
+		}
 		if k := local.rkey.Load(); k == nil || *k != key {
 			// Not the record of this token: an older token, or a copy
 			// taken over by a resume elsewhere that this node has not

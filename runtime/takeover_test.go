@@ -125,7 +125,7 @@ func TestTakeoverFromAnotherNode(t *testing.T) {
 	}
 }
 
-// On one node too, with the default engine and with a shared one, a
+// On one node too, with the default engine, a shared one or a Store, a
 // resume of a session whose connection is still open takes it over
 // instead of refusing it: the old connection gets CloseTakenOver and the
 // session moves with exactly-once replay, without its end hook.
@@ -133,9 +133,14 @@ func TestTakeoverOnOneNode(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		engine runtime.Engine
-	}{{"default engine", nil}, {"shared engine", runtime.NewMemoryEngine(runtime.MemoryEngineOptions{})}} {
+		store  runtime.Store
+	}{
+		{"default engine", nil, nil},
+		{"shared engine", runtime.NewMemoryEngine(runtime.MemoryEngineOptions{}), nil},
+		{"store", nil, runtime.NewMemoryStore()},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Engine: tc.engine})
+			e := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Engine: tc.engine, Store: tc.store})
 			c := dial(t, e.addr)
 			sess := runtime.SessionOf(e.rec.NextOpen(t))
 			w := hello(t, c, "", 0)
