@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -419,4 +420,50 @@ func TestExpiredRecordEndsWhereFound(t *testing.T) {
 	if v, _ := ended.Get("user"); v != "ada" {
 		t.Errorf("attribute user = %q", v)
 	}
+}
+
+// gated is an engine whose UpdateSession waits, once gate is set, until
+// the test releases it, having said that it entered.
+type gated struct {
+	runtime.Engine
+	gate             atomic.Bool
+	entered, release chan struct{}
+}
+
+func (e *gated) UpdateSession(ctx context.Context, key string, st runtime.SessionState) error {
+	if e.gate.Load() {
+		e.entered <- struct{}{}
+		<-e.release
+	}
+	return e.Engine.UpdateSession(ctx, key, st)
+}
+
+// A Join holds the session's deliveries from its Sync point until the
+// record has the new topics: no event numbered with them reaches the
+// client before a node that resumes it elsewhere would number it the
+// same way. A call made meanwhile is answered at once.
+func TestJoinHoldsEventsUntilRecorded(t *testing.T) {
+	eng := &gated{Engine: runtime.NewMemoryEngine(runtime.MemoryEngineOptions{}), entered: make(chan struct{}), release: make(chan struct{})}
+	e := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Engine: eng, ResumeWindow: time.Hour})
+	c := dial(t, e.addr)
+	sess := runtime.SessionOf(e.rec.NextOpen(t))
+	hello(t, c, "", 0)
+	var once sync.Once
+	open := func() { once.Do(func() { eng.gate.Store(false); close(eng.release) }) }
+	t.Cleanup(open) // a failed test does not leave the Join stuck
+	eng.gate.Store(true)
+	joined := make(chan error, 1)
+	go func() { joined <- sess.Join(t.Context(), "room") }()
+	wstest.Recv(t, eng.entered, "the Join's record write")
+	if err := e.srv.Publish(t.Context(), "room", "r1", nil); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Broadcast("b1", nil)
+	c.checkUsable(1) // before r1 and b1: they are held
+	open()
+	if err := wstest.Recv(t, joined, "Join"); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(c, "r1", 1)
+	expectEvent(c, "b1", 2)
 }
