@@ -467,3 +467,32 @@ func TestJoinHoldsEventsUntilRecorded(t *testing.T) {
 	expectEvent(c, "r1", 1)
 	expectEvent(c, "b1", 2)
 }
+
+// The records of attached sessions are refreshed: a session attached
+// longer than the resume window (plus the refresh slack) is not ended by
+// another node's sweep, and can still be resumed elsewhere.
+func TestAttachedRecordsRefreshed(t *testing.T) {
+	const window = time.Second // refresh every 250 ms; a record unrefreshed for 1.5 s expires
+	envs, _ := nodes(t, 2, window)
+	a, b := envs[0], envs[1]
+	c := dial(t, a.addr)
+	sess := runtime.SessionOf(a.rec.NextOpen(t))
+	w := hello(t, c, "", 0)
+	time.Sleep(5 * window / 2)
+	select {
+	case s := <-b.rec.ended:
+		t.Fatalf("B ended session %s, attached on A", s.ID())
+	case s := <-a.rec.ended:
+		t.Fatalf("A ended session %s, attached", s.ID())
+	default:
+	}
+	b.srv.Broadcast("b1", nil)
+	expectEvent(c, "b1", 1)
+	c2 := dial(t, b.addr)
+	b.rec.NextOpen(t)
+	if w2 := hello(t, c2, w.Resume, 0); !w2.Resumed || w2.Session != sess.ID() {
+		t.Fatalf("welcome %+v, want session %s resumed", w2, sess.ID())
+	}
+	expectEvent(c2, "b1", 1)
+	expectTakenOver(t, c, ioTimeout)
+}
