@@ -300,13 +300,27 @@ func (m *sessions) refreshLoop() {
 			list := m.dirty
 			m.dirty = nil
 			m.mu.Unlock()
-			m.refreshList(list, true)
+			m.refreshList(once(list), true)
 			continue
 		case <-t.C:
 		}
 		m.refresh()
 		m.sweepExpired()
 	}
+}
+
+// once returns list without its repeated sessions (a session whose
+// attributes changed several times is written once).
+func once(list []*Session) []*Session {
+	seen := make(map[*Session]struct{}, len(list))
+	out := list[:0]
+	for _, s := range list {
+		if _, ok := seen[s]; !ok {
+			seen[s] = struct{}{}
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // changed queues the record of s for a write: its attributes changed
