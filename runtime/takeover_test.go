@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -495,4 +496,44 @@ func TestAttachedRecordsRefreshed(t *testing.T) {
 	}
 	expectEvent(c2, "b1", 1)
 	expectTakenOver(t, c, ioTimeout)
+}
+
+// noControl is an engine that loses the control payloads it publishes
+// (on a node's topic, "duplex.n.<node>"), as a node cut off at that moment.
+type noControl struct{ runtime.Engine }
+
+func (e noControl) Publish(ctx context.Context, topic string, payload []byte) (runtime.Position, error) {
+	if strings.HasPrefix(topic, "duplex.n.") {
+		return runtime.Position{}, nil
+	}
+	return e.Engine.Publish(ctx, topic, payload)
+}
+
+// A node that missed the message of a takeover learns it from its next
+// refresh of the record (ErrSessionNotFound): it closes the old connection
+// with CloseTakenOver and drops its copy without the end hook.
+func TestTakeoverLearntFromRefresh(t *testing.T) {
+	const window = 200 * time.Millisecond
+	eng := runtime.NewMemoryEngine(runtime.MemoryEngineOptions{})
+	a := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Engine: eng, ResumeWindow: window})
+	b := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Engine: noControl{eng.NewNode()}, ResumeWindow: window})
+	c := dial(t, a.addr)
+	sess := runtime.SessionOf(a.rec.NextOpen(t))
+	w := hello(t, c, "", 0)
+	c2 := dial(t, b.addr)
+	b.rec.NextOpen(t)
+	if w2 := hello(t, c2, w.Resume, 0); !w2.Resumed || w2.Session != sess.ID() {
+		t.Fatalf("welcome %+v, want session %s resumed", w2, sess.ID())
+	}
+	expectTakenOver(t, c, ioTimeout)
+	a.rec.NextClose(t)
+	if err := sess.Push("x", nil); !errors.Is(err, runtime.ErrClosed) {
+		t.Errorf("Push on A's copy: %v, want ErrClosed", err)
+	}
+	select {
+	case s := <-a.rec.ended:
+		t.Errorf("A ended session %s, taken over by B", s.ID())
+	default:
+	}
+	c2.checkUsable(1)
 }
