@@ -390,6 +390,20 @@ func (m *sessions) refreshOne(s *Session, detached bool) {
 	st := s.state(m.expiryOf(s))
 	err := srv.engine.UpdateSession(srv.ctx, *k, st)
 	switch {
+	case errors.Is(err, ErrSessionNotFound) && srv.stateLost(st.Checkpoint.Pos):
+		// Not a takeover: the engine lost its records with its state
+		// (a Redis restarted empty), before this node's deliveries told
+		// it (Lost). The client is told to come back (1012), and the
+		// session's next write (its detach) saves it again, unresumable.
+		if s.rkey.CompareAndSwap(k, nil) {
+			s.pushMu.Lock()
+			s.lost = true
+			s.pushMu.Unlock()
+			if c := s.Conn(); c != nil {
+				_ = c.Close(CloseServiceRestart, "events lost")
+			}
+		}
+		err = nil
 	case errors.Is(err, ErrSessionNotFound):
 		if s.rkey.CompareAndSwap(k, nil) {
 			srv.dropTaken(s)
@@ -407,6 +421,15 @@ func (m *sessions) refreshOne(s *Session, detached bool) {
 	if err != nil && !errors.Is(err, ErrSessionNotFound) && srv.ctx.Err() == nil {
 		srv.reportError(nil, fmt.Errorf("refresh session %s: %w", st.ID, err))
 	}
+}
+
+// stateLost reports whether the engine lost its state since pos, a
+// session's checkpoint: its epoch changed (or pos is the zero position),
+// or it is behind pos. It tells a record removed by a takeover from one
+// lost with everything else.
+func (s *Server) stateLost(pos Position) bool {
+	_, err := s.engine.History(s.ctx, nil, pos, 0, 1)
+	return errors.Is(err, ErrEpochChanged) || errors.Is(err, ErrHistoryLost)
 }
 
 // sweepBatch is how many expired records a sweep takes per engine call.

@@ -537,3 +537,40 @@ func TestTakeoverLearntFromRefresh(t *testing.T) {
 	}
 	c2.checkUsable(1)
 }
+
+// forgetful is an engine that, once forget is set, has lost its state
+// (a Redis restarted empty) without its node's deliveries saying so yet:
+// records are gone and positions belong to an older epoch.
+type forgetful struct {
+	runtime.Engine
+	forget atomic.Bool
+}
+
+func (e *forgetful) UpdateSession(ctx context.Context, key string, st runtime.SessionState) error {
+	if e.forget.Load() {
+		return runtime.ErrSessionNotFound
+	}
+	return e.Engine.UpdateSession(ctx, key, st)
+}
+
+func (e *forgetful) History(ctx context.Context, topics []string, after runtime.Position, back, limit int) ([]runtime.Event, error) {
+	if e.forget.Load() {
+		return nil, runtime.ErrEpochChanged
+	}
+	return e.Engine.History(ctx, topics, after, back, limit)
+}
+
+// A refresh that finds the record gone because the engine lost its state
+// is no takeover: the connection is told to come back (1012), not 4001,
+// which clients take as final.
+func TestLostRecordIsNoTakeover(t *testing.T) {
+	eng := &forgetful{Engine: runtime.NewMemoryEngine(runtime.MemoryEngineOptions{})}
+	e := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Engine: eng, ResumeWindow: 200 * time.Millisecond})
+	c := dial(t, e.addr)
+	e.rec.NextOpen(t)
+	hello(t, c, "", 0)
+	eng.forget.Store(true)
+	if code, reason := c.ExpectClose(); code != runtime.CloseServiceRestart {
+		t.Fatalf("close %d %q after the engine lost its state, want 1012", code, reason)
+	}
+}
