@@ -65,7 +65,7 @@ func (st *connState) Closed(c *Conn, ce *CloseError) {
 		t.cancelAll()
 	}
 	if sess := st.session.Load(); sess != nil {
-		st.srv.sessions.detach(sess, ce)
+		st.srv.sessions.detach(sess, c, ce)
 	}
 }
 

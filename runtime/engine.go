@@ -216,9 +216,18 @@ type Engine interface {
 
 	// TakeSession returns and removes the record under key in one atomic
 	// step, so that a session is resumed at most once across nodes:
-	// ErrSessionNotFound when there is none, ErrSessionExpired (removing
-	// it) when it is past its ExpiresAt. Store's Take, for SessionState.
+	// ErrSessionNotFound when there is none, ErrSessionExpired when it is
+	// past its ExpiresAt, removing it and returning it too: the caller
+	// removed it, so it ends the session (its end hook runs there). Store's
+	// Take, for SessionState.
 	TakeSession(ctx context.Context, key string) (SessionState, error)
+
+	// TakeExpiredSessions removes and returns, in one atomic step per
+	// record, up to limit session records whose ExpiresAt has passed, so
+	// that each expired record is returned to exactly one caller across
+	// all nodes. Every node calls it periodically and ends the sessions
+	// it got: those of a node that died end once in the cluster.
+	TakeExpiredSessions(ctx context.Context, limit int) ([]SessionState, error)
 
 	// Close disconnects the node: its subscriptions end, and once Close
 	// returns nothing on its delivery path is called again. The shared
@@ -304,9 +313,15 @@ func (e *storeSessions) UpdateSession(ctx context.Context, key string, st Sessio
 	return e.SaveSession(ctx, key, st)
 }
 
+// TakeExpiredSessions finds nothing: a Store has no way to list its
+// expired records. Sessions of a node that died are not ended.
+func (e *storeSessions) TakeExpiredSessions(context.Context, int) ([]SessionState, error) {
+	return nil, nil
+}
+
 func (e *storeSessions) TakeSession(ctx context.Context, key string) (SessionState, error) {
 	rec, err := e.store.Take(ctx, key)
-	if err != nil {
+	if err != nil && (!errors.Is(err, ErrSessionExpired) || rec.ID == "") {
 		return SessionState{}, err
 	}
 	// Saved without a position (or unreadable): nothing to replay from,
@@ -314,16 +329,16 @@ func (e *storeSessions) TakeSession(ctx context.Context, key string) (SessionSta
 	st := SessionState{ID: rec.ID, Attrs: rec.Attrs, ExpiresAt: rec.ExpiresAt, Checkpoint: Checkpoint{Seq: rec.Seq}, TopicsSince: rec.Seq}
 	raw, ok := rec.Attrs[CheckpointAttr]
 	if !ok {
-		return st, nil
+		return st, err
 	}
 	delete(st.Attrs, CheckpointAttr)
 	var cp storedCheckpoint
-	if err := json.Unmarshal([]byte(raw), &cp); err != nil {
-		return st, nil
+	if json.Unmarshal([]byte(raw), &cp) != nil {
+		return st, err
 	}
 	st.Checkpoint.Pos = Position{Epoch: cp.Epoch, GSeq: cp.GSeq}
 	st.Topics, st.TopicsSince = cp.Topics, cp.Since
-	return st, nil
+	return st, err
 }
 
 // The runtime's event payload is the event's frame without the digits of

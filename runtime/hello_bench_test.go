@@ -19,14 +19,22 @@ import (
 // system calls included, the same for every variant).
 // The echo case is the same exchange with an echo handler instead of the
 // Router (the message echoed names "welcome" so that the same client
-// accepts it): the transport alone, as the harness's duplex-echo.
+// accepts it): the transport alone, as the harness's duplex-echo. The
+// rpc-shared case gives the server a MemoryEngine of its own as if it
+// were shared (Options.Engine): the welcome writes the session's record
+// (SaveSession) and the detach rewrites it (UpdateSession), the cost of
+// sessions that outlive their node, without a remote engine's round trips.
 func BenchmarkHandshakeHello(b *testing.B) {
-	b.Run("rpc", func(b *testing.B) { benchHandshakeFirst(b, NewRouter(), `{"hello":{}}`) })
-	b.Run("echo", func(b *testing.B) { benchHandshakeFirst(b, benchEchoHandler, `{"welcome":0}`) })
+	b.Run("rpc", func(b *testing.B) { benchHandshakeFirst(b, Options{Handler: NewRouter()}, `{"hello":{}}`) })
+	b.Run("rpc-shared", func(b *testing.B) {
+		e := NewMemoryEngine(MemoryEngineOptions{})
+		benchHandshakeFirst(b, Options{Handler: NewRouter(), Engine: e}, `{"hello":{}}`)
+	})
+	b.Run("echo", func(b *testing.B) { benchHandshakeFirst(b, Options{Handler: benchEchoHandler}, `{"welcome":0}`) })
 }
 
-func benchHandshakeFirst(b *testing.B, h Handler, first string) {
-	bs := startBenchServer(b, Options{Handler: h})
+func benchHandshakeFirst(b *testing.B, opts Options, first string) {
+	bs := startBenchServer(b, opts)
 	defer bs.stop(b)
 	d := newBenchRawDialer(bs.addr)
 	hello := wstest.BenchClientFrame(nil, true, ws.OpText, []byte(first), wstest.BenchMask)

@@ -33,6 +33,12 @@ type Hooks struct {
 	OnShutdown func(code uint16)
 	// OnSessionEnd: a session ended for good: its connection closed and
 	// it was not resumed within the resume window (or was replaced by a
-	// resumed one). Called exactly once per session.
+	// resumed one). Called exactly once per session, and with a shared
+	// engine once in the cluster: a session taken over by a resume on
+	// another node does not end; one whose node died ends on a surviving
+	// node, which made s from the session's record: its ID and
+	// attributes, no connection, Server the surviving node (its Presence
+	// and Broadcast work as anywhere). The session has ended: Push, Join
+	// and Leave return ErrClosed.
 	OnSessionEnd func(s *Session)
 }

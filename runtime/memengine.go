@@ -147,6 +147,7 @@ func NewMemoryEngine(opts MemoryEngineOptions) *MemoryEngine {
 		claims: make(map[string]map[string]string),
 		swept:  monoNow(),
 	}
+	sh.sessions.keep = true // TakeExpiredSessions takes them
 	switch {
 	case opts.HistoryLen == 0:
 		sh.historyLen = DefaultHistoryLen
@@ -655,8 +656,8 @@ func (m *MemoryEngine) Members(ctx context.Context, group string) (map[string]st
 	return g, nil
 }
 
-// SaveSession implements Engine, as MemoryStore's Save: expired records
-// are dropped when looked up, and by a sweep at most once a minute.
+// SaveSession implements Engine, as MemoryStore's Save, except that
+// expired records stay until taken (TakeSession, TakeExpiredSessions).
 func (m *MemoryEngine) SaveSession(ctx context.Context, key string, st SessionState) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("save session: %w", err)
@@ -701,6 +702,20 @@ func (m *MemoryEngine) TakeSession(ctx context.Context, key string) (SessionStat
 	sh.smu.Lock()
 	defer sh.smu.Unlock()
 	return sh.sessions.take(key)
+}
+
+// TakeExpiredSessions implements Engine.
+func (m *MemoryEngine) TakeExpiredSessions(ctx context.Context, limit int) ([]SessionState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("take expired sessions: %w", err)
+	}
+	if m.closed.Load() {
+		return nil, ErrEngineClosed
+	}
+	sh := m.sh
+	sh.smu.Lock()
+	defer sh.smu.Unlock()
+	return sh.sessions.takeExpired(limit), nil
 }
 
 // Close implements Engine.

@@ -123,11 +123,14 @@ type Options struct {
 	// Engine carries what crosses server processes (docs/engine.md): the
 	// order and delivery of events (Push, Broadcast, Publish), their
 	// history for resumes, presence (Server.Presence) and the records of
-	// detached sessions. Nodes that share one engine (one Redis, or the
-	// nodes of one MemoryEngine: NewNode) resume each other's sessions.
+	// sessions. Nodes that share one engine (one Redis, or the nodes of
+	// one MemoryEngine: NewNode) resume each other's sessions, even those
+	// of a node that died, take over sessions still attached elsewhere,
+	// and end a dead node's sessions once. An engine given here is taken
+	// as shared: each session's record is written from its welcome on.
 	// New starts it with the server as its Receiver; Shutdown and Restart
 	// close it. Default: a MemoryEngine of this process alone, keeping
-	// ReplayBuffer events per topic.
+	// ReplayBuffer events per topic, with no records.
 	Engine Engine
 	// Store, when set, keeps the records of detached sessions instead of
 	// the engine (StoreSessions), for an existing Store.
@@ -136,7 +139,11 @@ type Options struct {
 	// a reconnecting client can resume it; it is also the lifetime of a
 	// resume token after the connection ends (a token works once, and a
 	// client's own close 1000 ends the session at once). Default 2 min;
-	// negative means sessions end with their connection.
+	// negative means sessions end with their connection. With Engine
+	// set, a quarter of it (between 10 ms and 5 s) is how often the node
+	// refreshes its sessions' records and ends those of dead nodes: they
+	// end one window plus at most two such periods after their node's
+	// last refresh.
 	ResumeWindow time.Duration
 	// ReplayBuffer is how many events of each topic the default engine
 	// keeps (MemoryEngineOptions.HistoryLen): a session's own topic

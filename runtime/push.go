@@ -109,7 +109,7 @@ func (s *Session) deliver(pos Position, body *eventBody) {
 		return
 	case pos.GSeq <= s.pos.GSeq:
 		return // before the session's topics took effect, or seen already
-	case s.hold:
+	case s.hold > 0:
 		l := s.listsLocked()
 		l.held = append(l.held, heldEvent{pos, body})
 		return
@@ -135,8 +135,12 @@ func (s *Session) deliver(pos Position, body *eventBody) {
 func (s *Server) noHistory() bool { return s.cfg.Engine == nil && s.cfg.ReplayBuffer < 0 }
 
 // releaseLocked numbers and writes the held events after the session's
-// position, and ends the hold. pushMu held.
+// position, and ends the hold: the last of its holds, when a Join waiting
+// for its record and a resume hold it at once. pushMu held.
 func (s *Session) releaseLocked(c *Conn) {
+	if s.hold--; s.hold > 0 {
+		return
+	}
 	var held []heldEvent
 	if s.lists != nil {
 		held = s.lists.held
@@ -158,5 +162,4 @@ func (s *Session) releaseLocked(c *Conn) {
 		}
 	}
 	s.dropHeldLocked()
-	s.hold = false
 }

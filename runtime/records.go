@@ -9,6 +9,9 @@ import "time"
 type records[T any] struct {
 	m     map[string]record[T]
 	swept time.Time
+	// keep: expired records stay until taken (takeExpired), so that each
+	// is ended by somebody; no sweep drops them.
+	keep bool
 }
 
 type record[T any] struct {
@@ -19,7 +22,7 @@ type record[T any] struct {
 // save stores v under key until at, replacing any record.
 func (r *records[T]) save(key string, v T, at time.Time) {
 	now := time.Now()
-	if now.Sub(r.swept) > time.Minute {
+	if !r.keep && now.Sub(r.swept) > time.Minute {
 		for k, e := range r.m {
 			if now.After(e.at) {
 				delete(r.m, k)
@@ -50,7 +53,8 @@ func (r *records[T]) update(key string, v T, at time.Time) error {
 }
 
 // take returns and removes the record under key: ErrSessionNotFound when
-// there is none, ErrSessionExpired (removing it too) when it expired.
+// there is none, ErrSessionExpired (removing and returning it too) when it
+// expired.
 func (r *records[T]) take(key string) (T, error) {
 	var zero T
 	e, ok := r.m[key]
@@ -59,9 +63,26 @@ func (r *records[T]) take(key string) (T, error) {
 	}
 	delete(r.m, key)
 	if !time.Now().Before(e.at) {
-		return zero, ErrSessionExpired
+		return e.v, ErrSessionExpired
 	}
 	return e.v, nil
+}
+
+// takeExpired removes and returns up to limit expired records (limit <= 0:
+// all of them).
+func (r *records[T]) takeExpired(limit int) []T {
+	var out []T
+	now := time.Now()
+	for k, e := range r.m {
+		if limit > 0 && len(out) == limit {
+			break
+		}
+		if !now.Before(e.at) {
+			delete(r.m, k)
+			out = append(out, e.v)
+		}
+	}
+	return out
 }
 
 // clear drops every record.

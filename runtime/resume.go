@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/duplexrpc/duplex/runtime/wire"
 )
@@ -18,6 +19,7 @@ import (
 func (r *Router) hello(c *Conn, st *connState, token string, lastSeq int64) {
 	srv := st.srv
 	if token == "" {
+		srv.sessions.recordFresh(st.session.Load())
 		welcome(c, srv, st.session.Load(), false, "")
 		return
 	}
@@ -36,6 +38,7 @@ func (r *Router) hello(c *Conn, st *connState, token string, lastSeq int64) {
 		srv.reportError(c, fmt.Errorf("resume session: %w", err))
 		reason = "unknown"
 	}
+	srv.sessions.recordFresh(st.session.Load())
 	welcome(c, srv, st.session.Load(), false, reason)
 }
 
@@ -51,7 +54,10 @@ var errOverrun = errors.New("overrun")
 // session's live events after them. A session taken from the engine that
 // cannot be resumed honestly ends here (errOverrun).
 func (srv *Server) resumeOn(ctx context.Context, c *Conn, st *connState, token string, h int64, hello bool) (*Session, error) {
-	s, rec, err := srv.sessions.resume(ctx, token)
+	if u, _, ok := parseToken(token); ok && u == st.session.Load().uuid {
+		return nil, ErrSessionNotFound // the connection's own session
+	}
+	s, rec, unlock, err := srv.sessions.resume(ctx, token)
 	if err != nil {
 		return nil, err
 	}
@@ -61,6 +67,7 @@ func (srv *Server) resumeOn(ctx context.Context, c *Conn, st *connState, token s
 	} else {
 		fresh, err = srv.resumeHeld(ctx, c, st, s, h, hello)
 	}
+	unlock()
 	if err != nil {
 		srv.endSession(s) // taken, and not resumable: it ends here
 		return nil, err
@@ -69,12 +76,24 @@ func (srv *Server) resumeOn(ctx context.Context, c *Conn, st *connState, token s
 	return s, nil
 }
 
+// saveResumed writes the record of s, resumed, under its new token before
+// the welcome hands it out, with st's topics and checkpoint. Its joinMu is
+// held (sessions.resume). Without a shared engine the record is written
+// at detach, as for a fresh session.
+func (srv *Server) saveResumed(ctx context.Context, s *Session, st SessionState) error {
+	if !srv.sessions.shared {
+		return nil
+	}
+	return srv.sessions.saveRecordLocked(ctx, s, st)
+}
+
 // resumeHeld resumes s, a session this node holds: it went on numbering
 // its events while detached, so (seq, pos) is an exact checkpoint, and the
 // events between h and seq are the last seq-h of its topics at or before
 // pos in the engine's history. Deliveries meanwhile are held, and numbered
 // after the replay.
 func (srv *Server) resumeHeld(ctx context.Context, c *Conn, st *connState, s *Session, h int64, hello bool) (*Session, error) {
+	exp := srv.sessions.attachedExpiry()
 	s.pushMu.Lock()
 	if h < 0 {
 		h = s.seq
@@ -83,20 +102,31 @@ func (srv *Server) resumeHeld(ctx context.Context, c *Conn, st *connState, s *Se
 		s.pushMu.Unlock()
 		return nil, errOverrun
 	}
+	// Held from here: (seq, pos) stays the checkpoint the replay and the
+	// record use.
+	s.hold++
+	back := int(s.seq - h)
+	pos, topics := s.pos, s.topicListLocked()
+	s.pushMu.Unlock()
 	var missed []Event
-	if back := int(s.seq - h); back > 0 {
-		pos, topics := s.pos, s.topicListLocked()
-		s.hold = true
-		s.pushMu.Unlock()
+	if back > 0 {
 		evs, err := srv.engine.History(ctx, topics, pos, back, 1)
-		s.pushMu.Lock()
 		if err != nil {
+			s.pushMu.Lock()
 			s.releaseLocked(nil)
 			s.pushMu.Unlock()
 			return nil, fmt.Errorf("%w: %w", errOverrun, err)
 		}
 		missed = evs[:back]
 	}
+	if err := srv.saveResumed(ctx, s, s.state(exp)); err != nil {
+		s.pushMu.Lock()
+		s.releaseLocked(nil)
+		s.pushMu.Unlock()
+		return nil, err
+	}
+	s.pushMu.Lock()
+	old := s.Conn()
 	fresh := st.attach(c, s)
 	if hello {
 		welcome(c, srv, s, true, "")
@@ -104,6 +134,11 @@ func (srv *Server) resumeHeld(ctx context.Context, c *Conn, st *connState, s *Se
 	replay(c, missed, h)
 	s.releaseLocked(c)
 	s.pushMu.Unlock()
+	if old != nil && old != c {
+		// Taken over from a connection not yet found dead: it learns
+		// that the session went elsewhere, and does not come back.
+		_ = old.Close(CloseTakenOver, "session taken over")
+	}
 	return fresh, nil
 }
 
@@ -118,8 +153,8 @@ func (srv *Server) resumeRecord(ctx context.Context, c *Conn, st *connState, s *
 		h = cp.Seq
 	}
 	s.own = ownTopic(&s.uuid)
-	s.seq, s.pos, s.since, s.hold = cp.Seq, cp.Pos, rec.TopicsSince, true
-	if h > cp.Seq || h < rec.TopicsSince {
+	s.seq, s.pos, s.since, s.hold = cp.Seq, cp.Pos, rec.TopicsSince, 1
+	if h < rec.TopicsSince {
 		return nil, errOverrun
 	}
 	if err := srv.engine.Subscribe(ctx, s.own); err != nil {
@@ -136,10 +171,28 @@ func (srv *Server) resumeRecord(ctx context.Context, c *Conn, st *connState, s *
 		l.joined = append(l.joined, t) // counted: dropSession uncounts it
 	}
 	srv.register(s)
-	back := int(cp.Seq - h)
+	// The checkpoint may be older than what the client saw (a record
+	// refreshed while attached): the events after it that the client saw
+	// are read forward and numbered, not sent.
+	back := max(0, int(cp.Seq-h))
 	evs, err := srv.engine.History(ctx, rec.Topics, cp.Pos, back, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errOverrun, err)
+	}
+	if n := countEvents(evs[back:]); cp.Seq+int64(n) < h {
+		return nil, errOverrun // the engine forgot events the client saw
+	}
+	saved := *rec
+	saved.ExpiresAt = srv.sessions.attachedExpiry()
+	if n := srv.node; n != "" {
+		saved.Attrs = maps.Clone(rec.Attrs)
+		if saved.Attrs == nil {
+			saved.Attrs = make(map[string]string, 1)
+		}
+		saved.Attrs[nodeAttr] = n
+	}
+	if err := srv.saveResumed(ctx, s, saved); err != nil {
+		return nil, err
 	}
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
@@ -155,10 +208,23 @@ func (srv *Server) resumeRecord(ctx context.Context, c *Conn, st *connState, s *
 		}
 		s.seq++
 		s.pos = ev.Pos
-		_ = body.write(c, s.seq)
+		if s.seq > h {
+			_ = body.write(c, s.seq)
+		}
 	}
 	s.releaseLocked(c)
 	return fresh, nil
+}
+
+// countEvents counts the runtime's event payloads among evs.
+func countEvents(evs []Event) int {
+	n := 0
+	for _, ev := range evs {
+		if _, err := eventBodyFromPayload(ev.Payload); err == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // replay writes the events read from the history, numbered from h+1.

@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/duplexrpc/duplex/runtime/transport"
 )
@@ -43,6 +45,13 @@ type Server struct {
 	// the engine's Subscribe and Unsubscribe.
 	subMu sync.Mutex
 	refs  map[string]int
+
+	// With a shared engine (sessionrecords.go): the node's random name
+	// and its control topic.
+	node, nodeTopic string
+	// killed: a test stopped the node as kill -9 would (export_test.go):
+	// nothing it holds ends or detaches any more.
+	killed atomic.Bool
 }
 
 // New returns a Server configured by opts. On Linux it starts one epoll
@@ -65,6 +74,8 @@ func New(opts Options) (*Server, error) {
 	// Nobody else can reach the records of the default engine without a
 	// Store: detached sessions are kept here only.
 	s.sessions.local = opts.Engine == nil && opts.Store == nil
+	// A shared engine: records are written from the welcome on.
+	s.sessions.shared = opts.Engine != nil && cfg.ResumeWindow >= 0
 	t, err := transport.New(cfg.transportOptions(s.accept))
 	if err != nil {
 		return nil, err
@@ -75,6 +86,9 @@ func New(opts Options) (*Server, error) {
 	err = s.engine.Start(s.ctx, (*receiver)(s))
 	if err == nil {
 		err = s.engine.Subscribe(s.ctx, BroadcastTopic)
+	}
+	if err == nil && s.sessions.shared {
+		err = s.startRecords()
 	}
 	if err != nil {
 		s.cancel()
@@ -159,11 +173,58 @@ func (s *Server) Len() int { return s.t.Len() }
 func (s *Server) Range(fn func(c *Conn) bool) { s.t.Range(fn) }
 
 // endSession ends sess for good: it leaves the node's audiences, and
-// Hooks.OnSessionEnd runs.
+// Hooks.OnSessionEnd runs. A session with a record removes it first: when
+// another node took it (a resume, or the sweep of a node that ran the end
+// hook), the session is dropped here without the hook.
 func (s *Server) endSession(sess *Session) {
+	if s.killed.Load() {
+		return
+	}
+	if !s.takeRecord(sess) {
+		s.dropTaken(sess)
+		return
+	}
+	s.endTaken(sess)
+}
+
+// takeRecord removes the record of sess, if it has one, and reports
+// whether this node ends the session: false when another node took the
+// record (a resume, where the session lives on, or the sweep of a node
+// that ended it).
+func (s *Server) takeRecord(sess *Session) bool {
+	k := sess.rkey.Swap(nil)
+	if k == nil {
+		return true
+	}
+	_, err := s.engine.TakeSession(context.Background(), *k)
+	switch {
+	case errors.Is(err, ErrSessionNotFound):
+		return false
+	case errors.Is(err, ErrEngineClosed):
+		return false // the node stopped: the record is the cluster's to end
+	case err != nil && !errors.Is(err, ErrSessionExpired):
+		// The engine is failing; the session ends here rather than
+		// leaks, and its record may be swept and ended again.
+		s.reportError(nil, fmt.Errorf("end session %s: %w", sess.ID(), err))
+	}
+	return true
+}
+
+// endTaken is endSession for a session without a record, or whose record
+// this node removed.
+func (s *Server) endTaken(sess *Session) {
+	if s.killed.Load() {
+		return
+	}
 	sess.mu.Lock()
-	sess.ended = true
+	hooked := sess.hooked
+	sess.ended, sess.hooked = true, true
 	sess.mu.Unlock()
+	if hooked {
+		// Ended already: by the sweep that took its record and a local
+		// end that found no record left, say.
+		return
+	}
 	s.dropSession(sess)
 	sess.pushMu.Lock()
 	sess.dropHeldLocked()

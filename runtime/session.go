@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,10 +37,16 @@ type Session struct {
 	secret [32]byte   // the resume token's secret, random from the start; guarded by mu
 	issued bool       // the secret was handed out (ResumeToken, welcome); guarded by mu
 	ended  bool       // ended for good (OnSessionEnd ran); guarded by mu
-	gen    uint32     // counts detaches, to tell stale expiry entries; guarded by sessions.mu
 	gone   bool       // left this node's audiences for good; guarded by srv.dmu
+	hooked bool       // OnSessionEnd ran (or runs) for it here; guarded by mu
+	gen    uint32     // counts detaches, to tell stale expiry entries; guarded by sessions.mu
 	own    string     // the session's own topic (Push); set when it opens
-	joinMu sync.Mutex // orders Join and Leave
+	joinMu sync.Mutex // orders Join, Leave and the writes of its record
+	// rkey is the engine key of the session's record (the hash of its
+	// token), nil while it has none. Whoever swaps it to nil removes the
+	// record (or learnt that somebody else did) and decides how the
+	// session ends here: sessionrecords.go.
+	rkey atomic.Pointer[string]
 
 	// Numbering (docs/engine.md), guarded by pushMu, the session's
 	// delivery lock: the session's events up to pos are numbered up to
@@ -51,7 +58,7 @@ type Session struct {
 	pos    Position
 	since  int64
 	lists  *sessionLists // nil until the session joins a topic or is held
-	hold   bool          // a resume is in progress: deliveries are held
+	hold   uint8         // resumes or record writes in progress: deliveries are held
 	lost   bool          // events of its topics were lost: it cannot be resumed
 }
 
@@ -122,18 +129,20 @@ func (s *Session) Get(key string) (string, bool) {
 // Set sets the attribute key to value.
 func (s *Session) Set(key, value string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.attrs == nil {
 		s.attrs = make(map[string]string)
 	}
 	s.attrs[key] = value
+	s.mu.Unlock()
+	s.srv.sessions.changed(s)
 }
 
 // Delete removes the attribute key.
 func (s *Session) Delete(key string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.attrs, key)
+	s.mu.Unlock()
+	s.srv.sessions.changed(s)
 }
 
 // Attrs returns a copy of all attributes.
@@ -224,7 +233,8 @@ type Store interface {
 	// Take returns and removes the record under key in one atomic step,
 	// so that a session is resumed at most once. It returns
 	// ErrSessionNotFound when there is no record, and ErrSessionExpired
-	// (removing it too) when the record is past its ExpiresAt.
+	// (removing it too, and returning it if it can, so that the caller
+	// ends its session) when the record is past its ExpiresAt.
 	Take(ctx context.Context, key string) (SessionRecord, error)
 }
 
@@ -288,6 +298,7 @@ func (m *MemoryStore) Len() int {
 type sessions struct {
 	srv     *Server
 	local   bool // the default store: detached sessions are kept here only
+	shared  bool // Options.Engine: records from the welcome on (sessionrecords.go)
 	stripes [64]sync.Mutex
 
 	mu       sync.Mutex
@@ -296,6 +307,8 @@ type sessions struct {
 	head     int
 	timer    *time.Timer // fires for queue[head]; armed when armed
 	armed    bool
+	dirty    []*Session    // records to write: attributes changed
+	wake     chan struct{} // tells refreshLoop of dirty; shared engine only
 }
 
 type detachedSession struct {
@@ -327,53 +340,112 @@ func (m *sessions) stripe(u *[16]byte) *sync.Mutex {
 // goodbye and threw its token away, or the server ended the conversation),
 // or the server closed it with 1008 (policy: a slow consumer evicted, a
 // client refused), which tells a client not to reconnect.
-func (m *sessions) detach(s *Session, ce *CloseError) {
+func (m *sessions) detach(s *Session, c *Conn, ce *CloseError) {
+	if m.srv.killed.Load() {
+		return
+	}
 	cfg := &m.srv.cfg
+	// The stripe and joinMu order the detach with a resume of s (which
+	// may be moving it to another connection) and with its record's
+	// writes; the end runs after them.
+	var lock *sync.Mutex
+	if !m.local {
+		lock = m.stripe(&s.uuid)
+		lock.Lock()
+	}
+	s.joinMu.Lock()
+	unlock := func() {
+		s.joinMu.Unlock()
+		if lock != nil {
+			lock.Unlock()
+		}
+	}
 	s.mu.Lock()
+	if s.conn != c {
+		s.mu.Unlock()
+		unlock()
+		return // taken over: the session moved to another connection
+	}
 	s.conn = nil
 	issued, secret := s.issued, s.secret
 	s.mu.Unlock()
 	goodbye := ce != nil && (ce.Code == CloseNormal || ce.Code == ClosePolicy && ce.Initiator == ClosedByServer)
 	if cfg.ResumeWindow < 0 || !issued || goodbye {
+		unlock()
 		m.srv.endSession(s)
 		return
 	}
-	if m.local {
-		m.mu.Lock()
-		m.keepLocked(s, monoNow()+int64(cfg.ResumeWindow))
-		m.mu.Unlock()
-		return
-	}
-	var tok [tokenLen]byte
-	key := tokenKey(string(appendToken(tok[:0], &s.uuid, &secret)))
-	st := s.state(time.Now().Add(cfg.ResumeWindow))
-	lock := m.stripe(&s.uuid)
-	lock.Lock()
-	defer lock.Unlock()
-	if err := m.srv.engine.SaveSession(context.Background(), key, st); err != nil {
-		m.srv.reportError(nil, fmt.Errorf("save session %s: %w", st.ID, err))
-		m.srv.endSession(s)
-		return
+	if !m.local {
+		st := s.state(time.Now().Add(cfg.ResumeWindow))
+		if k := s.rkey.Load(); k != nil {
+			// Written at the welcome: its expiry becomes the window's.
+			switch err := m.srv.engine.UpdateSession(context.Background(), *k, st); {
+			case errors.Is(err, ErrSessionNotFound), errors.Is(err, ErrSessionExpired):
+				mine := s.rkey.CompareAndSwap(k, nil)
+				unlock()
+				if mine {
+					m.srv.endRemoved(s, err)
+				}
+				return
+			case err != nil:
+				// The record stays as last written, with a later
+				// expiry; this node's expiry takes it.
+				m.srv.reportError(nil, fmt.Errorf("update session %s: %w", st.ID, err))
+			}
+		} else {
+			var tok [tokenLen]byte
+			key := tokenKey(string(appendToken(tok[:0], &s.uuid, &secret)))
+			if err := m.srv.engine.SaveSession(context.Background(), key, st); err != nil {
+				unlock()
+				m.srv.reportError(nil, fmt.Errorf("save session %s: %w", st.ID, err))
+				m.srv.endSession(s)
+				return
+			}
+			s.rkey.Store(&key)
+		}
 	}
 	m.mu.Lock()
 	m.keepLocked(s, monoNow()+int64(cfg.ResumeWindow))
 	m.mu.Unlock()
+	unlock()
 }
 
 // state returns what the engine keeps of s to resume it on any node: its
 // attributes, its topics and a checkpoint. A session whose events were
 // lost gets no position, so that its resume answers "overrun".
+// A record names the node that holds the session (nodeAttr), so that a
+// resume elsewhere can tell it to let go.
 func (s *Session) state(expires time.Time) SessionState {
 	st := SessionState{ID: s.ID(), Attrs: s.Attrs(), ExpiresAt: expires}
+	if n := s.srv.node; n != "" {
+		if st.Attrs == nil {
+			st.Attrs = make(map[string]string, 1)
+		}
+		st.Attrs[nodeAttr] = n
+	}
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
 	st.Topics = s.topicListLocked()
 	st.TopicsSince = s.since
 	st.Checkpoint = Checkpoint{Seq: s.seq, Pos: s.pos}
-	if s.lost || s.hold {
+	if s.lost || s.pendingSyncLocked() {
 		st.Checkpoint.Pos = Position{}
 	}
 	return st
+}
+
+// pendingSyncLocked reports whether a Sync point waits among the held
+// events: the session's topics changed, its checkpoint not yet. pushMu
+// held.
+func (s *Session) pendingSyncLocked() bool {
+	if s.lists != nil {
+		for _, h := range s.lists.held {
+			if h.body == nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // topicListLocked returns all the session's topics: its own,
@@ -505,23 +577,13 @@ func (m *sessions) expire(e expiry) {
 		lock.Unlock()
 		return // resumed on this process, or ended by a resume that found it expired
 	}
-	s.mu.Lock()
-	secret := s.secret // unchanged since the detach: no resume took it
-	s.mu.Unlock()
-	var tok [tokenLen]byte
-	_, err := m.srv.engine.TakeSession(context.Background(), tokenKey(string(appendToken(tok[:0], &s.uuid, &secret))))
+	mine = m.srv.takeRecord(s)
 	lock.Unlock()
-	if err != nil && !errors.Is(err, ErrSessionExpired) {
-		// Not found: taken by another node sharing the engine, where it
-		// lives on; this copy is stale. Any other error: the engine is
-		// failing; the session is ended here rather than leaked.
-		if errors.Is(err, ErrSessionNotFound) {
-			m.srv.dropSession(s)
-			return
-		}
-		m.srv.reportError(nil, fmt.Errorf("expire session %s: %w", s.ID(), err))
+	if mine {
+		m.srv.endTaken(s)
+	} else {
+		m.srv.dropTaken(s)
 	}
-	m.srv.endSession(s)
 }
 
 // parseToken splits a resume token into its session ID and its secret
@@ -546,73 +608,160 @@ func (s *Session) secretMatches(secret string) bool {
 	return subtle.ConstantTimeCompare(enc[:], []byte(secret)) == 1 && issued
 }
 
-// resume takes the detached session for token: a session held here, or
-// a new *Session made from the engine's record (rec), not registered yet,
-// when it was detached on another node.
-func (m *sessions) resume(ctx context.Context, token string) (s *Session, rec *SessionState, err error) {
+// spendSecret renews the secret if secret is its issued one, in one step
+// under mu: of two resumes with one token, one does.
+func (s *Session) spendSecret(secret string) bool {
+	if !s.secretMatches(secret) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var enc [secretLen]byte
+	base64.RawURLEncoding.Encode(enc[:], s.secret[:])
+	if !s.issued || subtle.ConstantTimeCompare(enc[:], []byte(secret)) != 1 {
+		return false
+	}
+	s.renewSecretLocked()
+	return true
+}
+
+// resume takes the session for token: a session held here (detached, or
+// attached: a takeover), or a new *Session made from the engine's record
+// (rec), not registered yet, when another node held it. With a record,
+// the session's joinMu is held on return, so that no Join writes between
+// the take and the new record: unlock releases it.
+func (m *sessions) resume(ctx context.Context, token string) (s *Session, rec *SessionState, unlock func(), err error) {
 	u, secret, ok := parseToken(token)
 	if !ok {
-		return nil, nil, ErrSessionNotFound
+		return nil, nil, nil, ErrSessionNotFound
 	}
 	if m.local {
-		s, err := m.resumeLocal(u, secret)
-		return s, nil, err
+		s, takeover, err := m.resumeLocal(u, secret, true)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if takeover {
+			return s, nil, s.joinMu.Unlock, nil
+		}
+		return s, nil, func() {}, nil
 	}
+	key := tokenKey(token)
 	lock := m.stripe(&u)
 	lock.Lock()
-	st, err := m.srv.engine.TakeSession(ctx, tokenKey(token))
+	local := m.srv.lookup(u)
+	var stale *Session
+	if local != nil {
+		local.joinMu.Lock()
+		if k := local.rkey.Load(); k == nil && !m.shared && local.Conn() != nil {
+			// Attached, and records are written at detach (a Store):
+			// the session itself tells whether the token is its own.
+			lock.Unlock()
+			if !local.spendSecret(secret) {
+				local.joinMu.Unlock()
+				return nil, nil, nil, ErrSessionNotFound
+			}
+			return local, nil, local.joinMu.Unlock, nil
+		}
+		if k := local.rkey.Load(); k == nil || *k != key {
+			// Not the record of this token: an older token, or a copy
+			// taken over by a resume elsewhere that this node has not
+			// heard of yet (stale, if the token works).
+			local.joinMu.Unlock()
+			local, stale = nil, local
+		}
+	}
+	st, err := m.srv.engine.TakeSession(ctx, key)
 	if err == nil && st.ID != token[:uuidLen] {
 		err = ErrSessionNotFound // a token whose secret belongs to another ID
 	}
-	if err == nil || errors.Is(err, ErrSessionExpired) {
+	if err == nil && stale != nil {
+		if k := stale.rkey.Load(); k != nil && stale.rkey.CompareAndSwap(k, nil) {
+			m.srv.dropTaken(stale)
+		}
+	}
+	if local != nil && (err == nil || errors.Is(err, ErrSessionExpired)) {
+		local.rkey.Store(nil) // taken
 		m.mu.Lock()
-		if d, ok := m.detached[u]; ok {
-			s = d.s
+		if d, ok := m.detached[u]; ok && d.s == local {
 			delete(m.detached, u) // its queue entry is skipped when due
 		}
 		m.mu.Unlock()
+		s = local
+	} else if local != nil {
+		local.joinMu.Unlock()
 	}
 	lock.Unlock()
+	node := st.Attrs[nodeAttr]
+	delete(st.Attrs, nodeAttr)
 	if errors.Is(err, ErrSessionExpired) {
+		// Removed here: it ends here.
 		if s != nil {
-			m.srv.endSession(s) // its expiry will not find it any more
+			s.joinMu.Unlock()
+			m.srv.endRemoved(s, ErrSessionExpired)
+		} else {
+			m.srv.endRecord(st)
 		}
-		return nil, nil, ErrSessionExpired
+		return nil, nil, nil, ErrSessionExpired
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if s == nil {
-		s = &Session{uuid: u, srv: m.srv} // detached by another node
+		s = &Session{uuid: u, srv: m.srv} // held by another node, or by none now
 		rec = &st
+		s.joinMu.Lock()
+		if node != "" && node != m.srv.node {
+			m.srv.tellTakenOver(ctx, node, st.ID, key)
+		}
 	}
 	s.mu.Lock()
 	s.attrs = maps.Clone(st.Attrs)
 	s.renewSecretLocked() // the token is spent
 	s.mu.Unlock()
-	return s, rec, nil
+	return s, rec, s.joinMu.Unlock, nil
 }
 
-// resumeLocal is resume with the default store: the detached session is
-// found by its ID, the secret compared in constant time; a session past
+// resumeLocal is resume with the default store: the session is found by
+// its ID, the secret compared in constant time; a detached session past
 // its window is ended here (ErrSessionExpired), and a wrong secret leaves
-// the session waiting for the right one.
-func (m *sessions) resumeLocal(u [16]byte, secret string) (*Session, error) {
+// the session waiting for the right one. A session still attached is
+// taken over (resumeHeld closes its old connection).
+func (m *sessions) resumeLocal(u [16]byte, secret string, again bool) (s *Session, takeover bool, err error) {
 	m.mu.Lock()
 	d, ok := m.detached[u]
-	if !ok || !d.s.secretMatches(secret) {
+	if !ok {
 		m.mu.Unlock()
-		return nil, ErrSessionNotFound
+		s := m.srv.lookup(u)
+		if s == nil {
+			return nil, false, ErrSessionNotFound
+		}
+		s.joinMu.Lock() // until the resume is done: see detach
+		if s.Conn() == nil {
+			s.joinMu.Unlock()
+			if again { // detached meanwhile: look again, once
+				return m.resumeLocal(u, secret, false)
+			}
+			return nil, false, ErrSessionNotFound
+		}
+		if !s.spendSecret(secret) {
+			s.joinMu.Unlock()
+			return nil, false, ErrSessionNotFound
+		}
+		return s, true, nil // joinMu held
+	}
+	if !d.s.secretMatches(secret) {
+		m.mu.Unlock()
+		return nil, false, ErrSessionNotFound
 	}
 	delete(m.detached, u) // its queue entry is skipped when due
 	m.mu.Unlock()
-	s := d.s
+	s = d.s
 	if monoNow() >= d.at {
 		m.srv.endSession(s)
-		return nil, ErrSessionExpired
+		return nil, false, ErrSessionExpired
 	}
 	s.mu.Lock()
 	s.renewSecretLocked() // the token is spent
 	s.mu.Unlock()
-	return s, nil
+	return s, false, nil
 }

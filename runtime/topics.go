@@ -149,7 +149,13 @@ func (s *Session) changeTopic(ctx context.Context, topic string, join bool) erro
 			return err
 		}
 	}
+	// With a record, the deliveries after the Sync point are held until
+	// the record has the new topics (sessionrecords.go).
+	k := s.rkey.Load()
+	done := make(chan struct{})
+	held := false
 	err := srv.engine.Sync(ctx, func(p Position) {
+		defer close(done)
 		srv.dmu.Lock()
 		if s.gone {
 			srv.dmu.Unlock()
@@ -181,6 +187,10 @@ func (s *Session) changeTopic(ctx context.Context, topic string, join bool) erro
 			}
 		}
 		s.syncPointLocked(p)
+		if k != nil {
+			s.hold++
+			held = true
+		}
 		s.pushMu.Unlock()
 		srv.dmu.Unlock()
 		if !join {
@@ -193,7 +203,18 @@ func (s *Session) changeTopic(ctx context.Context, topic string, join bool) erro
 		}
 		return fmt.Errorf("runtime: %s %q: %w", map[bool]string{true: "join", false: "leave"}[join], topic, err)
 	}
-	return nil
+	if k == nil {
+		return nil
+	}
+	select {
+	case <-done:
+	case <-srv.ctx.Done(): // the node closed: f may never run
+		return ErrClosed
+	}
+	if !held {
+		return nil // the session ended meanwhile
+	}
+	return srv.sessions.writeTopicsLocked(ctx, s, k)
 }
 
 // syncPointLocked makes (seq, p) the session's checkpoint and its topics'
@@ -201,7 +222,7 @@ func (s *Session) changeTopic(ctx context.Context, topic string, join bool) erro
 // a resume holds the session's deliveries, it is held with them, in order.
 // pushMu held.
 func (s *Session) syncPointLocked(p Position) {
-	if s.hold {
+	if s.hold > 0 {
 		l := s.listsLocked()
 		l.held = append(l.held, heldEvent{pos: p})
 		return
@@ -325,6 +346,10 @@ type receiver Server
 // on its connection without blocking.
 func (r *receiver) Deliver(ev Event) {
 	s := (*Server)(r)
+	if s.nodeTopic != "" && ev.Topic == s.nodeTopic {
+		s.control(ev.Payload)
+		return
+	}
 	body, err := eventBodyFromPayload(ev.Payload)
 	if err != nil {
 		s.reportError(nil, fmt.Errorf("runtime: deliver %v on %q: %w", ev.Pos, ev.Topic, err))

@@ -158,6 +158,24 @@ test("terminal close codes close the client; others reconnect", async (t) => {
   }
 });
 
+test("a session taken over by a resume elsewhere (close 4001) ends the client: it does not come back for it", async (t) => {
+  // docs/protocol.md, "Closing": the server closes the old connection of a
+  // session that a client resumed on another connection with 4001. That
+  // client has the session and its new token; this one must not reconnect
+  // (its token is spent: it would start over, fresh, beside it).
+  const { c, WS, states } = setup(t);
+  await open(c, WS, { session: "s1", resume: "t1" });
+  const p = c.call("a");
+  WS.last.serverClose(4001, "session taken over");
+  const err = await rejectsWith(p, "disconnected", /4001 session taken over/);
+  assert.equal(err.retryable, false);
+  assert.equal(c.state, "closed");
+  assert.deepEqual(states, ["connecting", "open", "closed"]);
+  assert.equal(c.session, undefined, "the spent session is forgotten");
+  await advance(t, 60000);
+  assert.equal(WS.sockets.length, 1, "no reconnect");
+});
+
 test("terminal codes are configurable; 1000 stays terminal", async (t) => {
   for (const terminal of [[4100], (code) => code == 4100]) {
     for (const [code, ends] of [

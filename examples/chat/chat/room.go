@@ -70,12 +70,29 @@ func (r *Room) Hooks(h runtime.Hooks) runtime.Hooks {
 	return h
 }
 
-// sessionEnded says that s's user left, if s was logged in.
+// sessionEnded says that s's user left, if s was logged in. The session
+// may have ended on another process than the one it lived on, which died
+// (runtime.Hooks.OnSessionEnd): s is then made from its record, which may
+// predate the login's attribute (a process killed right after the login),
+// so the claim, written at the login, is asked too.
 func (r *Room) sessionEnded(s *runtime.Session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if name, ok := s.Get(nameAttr); ok {
-		_ = r.leaveLocked(context.Background(), s, name)
+	ctx := context.Background()
+	name, ok := s.Get(nameAttr)
+	if !ok {
+		members, err := s.Server().Presence(OnlineGroup).Members(ctx)
+		if err != nil {
+			return
+		}
+		for n, owner := range members {
+			if owner == s.ID() {
+				name, ok = n, true
+			}
+		}
+	}
+	if ok {
+		_ = r.leaveLocked(ctx, s, name)
 	}
 }
 
