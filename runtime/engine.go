@@ -220,6 +220,15 @@ type Engine interface {
 	// it) when it is past its ExpiresAt. Store's Take, for SessionState.
 	TakeSession(ctx context.Context, key string) (SessionState, error)
 
+	// TakeExpiredSessions removes and returns, in one atomic step per
+	// record, up to limit session records whose ExpiresAt has passed
+	// (none when limit <= 0), so that each expired record is returned
+	// to exactly one caller across all nodes: the way to end the
+	// sessions of a dead node once. An engine keeps expired records
+	// for a grace period after their ExpiresAt for this; records older
+	// than that may be gone unreturned.
+	TakeExpiredSessions(ctx context.Context, limit int) ([]SessionState, error)
+
 	// Close disconnects the node: its subscriptions end, and once Close
 	// returns nothing on its delivery path is called again. The shared
 	// state (history, claims, records) stays for the other nodes. Close
@@ -302,6 +311,12 @@ func (e *storeSessions) UpdateSession(ctx context.Context, key string, st Sessio
 		return err
 	}
 	return e.SaveSession(ctx, key, st)
+}
+
+// TakeExpiredSessions implements Engine: a Store cannot list its records,
+// so it fails with errors.ErrUnsupported.
+func (e *storeSessions) TakeExpiredSessions(ctx context.Context, limit int) ([]SessionState, error) {
+	return nil, fmt.Errorf("take expired sessions: a Store cannot list its records: %w", errors.ErrUnsupported)
 }
 
 func (e *storeSessions) TakeSession(ctx context.Context, key string) (SessionState, error) {

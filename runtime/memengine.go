@@ -147,6 +147,7 @@ func NewMemoryEngine(opts MemoryEngineOptions) *MemoryEngine {
 		claims: make(map[string]map[string]string),
 		swept:  monoNow(),
 	}
+	sh.sessions.grace = expiredGrace
 	switch {
 	case opts.HistoryLen == 0:
 		sh.historyLen = DefaultHistoryLen
@@ -701,6 +702,24 @@ func (m *MemoryEngine) TakeSession(ctx context.Context, key string) (SessionStat
 	sh.smu.Lock()
 	defer sh.smu.Unlock()
 	return sh.sessions.take(key)
+}
+
+// expiredGrace is how long a MemoryEngine keeps an expired session record
+// for TakeExpiredSessions before its sweep drops it.
+const expiredGrace = 10 * time.Minute
+
+// TakeExpiredSessions implements Engine.
+func (m *MemoryEngine) TakeExpiredSessions(ctx context.Context, limit int) ([]SessionState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("take expired sessions: %w", err)
+	}
+	if m.closed.Load() {
+		return nil, ErrEngineClosed
+	}
+	sh := m.sh
+	sh.smu.Lock()
+	defer sh.smu.Unlock()
+	return sh.sessions.takeExpired(limit), nil
 }
 
 // Close implements Engine.

@@ -823,6 +823,59 @@ func TestMemoryEngineTakeSession(t *testing.T) {
 	}
 }
 
+func TestMemoryEngineTakeExpiredSessions(t *testing.T) {
+	ctx := context.Background()
+	a := runtime.NewMemoryEngine(runtime.MemoryEngineOptions{})
+	nodes := []runtime.Engine{a, a.NewNode(), a.NewNode()}
+	expired := make(map[string]bool)
+	for i := range 60 {
+		id := "dead" + strconv.Itoa(i)
+		expired[id] = true
+		_ = a.SaveSession(ctx, "k"+id, runtime.SessionState{ID: id, ExpiresAt: time.Now().Add(-time.Duration(i+1) * time.Millisecond)})
+		_ = a.SaveSession(ctx, "klive"+strconv.Itoa(i), runtime.SessionState{ID: "live", ExpiresAt: time.Now().Add(time.Minute)})
+	}
+	if got, err := a.TakeExpiredSessions(ctx, 0); err != nil || len(got) != 0 {
+		t.Fatalf("TakeExpiredSessions(0) = %d records, %v; want none", len(got), err)
+	}
+	var mu sync.Mutex
+	taken := make(map[string]int)
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() {
+			for {
+				got, err := nodes[i%len(nodes)].TakeExpiredSessions(ctx, 4)
+				if err != nil || len(got) > 4 {
+					t.Errorf("TakeExpiredSessions: %d records, %v", len(got), err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, st := range got {
+					taken[st.ID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for id, n := range taken {
+		if n != 1 || !expired[id] {
+			t.Errorf("record %q taken %d times (expired: %v)", id, n, expired[id])
+		}
+	}
+	if len(taken) != len(expired) {
+		t.Errorf("%d expired records taken, want %d", len(taken), len(expired))
+	}
+	if _, err := a.TakeSession(ctx, "klive7"); err != nil {
+		t.Errorf("a live record was taken: %v", err)
+	}
+	if _, err := a.TakeSession(ctx, "kdead7"); !errors.Is(err, runtime.ErrSessionNotFound) {
+		t.Errorf("an expired record is still there after its take: %v", err)
+	}
+}
+
 func TestMemoryEngineLifecycle(t *testing.T) {
 	ctx := context.Background()
 	a := runtime.NewMemoryEngine(runtime.MemoryEngineOptions{})

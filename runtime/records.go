@@ -5,10 +5,14 @@ import "time"
 // records are the records of detached sessions in this process, each kept
 // until its expiry: what MemoryStore and MemoryEngine hold for resumes.
 // Expired records are dropped when looked up, and by a sweep at most once
-// a minute on save. Not safe for concurrent use: the owner locks.
+// a minute on save, grace after their expiry. Not safe for concurrent
+// use: the owner locks.
 type records[T any] struct {
 	m     map[string]record[T]
 	swept time.Time
+	// grace is how long the sweep keeps an expired record, for
+	// takeExpired.
+	grace time.Duration
 }
 
 type record[T any] struct {
@@ -21,7 +25,7 @@ func (r *records[T]) save(key string, v T, at time.Time) {
 	now := time.Now()
 	if now.Sub(r.swept) > time.Minute {
 		for k, e := range r.m {
-			if now.After(e.at) {
+			if now.After(e.at.Add(r.grace)) {
 				delete(r.m, k)
 			}
 		}
@@ -66,3 +70,19 @@ func (r *records[T]) take(key string) (T, error) {
 
 // clear drops every record.
 func (r *records[T]) clear() { clear(r.m) }
+
+// takeExpired removes and returns up to limit records that expired.
+func (r *records[T]) takeExpired(limit int) []T {
+	var out []T
+	now := time.Now()
+	for k, e := range r.m {
+		if len(out) >= limit {
+			break
+		}
+		if !now.Before(e.at) {
+			delete(r.m, k)
+			out = append(out, e.v)
+		}
+	}
+	return out
+}
