@@ -75,16 +75,19 @@ type Engine struct {
 
 	mu      sync.Mutex // guards what follows
 	started bool
-	topics  map[string]uint64 // subscribed topics → the gseq they were subscribed after
-	ps      *pubsub           // the current pub/sub connection; nil while reconnecting
-	gen     int               // counts pub/sub connections
-	waiters map[string][]chan struct{}
-	syncs   map[string]func(runtime.Position) // pending Sync functions by token
-	token   uint64
-	state   error // nil when the pub/sub connection is up
-	queue   []item
-	cond    sync.Cond // on mu: signalled when queue grows or the node closes
-	done    chan struct{}
+	// delivering: the delivery goroutine runs (Start succeeded); it
+	// closes done when it ends.
+	delivering bool
+	topics     map[string]uint64 // subscribed topics → the gseq they were subscribed after
+	ps         *pubsub           // the current pub/sub connection; nil while reconnecting
+	gen        int               // counts pub/sub connections
+	waiters    map[string][]chan struct{}
+	syncs      map[string]func(runtime.Position) // pending Sync functions by token
+	token      uint64
+	state      error // nil when the pub/sub connection is up
+	queue      []item
+	cond       sync.Cond // on mu: signalled when queue grows or the node closes
+	done       chan struct{}
 }
 
 // New returns a node on the Redis at url ("redis://[:password@]host:port/db",
@@ -218,6 +221,18 @@ func (e *Engine) Start(ctx context.Context, r runtime.Receiver) error {
 	if err := e.connect(ctx); err != nil {
 		return fmt.Errorf("redisengine: start: %w", err)
 	}
+	e.mu.Lock()
+	if e.closed.Load() { // Close ran meanwhile and did not wait for deliver
+		ps := e.ps
+		e.ps = nil
+		e.mu.Unlock()
+		if ps != nil {
+			ps.close()
+		}
+		return runtime.ErrEngineClosed
+	}
+	e.delivering = true
+	e.mu.Unlock()
 	go e.deliver()
 	return nil
 }
@@ -240,7 +255,7 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.mu.Lock()
-	started := e.ps != nil || e.started
+	delivering := e.delivering
 	ps := e.ps
 	e.ps = nil
 	e.state = runtime.ErrEngineClosed
@@ -249,11 +264,8 @@ func (e *Engine) Close() error {
 	if ps != nil {
 		ps.close()
 	}
-	if started && e.recv != nil {
-		select {
-		case <-e.done:
-		case <-time.After(e.opts.Timeout): // a Start that failed never began delivering
-		}
+	if delivering {
+		<-e.done // within a command's Timeout, if it was reconnecting
 	}
 	e.c.Close()
 	return nil

@@ -139,7 +139,7 @@ func (e *Engine) History(ctx context.Context, topics []string, after runtime.Pos
 	if err != nil {
 		return nil, fmt.Errorf("redisengine: %w", err)
 	}
-	if after.Epoch != r.epoch || after.IsZero() {
+	if after.Epoch != r.epoch || r.epoch == 0 {
 		return nil, fmt.Errorf("redisengine: history after %v: Redis is at epoch %x: %w", after, r.epoch, runtime.ErrEpochChanged)
 	}
 	if after.GSeq > r.gseq {
