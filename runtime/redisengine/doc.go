@@ -37,15 +37,17 @@
 // concurrent commands on one connection in batches, which is what a
 // server publishing from many goroutines does. Measured on a loaded
 // 2-core machine, publishing a 100-byte event through duplex_publish
-// (FCALL) on Redis 7.0 (time per publish, 5 runs of 20000):
+// (FCALL) on Redis 7.0: time per publish, 8 runs of 20000 each, range
+// and median:
 //
-//	goroutines   go-redis/v9 v9.23.0   rueidis v1.0.80
-//	1            120-260 µs            120-330 µs
-//	16           58-137 µs             26-88 µs
+//	goroutines   go-redis/v9 v9.23.0     rueidis v1.0.80
+//	1            167-608 µs, 290 µs      126-330 µs, 186 µs
+//	16           58-175 µs, 123 µs       26-89 µs, 53 µs
 //
-// One goroutine at a time costs the same with either (a round trip per
-// publish); from 16 goroutines rueidis is about twice as fast. Its
-// dedicated connections with pub/sub hooks also give the engine the
-// control over reconnection it needs (go-redis's PubSub resubscribes by
-// itself, which would hide the gap to catch up on).
+// One goroutine waits a round trip per publish with either; from 16
+// goroutines rueidis is about twice as fast (BenchmarkPublish measures
+// the engine itself). Its dedicated connections with pub/sub hooks also
+// leave reconnection to the engine, which must catch up from history
+// between resubscribing and delivering again (go-redis's PubSub
+// reconnects and resubscribes inside its receive loop).
 package redisengine
