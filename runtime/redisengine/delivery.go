@@ -132,11 +132,6 @@ func (e *Engine) connect(ctx context.Context) error {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	go e.watch(ps, done)
-	e.mu.Lock()
-	if e.ps == ps {
-		e.state = nil
-	}
-	e.mu.Unlock()
 	return nil
 }
 
@@ -305,6 +300,9 @@ func (e *Engine) reconnect(cause error, last *uint64) int {
 		}
 		cancel()
 		if err == nil {
+			e.mu.Lock()
+			e.state = nil
+			e.mu.Unlock()
 			break
 		}
 		e.mu.Lock()
@@ -369,8 +367,20 @@ func (e *Engine) catchUp(ctx context.Context, last *uint64) error {
 		return nil
 	}
 	if after.GSeq > r.gseq {
-		e.recv.Lost(nil, fmt.Errorf("redisengine: Redis is at %d, behind the %d delivered (it lost writes): %w", r.gseq, after.GSeq, runtime.ErrHistoryLost))
-		*last = r.gseq
+		// Redis came back with fewer events than this node delivered
+		// (an older snapshot, a failover that lost writes): its next
+		// positions would name other events than the ones delivered.
+		// A new epoch makes every node and position see the loss.
+		ep, err := e.fcall(ctx, "duplex_newepoch", []string{e.keyEpoch}, strconv.FormatUint(epoch, 10), newEpoch()).ToString()
+		if err != nil {
+			return fmt.Errorf("replace the epoch: %w", err)
+		}
+		n, err := strconv.ParseUint(ep, 10, 64)
+		if err != nil {
+			return fmt.Errorf("epoch %q: %w", ep, err)
+		}
+		e.checkEpoch(n, last)
+		*last = r.gseq // what the new epoch holds from before it is not news
 		return nil
 	}
 	var lost []string

@@ -16,10 +16,11 @@
 //
 // Every command is bounded by Options.Timeout (DefaultTimeout, 3 s) or its
 // ctx, whichever ends first, and fails with an error wrapping the client's
-// (a refused connection fails at once). Commands are never retried: a
-// Publish that fails may still have been published. After Redis restarts,
-// the first command on each of the client's pooled connections may fail
-// with the broken connection's error.
+// (a refused connection fails at once). Reads are retried on a broken
+// connection within that bound, writes never: a Publish that fails may
+// still have been published. After Redis restarts, the first write on
+// each of the client's pooled connections may fail with the broken
+// connection's error.
 //
 // The pub/sub connection is pinged every Timeout/3; when a ping fails
 // within Timeout or the connection ends (CLIENT KILL, a restart, an

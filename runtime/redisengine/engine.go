@@ -113,7 +113,9 @@ func New(url string, opts Options) (*Engine, error) {
 		opts.ExpiredGrace = DefaultExpiredGrace
 	}
 	copts.DisableCache = true
-	copts.DisableRetry = true // a publish retried could publish twice
+	// The client retries read-only commands (GET, HGETALL, FCALL_RO of
+	// duplex_history) on a broken connection, never writes: a publish
+	// retried could publish twice.
 	copts.Dialer.Timeout = opts.Timeout
 	copts.ConnWriteTimeout = opts.Timeout
 	copts.ForceSingleClient = true
@@ -168,6 +170,18 @@ func (e *Engine) fcall(ctx context.Context, fn string, keys []string, args ...st
 	cmd := func() rueidis.Completed {
 		return e.c.B().Fcall().Function(fn).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
 	}
+	return e.call(ctx, cmd)
+}
+
+// fcallRO calls a read-only function (FCALL_RO), which the client
+// retries on a broken connection.
+func (e *Engine) fcallRO(ctx context.Context, fn string, keys []string, args ...string) rueidis.RedisResult {
+	return e.call(ctx, func() rueidis.Completed {
+		return e.c.B().FcallRo().Function(fn).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
+	})
+}
+
+func (e *Engine) call(ctx context.Context, cmd func() rueidis.Completed) rueidis.RedisResult {
 	res := e.c.Do(ctx, cmd())
 	if err := res.Error(); err != nil && strings.Contains(err.Error(), "Function not found") {
 		if err := e.load(ctx); err != nil {
@@ -232,6 +246,7 @@ func (e *Engine) Start(ctx context.Context, r runtime.Receiver) error {
 		return runtime.ErrEngineClosed
 	}
 	e.delivering = true
+	e.state = nil
 	e.mu.Unlock()
 	go e.deliver()
 	return nil

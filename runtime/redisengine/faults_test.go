@@ -245,6 +245,34 @@ func TestRedisRestartWithoutData(t *testing.T) {
 	}
 }
 
+// A Redis restarted from an older snapshot, behind what the node
+// delivered: the node replaces the epoch and reports Lost with
+// ErrEpochChanged, rather than delivering other events at positions it
+// delivered already.
+func TestRedisRestartBehind(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b, r := cluster(t, srv, redisengine.Options{})
+	p, err := b.Publish(context.Background(), "t", []byte("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Do("SAVE")
+	want := []string{"1 1", publish(t, b, "2"), publish(t, b, "3")}
+	if got := r.waitFor(t, 3); !slices.Equal(got, want) {
+		t.Fatalf("deliveries %q, want %q", got, want)
+	}
+	srv.Restart() // back at gseq 1
+	waitReady(t, a)
+	after := publishRetry(t, b, "4")
+	got := r.waitFor(t, 5)
+	if !strings.HasPrefix(got[3], "lost : ") || !errors.Is(r.errs[0], runtime.ErrEpochChanged) || got[4] != after || len(got) != 5 {
+		t.Fatalf("deliveries %q; want three, a loss, %q", got, after)
+	}
+	if _, err := b.History(context.Background(), []string{"t"}, p, 0, 0); !errors.Is(err, runtime.ErrEpochChanged) {
+		t.Fatalf("History after a position of the replaced epoch: %v, want ErrEpochChanged", err)
+	}
+}
+
 // Commands to a Redis that is down fail within the timeout, with the
 // transport's error; Ready says so, and recovers with Redis.
 func TestRedisDown(t *testing.T) {

@@ -76,6 +76,18 @@ local function get_epoch(keys, args)
 	return epoch(keys[1], args[1])
 end
 
+-- duplex_newepoch: KEYS epoch; ARGV old epoch, candidate. Replaces the
+-- epoch with the candidate if it is still the old one (or missing), and
+-- returns the epoch.
+local function new_epoch(keys, args)
+	local e = redis.call('GET', keys[1])
+	if not e or e == args[1] then
+		redis.call('SET', keys[1], args[2])
+		return args[2]
+	end
+	return e
+end
+
 -- duplex_sync: KEYS epoch, gseq; ARGV candidate epoch, node channel,
 -- token. Publishes token:epoch:gseq to the node, behind every publish so
 -- far.
@@ -215,6 +227,7 @@ end
 
 redis.register_function('duplex_publish', publish)
 redis.register_function('duplex_epoch', get_epoch)
+redis.register_function('duplex_newepoch', new_epoch)
 redis.register_function('duplex_sync', sync)
 redis.register_function{function_name = 'duplex_history', callback = history, flags = {'no-writes'}}
 redis.register_function('duplex_claim', claim)

@@ -44,7 +44,7 @@ func (e *Engine) read(ctx context.Context, topics []string, after runtime.Positi
 	for _, t := range topics {
 		keys = append(keys, e.streamKey(t))
 	}
-	a, err := e.fcall(ctx, "duplex_history", keys,
+	a, err := e.fcallRO(ctx, "duplex_history", keys,
 		strconv.FormatUint(after.GSeq, 10), strconv.Itoa(back), strconv.Itoa(max(limit, 0)),
 		strconv.FormatInt(e.opts.TopicTTL.Milliseconds(), 10), strconv.FormatUint(after.Epoch, 10)).ToArray()
 	if err != nil {
