@@ -197,6 +197,75 @@ func TestRedisStall(t *testing.T) {
 	}
 }
 
+// A stall longer than the timeout: commands fail within it, the node's
+// ping fails and it reconnects; every event published (those whose publish
+// timed out may have been too) is delivered once, in order.
+func TestRedisStallPastTimeout(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b, r := cluster(t, srv, redisengine.Options{Timeout: 500 * time.Millisecond})
+	before := srv.Do("CLIENT", "LIST", "TYPE", "pubsub")
+	stalled := make(chan struct{})
+	go func() {
+		defer close(stalled)
+		srv.Do("DEBUG", "SLEEP", "2")
+	}()
+	var ok []string
+	failed := 0
+	for i := 0; ; i++ {
+		select {
+		case <-stalled:
+		default:
+			start := time.Now()
+			p, err := b.Publish(context.Background(), "t", []byte(strconv.Itoa(i)))
+			if err != nil {
+				failed++
+				if took := time.Since(start); took > 2*time.Second {
+					t.Errorf("a publish failed after %v, beyond its 500 ms timeout", took)
+				}
+			} else {
+				ok = append(ok, strconv.FormatUint(p.GSeq, 10)+" "+strconv.Itoa(i))
+			}
+			continue
+		}
+		break
+	}
+	if failed == 0 {
+		t.Fatal("no publish failed during a 2 s stall with a 500 ms timeout")
+	}
+	waitReady(t, a)
+	if now := srv.Do("CLIENT", "LIST", "TYPE", "pubsub"); clientID(now) == clientID(before) {
+		t.Errorf("the node kept its pub/sub connection through a stall past its timeout: %s", now)
+	}
+	last := publishRetry(t, b, "after")
+	ok = append(ok, last)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r.mu.Lock()
+		got := slices.Clone(r.log)
+		r.mu.Unlock()
+		if len(got) > 0 && got[len(got)-1] == last {
+			var prev uint64
+			for _, d := range got {
+				g, err := strconv.ParseUint(strings.Fields(d)[0], 10, 64)
+				if err != nil || g <= prev {
+					t.Fatalf("deliveries out of order or not events: %q", got)
+				}
+				prev = g
+			}
+			for _, w := range ok {
+				if !slices.Contains(got, w) {
+					t.Fatalf("published %q not delivered: %q", w, got)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q not delivered after 15 s: %q", last, got)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // A Redis restarted with its data (SAVE, kill -9, start): the node
 // reconnects, nothing is lost, and the history reads across the restart.
 func TestRedisRestartWithData(t *testing.T) {
@@ -304,6 +373,16 @@ func TestRedisDown(t *testing.T) {
 	}
 	srv.Restart()
 	waitReady(t, a)
+}
+
+// clientID returns the id= field of CLIENT LIST's first line.
+func clientID(list string) string {
+	for _, f := range strings.Fields(list) {
+		if strings.HasPrefix(f, "id=") {
+			return f
+		}
+	}
+	return ""
 }
 
 func epochOf(t *testing.T, e runtime.Engine) uint64 {
