@@ -691,11 +691,23 @@ func testLifecycle(t *testing.T, nc NewCluster) {
 	}
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := a.Publish(canceled, "t", nil); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Publish with a canceled context: %v", err)
-	}
-	if _, err := a.History(canceled, []string{"t"}, runtime.Position{}, 0, 0); !errors.Is(err, context.Canceled) {
-		t.Fatalf("History with a canceled context: %v", err)
+	for name, err := range map[string]error{
+		"Publish":             second(a.Publish(canceled, "t", nil)),
+		"Subscribe":           a.Subscribe(canceled, "t"),
+		"Sync":                a.Sync(canceled, func(runtime.Position) {}),
+		"Unsubscribe":         a.Unsubscribe(canceled, "t"),
+		"History":             second(a.History(canceled, []string{"t"}, runtime.Position{}, 0, 0)),
+		"Claim":               third(a.Claim(canceled, "g", "k", "a")),
+		"Release":             second(a.Release(canceled, "g", "k", "a")),
+		"Members":             second(a.Members(canceled, "g")),
+		"SaveSession":         a.SaveSession(canceled, "k", runtime.SessionState{}),
+		"UpdateSession":       a.UpdateSession(canceled, "k", runtime.SessionState{}),
+		"TakeSession":         second(a.TakeSession(canceled, "k")),
+		"TakeExpiredSessions": second(a.TakeExpiredSessions(canceled, 1)),
+	} {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a canceled context: %v, want context.Canceled", name, err)
+		}
 	}
 
 	b := ns[1]
@@ -716,18 +728,19 @@ func testLifecycle(t *testing.T, nc NewCluster) {
 		t.Fatalf("a closed node got %d events", len(got))
 	}
 	for name, err := range map[string]error{
-		"Start":         a.Start(ctx, &engRecv{}),
-		"Publish":       second(a.Publish(ctx, "t", nil)),
-		"Subscribe":     a.Subscribe(ctx, "t"),
-		"Sync":          a.Sync(ctx, func(runtime.Position) {}),
-		"Unsubscribe":   a.Unsubscribe(ctx, "t"),
-		"History":       second(a.History(ctx, []string{"t"}, p, 0, 0)),
-		"Claim":         third(a.Claim(ctx, "g", "k", "a")),
-		"Release":       second(a.Release(ctx, "g", "k", "b")),
-		"Members":       second(a.Members(ctx, "g")),
-		"SaveSession":   a.SaveSession(ctx, "k", runtime.SessionState{}),
-		"UpdateSession": a.UpdateSession(ctx, "k", runtime.SessionState{}),
-		"TakeSession":   second(a.TakeSession(ctx, "k")),
+		"Start":               a.Start(ctx, &engRecv{}),
+		"Publish":             second(a.Publish(ctx, "t", nil)),
+		"Subscribe":           a.Subscribe(ctx, "t"),
+		"Sync":                a.Sync(ctx, func(runtime.Position) {}),
+		"Unsubscribe":         a.Unsubscribe(ctx, "t"),
+		"History":             second(a.History(ctx, []string{"t"}, p, 0, 0)),
+		"Claim":               third(a.Claim(ctx, "g", "k", "a")),
+		"Release":             second(a.Release(ctx, "g", "k", "b")),
+		"Members":             second(a.Members(ctx, "g")),
+		"SaveSession":         a.SaveSession(ctx, "k", runtime.SessionState{}),
+		"UpdateSession":       a.UpdateSession(ctx, "k", runtime.SessionState{}),
+		"TakeSession":         second(a.TakeSession(ctx, "k")),
+		"TakeExpiredSessions": second(a.TakeExpiredSessions(ctx, 1)),
 	} {
 		if !errors.Is(err, runtime.ErrEngineClosed) {
 			t.Errorf("%s after Close: %v, want ErrEngineClosed", name, err)
