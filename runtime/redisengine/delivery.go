@@ -48,11 +48,27 @@ type item struct {
 	broken  error
 }
 
+// maxQueued bounds the delivery queue. A node whose Receiver falls that
+// far behind is treated as Redis treats a client whose output buffer
+// overflows: its connection is dropped, and the reconnection catches up
+// from history (or reports Lost) once the Receiver is back.
+var maxQueued = 1 << 16
+
 func (e *Engine) push(it item) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	if it.gen == e.dropped {
+		return // the connection overflowed: its end is queued
+	}
+	if it.broken == nil && len(e.queue) >= maxQueued {
+		e.dropped = it.gen
+		it = item{gen: it.gen, broken: fmt.Errorf("more than %d messages queued: the Receiver is behind", maxQueued)}
+		if ps := e.ps; ps != nil && ps.gen == it.gen {
+			go ps.close() // not from the client's reading goroutine, where this runs
+		}
+	}
 	e.queue = append(e.queue, it)
 	e.cond.Signal()
-	e.mu.Unlock()
 }
 
 // waitLocked registers a waiter for the subscription of each channel.

@@ -81,6 +81,7 @@ type Engine struct {
 	topics     map[string]uint64 // subscribed topics → the gseq they were subscribed after
 	ps         *pubsub           // the current pub/sub connection; nil while reconnecting
 	gen        int               // counts pub/sub connections
+	dropped    int               // the connection whose messages overflowed the queue
 	waiters    map[string][]chan struct{}
 	syncs      map[string]func(runtime.Position) // pending Sync functions by token
 	token      uint64

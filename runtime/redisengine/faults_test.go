@@ -409,3 +409,49 @@ func publishRetry(t *testing.T, e runtime.Engine, payload string) string {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A Receiver that falls behind by more than the queue's bound: the node
+// drops its pub/sub connection, as Redis drops a client whose output
+// buffer overflows, and once the Receiver is back it catches up from
+// history: every event once, in order.
+func TestSlowReceiver(t *testing.T) {
+	old := redisengine.SetMaxQueued(8)
+	t.Cleanup(func() { redisengine.SetMaxQueued(old) }) // after the nodes closed
+	srv := redistest.Start(t)
+	a, b := newNode(t, srv, redisengine.Options{}), newNode(t, srv, redisengine.Options{})
+	r := &slowRecv{entered: make(chan struct{}), release: make(chan struct{})}
+	if err := a.Start(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Subscribe(context.Background(), "t"); err != nil {
+		t.Fatal(err)
+	}
+	before := srv.Do("CLIENT", "LIST", "TYPE", "pubsub")
+	want := []string{publish(t, b, "first")}
+	<-r.entered // and stays in Deliver
+	for i := range 50 {
+		want = append(want, publish(t, b, strconv.Itoa(i)))
+	}
+	close(r.release)
+	if got := r.waitFor(t, len(want)); !slices.Equal(got, want) {
+		t.Fatalf("deliveries %q, want %q", got, want)
+	}
+	if now := srv.Do("CLIENT", "LIST", "TYPE", "pubsub"); clientID(now) == clientID(before) {
+		t.Errorf("the node kept its pub/sub connection with its queue overflowing: %s", now)
+	}
+}
+
+// slowRecv blocks in its first Deliver until released.
+type slowRecv struct {
+	recorder
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func (r *slowRecv) Deliver(ev runtime.Event) {
+	r.once.Do(func() {
+		close(r.entered)
+		<-r.release
+	})
+	r.recorder.Deliver(ev)
+}
