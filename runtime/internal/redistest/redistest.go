@@ -103,8 +103,8 @@ func (s *Server) Do(args ...string) string {
 func (s *Server) try(args ...string) (string, error) {
 	out, err := exec.Command("redis-cli", append([]string{"-p", strconv.Itoa(s.Port)}, args...)...).CombinedOutput()
 	r := strings.TrimSpace(string(out))
-	if err == nil && strings.HasPrefix(r, "ERR") || strings.HasPrefix(r, "Could not connect") {
-		err = fmt.Errorf("%s", r)
+	if err == nil && (strings.HasPrefix(r, "ERR") || strings.HasPrefix(r, "Could not connect")) {
+		err = fmt.Errorf("%s", r) // redis-cli exits 0 on both
 	}
 	return r, err
 }
