@@ -17,66 +17,94 @@ import (
 // Server is one redis-server process, restartable on the same port and
 // directory.
 type Server struct {
-	Port int
-	dir  string
-	args []string
-	cmd  *exec.Cmd
-	t    testing.TB
+	Port   int
+	dir    string
+	args   []string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd exited
+	t      testing.TB
 }
 
 // Start starts redis-server without persistence (--save "" --appendonly
-// no), with DEBUG allowed, plus args, and waits until it answers. It is stopped at the end of
-// the test.
+// no), with DEBUG allowed, plus args, and waits until it answers. It is
+// stopped at the end of the test.
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
+	s := &Server{dir: t.TempDir(), args: args, t: t}
+	t.Cleanup(s.Stop)
+	var err error
+	for range 5 { // another process may take the free port first
+		s.Port = freePort(t)
+		if err = s.start(); err == nil {
+			return s
+		}
+	}
+	t.Fatal(err)
+	return nil
+}
+
+func freePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	s := &Server{Port: port, dir: t.TempDir(), args: args, t: t}
-	s.start()
-	t.Cleanup(s.Stop)
-	return s
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // URL is the server's redis:// URL, database 0.
 func (s *Server) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(s.Port) + "/0" }
 
-func (s *Server) start() {
+// start starts the process and waits until it answers, as itself: the
+// process_id of INFO is its pid.
+func (s *Server) start() error {
 	s.t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		s.t.Fatalf("redis-server is needed (scripts/test.sh installs it): %v", err)
 	}
-	args := append([]string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", s.dir, "--enable-debug-command", "yes"}, s.args...)
-	s.cmd = exec.Command(path, args...)
+	args := append([]string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", s.dir, "--enable-debug-command", "yes"}, s.args...)
+	cmd := exec.Command(path, args...)
 	out := &strings.Builder{}
-	s.cmd.Stdout, s.cmd.Stderr = out, out
-	if err := s.cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	s.cmd, s.exited = cmd, exited
+	self := "process_id:" + strconv.Itoa(cmd.Process.Pid)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if r, err := s.try("PING"); err == nil && r == "PONG" {
-			return
+		select {
+		case <-exited:
+			s.cmd = nil
+			return fmt.Errorf("redis-server on port %d exited: %s", s.Port, out)
+		default:
+		}
+		if r, err := s.try("INFO", "server"); err == nil && strings.Contains(r, self) {
+			return nil
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on port %d did not answer within 10 s: %s", s.Port, out)
+			s.Stop()
+			return fmt.Errorf("redis-server on port %d did not answer within 10 s: %s", s.Port, out)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// Stop kills the server (SIGKILL, by its pid) and waits for it. Repeated
-// calls do nothing.
+// Stop kills the server (SIGKILL, by its pid) and waits for it to exit.
+// Repeated calls do nothing.
 func (s *Server) Stop() {
 	if s.cmd == nil {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 
@@ -86,7 +114,9 @@ func (s *Server) Stop() {
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
-	s.start()
+	if err := s.start(); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 // Do runs one command with redis-cli and returns its output, trimmed; it
