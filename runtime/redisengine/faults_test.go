@@ -266,28 +266,42 @@ func TestRedisStallPastTimeout(t *testing.T) {
 	}
 }
 
-// A Redis restarted with its data (SAVE, kill -9, start): the node
+// A Redis restarted with its data (SAVE, or an append-only file synced
+// on every write; kill -9, start): the node
 // reconnects, nothing is lost, and the history reads across the restart.
 func TestRedisRestartWithData(t *testing.T) {
-	srv := redistest.Start(t)
-	a, b, r := cluster(t, srv, redisengine.Options{})
-	want := []string{publish(t, b, "1"), publish(t, b, "2")}
-	r.waitFor(t, 2)
-	first, err := b.History(context.Background(), []string{"t"}, runtime.Position{Epoch: epochOf(t, b), GSeq: 0}, 0, 0)
-	if err != nil || len(first) != 2 {
-		t.Fatalf("History: %v, %v", first, err)
-	}
-	srv.Do("SAVE")
-	srv.Restart()
-	want = append(want, publishRetry(t, b, "3"))
-	waitReady(t, a)
-	want = append(want, publishRetry(t, b, "4"))
-	if got := r.waitFor(t, len(want)); !slices.Equal(got, want) {
-		t.Fatalf("deliveries %q, want %q", got, want)
-	}
-	evs, err := a.History(context.Background(), []string{"t"}, first[0].Pos, 0, 0)
-	if err != nil || len(evs) != 3 {
-		t.Fatalf("History across the restart: %v, %v", evs, err)
+	for _, c := range []struct {
+		name string
+		args []string
+		save bool
+	}{
+		{"snapshot", nil, true},
+		{"append-only file", []string{"--appendonly", "yes", "--appendfsync", "always"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := redistest.Start(t, c.args...)
+			a, b, r := cluster(t, srv, redisengine.Options{})
+			want := []string{publish(t, b, "1"), publish(t, b, "2")}
+			r.waitFor(t, 2)
+			first, err := b.History(context.Background(), []string{"t"}, runtime.Position{Epoch: epochOf(t, b), GSeq: 0}, 0, 0)
+			if err != nil || len(first) != 2 {
+				t.Fatalf("History: %v, %v", first, err)
+			}
+			if c.save {
+				srv.Do("SAVE")
+			}
+			srv.Restart()
+			want = append(want, publishRetry(t, b, "3"))
+			waitReady(t, a)
+			want = append(want, publishRetry(t, b, "4"))
+			if got := r.waitFor(t, len(want)); !slices.Equal(got, want) {
+				t.Fatalf("deliveries %q, want %q", got, want)
+			}
+			evs, err := a.History(context.Background(), []string{"t"}, first[0].Pos, 0, 0)
+			if err != nil || len(evs) != 3 {
+				t.Fatalf("History across the restart: %v, %v", evs, err)
+			}
+		})
 	}
 }
 
