@@ -92,7 +92,9 @@ type Engine struct {
 }
 
 // New returns a node on the Redis at url ("redis://[:password@]host:port/db",
-// or rediss:// for TLS), not connected: Start connects it.
+// or rediss:// for TLS). It connects the client for commands, failing
+// within Timeout when Redis cannot be reached; Start opens the pub/sub
+// connection and begins deliveries.
 func New(url string, opts Options) (*Engine, error) {
 	copts, err := rueidis.ParseURL(url)
 	if err != nil {
