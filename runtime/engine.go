@@ -223,10 +223,14 @@ type Engine interface {
 	TakeSession(ctx context.Context, key string) (SessionState, error)
 
 	// TakeExpiredSessions removes and returns, in one atomic step per
-	// record, up to limit session records whose ExpiresAt has passed, so
-	// that each expired record is returned to exactly one caller across
-	// all nodes. Every node calls it periodically and ends the sessions
-	// it got: those of a node that died end once in the cluster.
+	// record, up to limit session records whose ExpiresAt has passed
+	// (none when limit <= 0), so that each expired record is returned
+	// to exactly one caller across all nodes: the way to end the
+	// sessions of a dead node once. An engine keeps expired records
+	// for a grace period after their ExpiresAt for this; records older
+	// than that may be gone unreturned. An engine that cannot list its
+	// records (StoreSessions) fails with an error wrapping
+	// errors.ErrUnsupported; the runtime then does not sweep.
 	TakeExpiredSessions(ctx context.Context, limit int) ([]SessionState, error)
 
 	// Close disconnects the node: its subscriptions end, and once Close
@@ -313,10 +317,11 @@ func (e *storeSessions) UpdateSession(ctx context.Context, key string, st Sessio
 	return e.SaveSession(ctx, key, st)
 }
 
-// TakeExpiredSessions finds nothing: a Store has no way to list its
-// expired records. Sessions of a node that died are not ended.
-func (e *storeSessions) TakeExpiredSessions(context.Context, int) ([]SessionState, error) {
-	return nil, nil
+// TakeExpiredSessions implements Engine: a Store cannot list its records,
+// so it fails with errors.ErrUnsupported, and the sessions of a node that
+// died are not ended.
+func (e *storeSessions) TakeExpiredSessions(ctx context.Context, limit int) ([]SessionState, error) {
+	return nil, fmt.Errorf("take expired sessions: a Store cannot list its records: %w", errors.ErrUnsupported)
 }
 
 func (e *storeSessions) TakeSession(ctx context.Context, key string) (SessionState, error) {

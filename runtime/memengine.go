@@ -147,7 +147,7 @@ func NewMemoryEngine(opts MemoryEngineOptions) *MemoryEngine {
 		claims: make(map[string]map[string]string),
 		swept:  monoNow(),
 	}
-	sh.sessions.keep = true // TakeExpiredSessions takes them
+	sh.sessions.grace = expiredGrace
 	switch {
 	case opts.HistoryLen == 0:
 		sh.historyLen = DefaultHistoryLen
@@ -657,7 +657,8 @@ func (m *MemoryEngine) Members(ctx context.Context, group string) (map[string]st
 }
 
 // SaveSession implements Engine, as MemoryStore's Save, except that
-// expired records stay until taken (TakeSession, TakeExpiredSessions).
+// an expired record stays for expiredGrace, to be taken (TakeSession,
+// TakeExpiredSessions).
 func (m *MemoryEngine) SaveSession(ctx context.Context, key string, st SessionState) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("save session: %w", err)
@@ -703,6 +704,10 @@ func (m *MemoryEngine) TakeSession(ctx context.Context, key string) (SessionStat
 	defer sh.smu.Unlock()
 	return sh.sessions.take(key)
 }
+
+// expiredGrace is how long a MemoryEngine keeps an expired session record
+// for TakeExpiredSessions before its sweep drops it.
+const expiredGrace = 10 * time.Minute
 
 // TakeExpiredSessions implements Engine.
 func (m *MemoryEngine) TakeExpiredSessions(ctx context.Context, limit int) ([]SessionState, error) {

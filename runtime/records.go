@@ -5,13 +5,14 @@ import "time"
 // records are the records of detached sessions in this process, each kept
 // until its expiry: what MemoryStore and MemoryEngine hold for resumes.
 // Expired records are dropped when looked up, and by a sweep at most once
-// a minute on save. Not safe for concurrent use: the owner locks.
+// a minute on save, grace after their expiry. Not safe for concurrent
+// use: the owner locks.
 type records[T any] struct {
 	m     map[string]record[T]
 	swept time.Time
-	// keep: expired records stay until taken (takeExpired), so that each
-	// is ended by somebody; no sweep drops them.
-	keep bool
+	// grace is how long the sweep keeps an expired record, for
+	// takeExpired.
+	grace time.Duration
 }
 
 type record[T any] struct {
@@ -22,9 +23,9 @@ type record[T any] struct {
 // save stores v under key until at, replacing any record.
 func (r *records[T]) save(key string, v T, at time.Time) {
 	now := time.Now()
-	if !r.keep && now.Sub(r.swept) > time.Minute {
+	if now.Sub(r.swept) > time.Minute {
 		for k, e := range r.m {
-			if now.After(e.at) {
+			if now.After(e.at.Add(r.grace)) {
 				delete(r.m, k)
 			}
 		}
@@ -68,13 +69,15 @@ func (r *records[T]) take(key string) (T, error) {
 	return e.v, nil
 }
 
-// takeExpired removes and returns up to limit expired records (limit <= 0:
-// all of them).
+// clear drops every record.
+func (r *records[T]) clear() { clear(r.m) }
+
+// takeExpired removes and returns up to limit records that expired.
 func (r *records[T]) takeExpired(limit int) []T {
 	var out []T
 	now := time.Now()
 	for k, e := range r.m {
-		if limit > 0 && len(out) == limit {
+		if len(out) >= limit {
 			break
 		}
 		if !now.Before(e.at) {
@@ -84,6 +87,3 @@ func (r *records[T]) takeExpired(limit int) []T {
 	}
 	return out
 }
-
-// clear drops every record.
-func (r *records[T]) clear() { clear(r.m) }

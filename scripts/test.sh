@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of duplex on a fresh machine: installs what the tests need
-# (Debian's chromium, the npm packages of the browser tests), then static
+# (Debian's chromium, redis-server and haproxy, the npm packages of the
+# browser tests), then static
 # checks, the Go tests of both modules under the race detector, a short fuzz
 # run, a benchmark smoke run,
 # and the browser tests. Nothing is skipped: a missing tool is
@@ -63,12 +64,18 @@ summary() {
 }
 
 step_install() {
-	if [ ! -x /usr/bin/chromium ]; then
+	local missing=()
+	[ -x /usr/bin/chromium ] || missing+=(chromium)
+	[ -x /usr/bin/redis-server ] || missing+=(redis-server)
+	[ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+	if [ ${#missing[@]} -gt 0 ]; then
 		export DEBIAN_FRONTEND=noninteractive
 		apt-get update -qq
-		apt-get install -y -qq chromium >/dev/null
+		apt-get install -y -qq "${missing[@]}" >/dev/null
 	fi
 	/usr/bin/chromium --version
+	/usr/bin/redis-server --version
+	/usr/sbin/haproxy -v | head -n 1
 	for dir in runtime_test/browser clients/ts; do
 		(cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 	done
@@ -161,7 +168,7 @@ step_browser() {
 	npm test
 }
 
-if ! run "install: chromium, npm packages" step_install; then
+if ! run "install: chromium, redis-server, haproxy, npm packages" step_install; then
 	echo "the install failed: no other step can run"
 	summary
 fi
