@@ -165,6 +165,25 @@ func (s *Server) Restart(ctx context.Context) error {
 	return err
 }
 
+// ErrShuttingDown is what Ready reports once Shutdown or Restart began.
+var ErrShuttingDown = errors.New("runtime: server shutting down")
+
+// Ready reports whether this node should be sent new clients, for a load
+// balancer's readiness check: nil while it serves and its engine works;
+// ErrShuttingDown after Shutdown or Restart began; otherwise the engine's
+// own report, for an engine with a method Ready() error (the Redis
+// engine's: nil while its pub/sub connection is up). It takes a lock or
+// two and never blocks on the network: call it per check.
+func (s *Server) Ready() error {
+	if s.t.Closing() {
+		return ErrShuttingDown
+	}
+	if r, ok := s.engine.(interface{ Ready() error }); ok {
+		return r.Ready()
+	}
+	return nil
+}
+
 // Len returns the number of open connections.
 func (s *Server) Len() int { return s.t.Len() }
 

@@ -10,7 +10,14 @@
 // room's presence and sessions live in the default in-memory engine; after
 // a restart the pages start over and log in again by themselves. The room
 // keeps no state of its own: servers sharing one engine (Options.Engine)
-// serve one room.
+// serve one room. With -redis, the engine is that Redis, and several
+// chat processes behind a load balancer serve one room; a page resumes on
+// any of them:
+//
+//	go run ./examples/chat -addr 127.0.0.1:8081 -redis redis://127.0.0.1:6379/0
+//
+// GET /readyz answers 200 while the node serves and reaches its engine,
+// 503 with the reason otherwise: the load balancer's health check.
 package main
 
 import (
@@ -30,6 +37,7 @@ import (
 
 	"github.com/duplexrpc/duplex/examples/chat/chat"
 	"github.com/duplexrpc/duplex/runtime"
+	"github.com/duplexrpc/duplex/runtime/redisengine"
 )
 
 //go:embed web
@@ -49,6 +57,7 @@ func run() error {
 		pingInterval = flag.Duration("ping-interval", runtime.DefaultPingInterval, "ping a connection read-idle this long (negative: off)")
 		pingTimeout  = flag.Duration("ping-timeout", runtime.DefaultPingTimeout, "close a connection silent this long after a ping")
 		idleTimeout  = flag.Duration("http-idle-timeout", runtime.DefaultHTTPIdleTimeout, "close a keep-alive HTTP connection idle this long (page requests; not WebSockets)")
+		redisURL     = flag.String("redis", "", "run as one node of a cluster on this Redis (redis://[:password@]host:port/db); default: in memory, this process alone")
 		verbose      = flag.Bool("v", false, "log connection events to stderr")
 	)
 	flag.Parse()
@@ -63,11 +72,22 @@ func run() error {
 		PingTimeout:  *pingTimeout,
 		Hooks:        room.Hooks(runtime.Hooks{}),
 	}
+	if *redisURL != "" {
+		// The server starts the engine and closes it at Shutdown.
+		eng, err := redisengine.New(*redisURL, redisengine.Options{})
+		if err != nil {
+			return err
+		}
+		opts.Engine = eng
+	}
 	if *verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	srv, err := runtime.New(opts)
 	if err != nil {
+		if opts.Engine != nil {
+			_ = opts.Engine.Close()
+		}
 		return err
 	}
 	page, err := fs.Sub(web, "web")
@@ -101,7 +121,8 @@ func run() error {
 	return hs.Shutdown(ctx)
 }
 
-// httpServer serves the page at / and the socket at /ws, with the HTTP
+// httpServer serves the page at /, the socket at /ws and the readiness
+// check at /readyz, with the HTTP
 // limits of runtime.Server.HTTPServer: a bounded request head (time and
 // size) and idle keep-alive connections closed after
 // runtime.DefaultHTTPIdleTimeout.
@@ -109,6 +130,13 @@ func httpServer(srv *runtime.Server, page fs.FS) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("GET /", http.FileServerFS(page))
 	mux.Handle("GET /ws", srv)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := srv.Ready(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
 	hs := srv.HTTPServer("")
 	hs.Handler = mux
 	return hs

@@ -19,6 +19,10 @@ func (s *Server) Restart(ctx context.Context) error {
 	return s.shutdown(ctx, CloseServiceRestart, "server restarting")
 }
 
+// Closing reports whether Shutdown or Restart has been called: the server
+// refuses new upgrades (503) and is closing its connections.
+func (s *Server) Closing() bool { return s.closing.Load() }
+
 func (s *Server) shutdown(ctx context.Context, code uint16, reason string) error {
 	s.mu.Lock()
 	first := !s.closing.Load()
