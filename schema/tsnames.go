@@ -99,10 +99,11 @@ func (c *checker) tsNames() {
 		claim(GoName(ev.Name)+"Event", fmt.Sprintf("event %q", ev.Name), ev.Pos)
 	}
 
-	// Fields and events are the keys of the objects that type the client's
-	// decoders ({[K in keyof T]?: Decoder<T[K]>}), whose members tsc looks
-	// up on every object: one named like a member of Object.prototype is
-	// taken for it and does not compile.
+	// Fields of messages, results and events, and events, are the keys of
+	// the objects that type the client's decoders ({[K in keyof T]?:
+	// Decoder<T[K]>}), whose members tsc looks up on every object: one
+	// named like a member of Object.prototype is taken for it and does
+	// not compile.
 	objectMember := func(kind, name string, p Pos) {
 		if tsObjectMembers[name] {
 			c.errorf(p, "%s %q is named like the %s every JavaScript object has, which the TypeScript client's decoders would take for it; rename it", kind, name, name)
@@ -116,10 +117,7 @@ func (c *checker) tsNames() {
 	for _, m := range c.out.Messages {
 		fields("field", m.Fields)
 	}
-	for _, cmd := range c.out.Commands {
-		if cmd.Args.Message == nil {
-			fields("parameter", cmd.Args.Fields)
-		}
+	for _, cmd := range c.out.Commands { // arguments are encoded, never decoded
 		if cmd.Result.Message == nil {
 			fields("result", cmd.Result.Fields)
 		}
