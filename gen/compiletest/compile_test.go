@@ -60,6 +60,10 @@ func TestGenCompiles(t *testing.T) {
 			t.Error("no schema of the corpus passes the checker")
 		}
 	})
+	t.Run("sweep", func(t *testing.T) {
+		st := compileBatch(t, tsc, gc, sweepSchemas(names()))
+		t.Logf("sweep: %d schemas, %d accepted by the checker, with %d declarations", st.total, st.accepted, st.decls)
+	})
 	t.Run("hostile", func(t *testing.T) {
 		pool := names()
 		var st stats
@@ -67,8 +71,7 @@ func TestGenCompiles(t *testing.T) {
 			var batch []source
 			for i := start; i < min(start+batchSize, *hostileN); i++ {
 				seed := *hostileSeed + uint64(i)
-				name, src, _ := hostileSchema(seed, pool)
-				batch = append(batch, source{name, src})
+				batch = append(batch, hostileSchema(seed, pool))
 			}
 			b := compileBatch(t, tsc, gc, batch)
 			st.total += b.total

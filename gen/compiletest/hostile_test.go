@@ -124,27 +124,30 @@ type item struct {
 	dropped bool
 }
 
-// hostileSchema returns the hostile schema of seed that the checker
-// accepts (repaired as above), named h<seed>.duplex, and how many lines
-// its repair dropped. It never fails: at worst the schema is left with
-// its package alone.
-func hostileSchema(seed uint64, pool []string) (name string, src []byte, dropped int) {
+// hostileSchema returns the hostile schema of seed, named h<seed>.duplex,
+// repaired until the checker accepts it.
+func hostileSchema(seed uint64, pool []string) source {
 	h := &hostile{r: rand.New(rand.NewPCG(seed, 0x6475706c6578)), pool: pool}
 	h.build()
-	name = fmt.Sprintf("h%d.duplex", seed)
+	return h.repair(fmt.Sprintf("h%d.duplex", seed))
+}
+
+// repair drops what the checker refuses, line by line, and returns the
+// schema the checker accepts. It never fails: at worst the schema is left
+// with its package alone.
+func (h *hostile) repair(name string) source {
 	for round := 0; ; round++ {
 		src, drops := h.render()
 		_, err := schema.Load(name, src)
 		var ds schema.Diagnostics
 		if err == nil || !errors.As(err, &ds) || round == 50 {
-			return name, src, dropped
+			return source{name, src}
 		}
 		progress := false
 		for _, d := range ds {
 			if drop := drops[d.Pos.Line]; drop != nil {
 				drop()
 				progress = true
-				dropped++
 			}
 		}
 		if !progress {
