@@ -315,7 +315,7 @@ var scalarNames = []string{"bool", "int32", "int64", "uint32", "uint64", "float6
 func (h *hostile) typ(types []string) string {
 	depth := h.r.IntN(3)
 	if h.chance(0.01) {
-		depth = 8 + h.r.IntN(40)
+		depth = 8 + h.r.IntN(100) // the parser refuses more than 99
 	}
 	t := h.pick(scalarNames)
 	if len(types) > 0 && h.chance(0.5) {

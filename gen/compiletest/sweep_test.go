@@ -3,6 +3,8 @@ package compiletest
 import (
 	"strconv"
 	"strings"
+
+	"github.com/duplexrpc/duplex/schema"
 )
 
 // sweepSchemas put every word of the pool in every place a name can
@@ -60,6 +62,27 @@ func sweepSchemas(pool []string) []source {
 	sweep("fields", &decl{kind: "message", name: "Fields", fields: at(msgFields)},
 		&decl{kind: "event", name: "fields", fields: at(evFields)})
 
+	// Types nested as deeply as the parser allows, lists, maps and both,
+	// of values to decode and of messages, in a result and an event.
+	depth := deepest()
+	var deep []*field
+	for _, elem := range []string{"int64", "M"} {
+		for _, shape := range []string{"[]%s", "map<string, %s>", "mixed"} {
+			t := elem
+			for i := range depth {
+				if shape == "[]%s" || shape == "mixed" && i%2 == 0 {
+					t = "[]" + t
+				} else {
+					t = "map<string, " + t + ">"
+				}
+			}
+			deep = append(deep, &field{name: "f" + strconv.Itoa(len(deep)), typ: t, opt: len(deep)%2 == 1})
+		}
+	}
+	sweep("deep", &decl{kind: "message", name: "Deep", fields: deep},
+		&decl{kind: "command", name: "deep", params: &params{msg: "Deep"}, results: &params{msg: "Deep"}},
+		&decl{kind: "event", name: "deep", fields: []*field{{name: "d", typ: "Deep"}, {name: "at", typ: "timestamp"}}})
+
 	seen := map[string]bool{"p": true}
 	for _, w := range pool {
 		for _, n := range []string{w, strings.ToLower(w)} {
@@ -116,4 +139,23 @@ func skeleton() []*decl {
 			results: &params{msg: "M"}, errors: []string{"Err"}},
 		{kind: "event", name: "ev", fields: []*field{{name: "at", typ: "timestamp"}, {name: "m", typ: "[]M", opt: true}}},
 	}
+}
+
+// deepest returns how many lists the parser lets a type nest: the most
+// for which a field of that type loads.
+func deepest() int {
+	loads := func(n int) bool {
+		src := "package p\nmessage M { a: " + strings.Repeat("[]", n) + "int64 }\n"
+		_, err := schema.Load("deep.duplex", []byte(src))
+		return err == nil
+	}
+	lo, hi := 0, 4096 // loads(lo), and not loads(hi) while the parser bounds nesting below it
+	for hi-lo > 1 {
+		if mid := (lo + hi) / 2; loads(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
 }
