@@ -32,10 +32,10 @@ func sweepSchemas(pool []string) []source {
 			errs = append(errs, &decl{kind: "error", name: n})
 		}
 		for _, n := range spellings(w, lowerCase) {
-			guards = append(guards, &decl{kind: "guard", name: n, rejects: "Err"},
-				&decl{kind: "command", name: "use" + strconv.Itoa(len(guards)), anns: []*item{{text: "@guard(" + n + ")"}}, params: &params{}})
-			commands = append(commands, &decl{kind: "command", name: n,
-				params:  &params{fields: []*field{{name: "a", typ: "string"}}},
+			// Guards and commands are Handler methods: the skeleton's c
+			// takes arguments and guards, theirs are names alone.
+			guards = append(guards, &decl{kind: "guard", name: n, rejects: "Err"})
+			commands = append(commands, &decl{kind: "command", name: n, params: &params{},
 				results: &params{fields: []*field{{name: "at", typ: "timestamp"}}}})
 			// Events the client need not decode (the skeleton's ev it does):
 			// the events map holds the decoders of some events only.
