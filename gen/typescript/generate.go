@@ -34,11 +34,16 @@ func Generate(f *schema.File) ([]File, error) {
 	base := moduleName(f)
 	files := []File{{Name: ts.JSName, Content: ts.JS()}, {Name: ts.DTSName, Content: ts.DTS()}}
 	for _, m := range []mode{modeTS, modeJS, modeDTS} {
+		name := base + m.ext()
+		// Case aside too: on macOS's file systems Duplex.js is duplex.js.
+		if strings.EqualFold(name, ts.JSName) || strings.EqualFold(name, ts.DTSName) {
+			return nil, fmt.Errorf("generate typescript: %s: the generated %s would replace the runtime's %s beside it; rename the schema file", f.Base(), name, name)
+		}
 		g := newGenerator(f, m)
 		if err := g.generateFile(); err != nil {
 			return nil, fmt.Errorf("generate typescript: %s: %w", f.Base(), err)
 		}
-		files = append(files, File{Name: base + m.ext(), Content: g.p.bytes()})
+		files = append(files, File{Name: name, Content: g.p.bytes()})
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
 	return files, nil
