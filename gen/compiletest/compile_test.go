@@ -187,7 +187,8 @@ type goFile struct {
 
 // goChecker type-checks generated Go files with go/types against the
 // packages they import, loaded once (from export data, by go list) for
-// all of them, so that the types of runtime and runtime/wire match.
+// all of them, so that the types of runtime and runtime/wire match, and
+// runs go vet's checks on those that type-check.
 type goChecker struct {
 	fset *token.FileSet
 	pkgs map[string]*types.Package
@@ -231,7 +232,15 @@ func (gc *goChecker) check(files []goFile) (map[*compiled]string, error) {
 				msgs = append(msgs, err.Error())
 			}
 		}}
-		conf.Check("example.com/"+p.f.c.dir+"/"+p.syn.Name.Name, gc.fset, []*ast.File{p.syn}, nil)
+		files, info := []*ast.File{p.syn}, newInfo()
+		pkg, _ := conf.Check("example.com/"+p.f.c.dir+"/"+p.syn.Name.Name, gc.fset, files, info)
+		if len(msgs) == 0 {
+			diags, err := vet(gc.fset, files, pkg, info)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.f.c.name, err)
+			}
+			msgs = diags
+		}
 		if len(msgs) > 0 {
 			errs[p.f.c] += strings.Join(msgs, "\n") + "\n"
 		}

@@ -66,7 +66,8 @@ const tsWords = `
 
 // generatedWords are the identifiers generated Go and TypeScript use
 // (parameters, locals, receivers, package names, methods and the names
-// derived from declarations) and words the name rules treat specially.
+// derived from declarations), words the name rules treat specially, and
+// the method names go vet expects a standard signature of.
 const generatedWords = `
 	ctx s args opts url d m r e err dst key more start data ev first sessions srv call res h
 	i1 k1 e1 keys1 key1 has buf k V we c command declared runtime wire fmt errors context time
@@ -75,6 +76,8 @@ const generatedWords = `
 	UnmarshalJSON Error WireError Message Push Broadcast To Args Result Event Guard
 	duplexSortedKeys duplexCheckError duplexUndeclaredError SupportsV1 Session Router Server
 	id url uuid http json api ip ID URL UUID HTTP JSON API IP userId user_id userID
+	As Format GobDecode GobEncode Is MarshalXML Peek ReadByte ReadFrom ReadRune Scan Seek String
+	UnmarshalXML UnreadByte UnreadRune Unwrap WriteByte WriteTo marshalJson unmarshalJson
 `
 
 // hostile builds one schema.

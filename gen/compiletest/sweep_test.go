@@ -8,7 +8,7 @@ import (
 )
 
 // sweepSchemas put every word of the pool in every place a name can
-// stand, as written and in the case the place asks for: one schema per
+// stand, in the case the place asks for: one schema per
 // place (all the words as messages, as enums, as values of one enum, as
 // errors, guards, commands, parameters, results, events, fields of a
 // message and of an event), each around a small schema that uses every
@@ -24,14 +24,17 @@ func sweepSchemas(pool []string) []source {
 		out = append(out, h.repair("sweep_"+place+".duplex"))
 	}
 	var messages, enums, errs, guards, commands, events []*decl
+	seen := map[string]bool{} // a spelling of two words is swept once
 	var values, inParams, inResults, msgFields, evFields []*field
 	for _, w := range pool {
-		for _, n := range spellings(w, upperCase) {
+		if n := spelling(w, upperCase); !seen[n] {
+			seen[n] = true
 			messages = append(messages, &decl{kind: "message", name: n, fields: []*field{{name: "a", typ: "string"}}})
 			enums = append(enums, &decl{kind: "enum", name: n, fields: []*field{{name: "v"}}})
 			errs = append(errs, &decl{kind: "error", name: n})
 		}
-		for _, n := range spellings(w, lowerCase) {
+		if n := spelling(w, lowerCase); !seen[n] {
+			seen[n] = true
 			// Guards and commands are Handler methods: the skeleton's c
 			// takes arguments and guards, theirs are names alone.
 			guards = append(guards, &decl{kind: "guard", name: n, rejects: "Err"})
@@ -83,7 +86,7 @@ func sweepSchemas(pool []string) []source {
 		&decl{kind: "command", name: "deep", params: &params{msg: "Deep"}, results: &params{msg: "Deep"}},
 		&decl{kind: "event", name: "deep", fields: []*field{{name: "d", typ: "Deep"}, {name: "at", typ: "timestamp"}}})
 
-	seen := map[string]bool{"p": true}
+	seen = map[string]bool{"p": true}
 	for _, w := range pool {
 		for _, n := range []string{w, strings.ToLower(w)} {
 			if seen[n] {
@@ -108,22 +111,18 @@ const (
 	lowerCase
 )
 
-// spellings returns w as written and in the case of style, without what
-// the lexer refuses at the start of a name.
-func spellings(w string, style int) []string {
+// spelling returns w in the case of style, without what the lexer refuses
+// at the start of a name. (w as written would be refused where its case
+// is not style's, and would take the Go name of the spelling.)
+func spelling(w string, style int) string {
 	n := strings.TrimLeftFunc(w, func(r rune) bool { return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') })
 	if n == "" {
-		return []string{w}
+		return w
 	}
 	if style == upperCase {
-		n = strings.ToUpper(n[:1]) + n[1:]
-	} else {
-		n = strings.ToLower(n[:1]) + n[1:]
+		return strings.ToUpper(n[:1]) + n[1:]
 	}
-	if n == w {
-		return []string{w}
-	}
-	return []string{w, n}
+	return strings.ToLower(n[:1]) + n[1:]
 }
 
 // skeleton is a small schema that uses every construct: a message, an
