@@ -37,7 +37,7 @@ import (
 // does not generate or compile fails the test, which shows it and writes
 // it to the test's artifact directory (go test -artifacts keeps it).
 var (
-	hostileN    = flag.Int("hostile.n", 100, "how many hostile schemas TestGenCompiles compiles")
+	hostileN    = flag.Int("hostile.n", hostileDefault, "how many hostile schemas TestGenCompiles compiles")
 	hostileSeed = flag.Uint64("hostile.seed", 1, "the seed of the first hostile schema")
 )
 

@@ -29,20 +29,19 @@ func sweepSchemas(pool []string) []source {
 	for _, w := range pool {
 		if n := spelling(w, upperCase); !seen[n] {
 			seen[n] = true
-			messages = append(messages, &decl{kind: "message", name: n, fields: []*field{{name: "a", typ: "string"}}})
+			messages = append(messages, &decl{kind: "message", name: n})
 			enums = append(enums, &decl{kind: "enum", name: n, fields: []*field{{name: "v"}}})
 			errs = append(errs, &decl{kind: "error", name: n})
 		}
 		if n := spelling(w, lowerCase); !seen[n] {
 			seen[n] = true
-			// Guards and commands are Handler methods: the skeleton's c
-			// takes arguments and guards, theirs are names alone.
+			// Declarations are names alone, to keep the generated code
+			// small: the skeleton's have fields, arguments and guards.
 			guards = append(guards, &decl{kind: "guard", name: n, rejects: "Err"})
-			commands = append(commands, &decl{kind: "command", name: n, params: &params{},
-				results: &params{fields: []*field{{name: "at", typ: "timestamp"}}}})
+			commands = append(commands, &decl{kind: "command", name: n, params: &params{}})
 			// Events the client need not decode (the skeleton's ev it does):
 			// the events map holds the decoders of some events only.
-			events = append(events, &decl{kind: "event", name: n, fields: []*field{{name: "s", typ: "string"}}})
+			events = append(events, &decl{kind: "event", name: n})
 			values = append(values, &field{name: n})
 			inParams = append(inParams, &field{name: n, typ: "string"})
 			inResults = append(inResults, &field{name: n, typ: "string"})
@@ -69,18 +68,16 @@ func sweepSchemas(pool []string) []source {
 	// of values to decode and of messages, in a result and an event.
 	depth := deepest()
 	var deep []*field
-	for _, elem := range []string{"int64", "M"} {
-		for _, shape := range []string{"[]%s", "map<string, %s>", "mixed"} {
-			t := elem
-			for i := range depth {
-				if shape == "[]%s" || shape == "mixed" && i%2 == 0 {
-					t = "[]" + t
-				} else {
-					t = "map<string, " + t + ">"
-				}
+	for _, f := range []struct{ elem, shape string }{{"int64", "list"}, {"M", "map"}, {"int64", "both"}} {
+		t := f.elem
+		for i := range depth {
+			if f.shape == "list" || f.shape == "both" && i%2 == 0 {
+				t = "[]" + t
+			} else {
+				t = "map<string, " + t + ">"
 			}
-			deep = append(deep, &field{name: "f" + strconv.Itoa(len(deep)), typ: t, opt: len(deep)%2 == 1})
 		}
+		deep = append(deep, &field{name: f.shape, typ: t, opt: f.shape == "map"})
 	}
 	sweep("deep", &decl{kind: "message", name: "Deep", fields: deep},
 		&decl{kind: "command", name: "deep", params: &params{msg: "Deep"}, results: &params{msg: "Deep"}},
