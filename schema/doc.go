@@ -1,7 +1,8 @@
 // Package schema reads duplex schema files: Load parses (package syntax)
 // and checks a file and returns its model, the File that the emitters in
-// gen/ consume; Format is `duplex fmt`. docs/schema.md is the language
-// reference.
+// gen/ consume; Format is `duplex fmt`; Breaking compares two versions of
+// a file by what travels on the wire (`duplex check -against`).
+// docs/schema.md is the language reference.
 //
 // Every problem is reported as a Diagnostic, "file:line:col: message",
 // collected in Diagnostics sorted by position, as many per run as can be

@@ -2,15 +2,22 @@ package ts
 
 import "embed"
 
-//go:embed dist/duplex.js dist/duplex.d.ts
-var dist embed.FS
+//go:embed src/duplex.ts dist/duplex.js dist/duplex.d.ts
+var files embed.FS
 
 // The runtime's file names. Generated code imports "./duplex.js", so the
-// runtime must be written beside it under these names.
+// runtime must be written beside it under these names: a browser loads
+// duplex.js; tsc resolves the import to duplex.ts and compiles it with the
+// generated client, so that a project's outDir gets its own duplex.js.
 const (
+	TSName  = "duplex.ts"
 	JSName  = "duplex.js"
 	DTSName = "duplex.d.ts"
 )
+
+// TS returns the runtime's source (src/duplex.ts). Each call returns a new
+// copy, which the caller may modify.
+func TS() []byte { return read("src/" + TSName) }
 
 // JS returns the runtime module (dist/duplex.js). Each call returns a new
 // copy, which the caller may modify.
@@ -21,6 +28,6 @@ func JS() []byte { return read("dist/" + JSName) }
 func DTS() []byte { return read("dist/" + DTSName) }
 
 func read(name string) []byte {
-	b, _ := dist.ReadFile(name) // cannot fail: go:embed guarantees the file
+	b, _ := files.ReadFile(name) // cannot fail: go:embed guarantees the file
 	return b
 }

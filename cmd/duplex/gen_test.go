@@ -140,8 +140,10 @@ func main() {
 `
 
 // TestGoGenerateInOutsideModule is the path an app team takes: a module of
-// its own that requires duplex (replaced by this checkout), a schema, a
-// //go:generate line; go generate, go build, run.
+// its own that requires duplex (replaced by this checkout) with duplex as
+// a tool, a schema, a //go:generate line; go generate, go build, run.
+// TestReadmeQuickStart takes the same path from an empty directory, by the
+// README's commands.
 func TestGoGenerateInOutsideModule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a module from scratch")
@@ -152,13 +154,13 @@ func TestGoGenerateInOutsideModule(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("go.mod", "module example.com/library\n\ngo 1.26\n\nrequire github.com/duplexrpc/duplex v0.0.0\n\nreplace github.com/duplexrpc/duplex => "+repoRoot(t)+"\n")
+	write("go.mod", "module example.com/library\n\ngo 1.26\n\nrequire github.com/duplexrpc/duplex v0.0.0\n\nreplace github.com/duplexrpc/duplex => "+repoRoot(t)+"\n\ntool github.com/duplexrpc/duplex/cmd/duplex\n")
 	if err := os.Mkdir(filepath.Join(app, "library"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	write("library/library.duplex", appSchema)
 	write("library/doc.go", "// Package library is generated from library.duplex.\npackage library\n\n"+
-		"//go:generate go run github.com/duplexrpc/duplex/cmd/duplex gen -go . -ts ../web library.duplex\n")
+		"//go:generate go tool duplex gen -go . -ts ../web library.duplex\n")
 	write("main.go", appMain)
 
 	goCmd := func(args ...string) string {
@@ -172,9 +174,9 @@ func TestGoGenerateInOutsideModule(t *testing.T) {
 		}
 		return string(out)
 	}
+	goCmd("mod", "tidy") // go.sum for the tool's dependencies and the app's
 	goCmd("generate", "./...")
-	goCmd("mod", "tidy")
-	for _, f := range []string{"library/library_duplex.go", "web/library.duplex.ts", "web/library.duplex.js", "web/library.duplex.d.ts", "web/duplex.js", "web/duplex.d.ts"} {
+	for _, f := range []string{"library/library_duplex.go", "web/library.duplex.ts", "web/library.duplex.js", "web/library.duplex.d.ts", "web/duplex.ts", "web/duplex.js", "web/duplex.d.ts"} {
 		if _, err := os.Stat(filepath.Join(app, f)); err != nil {
 			t.Errorf("go generate did not write %s: %v", f, err)
 		}
@@ -209,7 +211,7 @@ func TestGoGenerateInOutsideModule(t *testing.T) {
 	// The committed output is current: gen -check passes, and fails once a
 	// generated file is touched.
 	duplex := func(args ...string) (string, error) {
-		cmd := exec.Command("go", append([]string{"run", "github.com/duplexrpc/duplex/cmd/duplex"}, args...)...)
+		cmd := exec.Command("go", append([]string{"tool", "duplex"}, args...)...)
 		cmd.Dir = filepath.Join(app, "library")
 		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
 		var b bytes.Buffer
@@ -227,14 +229,10 @@ func TestGoGenerateInOutsideModule(t *testing.T) {
 }
 
 // typecheck runs tsc --strict over the generated client (and, through its
-// imports, the runtime's declarations), with no DOM or Node types.
+// import, the runtime's source), with no DOM or Node types.
 func typecheck(t *testing.T, dir, file string) {
 	t.Helper()
-	tsc := filepath.Join(repoRoot(t), "clients", "ts", "node_modules", ".bin", "tsc")
-	if _, err := os.Stat(tsc); err != nil {
-		t.Fatalf("tsc is missing: run `npm ci` in clients/ts (%v)", err)
-	}
-	cmd := exec.Command(tsc, "--strict", "--noEmit", "--target", "ES2020", "--module", "ES2020",
+	cmd := exec.Command(tool(t, "tsc"), "--strict", "--noEmit", "--target", "ES2020", "--module", "ES2020",
 		"--moduleResolution", "bundler", "--lib", "ES2020", "--types", "", "--exactOptionalPropertyTypes", file)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {

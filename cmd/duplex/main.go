@@ -4,16 +4,28 @@
 //	duplex gen [-go DIR] [-ts DIR] [-check] FILE.duplex
 //	duplex fmt [-w | -l] FILE.duplex...
 //	duplex check FILE.duplex...
+//	duplex check -against OLD [-rolling] FILE.duplex
 //
-// From an app repository:
+// From an app module that has duplex as a tool (`go get -tool
+// github.com/duplexrpc/duplex/cmd/duplex`, which `go mod tidy` keeps):
 //
-//	//go:generate go run github.com/duplexrpc/duplex/cmd/duplex gen -go . -ts ./web chat.duplex
+//	//go:generate go tool duplex gen -go . -ts ./web chat.duplex
 //
 // gen writes the Go file into -go DIR and the TypeScript files (the client,
-// its .js and .d.ts, and the client runtime beside them) into -ts DIR. With
+// its .js and .d.ts, and the runtime's .ts, .js and .d.ts) into -ts DIR. With
 // -check it writes nothing and exits 1 when any file on disk differs from
 // what it would write, for CI. Errors in a schema are printed as
 // file:line:col: message, all of them, and the exit status is 1.
+//
+// check -against compares FILE with an older version of it, OLD: a path,
+// or git:REF for FILE as it is in the git commit, branch or tag REF (git
+// show REF:./FILE, run in FILE's directory). It prints every change that
+// breaks clients of the old version talking to a server of the new one,
+// as file:line:col: message (positions in OLD, named REF:FILE for git,
+// for what was removed), and exits 1; or prints "no breaking changes".
+// With -rolling it also reports what breaks clients of the new version
+// talking to a server of the old one, as during a rolling deploy. The
+// rules are in docs/schema.md, "Compatible changes".
 package main
 
 import (
@@ -23,7 +35,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/duplexrpc/duplex/gen/golang"
 	"github.com/duplexrpc/duplex/gen/typescript"
@@ -38,10 +52,11 @@ const usage = `usage:
   duplex gen [-go DIR] [-ts DIR] [-check] FILE.duplex
   duplex fmt [-w | -l] FILE.duplex...
   duplex check FILE.duplex...
+  duplex check -against OLD.duplex|git:REF [-rolling] FILE.duplex
 `
 
-// errStale reports -check and -l findings: the exit status is 1 but there
-// is nothing more to print.
+// errStale reports the findings of gen -check, fmt -l and check -against,
+// printed already: the exit status is 1 but there is nothing more to print.
 var errStale = errors.New("stale")
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -56,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "fmt":
 		err = runFmt(args[1:], stdout, stderr)
 	case "check":
-		err = runCheck(args[1:], stderr)
+		err = runCheck(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -207,15 +222,82 @@ func runFmt(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func runCheck(args []string, stderr io.Writer) error {
-	if len(args) == 0 {
+func runCheck(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("duplex check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	against := fs.String("against", "", "report the changes from this older version (a path, or git:REF) that break clients")
+	rolling := fs.Bool("rolling", false, "with -against, also report what breaks new clients of old servers")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *rolling && *against == "" {
+		return fmt.Errorf("duplex check: -rolling needs -against\n%s", usage)
+	}
+	if *against != "" {
+		if fs.NArg() != 1 {
+			return fmt.Errorf("duplex check: -against wants one schema file\n%s", usage)
+		}
+		return runBreaking(*against, fs.Arg(0), *rolling, stdout, stderr)
+	}
+	if fs.NArg() == 0 {
 		return fmt.Errorf("duplex check: no files\n%s", usage)
 	}
 	var errs []error
-	for _, path := range args {
+	for _, path := range fs.Args() {
 		if _, err := load(path); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// runBreaking prints the changes from against to path that break old
+// clients (and, when rolling, new clients of old servers).
+func runBreaking(against, path string, rolling bool, stdout, stderr io.Writer) error {
+	newFile, err := load(path)
+	if err != nil {
+		return err
+	}
+	var oldFile *schema.File
+	if ref, ok := strings.CutPrefix(against, "git:"); ok {
+		src, err := gitShow(ref, path)
+		if err != nil {
+			return err
+		}
+		oldFile, err = schema.Load(ref+":"+path, src)
+		if err != nil {
+			return err
+		}
+	} else if oldFile, err = load(against); err != nil {
+		return err
+	}
+	breaks := schema.OldClients
+	if rolling {
+		breaks |= schema.NewClients
+	}
+	found := false
+	for _, c := range schema.Breaking(oldFile, newFile) {
+		if c.Breaks&breaks != 0 {
+			fmt.Fprintln(stderr, c)
+			found = true
+		}
+	}
+	if found {
+		return errStale
+	}
+	fmt.Fprintln(stdout, "no breaking changes")
+	return nil
+}
+
+// gitShow returns the file at path as it is in the git commit ref.
+func gitShow(ref, path string) ([]byte, error) {
+	cmd := exec.Command("git", "show", ref+":./"+filepath.Base(path))
+	cmd.Dir = filepath.Dir(path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	src, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("read %s at %s: git show: %v: %s", path, ref, err, strings.TrimSpace(stderr.String()))
+	}
+	return src, nil
 }

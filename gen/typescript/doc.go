@@ -7,9 +7,12 @@
 //     JavaScript (ES2020) and its declarations, so that a browser loads it
 //     as a native ES module with no build step, and TypeScript still sees
 //     every type;
-//   - duplex.js and duplex.d.ts: the client runtime (package
-//     github.com/duplexrpc/duplex/clients/ts), which the generated module
-//     imports as "./duplex.js".
+//   - duplex.ts, duplex.js and duplex.d.ts: the client runtime (package
+//     github.com/duplexrpc/duplex/clients/ts) in the same three views,
+//     which the generated module imports as "./duplex.js": a browser loads
+//     duplex.js, while tsc resolves the import to duplex.ts and compiles
+//     it with the client, so that a Node project built with an outDir
+//     finds duplex.js there.
 //
 // The three views of the schema are printed by one generator from the
 // checked model (no TypeScript compiler is involved at generation time);

@@ -18,8 +18,9 @@ type File struct {
 
 // Generate returns the files of the TypeScript client of the checked schema
 // f, sorted by name: for chat.duplex, chat.duplex.d.ts, chat.duplex.js,
-// chat.duplex.ts, duplex.d.ts and duplex.js. They belong in one directory:
-// the generated module imports the runtime as "./duplex.js". Generate is
+// chat.duplex.ts, duplex.d.ts, duplex.js and duplex.ts. They belong in one
+// directory: the generated module imports the runtime as "./duplex.js",
+// which a browser loads as is and tsc resolves to duplex.ts. Generate is
 // pure and deterministic: the same model always gives the same bytes.
 //
 // f must come from schema.Check, which refuses schemas whose generated
@@ -32,7 +33,11 @@ func Generate(f *schema.File) ([]File, error) {
 		return nil, fmt.Errorf("generate typescript: %s: no package name", f.Base())
 	}
 	base := moduleName(f)
-	files := []File{{Name: ts.JSName, Content: ts.JS()}, {Name: ts.DTSName, Content: ts.DTS()}}
+	files := []File{
+		{Name: ts.TSName, Content: ts.TS()},
+		{Name: ts.JSName, Content: ts.JS()},
+		{Name: ts.DTSName, Content: ts.DTS()},
+	}
 	for _, m := range []mode{modeTS, modeJS, modeDTS} {
 		name := base + m.ext()
 		// Case aside too: on macOS's file systems Duplex.js is duplex.js.

@@ -110,6 +110,10 @@ func TestGolden(t *testing.T) {
 						if !bytes.Equal(content, ts.DTS()) {
 							t.Errorf("%s is not the runtime of clients/ts", fn)
 						}
+					case ts.TSName:
+						if !bytes.Equal(content, ts.TS()) {
+							t.Errorf("%s is not the runtime of clients/ts", fn)
+						}
 					default:
 						golden(t, filepath.Join(dir, fn), content)
 						expected[fn] = true
@@ -117,7 +121,7 @@ func TestGolden(t *testing.T) {
 				}
 				slices.Sort(names)
 				mod := name + ".duplex"
-				want := []string{mod + ".d.ts", mod + ".js", mod + ".ts", ts.DTSName, ts.JSName}
+				want := []string{mod + ".d.ts", mod + ".js", mod + ".ts", ts.DTSName, ts.JSName, ts.TSName}
 				slices.Sort(want)
 				if !slices.Equal(names, want) {
 					t.Errorf("generated files %q, want %q", names, want)
@@ -197,7 +201,7 @@ func TestNoAny(t *testing.T) {
 			continue
 		}
 		for fn, content := range files {
-			if strings.HasSuffix(fn, ".ts") && fn != ts.DTSName {
+			if strings.HasSuffix(fn, ".ts") && fn != ts.DTSName && fn != ts.TSName {
 				check(name+"/"+fn, content)
 			}
 		}

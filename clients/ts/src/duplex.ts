@@ -207,7 +207,7 @@ export const obj =
   (v) => {
     const o = v as Record<string, unknown>;
     const f = fields as Record<string, Decoder<unknown>>;
-    for (const k in f) if (o[k] != null && has.call(o, k)) o[k] = f[k](o[k]);
+    for (const k in f) if (o[k] != null && has.call(o, k)) o[k] = f[k]!(o[k]);
     return v as T;
   };
 
@@ -224,7 +224,15 @@ const encode = (_: string, v: unknown): unknown => {
   return v;
 };
 
-type Timer = ReturnType<typeof setTimeout>;
+// The host's globals this module uses, declared here (in module scope, so
+// that they shadow nothing of the project's) for it to compile under any lib
+// setting, DOM or not, with or without @types/node: browsers and Node 20
+// have them all.
+type Timer = unknown;
+declare function setTimeout(fn: () => void, ms: number): Timer;
+declare function clearTimeout(t: Timer): void;
+declare function atob(s: string): string;
+declare function btoa(s: string): string;
 type Listener = (v: unknown) => void;
 type Listeners = Map<string, Set<Listener>>;
 
@@ -334,12 +342,12 @@ export class Client<E extends object = Record<string, unknown>> {
   /** The idempotent commands. */
   private _ip: Set<string>;
   /** The current socket, from its creation until it is lost. */
-  private _ws?: WebSocketLike;
+  private _ws: WebSocketLike | undefined;
   private _s: State = "closed";
   /** connect's promise: pending until the next welcome, resolved while open. */
-  private _c?: Promise<void>;
+  private _c: Promise<void> | undefined;
   /** Settles _c while it is pending. */
-  private _cr?: [() => void, (err: unknown) => void];
+  private _cr: [() => void, (err: unknown) => void] | undefined;
   /** Calls in flight on the current socket, by id. */
   private _p = new Map<number, Req>();
   /** Calls waiting to be sent, in order. */
@@ -352,8 +360,8 @@ export class Client<E extends object = Record<string, unknown>> {
   /** The last event seq processed this session. */
   private _seq = 0;
   /** The resume token of the session and its id, from the last welcome. */
-  private _tok?: string;
-  private _sid?: string;
+  private _tok: string | undefined;
+  private _sid: string | undefined;
   /** The heartbeat interval from the last welcome. */
   private _hb = 25000;
   /** The last ping's number. */
@@ -361,9 +369,9 @@ export class Client<E extends object = Record<string, unknown>> {
   /** Connection attempts since the last welcome. */
   private _a = 0;
   /** The liveness timer, the backoff timer, and the removal of the browser hints. */
-  private _k?: Timer;
-  private _w?: Timer;
-  private _u?: () => void;
+  private _k: Timer | undefined;
+  private _w: Timer | undefined;
+  private _u: (() => void) | undefined;
 
   /**
    * Makes a client of the server at url (ws: or wss:). It does not connect

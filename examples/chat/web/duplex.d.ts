@@ -205,12 +205,12 @@ export declare class Client<E extends object = Record<string, unknown>> {
     /** The idempotent commands. */
     private _ip;
     /** The current socket, from its creation until it is lost. */
-    private _ws?;
+    private _ws;
     private _s;
     /** connect's promise: pending until the next welcome, resolved while open. */
-    private _c?;
+    private _c;
     /** Settles _c while it is pending. */
-    private _cr?;
+    private _cr;
     /** Calls in flight on the current socket, by id. */
     private _p;
     /** Calls waiting to be sent, in order. */
@@ -223,8 +223,8 @@ export declare class Client<E extends object = Record<string, unknown>> {
     /** The last event seq processed this session. */
     private _seq;
     /** The resume token of the session and its id, from the last welcome. */
-    private _tok?;
-    private _sid?;
+    private _tok;
+    private _sid;
     /** The heartbeat interval from the last welcome. */
     private _hb;
     /** The last ping's number. */
@@ -232,9 +232,9 @@ export declare class Client<E extends object = Record<string, unknown>> {
     /** Connection attempts since the last welcome. */
     private _a;
     /** The liveness timer, the backoff timer, and the removal of the browser hints. */
-    private _k?;
-    private _w?;
-    private _u?;
+    private _k;
+    private _w;
+    private _u;
     /**
      * Makes a client of the server at url (ws: or wss:). It does not connect
      * until {@link connect}. spec is for generated clients.
