@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/tools/go/packages"
 
+	"github.com/duplexrpc/duplex/clients/ts"
 	"github.com/duplexrpc/duplex/gen/golang"
 	"github.com/duplexrpc/duplex/gen/typescript"
 	"github.com/duplexrpc/duplex/schema"
@@ -326,9 +327,10 @@ const tsconfig = `{
 var tsErrorLine = regexp.MustCompile(`^(c\d+)/`)
 
 // checkTS writes the TypeScript of every schema into one project, each in
-// a directory of its own (c<i>/, with the runtime; the .d.ts as decl.d.ts
-// beside the .ts it declares), runs tsc once, and returns its diagnostics
-// by directory.
+// a directory of its own (c<i>/, with the runtime's duplex.js and
+// duplex.d.ts but not its source, which clients/ts checks; the .d.ts as
+// decl.d.ts beside the .ts it declares), runs tsc once, and returns its
+// diagnostics by directory.
 func checkTS(t *testing.T, tsc string, cs []*compiled) map[string]string {
 	t.Helper()
 	if len(cs) == 0 {
@@ -343,7 +345,9 @@ func checkTS(t *testing.T, tsc string, cs []*compiled) map[string]string {
 		for _, f := range c.ts {
 			name := f.Name
 			switch {
-			case name == "duplex.js" || name == "duplex.d.ts":
+			case name == ts.TSName:
+				continue // tsc would check it in every directory, instead of its .d.ts
+			case name == ts.JSName || name == ts.DTSName:
 			case strings.HasSuffix(name, ".d.ts"):
 				name = "decl.d.ts"
 				files = append(files, c.dir+"/"+name)

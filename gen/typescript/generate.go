@@ -38,11 +38,14 @@ func Generate(f *schema.File) ([]File, error) {
 		{Name: ts.JSName, Content: ts.JS()},
 		{Name: ts.DTSName, Content: ts.DTS()},
 	}
+	runtime := files
 	for _, m := range []mode{modeTS, modeJS, modeDTS} {
 		name := base + m.ext()
-		// Case aside too: on macOS's file systems Duplex.js is duplex.js.
-		if strings.EqualFold(name, ts.JSName) || strings.EqualFold(name, ts.DTSName) {
-			return nil, fmt.Errorf("generate typescript: %s: the generated %s would replace the runtime's %s beside it; rename the schema file", f.Base(), name, name)
+		for _, r := range runtime {
+			// Case aside too: on macOS's file systems Duplex.js is duplex.js.
+			if strings.EqualFold(name, r.Name) {
+				return nil, fmt.Errorf("generate typescript: %s: the generated %s would replace the runtime's %s beside it; rename the schema file", f.Base(), name, r.Name)
+			}
 		}
 		g := newGenerator(f, m)
 		if err := g.generateFile(); err != nil {
