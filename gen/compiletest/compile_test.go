@@ -36,7 +36,8 @@ import (
 // Each batch of batchSize schemas is type-checked as Go in process and as
 // TypeScript by one tsc run. A schema that the checker accepts and that
 // does not generate or compile fails the test, which shows it and writes
-// it to the test's artifact directory (go test -artifacts keeps it).
+// it to the test's artifact directory (go test -artifacts keeps it); the
+// hostile schema of seed N alone is -hostile.seed=N -hostile.n=1.
 var (
 	hostileN    = flag.Int("hostile.n", hostileDefault, "how many hostile schemas TestGenCompiles compiles")
 	hostileSeed = flag.Uint64("hostile.seed", 1, "the seed of the first hostile schema")
@@ -64,6 +65,9 @@ func TestGenCompiles(t *testing.T) {
 	t.Run("sweep", func(t *testing.T) {
 		st := compileBatch(t, tsc, gc, sweepSchemas(names()))
 		t.Logf("sweep: %d schemas, %d accepted by the checker, with %d declarations", st.total, st.accepted, st.decls)
+		if st.decls == 0 {
+			t.Error("the sweep keeps no declaration past the checker")
+		}
 	})
 	t.Run("hostile", func(t *testing.T) {
 		pool := names()
@@ -92,9 +96,8 @@ type stats struct{ total, accepted, decls int }
 // compiled is a schema the checker accepted, with its generated files.
 type compiled struct {
 	source
-	model *schema.File
-	dir   string // c<i>: its directory in the TypeScript project
-	ts    []typescript.File
+	dir string // c<i>: its directory in the TypeScript project
+	ts  []typescript.File
 }
 
 // compileBatch loads each source under the name c<i>.duplex, generates
@@ -135,7 +138,7 @@ func compileBatch(t *testing.T, tsc string, gc *goChecker, sources []source) sta
 			fail(s, "gen/typescript: %v", err)
 			continue
 		}
-		c := &compiled{source: s, model: f, dir: dir, ts: tsfs}
+		c := &compiled{source: s, dir: dir, ts: tsfs}
 		ok = append(ok, c)
 		for _, gf := range gofs {
 			goFiles = append(goFiles, goFile{c, gf})
@@ -155,7 +158,7 @@ func compileBatch(t *testing.T, tsc string, gc *goChecker, sources []source) sta
 			msgs = append(msgs, "TypeScript:\n"+e)
 		}
 		if len(msgs) > 0 {
-			fail(c.source, "the checker accepts it, but the generated code does not compile:\n%s", strings.Join(msgs, ""))
+			fail(c.source, "the checker accepts it, but the generated code does not compile (or go vet finds fault with it):\n%s", strings.Join(msgs, ""))
 		}
 	}
 	return st
