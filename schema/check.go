@@ -244,6 +244,7 @@ func (c *checker) file(f *syntax.File) {
 	}
 	c.recursion()
 	c.goNames()
+	c.vetMethodNames()
 	c.tsNames()
 }
 

@@ -208,3 +208,33 @@ var runtimeCodes = map[string]bool{
 	"bad_request": true, "unknown_command": true, "unimplemented": true,
 	"internal": true, "canceled": true, "overloaded": true,
 }
+
+// vetMethods are the methods go vet's stdmethods check expects to have the
+// signature of a standard interface, by the method's name: those a
+// Handler method, (ctx, s[, args]) ([result,] error), would not match.
+// (It skips Format, Scan, Seek, ReadFrom and WriteTo, whose first
+// parameter differs, and Is, As and Unwrap off error types.)
+var vetMethods = map[string]string{
+	"GobDecode":     "gob.GobDecoder's GobDecode([]byte) error",
+	"GobEncode":     "gob.GobEncoder's GobEncode() ([]byte, error)",
+	"MarshalJSON":   "json.Marshaler's MarshalJSON() ([]byte, error)",
+	"MarshalXML":    "xml.Marshaler's MarshalXML(*xml.Encoder, xml.StartElement) error",
+	"ReadByte":      "io.ByteReader's ReadByte() (byte, error)",
+	"ReadRune":      "io.RuneReader's ReadRune() (rune, int, error)",
+	"UnmarshalJSON": "json.Unmarshaler's UnmarshalJSON([]byte) error",
+	"UnmarshalXML":  "xml.Unmarshaler's UnmarshalXML(*xml.Decoder, xml.StartElement) error",
+	"UnreadByte":    "io.ByteScanner's UnreadByte() error",
+	"UnreadRune":    "io.RuneScanner's UnreadRune() error",
+	"WriteByte":     "io.ByteWriter's WriteByte(byte) error",
+}
+
+// vetMethodNames reports commands whose Handler method go vet would take
+// for a standard one with the wrong signature, in the generated code and
+// in every Handler the app writes.
+func (c *checker) vetMethodNames() {
+	for _, cmd := range c.out.Commands {
+		if m := GoName(cmd.Name); vetMethods[m] != "" {
+			c.errorf(cmd.Pos, "command %q is the Handler method %s in Go, which go vet expects to be %s; rename it", cmd.Name, m, vetMethods[m])
+		}
+	}
+}

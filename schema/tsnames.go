@@ -34,8 +34,10 @@ var TSClientMembers = map[string]bool{
 }
 
 // tsObjectMembers are the members every JavaScript object inherits from
-// Object.prototype; a command method would override them too (tsc refuses
-// toString and hasOwnProperty, and none should change meaning).
+// Object.prototype (a test checks them against Node's): a command method
+// would override them too (tsc refuses toString and hasOwnProperty, and
+// none should change meaning), and tsc takes a field or an event of the
+// same name for them.
 var tsObjectMembers = map[string]bool{
 	"constructor": true, "hasOwnProperty": true, "isPrototypeOf": true,
 	"propertyIsEnumerable": true, "toLocaleString": true, "toString": true, "valueOf": true,
@@ -95,5 +97,33 @@ func (c *checker) tsNames() {
 	}
 	for _, ev := range c.out.Events {
 		claim(GoName(ev.Name)+"Event", fmt.Sprintf("event %q", ev.Name), ev.Pos)
+	}
+
+	// Fields of messages, results and events, and events, are the keys of
+	// the objects that type the client's decoders ({[K in keyof T]?:
+	// Decoder<T[K]>}), whose members tsc looks up on every object: one
+	// named like a member of Object.prototype is taken for it and does
+	// not compile.
+	objectMember := func(kind, name string, p Pos) {
+		if tsObjectMembers[name] {
+			c.errorf(p, "%s %q is named like the %s every JavaScript object has, which the TypeScript client's decoders would take for it; rename it", kind, name, name)
+		}
+	}
+	fields := func(kind string, fs []*Field) {
+		for _, f := range fs {
+			objectMember(kind, f.Name, f.Pos)
+		}
+	}
+	for _, m := range c.out.Messages {
+		fields("field", m.Fields)
+	}
+	for _, cmd := range c.out.Commands { // arguments are encoded, never decoded
+		if cmd.Result.Message == nil {
+			fields("result", cmd.Result.Fields)
+		}
+	}
+	for _, ev := range c.out.Events {
+		objectMember("event", ev.Name, ev.Pos)
+		fields("field", ev.Fields)
 	}
 }

@@ -40,6 +40,9 @@ func Generate(f *schema.File) ([]File, error) {
 	if f.Package == "" {
 		return nil, fmt.Errorf("%s: no package name", f.Base())
 	}
+	if name := OutputName(f); name[0] == '_' || name[0] == '.' {
+		return nil, fmt.Errorf("%s: the go command ignores %s, whose name starts with %q; rename the schema file", f.Base(), name, name[:1])
+	}
 	g := &generator{file: f, imports: make(map[string]bool)}
 	if err := g.generate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Base(), err)

@@ -122,6 +122,13 @@ func TestGenerateRejectsBrokenModels(t *testing.T) {
 	if _, err := Generate(nil); err == nil {
 		t.Error("nil file: no error")
 	}
+	// The go command ignores files named _* and .*: duplex gen takes any
+	// file name.
+	for _, path := range []string{".duplex", "dir/_chat.duplex", ".chat.duplex"} {
+		if _, err := Generate(&schema.File{Path: path, Package: "chat"}); err == nil || !strings.Contains(err.Error(), "the go command ignores") {
+			t.Errorf("Generate of %s: %v, want an error saying the go command ignores its output", path, err)
+		}
+	}
 }
 
 func TestOutputName(t *testing.T) {

@@ -38,12 +38,20 @@ func Generate(f *schema.File) ([]File, error) {
 		{Name: ts.JSName, Content: ts.JS()},
 		{Name: ts.DTSName, Content: ts.DTS()},
 	}
+	runtime := files
 	for _, m := range []mode{modeTS, modeJS, modeDTS} {
+		name := base + m.ext()
+		for _, r := range runtime {
+			// Case aside too: on macOS's file systems Duplex.js is duplex.js.
+			if strings.EqualFold(name, r.Name) {
+				return nil, fmt.Errorf("generate typescript: %s: the generated %s would replace the runtime's %s beside it; rename the schema file", f.Base(), name, r.Name)
+			}
+		}
 		g := newGenerator(f, m)
 		if err := g.generateFile(); err != nil {
 			return nil, fmt.Errorf("generate typescript: %s: %w", f.Base(), err)
 		}
-		files = append(files, File{Name: base + m.ext(), Content: g.p.bytes()})
+		files = append(files, File{Name: name, Content: g.p.bytes()})
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
 	return files, nil

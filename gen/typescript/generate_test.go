@@ -219,6 +219,17 @@ func TestGenerateErrors(t *testing.T) {
 	if _, err := Generate(bad); err == nil || !strings.Contains(err.Error(), "unknown type kind") {
 		t.Errorf("Generate with a bad type: %v", err)
 	}
+	// Schema files whose module would be the runtime's: duplex gen takes
+	// any file name.
+	for _, path := range []string{"duplex", "web/duplex.d", "Duplex"} {
+		_, err := Generate(&schema.File{Path: path, Package: "x"})
+		if err == nil || !strings.Contains(err.Error(), "would replace the runtime's") {
+			t.Errorf("Generate of %s: %v, want an error naming the runtime's file it would replace", path, err)
+		}
+	}
+	if _, err := Generate(&schema.File{Path: "duplex.duplex", Package: "x"}); err != nil {
+		t.Errorf("Generate of duplex.duplex: %v", err)
+	}
 }
 
 func TestModuleName(t *testing.T) {
