@@ -39,7 +39,7 @@ import (
 // it to the test's artifact directory (go test -artifacts keeps it); the
 // hostile schema of seed N alone is -hostile.seed=N -hostile.n=1.
 var (
-	hostileN    = flag.Int("hostile.n", hostileDefault, "how many hostile schemas TestGenCompiles compiles")
+	hostileN    = flag.Int("hostile.n", 100, "how many hostile schemas TestGenCompiles compiles")
 	hostileSeed = flag.Uint64("hostile.seed", 1, "the seed of the first hostile schema")
 )
 
