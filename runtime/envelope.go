@@ -119,10 +119,11 @@ var envelopeDecoders = sync.Pool{New: func() any { return new(envelopeDecoder) }
 // The grammar alone decides what is JSON (wire.Valid, fuzzed against
 // encoding/json's scanner). wire's decoder reads the members in one pass;
 // it accepts only valid JSON (FuzzDecoderSkip), so a frame it reads from
-// end to end needs no second look. Where it stops, the frame is either not JSON (wire.Valid says so,
-// and wire's decoder words the error), or valid JSON that wire's stricter
-// decoder refuses somewhere (a lone surrogate escape, nesting deeper than
-// wire.MaxDepth, even past the 10000 levels of encoding/json.Valid).
+// end to end needs no second look. Where it stops, the frame is either
+// not JSON (wire.Valid says so, and wire's decoder words the error), or
+// valid JSON that wire's stricter decoder refuses somewhere (a lone
+// surrogate escape, nesting deeper than wire.MaxDepth, even past the
+// 10000 levels of encoding/json.Valid).
 // Then validMembers splits the object into its members without judging
 // them, so that such a value in one member neither hides the others nor
 // closes the connection, and in a member v1 does not know is ignored like
