@@ -417,14 +417,13 @@ func TestClusterResumeOnAnotherNode(t *testing.T) {
 	ann, _ := dial(t, nodes[0].addr, "", 0)
 	bob, _ := dial(t, nodes[1].addr, "", 0)
 	cat, _ := dial(t, nodes[2].addr, "", 0)
-	ann.ok("login", `{"name":"ann"}`)
-	bob.ok("login", `{"name":"bob"}`)
-	bob.event("joined", `{"name":"ann","users":["ann"]}`)
-	cat.event("joined", `{"name":"ann","users":["ann"]}`)
-	ann.event("joined", `{"name":"ann","users":["ann"]}`)
-	ann.event("joined", `{"name":"bob","users":["ann","bob"]}`)
-	bob.event("joined", `{"name":"bob","users":["ann","bob"]}`)
-	cat.event("joined", `{"name":"bob","users":["ann","bob"]}`)
+	clients := []*client{ann, bob, cat}
+	for i, name := range []string{"ann", "bob", "cat"} {
+		clients[i].ok("login", fmt.Sprintf(`{"name":%q}`, name))
+		for _, c := range clients {
+			c.next() // joined
+		}
+	}
 
 	// bob talks; ann drops her connection in the middle of it.
 	const n = 20
@@ -437,15 +436,22 @@ func TestClusterResumeOnAnotherNode(t *testing.T) {
 		t.Fatalf("bob's messages as bob got them: %v", order)
 	}
 
+	// cat talks as ann resumes: the replay, then the live events, in one
+	// order with everyone's.
 	back := resume(t, nodes[1].addr, ann)
-	rest := readSaid(back, n-len(seen), 0) // the replay: seqs follow ann's
-	if got := append(seen, rest...); !sameList(got, order) {
-		t.Errorf("ann got, before and after the resume:\n%v\nbob got\n%v", got, order)
+	cat.says(messages("cat", n)...)
+	all := readSaid(cat, 2*n, n)
+	if !sameList(all[:n], order) || !sameSet(all[n:], saids("cat", messages("cat", n))) {
+		t.Fatalf("cat got\n%v\nbob got\n%v", all, order)
+	}
+	rest := readSaid(back, 2*n-len(seen), 0) // the replay, then live: seqs follow ann's
+	if got := append(seen, rest...); !sameList(got, all) {
+		t.Errorf("ann got, before and after the resume:\n%v\ncat got\n%v", got, all)
 	}
 	back.fails("login", `{"name":"ann"}`, "already_logged_in")
 	back.ok("user", `{"content":"back"}`)
-	if got := readSaid(cat, n, 0); !sameList(got, order) {
-		t.Errorf("cat got\n%v\nbob got\n%v", got, order)
+	if got := readSaid(bob, n, 0); !sameList(got, all[n:]) {
+		t.Errorf("bob got\n%v\ncat got\n%v", got, all[n:])
 	}
 	for _, c := range []*client{back, bob, cat} {
 		if got := readSaid(c, 1, 0); got[0] != said("ann", "back") {
