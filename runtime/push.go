@@ -146,8 +146,8 @@ func (s *Session) releaseLocked(c *Conn) {
 		held = s.lists.held
 	}
 	for _, h := range held {
-		if h.body == nil { // a Sync point (Join, Leave) met during the hold
-			if h.pos.Epoch == s.pos.Epoch && h.pos.GSeq >= s.pos.GSeq {
+		if h.body == nil { // a Sync point (open, Join, Leave) met during the hold
+			if s.pos == (Position{}) || h.pos.Epoch == s.pos.Epoch && h.pos.GSeq >= s.pos.GSeq {
 				s.since, s.pos = s.seq, h.pos
 			}
 			continue

@@ -16,17 +16,36 @@ import (
 // session cannot be resumed honestly (unknown or used token, expired,
 // events no longer kept), the connection keeps its fresh session and the
 // welcome says why.
+//
+// The welcome comes before every event of the connection's session: the
+// fresh session's deliveries are held while the hello is answered (its
+// record written, the resumed session taken and its history read: engine
+// round trips, during which broadcasts go on), then written after the
+// welcome, or dropped with the fresh session when the resume replaced it.
+// Without the hold, a client would take the fresh session's events,
+// numbered from 1, for its resumed session's.
 func (r *Router) hello(c *Conn, st *connState, token string, lastSeq int64) {
 	srv := st.srv
+	fresh := st.session.Load()
+	fresh.pushMu.Lock()
+	fresh.hold++
+	fresh.pushMu.Unlock()
+	release := func(c *Conn) {
+		fresh.pushMu.Lock()
+		fresh.releaseLocked(c)
+		fresh.pushMu.Unlock()
+	}
 	if token == "" {
-		srv.sessions.recordFresh(st.session.Load())
-		welcome(c, srv, st.session.Load(), false, "")
+		srv.sessions.recordFresh(fresh)
+		welcome(c, srv, fresh, false, "")
+		release(c)
 		return
 	}
 	_, err := srv.resumeOn(srv.ctx, c, st, token, lastSeq, true)
 	var reason string
 	switch {
 	case err == nil:
+		release(nil) // ended: its events are nobody's
 		return
 	case errors.Is(err, errOverrun):
 		reason = "overrun"
@@ -38,8 +57,9 @@ func (r *Router) hello(c *Conn, st *connState, token string, lastSeq int64) {
 		srv.reportError(c, fmt.Errorf("resume session: %w", err))
 		reason = "unknown"
 	}
-	srv.sessions.recordFresh(st.session.Load())
-	welcome(c, srv, st.session.Load(), false, reason)
+	srv.sessions.recordFresh(fresh)
+	welcome(c, srv, fresh, false, reason)
+	release(c)
 }
 
 // errOverrun: the session's events after the client's seq cannot all be

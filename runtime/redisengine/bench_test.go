@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/duplexrpc/duplex/runtime/internal/redistest"
+	"github.com/duplexrpc/duplex/internal/redistest"
 	"github.com/duplexrpc/duplex/runtime/redisengine"
 )
 

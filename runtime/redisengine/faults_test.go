@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duplexrpc/duplex/internal/redistest"
 	"github.com/duplexrpc/duplex/runtime"
-	"github.com/duplexrpc/duplex/runtime/internal/redistest"
 	"github.com/duplexrpc/duplex/runtime/redisengine"
 )
 

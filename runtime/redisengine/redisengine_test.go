@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/duplexrpc/duplex/internal/redistest"
 	"github.com/duplexrpc/duplex/runtime"
 	"github.com/duplexrpc/duplex/runtime/enginetest"
-	"github.com/duplexrpc/duplex/runtime/internal/redistest"
 	"github.com/duplexrpc/duplex/runtime/redisengine"
 )
 

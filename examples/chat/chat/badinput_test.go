@@ -22,7 +22,7 @@ import (
 // answered and returned as a wsutil.ClosedError.
 func (c *client) raw() (string, error) {
 	c.t.Helper()
-	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.nc.SetReadDeadline(time.Now().Add(readBound))
 	data, err := wsutil.ReadServerText(c.nc)
 	return string(data), err
 }

@@ -74,13 +74,20 @@ type frame struct {
 	} `json:"welcome"`
 }
 
+// readBound bounds a wait for the next frame: only a failure waits that
+// long, so it is generous for a loaded machine and for events that cross
+// processes (cluster_test.go).
+const readBound = 20 * time.Second
+
 type client struct {
 	t     *testing.T
 	nc    net.Conn
 	id    int64
 	token string
 	seq   int64
-	held  []frame // events read while waiting for a reply, for next
+	held  []frame  // events read while waiting for a reply, for next
+	seen  int64    // the seq of the last event next returned
+	left  []string // names of the left events readSaid passed over
 }
 
 // dial connects and says hello (resuming token at seq, when token is set).
@@ -116,17 +123,26 @@ func (c *client) send(s string) {
 // (which answers pings on the way, as browsers do).
 func (c *client) next() frame {
 	c.t.Helper()
+	f := c.read
 	if len(c.held) > 0 {
-		f := c.held[0]
-		c.held = c.held[1:]
-		return f
+		f = c.heldFrame
 	}
-	return c.read()
+	fr := f()
+	if fr.Event != "" {
+		c.seen = fr.Seq
+	}
+	return fr
+}
+
+func (c *client) heldFrame() frame {
+	f := c.held[0]
+	c.held = c.held[1:]
+	return f
 }
 
 func (c *client) read() frame {
 	c.t.Helper()
-	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.nc.SetReadDeadline(time.Now().Add(readBound))
 	data, err := wsutil.ReadServerText(c.nc)
 	if err != nil {
 		c.t.Fatalf("read: %v", err)
@@ -147,6 +163,13 @@ func (c *client) call(name, args string) frame {
 	c.t.Helper()
 	c.id++
 	c.send(fmt.Sprintf(`{"id":%d,"call":%q,"args":%s}`, c.id, name, args))
+	return c.reply()
+}
+
+// reply returns the reply to the last call sent; events that come first
+// are held for next.
+func (c *client) reply() frame {
+	c.t.Helper()
 	for {
 		f := c.read()
 		if f.Event != "" {
