@@ -1,0 +1,304 @@
+// The chat example as a cluster, end to end in headless Chromium: two
+// chat nodes on one redis-server behind HAProxy, configured by the
+// example's own examples/chat/haproxy.cfg (its addresses replaced by free
+// ports, its third node dropped). A node is killed; its page resumes
+// through HAProxy on the other node.
+//
+//   cd runtime_test/browser && npm ci && npm test
+//
+// Needs /usr/bin/chromium, /usr/bin/redis-server, /usr/sbin/haproxy
+// (scripts/test.sh installs them) and a Go toolchain (DUPLEX_CHAT_BIN uses
+// a prebuilt chat server). Nothing is skipped: a missing one fails.
+
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { closePage, login, logLines, logText, openPage, text, users, waitLog, waitState, waitUsers } from './chatpage.mjs';
+import { goBuild, killAll, launchBrowser, repoRoot, startServer } from './procs.mjs';
+
+const REDIS = '/usr/bin/redis-server';
+const HAPROXY = '/usr/sbin/haproxy';
+const shippedConfig = path.join(repoRoot, 'examples/chat/haproxy.cfg');
+
+const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'duplex-cluster-'));
+
+/** redis-server and haproxy processes still running. */
+const procs = new Set();
+
+after(() => {
+  killAll();
+  for (const p of procs) p.kill('SIGKILL');
+  rmSync(tmpDir, { recursive: true, force: true });
+});
+
+/** A port that was free a moment ago (another process may take it first). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const l = net.createServer();
+    l.once('error', reject);
+    l.listen(0, '127.0.0.1', () => {
+      const { port } = l.address();
+      l.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Spawns bin with args, killed (SIGKILL, by its own pid) when the file's
+ * tests end. Returns { proc, out, exited }: out collects stdout and
+ * stderr, exited resolves to { code, signal }.
+ */
+function spawnProc(bin, args) {
+  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.add(proc);
+  const p = { proc, out: '' };
+  p.exited = new Promise((resolve) => {
+    proc.once('exit', (code, signal) => {
+      procs.delete(proc);
+      resolve({ code, signal });
+    });
+    proc.once('error', (err) => {
+      procs.delete(proc);
+      resolve({ code: null, signal: null, err });
+    });
+  });
+  proc.stdout.on('data', (d) => { p.out += d; });
+  proc.stderr.on('data', (d) => { p.out += d; });
+  return p;
+}
+
+/**
+ * Resolves when ready() is true (polled), rejects when p exits first or
+ * after ms.
+ */
+async function waitReady(p, what, ready, ms = 15_000) {
+  let exited = null;
+  p.exited.then((e) => { exited = e; });
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (exited) throw new Error(`${what} exited (code ${exited.code}, signal ${exited.signal}${exited.err ? `, ${exited.err.message}` : ''}):\n${p.out}`);
+    if (await ready()) return;
+    if (Date.now() > deadline) throw new Error(`${what} not ready within ${ms} ms:\n${p.out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Starts redis-server on a free port, without persistence, and waits until
+ * it accepts connections; a port taken meanwhile by another process is
+ * retried. Returns the process (spawnProc) with its url.
+ */
+async function startRedis() {
+  let last;
+  for (let i = 0; i < 5; i++) {
+    const port = await freePort();
+    const p = spawnProc(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpDir]);
+    try {
+      await waitReady(p, 'redis-server', async () => p.out.includes('Ready to accept connections'));
+      p.url = `redis://127.0.0.1:${port}/0`;
+      return p;
+    } catch (err) {
+      last = err;
+      p.proc.kill('SIGKILL');
+    }
+  }
+  throw last;
+}
+
+/**
+ * The shipped config with its frontend on frontAddr, its runtime API on
+ * adminAddr and its nodes node1, node2 on nodeAddrs; node3 dropped. Fails
+ * when the shipped file no longer has what is replaced.
+ */
+function clusterConfig(frontAddr, adminAddr, nodeAddrs) {
+  const cfg = readFileSync(shippedConfig, 'utf8');
+  const replace = (s, from, to) => {
+    assert.ok(s.includes(from), `${shippedConfig} has no ${JSON.stringify(from)}`);
+    return s.replace(from, to);
+  };
+  let out = replace(cfg, 'bind 127.0.0.1:8080', `bind ${frontAddr}`);
+  out = replace(out, 'stats socket ipv4@127.0.0.1:8404 ', `stats socket ipv4@${adminAddr} `);
+  out = replace(out, 'server node1 127.0.0.1:8081', `server node1 ${nodeAddrs[0]}`);
+  out = replace(out, 'server node2 127.0.0.1:8082', `server node2 ${nodeAddrs[1]}`);
+  out = replace(out, '\tserver node3 127.0.0.1:8083\n', '');
+  return out;
+}
+
+/** Sends one command to HAProxy's runtime API at addr; resolves to its answer. */
+function admin(addr, command) {
+  const [host, port] = addr.split(':');
+  return new Promise((resolve, reject) => {
+    const c = net.connect(Number(port), host);
+    let answer = '';
+    c.setEncoding('utf8');
+    c.on('connect', () => c.end(`${command}\n`));
+    c.on('data', (d) => { answer += d; });
+    c.on('end', () => resolve(answer));
+    c.on('error', reject);
+  });
+}
+
+/** The servers of backend nodes: { node1: { status, scur }, ... } from "show stat". */
+async function servers(adminAddr) {
+  const lines = (await admin(adminAddr, 'show stat')).trim().split('\n');
+  const head = lines[0].replace(/^# /, '').split(',');
+  const col = (row, name) => row[head.indexOf(name)];
+  const out = {};
+  for (const line of lines.slice(1)) {
+    const row = line.split(',');
+    if (col(row, 'pxname') === 'nodes' && /^node/.test(col(row, 'svname'))) {
+      out[col(row, 'svname')] = { status: col(row, 'status'), scur: Number(col(row, 'scur')) };
+    }
+  }
+  return out;
+}
+
+/**
+ * Starts haproxy in the foreground (-db) on the shipped config with nodes
+ * at nodeAddrs, a free frontend port and runtime API port, and waits until
+ * its health checks find both nodes up. A port taken meanwhile is retried.
+ */
+async function startHAProxy(nodeAddrs) {
+  let last;
+  for (let i = 0; i < 5; i++) {
+    const front = `127.0.0.1:${await freePort()}`;
+    const adminAddr = `127.0.0.1:${await freePort()}`;
+    const file = path.join(tmpDir, `haproxy-${i}.cfg`);
+    writeFileSync(file, clusterConfig(front, adminAddr, nodeAddrs));
+    const p = spawnProc(HAPROXY, ['-db', '-f', file]);
+    try {
+      await waitReady(p, 'haproxy', async () => {
+        const s = await servers(adminAddr).catch(() => ({}));
+        return s.node1?.status === 'UP' && s.node2?.status === 'UP';
+      });
+      p.url = `http://${front}/`;
+      p.admin = adminAddr;
+      return p;
+    } catch (err) {
+      last = err;
+      p.proc.kill('SIGKILL');
+    }
+  }
+  throw last;
+}
+
+/** Waits until HAProxy counts want (such as { node1: 1, node2: 1 }) current connections per node. */
+async function waitConns(adminAddr, want, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  let got;
+  for (;;) {
+    const s = await servers(adminAddr);
+    got = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.scur]));
+    if (JSON.stringify(got) === JSON.stringify(want)) return;
+    if (Date.now() > deadline) assert.fail(`connections per node ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Opens the chat page through HAProxy with the other node drained, so that
+ * its socket is on node (node1 or node2); then puts the other back.
+ */
+async function openPageOn(browser, hap, node) {
+  const others = ['node1', 'node2'].filter((n) => n !== node);
+  for (const o of others) assert.equal(await admin(hap.admin, `set server nodes/${o} state drain`), '\n');
+  const page = await openPage(browser, hap.url);
+  for (const o of others) assert.equal(await admin(hap.admin, `set server nodes/${o} state ready`), '\n');
+  return page;
+}
+
+/** The sockets the page opened, and the browser's CloseEvents of those closed. */
+const sockets = (page) => page.evaluate(() => ({ opened: window.__sockets, closes: window.__closes }));
+
+/** Says content on page and waits until the page shows it: it was published. */
+async function sayAndSee(page, name, content) {
+  await page.fill('#message', content);
+  await page.click('#send');
+  await waitLog(page, 'said', `${name}: ${content}`, 20_000);
+  return `${name}: ${content}`;
+}
+
+test('behind HAProxy, kill -9 of a node: its page resumes on the other, logged in, every message once, in order', { timeout: 180_000 }, async () => {
+  const [bin, browser] = await Promise.all([
+    goBuild('./examples/chat', tmpDir, 'DUPLEX_CHAT_BIN'),
+    launchBrowser(),
+  ]);
+  const pages = [];
+  let hap;
+  try {
+    const redis = await startRedis();
+    const nodes = [];
+    for (let i = 0; i < 2; i++) nodes.push(await startServer(bin, ['-addr', '127.0.0.1:0', '-redis', redis.url]));
+    hap = await startHAProxy(nodes.map((n) => n.addr));
+
+    // ann on node1, bob on node2.
+    const ann = await openPageOn(browser, hap, 'node1');
+    pages.push(ann);
+    const bob = await openPageOn(browser, hap, 'node2');
+    pages.push(bob);
+    await waitConns(hap.admin, { node1: 1, node2: 1 });
+    await login(ann, 'ann');
+    await login(bob, 'bob');
+    await waitUsers(ann, ['ann', 'bob']);
+    await waitUsers(bob, ['ann', 'bob']);
+    const annSession = await text(ann, '#detail');
+    assert.match(annSession, /^session [0-9a-f]{8}$/);
+
+    const sent = [];
+    for (let i = 1; i <= 3; i++) {
+      sent.push(await sayAndSee(ann, 'ann', `before ${i}`));
+      sent.push(await sayAndSee(bob, 'bob', `before ${i}`));
+    }
+
+    // Kill ann's node. bob goes on talking while ann is away and after.
+    nodes[0].proc.kill('SIGKILL');
+    for (let i = 1; i <= 5; i++) sent.push(await sayAndSee(bob, 'bob', `while ann is away ${i}`));
+
+    // ann lost her socket without a close frame, reconnected through
+    // HAProxy (to node2: node1 is gone), and resumed: same session, still
+    // logged in, no start-over.
+    await waitLog(ann, 'system', 'connection lost: 1006, not clean; reconnecting', 20_000);
+    await waitLog(ann, 'system', 'reconnected', 40_000);
+    await waitState(ann, 'open', 40_000);
+    await waitConns(hap.admin, { node1: 0, node2: 2 });
+    assert.equal(await text(ann, '#detail'), annSession, 'the same session');
+    assert.equal(await text(ann, '#me'), 'logged in as ann');
+    const annLog = await logText(ann);
+    assert.doesNotMatch(annLog, /could not resume|logged in again/, `a resume, not a start-over; log:\n${annLog}`);
+    // One new socket: HAProxy retried a handshake that node1 refused on
+    // node2 (option redispatch) instead of answering 503.
+    assert.deepEqual(await sockets(ann), { opened: 2, closes: [{ code: 1006, reason: '', wasClean: false }] });
+
+    for (let i = 1; i <= 3; i++) {
+      sent.push(await sayAndSee(ann, 'ann', `after ${i}`));
+      sent.push(await sayAndSee(bob, 'bob', `after ${i}`));
+    }
+    for (const [p, who] of [[ann, 'ann'], [bob, 'bob']]) {
+      await waitLog(p, 'said', sent.at(-1), 20_000);
+      assert.deepEqual(await logLines(p, 'said'), sent, `${who}'s page: every message once, in order`);
+      assert.deepEqual(await users(p), ['ann', 'bob'], `${who}'s page: both online`);
+      assert.deepEqual(await logLines(p, 'left'), [], `${who}'s page: nobody left`);
+    }
+
+    assert.deepEqual(await sockets(bob), { opened: 1, closes: [] }, "bob's socket, on node2, lived through it all");
+
+    // bob leaves for good: ann sees it once.
+    await bob.click('#disconnect');
+    await waitLog(ann, 'left', 'bob left', 20_000);
+    await waitUsers(ann, ['ann']);
+    const last = await sayAndSee(ann, 'ann', 'bye');
+    assert.deepEqual(await logLines(ann, 'left'), ['bob left'], 'left once');
+    assert.deepEqual(await logLines(ann, 'said'), [...sent, last]);
+  } catch (err) {
+    if (hap) console.log(`haproxy's log:\n${hap.out}`);
+    throw err;
+  } finally {
+    for (const p of pages) await closePage(p);
+    await browser.close().catch(() => {});
+    killAll();
+  }
+});
