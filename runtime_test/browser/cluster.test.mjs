@@ -1,8 +1,8 @@
 // The chat example as a cluster, end to end in headless Chromium: two
 // chat nodes on one redis-server behind HAProxy, configured by the
 // example's own examples/chat/haproxy.cfg (its addresses replaced by free
-// ports, its third node dropped). A node is killed; its page resumes
-// through HAProxy on the other node.
+// ports, its third node dropped). A node goes (kill -9, or SIGTERM); its
+// page resumes through HAProxy on the other node.
 //
 //   cd runtime_test/browser && npm ci && npm test
 //
@@ -135,6 +135,7 @@ function admin(addr, command) {
     const c = net.connect(Number(port), host);
     let answer = '';
     c.setEncoding('utf8');
+    c.setTimeout(5_000, () => c.destroy(new Error(`haproxy's runtime API at ${addr}: no answer to ${command} within 5 s`)));
     c.on('connect', () => c.end(`${command}\n`));
     c.on('data', (d) => { answer += d; });
     c.on('end', () => resolve(answer));
@@ -222,83 +223,110 @@ async function sayAndSee(page, name, content) {
   return `${name}: ${content}`;
 }
 
-test('behind HAProxy, kill -9 of a node: its page resumes on the other, logged in, every message once, in order', { timeout: 180_000 }, async () => {
-  const [bin, browser] = await Promise.all([
-    goBuild('./examples/chat', tmpDir, 'DUPLEX_CHAT_BIN'),
-    launchBrowser(),
-  ]);
-  const pages = [];
-  let hap;
-  try {
-    const redis = await startRedis();
-    const nodes = [];
-    for (let i = 0; i < 2; i++) nodes.push(await startServer(bin, ['-addr', '127.0.0.1:0', '-redis', redis.url]));
-    hap = await startHAProxy(nodes.map((n) => n.addr));
+let setupPromise;
 
-    // ann on node1, bob on node2.
-    const ann = await openPageOn(browser, hap, 'node1');
-    pages.push(ann);
-    const bob = await openPageOn(browser, hap, 'node2');
-    pages.push(bob);
-    await waitConns(hap.admin, { node1: 1, node2: 1 });
-    await login(ann, 'ann');
-    await login(bob, 'bob');
-    await waitUsers(ann, ['ann', 'bob']);
-    await waitUsers(bob, ['ann', 'bob']);
-    const annSession = await text(ann, '#detail');
-    assert.match(annSession, /^session [0-9a-f]{8}$/);
+/** Builds the chat server and launches the browser, once for the file. */
+function setup() {
+  setupPromise ??= Promise.all([goBuild('./examples/chat', tmpDir, 'DUPLEX_CHAT_BIN'), launchBrowser()]);
+  return setupPromise;
+}
 
-    const sent = [];
-    for (let i = 1; i <= 3; i++) {
-      sent.push(await sayAndSee(ann, 'ann', `before ${i}`));
-      sent.push(await sayAndSee(bob, 'bob', `before ${i}`));
-    }
-
-    // Kill ann's node. bob goes on talking while ann is away and after.
-    nodes[0].proc.kill('SIGKILL');
-    for (let i = 1; i <= 5; i++) sent.push(await sayAndSee(bob, 'bob', `while ann is away ${i}`));
-
-    // ann lost her socket without a close frame, reconnected through
-    // HAProxy (to node2: node1 is gone), and resumed: same session, still
-    // logged in, no start-over.
-    await waitLog(ann, 'system', 'connection lost: 1006, not clean; reconnecting', 20_000);
-    await waitLog(ann, 'system', 'reconnected', 40_000);
-    await waitState(ann, 'open', 40_000);
-    await waitConns(hap.admin, { node1: 0, node2: 2 });
-    assert.equal(await text(ann, '#detail'), annSession, 'the same session');
-    assert.equal(await text(ann, '#me'), 'logged in as ann');
-    const annLog = await logText(ann);
-    assert.doesNotMatch(annLog, /could not resume|logged in again/, `a resume, not a start-over; log:\n${annLog}`);
-    // One new socket: HAProxy retried a handshake that node1 refused on
-    // node2 (option redispatch) instead of answering 503.
-    assert.deepEqual(await sockets(ann), { opened: 2, closes: [{ code: 1006, reason: '', wasClean: false }] });
-
-    for (let i = 1; i <= 3; i++) {
-      sent.push(await sayAndSee(ann, 'ann', `after ${i}`));
-      sent.push(await sayAndSee(bob, 'bob', `after ${i}`));
-    }
-    for (const [p, who] of [[ann, 'ann'], [bob, 'bob']]) {
-      await waitLog(p, 'said', sent.at(-1), 20_000);
-      assert.deepEqual(await logLines(p, 'said'), sent, `${who}'s page: every message once, in order`);
-      assert.deepEqual(await users(p), ['ann', 'bob'], `${who}'s page: both online`);
-      assert.deepEqual(await logLines(p, 'left'), [], `${who}'s page: nobody left`);
-    }
-
-    assert.deepEqual(await sockets(bob), { opened: 1, closes: [] }, "bob's socket, on node2, lived through it all");
-
-    // bob leaves for good: ann sees it once.
-    await bob.click('#disconnect');
-    await waitLog(ann, 'left', 'bob left', 20_000);
-    await waitUsers(ann, ['ann']);
-    const last = await sayAndSee(ann, 'ann', 'bye');
-    assert.deepEqual(await logLines(ann, 'left'), ['bob left'], 'left once');
-    assert.deepEqual(await logLines(ann, 'said'), [...sent, last]);
-  } catch (err) {
-    if (hap) console.log(`haproxy's log:\n${hap.out}`);
-    throw err;
-  } finally {
-    for (const p of pages) await closePage(p);
-    await browser.close().catch(() => {});
-    killAll();
-  }
+after(async () => {
+  const env = await setupPromise?.catch(() => null);
+  await env?.[1].close().catch(() => {});
 });
+
+/** How node1 goes, and what ann's page sees of it. */
+const ends = {
+  'kill -9': {
+    signal: 'SIGKILL',
+    close: { code: 1006, reason: '', wasClean: false },
+    line: 'connection lost: 1006, not clean; reconnecting',
+  },
+  SIGTERM: {
+    signal: 'SIGTERM',
+    close: { code: 1001, reason: 'server shutting down', wasClean: true },
+    line: 'the server went away: 1001 server shutting down, clean; reconnecting',
+  },
+};
+
+for (const [how, end] of Object.entries(ends)) {
+  test(`behind HAProxy, ${how} of a node: its page resumes on the other, logged in, every message once, in order`, { timeout: 180_000 }, async () => {
+    const [bin, browser] = await setup();
+    const pages = [];
+    let hap;
+    try {
+      const redis = await startRedis();
+      const nodes = [];
+      for (let i = 0; i < 2; i++) nodes.push(await startServer(bin, ['-addr', '127.0.0.1:0', '-redis', redis.url]));
+      hap = await startHAProxy(nodes.map((n) => n.addr));
+
+      // ann on node1, bob on node2.
+      const ann = await openPageOn(browser, hap, 'node1');
+      pages.push(ann);
+      const bob = await openPageOn(browser, hap, 'node2');
+      pages.push(bob);
+      await waitConns(hap.admin, { node1: 1, node2: 1 });
+      await login(ann, 'ann');
+      await login(bob, 'bob');
+      await waitUsers(ann, ['ann', 'bob']);
+      await waitUsers(bob, ['ann', 'bob']);
+      const annSession = await text(ann, '#detail');
+      assert.match(annSession, /^session [0-9a-f]{8}$/);
+
+      const sent = [];
+      for (let i = 1; i <= 3; i++) {
+        sent.push(await sayAndSee(ann, 'ann', `before ${i}`));
+        sent.push(await sayAndSee(bob, 'bob', `before ${i}`));
+      }
+
+      // ann's node goes. bob goes on talking while ann is away and after.
+      nodes[0].proc.kill(end.signal);
+      for (let i = 1; i <= 5; i++) sent.push(await sayAndSee(bob, 'bob', `while ann is away ${i}`));
+
+      // ann lost her socket, reconnected through HAProxy (to node2: node1
+      // is gone), and resumed: same session, still logged in, no
+      // start-over.
+      await waitLog(ann, 'system', end.line, 20_000);
+      await waitLog(ann, 'system', 'reconnected', 40_000);
+      await waitState(ann, 'open', 40_000);
+      await waitConns(hap.admin, { node1: 0, node2: 2 });
+      assert.equal(await text(ann, '#detail'), annSession, 'the same session');
+      assert.equal(await text(ann, '#me'), 'logged in as ann');
+      const annLog = await logText(ann);
+      assert.doesNotMatch(annLog, /could not resume|logged in again/, `a resume, not a start-over; log:\n${annLog}`);
+      // One new socket: a handshake that node1 refused (its port closed,
+      // or 503 while it shuts down) HAProxy retried on node2 (retry-on,
+      // option redispatch) instead of answering 503 itself.
+      assert.deepEqual(await sockets(ann), { opened: 2, closes: [end.close] }, "ann's sockets");
+
+      for (let i = 1; i <= 3; i++) {
+        sent.push(await sayAndSee(ann, 'ann', `after ${i}`));
+        sent.push(await sayAndSee(bob, 'bob', `after ${i}`));
+      }
+      for (const [p, who] of [[ann, 'ann'], [bob, 'bob']]) {
+        await waitLog(p, 'said', sent.at(-1), 20_000);
+        assert.deepEqual(await logLines(p, 'said'), sent, `${who}'s page: every message once, in order`);
+        assert.deepEqual(await users(p), ['ann', 'bob'], `${who}'s page: both online`);
+        assert.deepEqual(await logLines(p, 'left'), [], `${who}'s page: nobody left`);
+      }
+      assert.deepEqual(await sockets(bob), { opened: 1, closes: [] }, "bob's socket, on node2, lived through it all");
+      if (end.signal === 'SIGTERM') assert.deepEqual(await nodes[0].exited, { code: 0, signal: null }, 'node1 exited gracefully');
+
+      // bob leaves for good: ann sees it once.
+      await bob.click('#disconnect');
+      await waitLog(ann, 'left', 'bob left', 20_000);
+      await waitUsers(ann, ['ann']);
+      const last = await sayAndSee(ann, 'ann', 'bye');
+      assert.deepEqual(await logLines(ann, 'left'), ['bob left'], 'left once');
+      assert.deepEqual(await logLines(ann, 'said'), [...sent, last]);
+    } catch (err) {
+      if (hap) console.log(`haproxy's log:\n${hap.out}`);
+      throw err;
+    } finally {
+      for (const p of pages) await closePage(p);
+      killAll();
+      for (const p of procs) p.kill('SIGKILL');
+    }
+  });
+}
