@@ -2,7 +2,8 @@
 // chat nodes on one redis-server behind HAProxy, configured by the
 // example's own examples/chat/haproxy.cfg (its addresses replaced by free
 // ports, its third node dropped). A node goes (kill -9, or SIGTERM); its
-// page resumes through HAProxy on the other node.
+// page resumes through HAProxy on the other node. Then Redis goes, and
+// HAProxy's health check takes the other node out (/readyz answers 503).
 //
 //   cd runtime_test/browser && npm ci && npm test
 //
@@ -143,7 +144,11 @@ function admin(addr, command) {
   });
 }
 
-/** The servers of backend nodes: { node1: { status, scur }, ... } from "show stat". */
+/**
+ * The servers of backend nodes from "show stat": { node1: { status, check,
+ * scur }, ... }, check being the last health check's result (such as
+ * "L7OK 200") and scur the connections open to the node.
+ */
 async function servers(adminAddr) {
   const lines = (await admin(adminAddr, 'show stat')).trim().split('\n');
   const head = lines[0].replace(/^# /, '').split(',');
@@ -152,7 +157,7 @@ async function servers(adminAddr) {
   for (const line of lines.slice(1)) {
     const row = line.split(',');
     if (col(row, 'pxname') === 'nodes' && /^node/.test(col(row, 'svname'))) {
-      out[col(row, 'svname')] = { status: col(row, 'status'), scur: Number(col(row, 'scur')) };
+      out[col(row, 'svname')] = { status: col(row, 'status'), check: `${col(row, 'check_status')} ${col(row, 'check_code')}`.trim(), scur: Number(col(row, 'scur')) };
     }
   }
   return out;
@@ -197,6 +202,17 @@ async function waitConns(adminAddr, want, ms = 10_000) {
     if (JSON.stringify(got) === JSON.stringify(want)) return;
     if (Date.now() > deadline) assert.fail(`connections per node ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Waits until HAProxy's view of node has the fields of want (see servers). */
+async function waitServer(adminAddr, node, want, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const got = (await servers(adminAddr))[node];
+    if (Object.entries(want).every(([k, v]) => got?.[k] === v)) return;
+    if (Date.now() > deadline) assert.fail(`HAProxy's ${node}: ${JSON.stringify(got)}, want ${JSON.stringify(want)} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -320,6 +336,10 @@ for (const [how, end] of Object.entries(ends)) {
       const last = await sayAndSee(ann, 'ann', 'bye');
       assert.deepEqual(await logLines(ann, 'left'), ['bob left'], 'left once');
       assert.deepEqual(await logLines(ann, 'said'), [...sent, last]);
+
+      // Redis goes: node2's /readyz answers 503, and HAProxy takes it out.
+      redis.proc.kill('SIGKILL');
+      await waitServer(hap.admin, 'node2', { status: 'DOWN', check: 'L7STS 503' });
     } catch (err) {
       if (hap) console.log(`haproxy's log:\n${hap.out}`);
       throw err;
