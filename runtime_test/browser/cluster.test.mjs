@@ -267,7 +267,7 @@ const ends = {
 };
 
 for (const [how, end] of Object.entries(ends)) {
-  test(`behind HAProxy, ${how} of a node: its page resumes on the other, logged in, every message once, in order`, { timeout: 180_000 }, async () => {
+  test(`behind HAProxy, ${how} of a node: its page resumes on the other, logged in, every message once, in order`, { timeout: 180_000 }, async (t) => {
     const [bin, browser] = await setup();
     const pages = [];
     let hap;
@@ -297,6 +297,16 @@ for (const [how, end] of Object.entries(ends)) {
       }
 
       // ann's node goes. bob goes on talking while ann is away and after.
+      await ann.evaluate(() => {
+        const log = document.getElementById('log');
+        new MutationObserver((_, o) => {
+          if ([...log.querySelectorAll('li.system')].some((li) => li.textContent === 'reconnected')) {
+            window.__reconnectedAt = Date.now();
+            o.disconnect();
+          }
+        }).observe(log, { childList: true });
+      });
+      const gone = Date.now();
       nodes[0].proc.kill(end.signal);
       for (let i = 1; i <= 5; i++) sent.push(await sayAndSee(bob, 'bob', `while ann is away ${i}`));
 
@@ -305,6 +315,7 @@ for (const [how, end] of Object.entries(ends)) {
       // start-over.
       await waitLog(ann, 'system', end.line, 20_000);
       await waitLog(ann, 'system', 'reconnected', 40_000);
+      t.diagnostic(`ann's page showed "reconnected" ${(await ann.evaluate(() => window.__reconnectedAt)) - gone} ms after the ${end.signal}`);
       await waitState(ann, 'open', 40_000);
       await waitConns(hap.admin, { node1: 0, node2: 2 });
       assert.equal(await text(ann, '#detail'), annSession, 'the same session');
