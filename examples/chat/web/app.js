@@ -4,9 +4,11 @@
 // (textContent), never as HTML.
 //
 // Sessions: when the connection drops and comes back to the same server
-// process, the client resumes the session: still logged in, and the
-// events missed meanwhile are replayed, each once. When the server cannot
-// resume it (it restarted, or the resume window passed), onStartOver runs
+// process, or to any node of a cluster on one Redis (chat -redis, such as
+// behind HAProxy: the socket URL is the page's own location), the client
+// resumes the session: still logged in, and the events missed meanwhile
+// are replayed, each once. When the server cannot resume it (it restarted
+// without a shared engine, or the resume window passed), onStartOver runs
 // and the page logs in again under the same name.
 
 import { ChatClient, DuplexError, isNameTaken } from "./chat.duplex.js";
