@@ -222,6 +222,12 @@ export declare class Client<E extends object = Record<string, unknown>> {
     private _id;
     /** The last event seq processed this session. */
     private _seq;
+    /**
+     * Events that came before the welcome on the current socket: those of
+     * the connection's fresh session, numbered from 1. A resumed welcome
+     * drops them; a fresh one processes them after it.
+     */
+    private _pre;
     /** The resume token of the session and its id, from the last welcome. */
     private _tok;
     private _sid;
@@ -316,6 +322,8 @@ export declare class Client<E extends object = Record<string, unknown>> {
      */
     private _arm;
     private _recv;
+    /** Processes an event of the current session, once: seqs at or below the last one processed are repeats. */
+    private _event;
     /** Handles the loss of ws (closed by the server or the network, or dead): ends the client or reconnects. */
     private _lost;
     /** Forgets the lost ws and ends the client or schedules the reconnect. */

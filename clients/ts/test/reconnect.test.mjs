@@ -301,6 +301,38 @@ test("a resumed session delivers the replayed events once each, in order", async
   assert.equal(c.state, "open");
 });
 
+test("events before the welcome belong to the connection's fresh session: dropped when the resume succeeds, processed after a fresh welcome", async (t) => {
+  // The server numbers a new connection's events from 1 until it reads the
+  // hello (docs/protocol.md, "Sessions"); taken for the resumed session's,
+  // seq 3 here would hide the replayed 3 and show a stranger's event.
+  const { c, WS } = setup(t);
+  const p = c.connect();
+  WS.last.open();
+  WS.last.receive({ event: "e", seq: 1, data: { n: "first" } });
+  const got = [];
+  c.on("e", (d) => got.push(d.n));
+  WS.last.welcome({ session: "s1", resume: "t1" });
+  await p;
+  assert.deepEqual(got, ["first"], "a fresh session's early event, after its welcome");
+  WS.last.receive({ event: "e", seq: 2, data: { n: 2 } });
+  WS.last.serverClose(1006);
+  await advance(t, 250);
+  WS.last.open();
+  assert.deepEqual(WS.last.sent, [{ hello: { resume: "t1", seq: 2 } }]);
+  for (const seq of [1, 2, 3]) WS.last.receive({ event: "e", seq, data: { n: "stranger " + seq } });
+  WS.last.welcome({ session: "s1", resume: "t2", resumed: true });
+  WS.last.receive({ event: "e", seq: 3, data: { n: 3 } });
+  assert.deepEqual(got, ["first", 2, 3], "the throwaway session's events dropped");
+  // A resume refused: the early events are the new session's first ones.
+  WS.last.serverClose(1006);
+  await advance(t, 250);
+  WS.last.open();
+  for (const seq of [1, 2]) WS.last.receive({ event: "e", seq, data: { n: "fresh " + seq } });
+  WS.last.welcome({ session: "s2", resume: "u1", resumed: false, reason: "expired" });
+  WS.last.receive({ event: "e", seq: 3, data: { n: "fresh 3" } });
+  assert.deepEqual(got, ["first", 2, 3, "fresh 1", "fresh 2", "fresh 3"]);
+});
+
 test("a session that could not be resumed: start over with the reason, seq from 0", async (t) => {
   const startOvers = [];
   const { c, WS, states } = setup(t);

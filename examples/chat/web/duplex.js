@@ -335,6 +335,7 @@ export class Client {
         this._ws = ws;
         this._arm(ws, 0);
         ws.onopen = () => {
+            this._pre = [];
             ws.send(JSON.stringify({ hello: this._tok ? { resume: this._tok, seq: this._seq } : {} }));
             this._arm(ws, 0);
         };
@@ -376,6 +377,8 @@ export class Client {
             this._tok = w.resume;
             this._arm(ws, (this._hb = w.heartbeat || 25000));
             this._a = 0;
+            const pre = this._pre || [];
+            this._pre = undefined;
             if (fresh)
                 this._seq = 0;
             this._cr?.[0]();
@@ -384,18 +387,30 @@ export class Client {
             this._pump();
             if (restart && this._ws == ws)
                 emit(this._l, "startover", w.reason || "restarted");
+            if (fresh)
+                for (const e of pre)
+                    this._event(e);
         }
         else if (m?.id != null) {
             const e = m.error;
             this._p.get(m.id)?.f(e && new (this._er.get(e.code) || DuplexError)(e.code, e.message), m.result);
         }
-        else if (m?.event != null && m.seq > this._seq) {
-            this._seq = m.seq;
-            const hs = this._h.get(m.event);
-            if (hs && hs.size) {
-                const dec = this._ev.get(m.event);
-                emit(this._h, m.event, dec ? dec(m.data) : m.data);
-            }
+        else if (m?.event != null) {
+            if (this._pre)
+                this._pre.push(m);
+            else
+                this._event(m);
+        }
+    }
+    /** Processes an event of the current session, once: seqs at or below the last one processed are repeats. */
+    _event(m) {
+        if (!(m.seq > this._seq))
+            return; // a repeat, or no seq
+        this._seq = m.seq;
+        const hs = this._h.get(m.event);
+        if (hs && hs.size) {
+            const dec = this._ev.get(m.event);
+            emit(this._h, m.event, dec ? dec(m.data) : m.data);
         }
     }
     /** Handles the loss of ws (closed by the server or the network, or dead): ends the client or reconnects. */

@@ -359,6 +359,12 @@ export class Client<E extends object = Record<string, unknown>> {
   private _id = 0;
   /** The last event seq processed this session. */
   private _seq = 0;
+  /**
+   * Events that came before the welcome on the current socket: those of
+   * the connection's fresh session, numbered from 1. A resumed welcome
+   * drops them; a fresh one processes them after it.
+   */
+  private _pre: Envelope[] | undefined;
   /** The resume token of the session and its id, from the last welcome. */
   private _tok: string | undefined;
   private _sid: string | undefined;
@@ -551,6 +557,7 @@ export class Client<E extends object = Record<string, unknown>> {
     this._ws = ws;
     this._arm(ws, 0);
     ws.onopen = () => {
+      this._pre = [];
       ws.send(JSON.stringify({ hello: this._tok ? { resume: this._tok, seq: this._seq } : {} }));
       this._arm(ws, 0);
     };
@@ -592,22 +599,32 @@ export class Client<E extends object = Record<string, unknown>> {
       this._tok = w.resume;
       this._arm(ws, (this._hb = w.heartbeat || 25000));
       this._a = 0;
+      const pre = this._pre || [];
+      this._pre = undefined;
       if (fresh) this._seq = 0;
       this._cr?.[0]();
       this._cr = undefined;
       this._set("open");
       this._pump();
       if (restart && this._ws == ws) emit(this._l, "startover", w.reason || "restarted");
+      if (fresh) for (const e of pre) this._event(e);
     } else if (m?.id != null) {
       const e = m.error;
       this._p.get(m.id)?.f(e && new (this._er.get(e.code) || DuplexError)(e.code, e.message), m.result);
-    } else if (m?.event != null && (m.seq as number) > this._seq) {
-      this._seq = m.seq as number;
-      const hs = this._h.get(m.event);
-      if (hs && hs.size) {
-        const dec = this._ev.get(m.event);
-        emit(this._h, m.event, dec ? dec(m.data) : m.data);
-      }
+    } else if (m?.event != null) {
+      if (this._pre) this._pre.push(m);
+      else this._event(m);
+    }
+  }
+
+  /** Processes an event of the current session, once: seqs at or below the last one processed are repeats. */
+  private _event(m: Envelope): void {
+    if (!((m.seq as number) > this._seq)) return; // a repeat, or no seq
+    this._seq = m.seq as number;
+    const hs = this._h.get(m.event!);
+    if (hs && hs.size) {
+      const dec = this._ev.get(m.event!);
+      emit(this._h, m.event!, dec ? dec(m.data) : m.data);
     }
   }
 
