@@ -143,7 +143,7 @@ func (m *sessions) writeTopicsLocked(ctx context.Context, s *Session, k *string)
 	if c := s.Conn(); c != nil {
 		go c.Close(CloseServiceRestart, "session record not written")
 	}
-	return fmt.Errorf("update session %s: %w", s.ID(), err)
+	return m.srv.unavailable(fmt.Errorf("update session %s: %w", s.ID(), err))
 }
 
 // expiryOf returns the expiry to write in the record of s: its detach's,
