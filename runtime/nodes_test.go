@@ -186,8 +186,7 @@ func TestResumeOnAnotherNodeRefused(t *testing.T) {
 		c := dial(t, a.addr)
 		a.rec.NextOpen(t)
 		w := hello(t, c, "", 0)
-		// A connected client: the node lost its events, the client is
-		// told to come back (1012).
+		// A connected client.
 		c1 := dial(t, a.addr)
 		a.rec.NextOpen(t)
 		w1 := hello(t, c1, "", 0)
@@ -196,20 +195,37 @@ func TestResumeOnAnotherNodeRefused(t *testing.T) {
 		a.srv.Broadcast("b1", nil)
 		expectEvent(c1, "b1", 1)
 		eng.Wipe()
-		if code, _ := c1.ExpectClose(); code != runtime.CloseServiceRestart {
-			t.Errorf("close %d after the engine lost its state, want 1012", code)
+		// The node keeps its sessions across the loss (reassert.go):
+		// the connected client goes on with the next seq.
+		a.srv.Broadcast("b2", nil)
+		expectEvent(c1, "b2", 2)
+		// The detached session numbered b1 for a client that never saw
+		// it, and the engine lost it: overrun.
+		c2 := dial(t, b.addr)
+		b.rec.NextOpen(t)
+		if w2 := hello(t, c2, w.Resume, 0); w2.Resumed || w2.Reason != "overrun" {
+			t.Errorf("welcome %+v after Wipe, want overrun", w2)
 		}
-		c1.SendClose(runtime.CloseServiceRestart, "")
-		a.rec.NextClose(t)
-		for _, tc := range []struct {
-			token string
-			seq   int64
-		}{{w.Resume, 0}, {w1.Resume, 1}} {
-			c2 := dial(t, b.addr)
+		// The connected one's record is written again in the new epoch
+		// (soon after the loss): it resumes on the other node, taking
+		// the session over.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c3 := dial(t, b.addr)
 			b.rec.NextOpen(t)
-			if w2 := hello(t, c2, tc.token, tc.seq); w2.Resumed {
-				t.Errorf("welcome %+v after Wipe, want not resumed", w2)
+			w3 := hello(t, c3, w1.Resume, 2)
+			if w3.Resumed {
+				if code, _ := c1.ExpectClose(); code != runtime.CloseTakenOver {
+					t.Errorf("close %d of the taken-over connection, want 4001", code)
+				}
+				a.srv.Broadcast("b3", nil)
+				expectEvent(c3, "b3", 3)
+				break
 			}
+			if w3.Reason != "unknown" || time.Now().After(deadline) {
+				t.Fatalf("welcome %+v after Wipe, want resumed", w3)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		// The engine goes on in its new epoch.
 		c3 := dial(t, b.addr)

@@ -104,7 +104,8 @@ func (s *Session) deliver(pos Position, body *eventBody) {
 	switch {
 	case s.lost:
 		return
-	case pos.Epoch != s.pos.Epoch:
+	case pos.Epoch != s.pos.Epoch && s.pos != Position{}:
+		// The zero position: rebased (reassert.go), any epoch follows.
 		s.lost = true // Lost comes first; this is a safety net
 		return
 	case pos.GSeq <= s.pos.GSeq:

@@ -80,7 +80,9 @@ func (s *Server) startRecords() error {
 		return err
 	}
 	s.sessions.wake = make(chan struct{}, 1)
+	s.reasserts = make(chan struct{}, 1)
 	go s.sessions.refreshLoop()
+	go s.reassertLoop()
 	return nil
 }
 
@@ -235,6 +237,7 @@ func (s *Server) endRecord(st SessionState) {
 	}
 	attrs := maps.Clone(st.Attrs)
 	delete(attrs, nodeAttr)
+	delete(attrs, claimsAttr)
 	sess := &Session{uuid: u, srv: s, attrs: attrs, ended: true}
 	if h := s.cfg.Hooks.OnSessionEnd; h != nil && !s.killed.Load() {
 		h(sess)
@@ -390,19 +393,10 @@ func (m *sessions) refreshOne(s *Session, detached bool) {
 	st := s.state(m.expiryOf(s))
 	err := srv.engine.UpdateSession(srv.ctx, *k, st)
 	switch {
-	case errors.Is(err, ErrSessionNotFound) && srv.stateLost(st.Checkpoint.Pos):
+	case errors.Is(err, ErrSessionNotFound) && (s.reasserting() || srv.stateLost(st.Checkpoint.Pos)):
 		// Not a takeover: the engine lost its records with its state
-		// (a Redis restarted empty), before this node's deliveries told
-		// it (Lost). The client is told to come back (1012), and the
-		// session's next write (its detach) saves it again, unresumable.
-		if s.rkey.CompareAndSwap(k, nil) {
-			s.pushMu.Lock()
-			s.lost = true
-			s.pushMu.Unlock()
-			if c := s.Conn(); c != nil {
-				_ = c.Close(CloseServiceRestart, "events lost")
-			}
-		}
+		// (a Redis restarted empty). Its Lost, now or soon, makes the
+		// node write the record again (reassert.go).
 		err = nil
 	case errors.Is(err, ErrSessionNotFound):
 		if s.rkey.CompareAndSwap(k, nil) {

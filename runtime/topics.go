@@ -419,8 +419,15 @@ func deliverAll(sessions []*Session, pos Position, body *eventBody) {
 // Lost implements Receiver: the sessions of the topics can no longer be
 // numbered without a gap. Their connections are closed with 1012 (service
 // restart), so that clients come back, and their resume answers "overrun".
+// When a shared engine lost its whole state (ErrEpochChanged for every
+// topic), nothing this node numbered is missing: it keeps its sessions
+// and writes their records and claims again (rebase, reassert.go).
 func (r *receiver) Lost(topics []string, err error) {
 	s := (*Server)(r)
+	if topics == nil && errors.Is(err, ErrEpochChanged) && s.reasserts != nil {
+		s.rebase(err)
+		return
+	}
 	s.reportError(nil, fmt.Errorf("runtime: events lost for %d topics (0: all): %w", len(topics), err))
 	var lost []*Session
 	s.dmu.Lock()
@@ -473,11 +480,18 @@ func (s *Server) Presence(group string) Presence { return Presence{s: s, group: 
 
 // Claim makes owner the holder of key if nobody holds it, atomically, and
 // returns the holder after the call and whether it is owner (a repeated
-// claim by the holder wins again). A claim lasts until released.
+// claim by the holder wins again). A claim lasts until released. When
+// owner is the ID of a session held by this node, the claim is the
+// session's: it travels with the session's record to the node that
+// resumes it, and a node whose engine lost its state claims it again
+// (docs/engine.md).
 func (p Presence) Claim(ctx context.Context, key, owner string) (holder string, won bool, err error) {
 	holder, won, err = p.s.engine.Claim(ctx, p.group, key, owner)
 	if err != nil {
 		return "", false, p.s.unavailable(fmt.Errorf("runtime: claim %q of %q: %w", key, p.group, err))
+	}
+	if won {
+		p.s.noteClaim(p.group, key, owner)
 	}
 	return holder, won, nil
 }
@@ -486,6 +500,9 @@ func (p Presence) Claim(ctx context.Context, key, owner string) (holder string, 
 // several releases of one claim, one reports true.
 func (p Presence) Release(ctx context.Context, key, owner string) (bool, error) {
 	ok, err := p.s.engine.Release(ctx, p.group, key, owner)
+	if err == nil {
+		p.s.forgetClaim(p.group, key, owner)
+	}
 	if err != nil {
 		return false, p.s.unavailable(fmt.Errorf("runtime: release %q of %q: %w", key, p.group, err))
 	}
