@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -50,7 +51,7 @@ func (s *Server) rebase(err error) {
 		default:
 			sess.since = sess.seq
 			sess.pos = Position{} // the next epoch's first event is after it
-			sess.reassert = true
+			sess.reassert, sess.reclaim = true, true
 		}
 		sess.pushMu.Unlock()
 	}
@@ -122,21 +123,34 @@ func (s *Server) reassert() bool {
 	return ok
 }
 
-// reassertOne writes the record of a rebased session again and claims
-// again what it claimed. Its joinMu orders the write with its refreshes.
+// reassertOne writes the record of a rebased session again, once (a
+// second write could bring back a record that a resume took after the
+// first), then claims again what it claimed. Its joinMu orders the write
+// with its refreshes.
 func (s *Server) reassertOne(ctx context.Context, sess *Session) error {
 	sess.joinMu.Lock()
 	defer sess.joinMu.Unlock()
 	sess.pushMu.Lock()
-	again := sess.reassert && !sess.lost && sess.pos != Position{}
+	record, reclaim := sess.reassert && !sess.lost, sess.reclaim && !sess.lost
+	early := sess.pos == Position{}
 	sess.pushMu.Unlock()
-	if !again {
-		return nil
-	}
-	if k := sess.rkey.Load(); k != nil {
-		if err := s.engine.SaveSession(ctx, *k, sess.state(s.sessions.expiryOf(sess))); err != nil {
-			return err
+	if record {
+		if early {
+			// Held at the Sync point (a Join's record write): the
+			// next round's Sync point gives it its checkpoint.
+			return errors.New("no checkpoint in the new epoch yet")
 		}
+		if k := sess.rkey.Load(); k != nil {
+			if err := s.engine.SaveSession(ctx, *k, sess.state(s.sessions.expiryOf(sess))); err != nil {
+				return err
+			}
+		}
+		sess.pushMu.Lock()
+		sess.reassert = false
+		sess.pushMu.Unlock()
+	}
+	if !reclaim {
+		return nil
 	}
 	sess.mu.Lock()
 	claims := slices.Clone(sess.claims)
@@ -154,7 +168,7 @@ func (s *Server) reassertOne(ctx context.Context, sess *Session) error {
 		}
 	}
 	sess.pushMu.Lock()
-	sess.reassert = false
+	sess.reclaim = false
 	sess.pushMu.Unlock()
 	return nil
 }

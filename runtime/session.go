@@ -61,9 +61,9 @@ type Session struct {
 	lists  *sessionLists // nil until the session joins a topic or is held
 	hold   uint8         // resumes or record writes in progress: deliveries are held
 	lost   bool          // events of its topics were lost: it cannot be resumed
-	// reassert: the engine lost its state; the session's record and
-	// claims are to be written again (reassert.go).
-	reassert bool
+	// reassert, reclaim: the engine lost its state; the session's
+	// record, its claims are to be written again (reassert.go).
+	reassert, reclaim bool
 }
 
 // uuidLen and tokenLen are the lengths of a session ID (a canonical UUID)

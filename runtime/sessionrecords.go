@@ -127,6 +127,11 @@ func (m *sessions) saveRecordLocked(ctx context.Context, s *Session, st SessionS
 func (m *sessions) writeTopicsLocked(ctx context.Context, s *Session, k *string) error {
 	err := m.srv.engine.UpdateSession(ctx, *k, s.state(m.expiryOf(s)))
 	s.pushMu.Lock()
+	if errors.Is(err, ErrSessionNotFound) && s.reassert {
+		// Gone with the engine's state: the re-assert writes it, with
+		// these topics (reassert.go).
+		err = nil
+	}
 	if err != nil && !errors.Is(err, ErrSessionNotFound) && !errors.Is(err, ErrSessionExpired) {
 		s.lost = true
 		s.dropHeldLocked()

@@ -33,8 +33,9 @@ type node struct {
 	addr string
 	srv  *runtime.Server
 
-	mu   sync.Mutex
-	errs []error // reported to Hooks.OnError
+	mu       sync.Mutex
+	errs     []error            // reported to Hooks.OnError
+	sessions []*runtime.Session // opened, in order
 }
 
 // engineTimeout is the nodes' engine timeout: shorter than the default so
@@ -55,11 +56,18 @@ func startNode(t *testing.T, rs *redistest.Server) *node {
 		Handler:      router,
 		Engine:       eng,
 		ResumeWindow: time.Minute,
-		Hooks: room.Hooks(runtime.Hooks{OnError: func(_ *runtime.Conn, err error) {
-			n.mu.Lock()
-			n.errs = append(n.errs, err)
-			n.mu.Unlock()
-		}}),
+		Hooks: room.Hooks(runtime.Hooks{
+			OnError: func(_ *runtime.Conn, err error) {
+				n.mu.Lock()
+				n.errs = append(n.errs, err)
+				n.mu.Unlock()
+			},
+			OnOpen: func(c *runtime.Conn) {
+				n.mu.Lock()
+				n.sessions = append(n.sessions, runtime.SessionOf(c))
+				n.mu.Unlock()
+			},
+		}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -305,9 +313,21 @@ func TestServerRedisDownUnavailable(t *testing.T) {
 			t.Errorf("%s while Redis is down answered after %v, want within %v", c.name, took, bound)
 		}
 	}
+	// The app's push to a session, outside any handler: the same error,
+	// within the same bound.
+	n.mu.Lock()
+	sess := n.sessions[0]
+	n.mu.Unlock()
+	start := time.Now()
+	if err := sess.Push("said", []byte(`{"from":"app","content":"pushed"}`)); !errors.Is(err, runtime.ErrUnavailable) {
+		t.Errorf("Push while Redis is down: %v, want ErrUnavailable", err)
+	}
+	if took := time.Since(start); took > bound {
+		t.Errorf("Push while Redis is down returned after %v, want within %v", took, bound)
+	}
 	// A new connection cannot get its events: closed with 1013 (try
 	// again later), within the bound.
-	start := time.Now()
+	start = time.Now()
 	nc, _, _, err := ws.Dialer{Protocols: []string{"duplex.v1+json"}, Timeout: 5 * time.Second}.Dial(context.Background(), "ws://"+n.addr+"/ws")
 	if err != nil {
 		t.Fatal(err)
@@ -437,6 +457,15 @@ func TestServerRedisRestartWithoutData(t *testing.T) {
 	clients[0].sayUntil("resumed")
 	bob2.waitSaid("resumed")
 	waitOnline(t, nodes, "ada", "bob", "cy")
+
+	// bob's claim moved with his session's record: after a second
+	// restart without data, cy's node claims his name again.
+	rs.Restart()
+	waitOnline(t, nodes, "ada", "bob", "cy")
+	bob2.sayUntil("twice")
+	for _, c := range []*client{clients[0], bob2, clients[2]} {
+		c.waitSaid("twice")
+	}
 }
 
 // The pub/sub connections of every node killed in the middle of
