@@ -312,6 +312,7 @@ func TestServerRedisDownUnavailable(t *testing.T) {
 		if took > bound {
 			t.Errorf("%s while Redis is down answered after %v, want within %v", c.name, took, bound)
 		}
+		t.Logf("%s while Redis is down: unavailable after %v", c.name, took)
 	}
 	// The app's push to a session, outside any handler: the same error,
 	// within the same bound.
@@ -434,10 +435,12 @@ func TestServerRedisRestartWithoutData(t *testing.T) {
 	}
 
 	rs.Restart() // empty
+	restarted := time.Now()
 	if got := rs.Do("HLEN", "{duplex}:p:"+chat.OnlineGroup); got != "0" {
 		t.Fatalf("presence after the restart: %s entries, want none", got)
 	}
 	waitOnline(t, nodes, "ada", "bob", "cy")
+	t.Logf("online list whole on every node %v after the restart", time.Since(restarted))
 	for i, c := range clients {
 		c.sayUntil(fmt.Sprint("after ", i))
 	}
@@ -507,6 +510,7 @@ func TestServerRedisStall(t *testing.T) {
 	}()
 	var said []string
 	unavailable := 0
+	var slowest time.Duration
 	const bound = 10 * engineTimeout
 	for i := 0; ; i++ {
 		select {
@@ -525,12 +529,13 @@ func TestServerRedisStall(t *testing.T) {
 			if took > bound {
 				t.Errorf("say %s during the stall answered after %v, want within %v", m, took, bound)
 			}
+			slowest = max(slowest, took)
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
 		break
 	}
-	t.Logf("during the stall: %d said, %d unavailable", len(said), unavailable)
+	t.Logf("during the stall: %d said, %d unavailable, slowest answer %v", len(said), unavailable, slowest)
 	clients[1].sayUntil("after")
 	said = append(said, "after")
 	for _, c := range clients {
