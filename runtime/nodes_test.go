@@ -194,11 +194,30 @@ func TestResumeOnAnotherNodeRefused(t *testing.T) {
 		a.rec.NextClose(t)
 		a.srv.Broadcast("b1", nil)
 		expectEvent(c1, "b1", 1)
+		// A claim of the connected session's, and one of nobody's.
+		online := a.srv.Presence("online")
+		for key, owner := range map[string]string{"ada": w1.Session, "job": "not a session"} {
+			if _, won, err := online.Claim(t.Context(), key, owner); !won || err != nil {
+				t.Fatalf("claim %s: %v %v", key, won, err)
+			}
+		}
 		eng.Wipe()
 		// The node keeps its sessions across the loss (reassert.go):
 		// the connected client goes on with the next seq.
 		a.srv.Broadcast("b2", nil)
 		expectEvent(c1, "b2", 2)
+		// The session's claim is made again; nobody's is not.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			m, err := b.srv.Presence("online").Members(t.Context())
+			if err == nil && len(m) == 1 && m["ada"] == w1.Session {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("presence after Wipe: %v %v, want ada claimed again by %s", m, err, w1.Session)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		// The detached session numbered b1 for a client that never saw
 		// it, and the engine lost it: overrun.
 		c2 := dial(t, b.addr)
@@ -209,7 +228,7 @@ func TestResumeOnAnotherNodeRefused(t *testing.T) {
 		// The connected one's record is written again in the new epoch
 		// (soon after the loss): it resumes on the other node, taking
 		// the session over.
-		deadline := time.Now().Add(10 * time.Second)
+		deadline = time.Now().Add(10 * time.Second)
 		for {
 			c3 := dial(t, b.addr)
 			b.rec.NextOpen(t)
