@@ -129,11 +129,14 @@ func (r *Room) Login(ctx context.Context, s *runtime.Session, args *LoginArgs) (
 	if !won {
 		return nil, &NameTakenError{Message: fmt.Sprintf("%q is online already", name)}
 	}
-	s.Set(nameAttr, name)
 	users, err := Online(ctx, srv)
 	if err != nil {
+		// Not logged in after all: a retry claims the name again (the
+		// claim is this session's, if this release fails too).
+		_, _ = srv.Presence(OnlineGroup).Release(ctx, name, s.ID())
 		return nil, err
 	}
+	s.Set(nameAttr, name)
 	_ = BroadcastJoined(srv, &JoinedEvent{Name: name, Users: users})
 	return &LoginResult{Users: users}, nil
 }
