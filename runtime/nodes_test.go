@@ -2,7 +2,10 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -345,4 +348,53 @@ func TestServerOfAndPresence(t *testing.T) {
 	if ok, _ := pa.Release(ctx, "ada", "s1"); ok {
 		t.Error("second Release succeeded")
 	}
+}
+
+// takeFails is a node's engine whose TakeSession fails while fail is set,
+// as a Redis that does not answer would.
+type takeFails struct {
+	runtime.Engine
+	fail atomic.Bool
+}
+
+func (e *takeFails) TakeSession(ctx context.Context, key string) (runtime.SessionState, error) {
+	if e.fail.Load() {
+		return runtime.SessionState{}, errors.New("engine unreachable")
+	}
+	return e.Engine.TakeSession(ctx, key)
+}
+
+// A resume that the engine fails is not answered "unknown", which would
+// make the client start over while its session is intact: the connection
+// is closed with 1013 (try again later), the error reported, and the same
+// resume works once the engine answers.
+func TestResumeEngineFails(t *testing.T) {
+	eng := runtime.NewMemoryEngine(runtime.MemoryEngineOptions{})
+	nb := &takeFails{Engine: eng.NewNode()}
+	a := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Engine: eng, ResumeWindow: time.Minute})
+	b := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Engine: nb, ResumeWindow: time.Minute})
+	c := dial(t, a.addr)
+	a.rec.NextOpen(t)
+	w := hello(t, c, "", 0)
+	a.srv.Broadcast("b1", nil)
+	expectEvent(c, "b1", 1)
+	c.NC.Close()
+	a.rec.NextClose(t)
+
+	nb.fail.Store(true)
+	c2 := dial(t, b.addr)
+	b.rec.NextOpen(t)
+	c2.Text(fmt.Sprintf(`{"hello":{"resume":%q,"seq":0}}`, w.Resume))
+	c2.ExpectCloseCode(runtime.CloseTryAgainLater)
+	if e := b.rec.NextError(t); e.Err == nil || !strings.Contains(e.Err.Error(), "engine unreachable") {
+		t.Errorf("reported %v, want the engine's error", e.Err)
+	}
+
+	nb.fail.Store(false)
+	c3 := dial(t, b.addr)
+	b.rec.NextOpen(t)
+	if w3 := hello(t, c3, w.Resume, 0); !w3.Resumed {
+		t.Fatalf("welcome %+v once the engine answers, want resumed", w3)
+	}
+	expectEvent(c3, "b1", 1)
 }
