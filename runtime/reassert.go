@@ -33,6 +33,7 @@ type claim struct{ group, key string }
 // under it: it is lost, as before.
 func (s *Server) rebase(err error) {
 	s.reportError(nil, fmt.Errorf("runtime: the engine lost its state; this node's sessions go on and their records and claims are written again: %w", err))
+	old := s.epoch.Load()
 	s.dmu.Lock()
 	all := make([]*Session, 0, len(s.all))
 	for sess := range s.all {
@@ -43,6 +44,10 @@ func (s *Server) rebase(err error) {
 		sess.pushMu.Lock()
 		switch {
 		case sess.lost:
+		case old != 0 && sess.pos.Epoch != 0 && sess.pos.Epoch != old:
+			// Resumed here from a record another node wrote in the
+			// new epoch, before this node learnt of it: its
+			// checkpoint is in the new epoch already.
 		case sess.hold > 0:
 			sess.lost = true
 			if c := sess.Conn(); c != nil {
@@ -87,6 +92,7 @@ func (s *Server) reassert() bool {
 	done := make(chan struct{})
 	err := s.engine.Sync(ctx, func(p Position) {
 		defer close(done)
+		s.epoch.Store(p.Epoch)
 		s.dmu.Lock()
 		defer s.dmu.Unlock()
 		for sess := range s.all {

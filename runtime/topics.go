@@ -266,6 +266,7 @@ func (s *Server) openSession(sess *Session) {
 	err := s.engine.Subscribe(ctx, sess.own)
 	if err == nil {
 		err = s.engine.Sync(ctx, func(p Position) {
+			s.epoch.Store(p.Epoch)
 			sess.pushMu.Lock()
 			sess.syncPointLocked(p)
 			sess.pushMu.Unlock()
@@ -354,6 +355,9 @@ type receiver Server
 // on its connection without blocking.
 func (r *receiver) Deliver(ev Event) {
 	s := (*Server)(r)
+	if s.epoch.Load() != ev.Pos.Epoch {
+		s.epoch.Store(ev.Pos.Epoch)
+	}
 	if s.nodeTopic != "" && ev.Topic == s.nodeTopic {
 		s.control(ev.Payload)
 		return
