@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -119,14 +121,27 @@ func (s *Server) reassert() bool {
 		all = append(all, sess)
 	}
 	s.dmu.Unlock()
-	ok := true
-	for _, sess := range all {
-		if err := s.reassertOne(ctx, sess); err != nil {
-			s.reportError(nil, fmt.Errorf("runtime: re-assert session %s: %w", sess.ID(), err))
-			ok = false
-		}
+	// refreshWorkers writes in flight, as the refreshes: a remote engine
+	// pipelines them.
+	var failed atomic.Bool
+	next := make(chan *Session)
+	var wg sync.WaitGroup
+	for range refreshWorkers {
+		wg.Go(func() {
+			for sess := range next {
+				if err := s.reassertOne(ctx, sess); err != nil {
+					s.reportError(nil, fmt.Errorf("runtime: re-assert session %s: %w", sess.ID(), err))
+					failed.Store(true)
+				}
+			}
+		})
 	}
-	return ok
+	for _, sess := range all {
+		next <- sess
+	}
+	close(next)
+	wg.Wait()
+	return !failed.Load()
 }
 
 // reassertOne writes the record of a rebased session again, once (a
