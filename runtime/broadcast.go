@@ -19,23 +19,23 @@ const broadcastChunk = 512
 // the other reach every session in that order. Errors for single
 // connections (closing, slow consumers) are not reported: they end those
 // connections and no one else; an engine's error is reported to
-// Hooks.OnError.
+// Hooks.OnError (BroadcastEvent returns it too).
 func (s *Server) Broadcast(event string, data []byte) {
-	if err := s.publish(s.ctx, BroadcastTopic, event, data); err != nil {
-		s.reportError(nil, err)
-	}
+	_ = s.publish(s.ctx, BroadcastTopic, event, data)
 }
 
 // BroadcastEvent encodes ev, the data of the event named event, and
-// broadcasts it to every session (Server.Broadcast). It fails only when ev
-// cannot be encoded. Generated BroadcastX functions call it.
+// broadcasts it to every session (Server.Broadcast). It fails when ev
+// cannot be encoded, and with an error matching ErrUnavailable when the
+// engine could not publish it (reported to Hooks.OnError as well): a
+// handler returning it answers "unavailable". Generated BroadcastX
+// functions call it.
 func BroadcastEvent(srv *Server, event string, ev JSONAppender) error {
 	data, err := encodeEvent(event, ev)
 	if err != nil {
 		return err
 	}
-	srv.Broadcast(event, data)
-	return nil
+	return srv.publish(srv.ctx, BroadcastTopic, event, data)
 }
 
 // audiences are the lists of sessions of a delivery, reused: a list of 10k

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -15,7 +16,44 @@ const (
 	CodeInternal       = "internal"        // the handler failed; its error is not shown
 	CodeCanceled       = "canceled"        // the client canceled the call
 	CodeOverloaded     = "overloaded"      // too many calls in flight on this connection
+	CodeUnavailable    = "unavailable"     // the engine failed the handler; try again later
 )
+
+// ErrUnavailable matches (errors.Is) the errors of the engine met by
+// Server.Publish, Broadcast's generated callers (BroadcastEvent),
+// Session.Push, Join, Leave and Presence's methods: the engine did not
+// answer within its timeout (the Redis engine's Options.Timeout, 3 s by
+// default) or failed. Each was reported to Hooks.OnError where it
+// happened; a handler that returns one answers the call with
+// "unavailable" (docs/protocol.md) and the connection stays open.
+var ErrUnavailable = errors.New("runtime: engine unavailable")
+
+// unavailableError is an engine's error as the runtime's public methods
+// return it: it wraps the engine's error (a ctx's deadline, a transport
+// error) and matches ErrUnavailable.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string        { return e.err.Error() }
+func (e *unavailableError) Unwrap() error        { return e.err }
+func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// WireError implements WireError: the engine's error is not shown.
+func (e *unavailableError) WireError() (string, string) {
+	return CodeUnavailable, "the server cannot reach its engine; try again"
+}
+
+// unavailable reports err, an engine's error met by a public method, to
+// Hooks.OnError (unless the caller canceled or the node is closing) and
+// returns it as an ErrUnavailable; nil stays nil.
+func (s *Server) unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, context.Canceled) && !errors.Is(err, ErrEngineClosed) {
+		s.reportError(nil, err)
+	}
+	return &unavailableError{err}
+}
 
 // WireError is an error that reaches the client with its own code and
 // message. Generated typed errors implement it; any other error a handler

@@ -51,7 +51,7 @@ type Command struct {
 	// Errors are the codes of the errors the command declares, its
 	// guards' included. A handler's WireError with any other code that is
 	// not one of the runtime's own (bad_request, unimplemented, internal,
-	// canceled, overloaded) is a bug in the handler: it is answered as
+	// canceled, overloaded, unavailable) is a bug in the handler: it is answered as
 	// "internal", without its text, and reported to Hooks.OnError.
 	Errors []string
 	// Guards run in order after the arguments are decoded and before the
@@ -175,7 +175,7 @@ func (c *Command) check(command string, err error) error {
 	}
 	code, _ := we.WireError()
 	switch code {
-	case CodeBadRequest, CodeUnimplemented, CodeInternal, CodeCanceled, CodeOverloaded:
+	case CodeBadRequest, CodeUnimplemented, CodeInternal, CodeCanceled, CodeOverloaded, CodeUnavailable:
 		return err
 	}
 	if slices.Contains(c.Errors, code) {

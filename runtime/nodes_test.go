@@ -2,7 +2,10 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,8 +189,7 @@ func TestResumeOnAnotherNodeRefused(t *testing.T) {
 		c := dial(t, a.addr)
 		a.rec.NextOpen(t)
 		w := hello(t, c, "", 0)
-		// A connected client: the node lost its events, the client is
-		// told to come back (1012).
+		// A connected client.
 		c1 := dial(t, a.addr)
 		a.rec.NextOpen(t)
 		w1 := hello(t, c1, "", 0)
@@ -195,21 +197,57 @@ func TestResumeOnAnotherNodeRefused(t *testing.T) {
 		a.rec.NextClose(t)
 		a.srv.Broadcast("b1", nil)
 		expectEvent(c1, "b1", 1)
-		eng.Wipe()
-		if code, _ := c1.ExpectClose(); code != runtime.CloseServiceRestart {
-			t.Errorf("close %d after the engine lost its state, want 1012", code)
-		}
-		c1.SendClose(runtime.CloseServiceRestart, "")
-		a.rec.NextClose(t)
-		for _, tc := range []struct {
-			token string
-			seq   int64
-		}{{w.Resume, 0}, {w1.Resume, 1}} {
-			c2 := dial(t, b.addr)
-			b.rec.NextOpen(t)
-			if w2 := hello(t, c2, tc.token, tc.seq); w2.Resumed {
-				t.Errorf("welcome %+v after Wipe, want not resumed", w2)
+		// A claim of the connected session's, and one of nobody's.
+		online := a.srv.Presence("online")
+		for key, owner := range map[string]string{"ada": w1.Session, "job": "not a session"} {
+			if _, won, err := online.Claim(t.Context(), key, owner); !won || err != nil {
+				t.Fatalf("claim %s: %v %v", key, won, err)
 			}
+		}
+		eng.Wipe()
+		// The node keeps its sessions across the loss (reassert.go):
+		// the connected client goes on with the next seq.
+		a.srv.Broadcast("b2", nil)
+		expectEvent(c1, "b2", 2)
+		// The session's claim is made again; nobody's is not.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			m, err := b.srv.Presence("online").Members(t.Context())
+			if err == nil && len(m) == 1 && m["ada"] == w1.Session {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("presence after Wipe: %v %v, want ada claimed again by %s", m, err, w1.Session)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		// The detached session numbered b1 for a client that never saw
+		// it, and the engine lost it: overrun.
+		c2 := dial(t, b.addr)
+		b.rec.NextOpen(t)
+		if w2 := hello(t, c2, w.Resume, 0); w2.Resumed || w2.Reason != "overrun" {
+			t.Errorf("welcome %+v after Wipe, want overrun", w2)
+		}
+		// The connected one's record is written again in the new epoch
+		// (soon after the loss): it resumes on the other node, taking
+		// the session over.
+		deadline = time.Now().Add(10 * time.Second)
+		for {
+			c3 := dial(t, b.addr)
+			b.rec.NextOpen(t)
+			w3 := hello(t, c3, w1.Resume, 2)
+			if w3.Resumed {
+				if code, _ := c1.ExpectClose(); code != runtime.CloseTakenOver {
+					t.Errorf("close %d of the taken-over connection, want 4001", code)
+				}
+				a.srv.Broadcast("b3", nil)
+				expectEvent(c3, "b3", 3)
+				break
+			}
+			if w3.Reason != "unknown" || time.Now().After(deadline) {
+				t.Fatalf("welcome %+v after Wipe, want resumed", w3)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		// The engine goes on in its new epoch.
 		c3 := dial(t, b.addr)
@@ -310,4 +348,53 @@ func TestServerOfAndPresence(t *testing.T) {
 	if ok, _ := pa.Release(ctx, "ada", "s1"); ok {
 		t.Error("second Release succeeded")
 	}
+}
+
+// takeFails is a node's engine whose TakeSession fails while fail is set,
+// as a Redis that does not answer would.
+type takeFails struct {
+	runtime.Engine
+	fail atomic.Bool
+}
+
+func (e *takeFails) TakeSession(ctx context.Context, key string) (runtime.SessionState, error) {
+	if e.fail.Load() {
+		return runtime.SessionState{}, errors.New("engine unreachable")
+	}
+	return e.Engine.TakeSession(ctx, key)
+}
+
+// A resume that the engine fails is not answered "unknown", which would
+// make the client start over while its session is intact: the connection
+// is closed with 1013 (try again later), the error reported, and the same
+// resume works once the engine answers.
+func TestResumeEngineFails(t *testing.T) {
+	eng := runtime.NewMemoryEngine(runtime.MemoryEngineOptions{})
+	nb := &takeFails{Engine: eng.NewNode()}
+	a := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Engine: eng, ResumeWindow: time.Minute})
+	b := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Engine: nb, ResumeWindow: time.Minute})
+	c := dial(t, a.addr)
+	a.rec.NextOpen(t)
+	w := hello(t, c, "", 0)
+	a.srv.Broadcast("b1", nil)
+	expectEvent(c, "b1", 1)
+	c.NC.Close()
+	a.rec.NextClose(t)
+
+	nb.fail.Store(true)
+	c2 := dial(t, b.addr)
+	b.rec.NextOpen(t)
+	c2.Text(fmt.Sprintf(`{"hello":{"resume":%q,"seq":0}}`, w.Resume))
+	c2.ExpectCloseCode(runtime.CloseTryAgainLater)
+	if e := b.rec.NextError(t); e.Err == nil || !strings.Contains(e.Err.Error(), "engine unreachable") {
+		t.Errorf("reported %v, want the engine's error", e.Err)
+	}
+
+	nb.fail.Store(false)
+	c3 := dial(t, b.addr)
+	b.rec.NextOpen(t)
+	if w3 := hello(t, c3, w.Resume, 0); !w3.Resumed {
+		t.Fatalf("welcome %+v once the engine answers, want resumed", w3)
+	}
+	expectEvent(c3, "b1", 1)
 }

@@ -17,8 +17,8 @@ import (
 // (docs/protocol.md), so a push to a session whose connection dropped is
 // not lost while it may be resumed. It returns ErrClosed when the session
 // has ended, or when it has no connection and ReplayBuffer is negative
-// (nothing would keep the event), and the engine's error when it could not
-// publish.
+// (nothing would keep the event), and an error matching ErrUnavailable
+// when the engine could not publish (within its timeout).
 func (s *Session) Push(event string, data []byte) error {
 	s.mu.Lock()
 	ended, c := s.ended, s.conn
@@ -104,7 +104,8 @@ func (s *Session) deliver(pos Position, body *eventBody) {
 	switch {
 	case s.lost:
 		return
-	case pos.Epoch != s.pos.Epoch:
+	case pos.Epoch != s.pos.Epoch && s.pos != Position{}:
+		// The zero position: rebased (reassert.go), any epoch follows.
 		s.lost = true // Lost comes first; this is a safety net
 		return
 	case pos.GSeq <= s.pos.GSeq:

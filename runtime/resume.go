@@ -15,7 +15,8 @@ import (
 // session's delivery lock, so that no live event overtakes them. When the
 // session cannot be resumed honestly (unknown or used token, expired,
 // events no longer kept), the connection keeps its fresh session and the
-// welcome says why.
+// welcome says why. When the engine fails the resume, the connection is
+// closed with 1013 without a welcome, so that the client tries again.
 //
 // The welcome comes before every event of the connection's session: the
 // fresh session's deliveries are held while the hello is answered (its
@@ -54,8 +55,14 @@ func (r *Router) hello(c *Conn, st *connState, token string, lastSeq int64) {
 	case errors.Is(err, ErrSessionNotFound):
 		reason = "unknown"
 	default:
+		// The engine failed (unreachable, timed out): the token may be
+		// good. Rather than a fresh session, which would make the client
+		// start over, the connection is closed with 1013 (try again
+		// later) and the client tries its resume again.
 		srv.reportError(c, fmt.Errorf("resume session: %w", err))
-		reason = "unknown"
+		release(nil) // dropped, not held until the session ends: no welcome comes
+		go c.Close(CloseTryAgainLater, "engine unavailable")
+		return
 	}
 	srv.sessions.recordFresh(fresh)
 	welcome(c, srv, fresh, false, reason)

@@ -49,6 +49,12 @@ type Server struct {
 	// With a shared engine (sessionrecords.go): the node's random name
 	// and its control topic.
 	node, nodeTopic string
+	// reasserts wakes reassertLoop after the engine lost its state
+	// (reassert.go); a shared engine only.
+	reasserts chan struct{}
+	// epoch is the engine's epoch of the node's last delivery or Sync
+	// point (0: none yet), written on the delivery path.
+	epoch atomic.Uint64
 	// killed: a test stopped the node as kill -9 would (export_test.go):
 	// nothing it holds ends or detaches any more.
 	killed atomic.Bool

@@ -39,6 +39,7 @@ type Session struct {
 	ended  bool       // ended for good (OnSessionEnd ran); guarded by mu
 	gone   bool       // left this node's audiences for good; guarded by srv.dmu
 	hooked bool       // OnSessionEnd ran (or runs) for it here; guarded by mu
+	claims []claim    // presence claims it made, for a re-assert; guarded by mu
 	gen    uint32     // counts detaches, to tell stale expiry entries; guarded by sessions.mu
 	own    string     // the session's own topic (Push); set when it opens
 	joinMu sync.Mutex // orders Join, Leave and the writes of its record
@@ -60,6 +61,9 @@ type Session struct {
 	lists  *sessionLists // nil until the session joins a topic or is held
 	hold   uint8         // resumes or record writes in progress: deliveries are held
 	lost   bool          // events of its topics were lost: it cannot be resumed
+	// reassert, reclaim: the engine lost its state; the session's
+	// record, its claims are to be written again (reassert.go).
+	reassert, reclaim bool
 }
 
 // uuidLen and tokenLen are the lengths of a session ID (a canonical UUID)
@@ -422,6 +426,11 @@ func (s *Session) state(expires time.Time) SessionState {
 			st.Attrs = make(map[string]string, 1)
 		}
 		st.Attrs[nodeAttr] = n
+		s.mu.Lock()
+		if v, ok := s.claimsAttrLocked(); ok {
+			st.Attrs[claimsAttr] = v
+		}
+		s.mu.Unlock()
 	}
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
@@ -714,8 +723,13 @@ func (m *sessions) resume(ctx context.Context, token string) (s *Session, rec *S
 			m.srv.tellTakenOver(ctx, node, st.ID, key)
 		}
 	}
+	claims := parseClaimsAttr(st.Attrs[claimsAttr])
+	delete(st.Attrs, claimsAttr)
 	s.mu.Lock()
 	s.attrs = maps.Clone(st.Attrs)
+	if len(claims) > 0 {
+		s.claims = claims
+	}
 	s.renewSecretLocked() // the token is spent
 	s.mu.Unlock()
 	return s, rec, s.joinMu.Unlock, nil

@@ -80,7 +80,9 @@ func (s *Server) startRecords() error {
 		return err
 	}
 	s.sessions.wake = make(chan struct{}, 1)
+	s.reasserts = make(chan struct{}, 1)
 	go s.sessions.refreshLoop()
+	go s.reassertLoop()
 	return nil
 }
 
@@ -125,6 +127,11 @@ func (m *sessions) saveRecordLocked(ctx context.Context, s *Session, st SessionS
 func (m *sessions) writeTopicsLocked(ctx context.Context, s *Session, k *string) error {
 	err := m.srv.engine.UpdateSession(ctx, *k, s.state(m.expiryOf(s)))
 	s.pushMu.Lock()
+	if errors.Is(err, ErrSessionNotFound) && s.reassert {
+		// Gone with the engine's state: the re-assert writes it, with
+		// these topics (reassert.go).
+		err = nil
+	}
 	if err != nil && !errors.Is(err, ErrSessionNotFound) && !errors.Is(err, ErrSessionExpired) {
 		s.lost = true
 		s.dropHeldLocked()
@@ -143,7 +150,7 @@ func (m *sessions) writeTopicsLocked(ctx context.Context, s *Session, k *string)
 	if c := s.Conn(); c != nil {
 		go c.Close(CloseServiceRestart, "session record not written")
 	}
-	return fmt.Errorf("update session %s: %w", s.ID(), err)
+	return m.srv.unavailable(fmt.Errorf("update session %s: %w", s.ID(), err))
 }
 
 // expiryOf returns the expiry to write in the record of s: its detach's,
@@ -235,6 +242,7 @@ func (s *Server) endRecord(st SessionState) {
 	}
 	attrs := maps.Clone(st.Attrs)
 	delete(attrs, nodeAttr)
+	delete(attrs, claimsAttr)
 	sess := &Session{uuid: u, srv: s, attrs: attrs, ended: true}
 	if h := s.cfg.Hooks.OnSessionEnd; h != nil && !s.killed.Load() {
 		h(sess)
@@ -390,19 +398,10 @@ func (m *sessions) refreshOne(s *Session, detached bool) {
 	st := s.state(m.expiryOf(s))
 	err := srv.engine.UpdateSession(srv.ctx, *k, st)
 	switch {
-	case errors.Is(err, ErrSessionNotFound) && srv.stateLost(st.Checkpoint.Pos):
+	case errors.Is(err, ErrSessionNotFound) && (s.reasserting() || srv.stateLost(st.Checkpoint.Pos)):
 		// Not a takeover: the engine lost its records with its state
-		// (a Redis restarted empty), before this node's deliveries told
-		// it (Lost). The client is told to come back (1012), and the
-		// session's next write (its detach) saves it again, unresumable.
-		if s.rkey.CompareAndSwap(k, nil) {
-			s.pushMu.Lock()
-			s.lost = true
-			s.pushMu.Unlock()
-			if c := s.Conn(); c != nil {
-				_ = c.Close(CloseServiceRestart, "events lost")
-			}
-		}
+		// (a Redis restarted empty). Its Lost, now or soon, makes the
+		// node write the record again (reassert.go).
 		err = nil
 	case errors.Is(err, ErrSessionNotFound):
 		if s.rkey.CompareAndSwap(k, nil) {

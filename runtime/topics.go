@@ -73,7 +73,7 @@ func (s *Server) Publish(ctx context.Context, topic, event string, data []byte) 
 
 func (s *Server) publish(ctx context.Context, topic, event string, data []byte) error {
 	if _, err := s.engine.Publish(ctx, topic, newEventPayload(event, data)); err != nil {
-		return fmt.Errorf("runtime: publish %q on %q: %w", event, topic, err)
+		return s.unavailable(fmt.Errorf("runtime: publish %q on %q: %w", event, topic, err))
 	}
 	return nil
 }
@@ -146,7 +146,7 @@ func (s *Session) changeTopic(ctx context.Context, topic string, join bool) erro
 	}
 	if join {
 		if err := srv.ref(ctx, topic); err != nil {
-			return err
+			return srv.unavailable(err)
 		}
 	}
 	// With a record, the deliveries after the Sync point are held until
@@ -201,7 +201,7 @@ func (s *Session) changeTopic(ctx context.Context, topic string, join bool) erro
 		if join {
 			srv.unref(topic)
 		}
-		return fmt.Errorf("runtime: %s %q: %w", map[bool]string{true: "join", false: "leave"}[join], topic, err)
+		return srv.unavailable(fmt.Errorf("runtime: %s %q: %w", map[bool]string{true: "join", false: "leave"}[join], topic, err))
 	}
 	if k == nil {
 		return nil
@@ -266,6 +266,7 @@ func (s *Server) openSession(sess *Session) {
 	err := s.engine.Subscribe(ctx, sess.own)
 	if err == nil {
 		err = s.engine.Sync(ctx, func(p Position) {
+			s.epoch.Store(p.Epoch)
 			sess.pushMu.Lock()
 			sess.syncPointLocked(p)
 			sess.pushMu.Unlock()
@@ -273,9 +274,17 @@ func (s *Server) openSession(sess *Session) {
 		})
 	}
 	if err != nil {
-		// Without the engine the session gets no events; the app's
-		// pushes to it fail.
+		// Without the engine the session would get no events: the
+		// connection is closed with 1013 (try again later), before its
+		// hello could be welcomed, and the session is lost (a resume of
+		// it answers "overrun").
 		s.reportError(nil, fmt.Errorf("runtime: open session: %w", err))
+		sess.pushMu.Lock()
+		sess.lost = true
+		sess.pushMu.Unlock()
+		if c := sess.Conn(); c != nil {
+			go c.Close(CloseTryAgainLater, "engine unavailable")
+		}
 	}
 }
 
@@ -346,6 +355,9 @@ type receiver Server
 // on its connection without blocking.
 func (r *receiver) Deliver(ev Event) {
 	s := (*Server)(r)
+	if s.epoch.Load() != ev.Pos.Epoch {
+		s.epoch.Store(ev.Pos.Epoch)
+	}
 	if s.nodeTopic != "" && ev.Topic == s.nodeTopic {
 		s.control(ev.Payload)
 		return
@@ -411,8 +423,15 @@ func deliverAll(sessions []*Session, pos Position, body *eventBody) {
 // Lost implements Receiver: the sessions of the topics can no longer be
 // numbered without a gap. Their connections are closed with 1012 (service
 // restart), so that clients come back, and their resume answers "overrun".
+// When a shared engine lost its whole state (ErrEpochChanged for every
+// topic), nothing this node numbered is missing: it keeps its sessions
+// and writes their records and claims again (rebase, reassert.go).
 func (r *receiver) Lost(topics []string, err error) {
 	s := (*Server)(r)
+	if topics == nil && errors.Is(err, ErrEpochChanged) && s.reasserts != nil {
+		s.rebase(err)
+		return
+	}
 	s.reportError(nil, fmt.Errorf("runtime: events lost for %d topics (0: all): %w", len(topics), err))
 	var lost []*Session
 	s.dmu.Lock()
@@ -452,29 +471,54 @@ func (r *receiver) Lost(topics []string, err error) {
 // node: who is online, which node runs a job. Keys are claimed by owners
 // (a session ID, say); of any number of concurrent claims of a free key
 // exactly one wins, cluster-wide. Get one with Server.Presence.
+//
+// Their errors from the engine match ErrUnavailable: a handler returning
+// one answers "unavailable".
 type Presence struct {
-	e     Engine
+	s     *Server
 	group string
 }
 
 // Presence returns the presence group named group.
-func (s *Server) Presence(group string) Presence { return Presence{e: s.engine, group: group} }
+func (s *Server) Presence(group string) Presence { return Presence{s: s, group: group} }
 
 // Claim makes owner the holder of key if nobody holds it, atomically, and
 // returns the holder after the call and whether it is owner (a repeated
-// claim by the holder wins again). A claim lasts until released.
+// claim by the holder wins again). A claim lasts until released. When
+// owner is the ID of a session held by this node, the claim is the
+// session's: it travels with the session's record to the node that
+// resumes it, and a node whose engine lost its state claims it again
+// (docs/engine.md).
 func (p Presence) Claim(ctx context.Context, key, owner string) (holder string, won bool, err error) {
-	return p.e.Claim(ctx, p.group, key, owner)
+	holder, won, err = p.s.engine.Claim(ctx, p.group, key, owner)
+	if err != nil {
+		return "", false, p.s.unavailable(fmt.Errorf("runtime: claim %q of %q: %w", key, p.group, err))
+	}
+	if won {
+		p.s.noteClaim(p.group, key, owner)
+	}
+	return holder, won, nil
 }
 
 // Release frees key if owner holds it, and reports whether it did: of
 // several releases of one claim, one reports true.
 func (p Presence) Release(ctx context.Context, key, owner string) (bool, error) {
-	return p.e.Release(ctx, p.group, key, owner)
+	ok, err := p.s.engine.Release(ctx, p.group, key, owner)
+	if err == nil {
+		p.s.forgetClaim(p.group, key, owner)
+	}
+	if err != nil {
+		return false, p.s.unavailable(fmt.Errorf("runtime: release %q of %q: %w", key, p.group, err))
+	}
+	return ok, nil
 }
 
 // Members returns the keys held with their holders: a snapshot, the
 // caller's to keep.
 func (p Presence) Members(ctx context.Context) (map[string]string, error) {
-	return p.e.Members(ctx, p.group)
+	m, err := p.s.engine.Members(ctx, p.group)
+	if err != nil {
+		return nil, p.s.unavailable(fmt.Errorf("runtime: members of %q: %w", p.group, err))
+	}
+	return m, nil
 }

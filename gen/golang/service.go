@@ -232,7 +232,7 @@ func (g *generator) generatePushers(e *schema.Event) {
 	g.P("return ", runtime, ".PushEventTo(sessions, ", wireName, ", ev)")
 	g.P("}")
 	g.P()
-	g.doc(fmt.Sprintf("Broadcast%s sends the event %s to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.", name, e.Name), "", e.Deprecation)
+	g.doc(fmt.Sprintf("Broadcast%s sends the event %s to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails when ev cannot be encoded, or when the engine could not publish it (an error matching runtime.ErrUnavailable, which a handler may return); connections that cannot take the event are closed by the runtime.", name, e.Name), "", e.Deprecation)
 	g.P("func Broadcast", name, "(srv *", runtime, ".Server, ev *", typ, ") error {")
 	g.P("return ", runtime, ".BroadcastEvent(srv, ", wireName, ", ev)")
 	g.P("}")

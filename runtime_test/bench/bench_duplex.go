@@ -239,7 +239,7 @@ func PushTickTo(sessions []*runtime.Session, ev *TickEvent) error {
 	return runtime.PushEventTo(sessions, "tick", ev)
 }
 
-// BroadcastTick sends the event tick to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastTick sends the event tick to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails when ev cannot be encoded, or when the engine could not publish it (an error matching runtime.ErrUnavailable, which a handler may return); connections that cannot take the event are closed by the runtime.
 func BroadcastTick(srv *runtime.Server, ev *TickEvent) error {
 	return runtime.BroadcastEvent(srv, "tick", ev)
 }

@@ -29,7 +29,8 @@
  * - from the server: "bad_request" (invalid envelope or arguments),
  *   "unknown_command", "unimplemented", "internal" (the handler failed),
  *   "canceled" (the server saw the cancel), "overloaded" (too many calls in
- *   flight);
+ *   flight), "unavailable" (the server could not reach its engine, a
+ *   Redis say, within its timeout: the call may be made again);
  * - from this runtime: "canceled" (the call's AbortSignal fired), "timeout"
  *   (no answer in time), "disconnected" (the client is closed, or the
  *   connection was lost before the answer came), "queue_full" (too many

@@ -129,11 +129,14 @@ func (r *Room) Login(ctx context.Context, s *runtime.Session, args *LoginArgs) (
 	if !won {
 		return nil, &NameTakenError{Message: fmt.Sprintf("%q is online already", name)}
 	}
-	s.Set(nameAttr, name)
 	users, err := Online(ctx, srv)
 	if err != nil {
+		// Not logged in after all: a retry claims the name again (the
+		// claim is this session's, if this release fails too).
+		_, _ = srv.Presence(OnlineGroup).Release(ctx, name, s.ID())
 		return nil, err
 	}
+	s.Set(nameAttr, name)
 	_ = BroadcastJoined(srv, &JoinedEvent{Name: name, Users: users})
 	return &LoginResult{Users: users}, nil
 }
@@ -188,6 +191,12 @@ func (r *Room) leaveLocked(ctx context.Context, s *runtime.Session, name string)
 }
 
 // User implements Handler: the said event goes to everyone.
+//
+// Every handler answers "unavailable" (runtime.ErrUnavailable) when the
+// engine fails it (a Redis down: within the engine's timeout); the
+// connection stays open and the call may be made again. A login whose
+// claim succeeded but whose joined event could not be published stays
+// logged in: the online list, not the event, is what counts.
 func (r *Room) User(_ context.Context, s *runtime.Session, args *UserArgs) error {
 	switch n := utf8.RuneCountInString(args.Content); {
 	case strings.TrimSpace(args.Content) == "":
@@ -202,8 +211,9 @@ func (r *Room) User(_ context.Context, s *runtime.Session, args *UserArgs) error
 		// Logged out by a call that ran concurrently, after the guard.
 		return &NotLoggedInError{Message: "log in first"}
 	}
-	_ = BroadcastSaid(s.Server(), &SaidEvent{From: name, Content: args.Content})
-	return nil
+	// An engine that could not publish it (runtime.ErrUnavailable)
+	// answers "unavailable": the client knows its message was not said.
+	return BroadcastSaid(s.Server(), &SaidEvent{From: name, Content: args.Content})
 }
 
 // Shutdown implements Handler: it ends the caller's own connection with

@@ -2932,7 +2932,7 @@ func PushHappenedTo(sessions []*runtime.Session, ev *HappenedEvent) error {
 	return runtime.PushEventTo(sessions, "happened", ev)
 }
 
-// BroadcastHappened sends the event happened to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastHappened sends the event happened to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails when ev cannot be encoded, or when the engine could not publish it (an error matching runtime.ErrUnavailable, which a handler may return); connections that cannot take the event are closed by the runtime.
 func BroadcastHappened(srv *runtime.Server, ev *HappenedEvent) error {
 	return runtime.BroadcastEvent(srv, "happened", ev)
 }
@@ -3014,7 +3014,7 @@ func PushPlainEventTo(sessions []*runtime.Session, ev *PlainEventEvent) error {
 	return runtime.PushEventTo(sessions, "plainEvent", ev)
 }
 
-// BroadcastPlainEvent sends the event plainEvent to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastPlainEvent sends the event plainEvent to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails when ev cannot be encoded, or when the engine could not publish it (an error matching runtime.ErrUnavailable, which a handler may return); connections that cannot take the event are closed by the runtime.
 func BroadcastPlainEvent(srv *runtime.Server, ev *PlainEventEvent) error {
 	return runtime.BroadcastEvent(srv, "plainEvent", ev)
 }
@@ -3077,7 +3077,7 @@ func PushEmptyTo(sessions []*runtime.Session, ev *EmptyEvent) error {
 	return runtime.PushEventTo(sessions, "empty", ev)
 }
 
-// BroadcastEmpty sends the event empty to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastEmpty sends the event empty to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails when ev cannot be encoded, or when the engine could not publish it (an error matching runtime.ErrUnavailable, which a handler may return); connections that cannot take the event are closed by the runtime.
 func BroadcastEmpty(srv *runtime.Server, ev *EmptyEvent) error {
 	return runtime.BroadcastEvent(srv, "empty", ev)
 }
@@ -3181,7 +3181,7 @@ func PushOldTo(sessions []*runtime.Session, ev *OldEvent) error {
 	return runtime.PushEventTo(sessions, "old", ev)
 }
 
-// BroadcastOld sends the event old to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastOld sends the event old to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails when ev cannot be encoded, or when the engine could not publish it (an error matching runtime.ErrUnavailable, which a handler may return); connections that cannot take the event are closed by the runtime.
 //
 // Deprecated: use happened
 func BroadcastOld(srv *runtime.Server, ev *OldEvent) error {

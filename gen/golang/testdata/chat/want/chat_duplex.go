@@ -656,7 +656,7 @@ func PushJoinedTo(sessions []*runtime.Session, ev *JoinedEvent) error {
 	return runtime.PushEventTo(sessions, "joined", ev)
 }
 
-// BroadcastJoined sends the event joined to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastJoined sends the event joined to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails when ev cannot be encoded, or when the engine could not publish it (an error matching runtime.ErrUnavailable, which a handler may return); connections that cannot take the event are closed by the runtime.
 func BroadcastJoined(srv *runtime.Server, ev *JoinedEvent) error {
 	return runtime.BroadcastEvent(srv, "joined", ev)
 }
@@ -773,7 +773,7 @@ func PushLeftTo(sessions []*runtime.Session, ev *LeftEvent) error {
 	return runtime.PushEventTo(sessions, "left", ev)
 }
 
-// BroadcastLeft sends the event left to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastLeft sends the event left to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails when ev cannot be encoded, or when the engine could not publish it (an error matching runtime.ErrUnavailable, which a handler may return); connections that cannot take the event are closed by the runtime.
 func BroadcastLeft(srv *runtime.Server, ev *LeftEvent) error {
 	return runtime.BroadcastEvent(srv, "left", ev)
 }
@@ -865,7 +865,7 @@ func PushSaidTo(sessions []*runtime.Session, ev *SaidEvent) error {
 	return runtime.PushEventTo(sessions, "said", ev)
 }
 
-// BroadcastSaid sends the event said to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastSaid sends the event said to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails when ev cannot be encoded, or when the engine could not publish it (an error matching runtime.ErrUnavailable, which a handler may return); connections that cannot take the event are closed by the runtime.
 func BroadcastSaid(srv *runtime.Server, ev *SaidEvent) error {
 	return runtime.BroadcastEvent(srv, "said", ev)
 }

@@ -2435,7 +2435,7 @@ func PushTickedTo(sessions []*runtime.Session, ev *TickedEvent) error {
 	return runtime.PushEventTo(sessions, "ticked", ev)
 }
 
-// BroadcastTicked sends the event ticked to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastTicked sends the event ticked to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails when ev cannot be encoded, or when the engine could not publish it (an error matching runtime.ErrUnavailable, which a handler may return); connections that cannot take the event are closed by the runtime.
 func BroadcastTicked(srv *runtime.Server, ev *TickedEvent) error {
 	return runtime.BroadcastEvent(srv, "ticked", ev)
 }
@@ -2504,7 +2504,7 @@ func PushBellTo(sessions []*runtime.Session, ev *BellEvent) error {
 	return runtime.PushEventTo(sessions, "bell", ev)
 }
 
-// BroadcastBell sends the event bell to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails only when ev cannot be encoded; connections that cannot take the event are closed by the runtime.
+// BroadcastBell sends the event bell to every session of srv that has not ended (connected, or detached and kept for its resume), encoding it once (runtime.Server.Broadcast). It fails when ev cannot be encoded, or when the engine could not publish it (an error matching runtime.ErrUnavailable, which a handler may return); connections that cannot take the event are closed by the runtime.
 //
 // Deprecated: marked @deprecated in everything.duplex.
 func BroadcastBell(srv *runtime.Server, ev *BellEvent) error {
