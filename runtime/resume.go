@@ -28,6 +28,7 @@ import (
 func (r *Router) hello(c *Conn, st *connState, token string, lastSeq int64) {
 	srv := st.srv
 	fresh := st.session.Load()
+	srv.sessions.awaitOpened(fresh)
 	fresh.pushMu.Lock()
 	fresh.hold++
 	fresh.pushMu.Unlock()

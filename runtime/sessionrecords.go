@@ -102,6 +102,35 @@ func (m *sessions) recordFresh(s *Session) {
 	}
 }
 
+// awaitOpened waits until the opening Sync point of s (openSession) has
+// given it a position: an engine's Sync may return before its function
+// runs, and a record written without a position makes a resume on another
+// node answer "overrun" though nothing was lost. The engine runs Sync
+// functions in order, so one issued now runs after the opening one. It
+// gives up when the node closes. Only with a shared engine, where records
+// are written; before the hello holds the session's deliveries, which
+// would hold the opening point too.
+func (m *sessions) awaitOpened(s *Session) {
+	if !m.shared {
+		return
+	}
+	s.pushMu.Lock()
+	opened := !s.pos.IsZero() || s.lost
+	s.pushMu.Unlock()
+	if opened {
+		return
+	}
+	ctx := m.srv.ctx
+	done := make(chan struct{})
+	if err := m.srv.engine.Sync(ctx, func(Position) { close(done) }); err != nil {
+		return // reported by the writes that follow, which fail the same way
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
 // saveRecordLocked writes st as the record of s under the key of its
 // current secret and keeps the key. joinMu held.
 func (m *sessions) saveRecordLocked(ctx context.Context, s *Session, st SessionState) error {

@@ -105,3 +105,79 @@ func TestWelcomeBeforeEvents(t *testing.T) {
 		c.checkUsable(1) // nothing else came
 	})
 }
+
+// lateSync is a node's engine whose Sync functions wait, while gate is
+// set, until open runs them in order: an engine whose Sync returns long
+// before its function runs (the Redis engine's marker round trip, slowed
+// down). syncs says when Sync is called and saves when SaveSession is.
+type lateSync struct {
+	runtime.Engine
+	mu      sync.Mutex
+	gate    bool
+	pending []func()
+	syncs   chan struct{}
+	saves   chan struct{}
+}
+
+func (e *lateSync) Sync(ctx context.Context, f func(runtime.Position)) error {
+	err := e.Engine.Sync(ctx, func(p runtime.Position) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.gate {
+			e.pending = append(e.pending, func() { f(p) })
+			return
+		}
+		f(p)
+	})
+	e.syncs <- struct{}{}
+	return err
+}
+
+func (e *lateSync) SaveSession(ctx context.Context, key string, st runtime.SessionState) error {
+	e.saves <- struct{}{}
+	return e.Engine.SaveSession(ctx, key, st)
+}
+
+func (e *lateSync) open() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.gate = false
+	for _, f := range e.pending {
+		f()
+	}
+	e.pending = nil
+}
+
+// The record written at the welcome carries the position of the session's
+// opening Sync point, even when the engine runs that point after the
+// hello: without it, a client whose node died right after its welcome
+// would get "overrun" from a resume on another node, though it missed
+// nothing.
+func TestRecordWaitsForOpeningSyncPoint(t *testing.T) {
+	mem := runtime.NewMemoryEngine(runtime.MemoryEngineOptions{})
+	late := &lateSync{Engine: mem, gate: true, syncs: make(chan struct{}, 8), saves: make(chan struct{}, 8)}
+	t.Cleanup(late.open)
+	a := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Engine: late, ResumeWindow: time.Hour})
+	b := start(t, viaListener, runtime.Options{Handler: newRPCMethods().router, Engine: mem.NewNode(), ResumeWindow: time.Hour})
+	c0 := dial(t, a.addr)
+	a.rec.NextOpen(t)
+	wstest.Recv(t, late.syncs, "the opening Sync point")
+	c0.Text(`{"hello":{}}`)
+	// The hello either writes its record at once (without a position) or
+	// waits for the opening point behind a Sync of its own.
+	select {
+	case <-late.syncs:
+	case <-late.saves:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hello neither wrote its record nor waited for a Sync point")
+	}
+	late.open()
+	w := readWelcome(t, c0)
+	a.srv.Kill() // before any refresh or detach rewrites the record
+
+	c := dial(t, b.addr)
+	b.rec.NextOpen(t)
+	if w2 := hello(t, c, w.Resume, 0); !w2.Resumed {
+		t.Fatalf("resume on another node of a session dropped after its welcome: %+v, want resumed", w2)
+	}
+}
