@@ -85,6 +85,7 @@ type config struct {
 	missed       int
 	sessions     int
 	history      int
+	historySize  int
 }
 
 // figureIDs are the figures in run order, with -only's other names.
@@ -118,11 +119,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.clusterConns, "cluster-conns", 10000, "g: connections receiving each broadcast, over 1 or 2 nodes (rounds: -rounds)")
 	fs.IntVar(&cfg.sinks, "sinks", 1000, "h: connections per node receiving every event (for -duration)")
 	fs.IntVar(&cfg.pubConc, "pub-conc", 16, "h: publishing goroutines per node")
-	fs.IntVar(&cfg.pubRate, "pub-rate", 400, "h: events/s published from the 2 nodes together while -sinks connections per node receive them")
+	fs.IntVar(&cfg.pubRate, "pub-rate", 200, "h: events/s published from the 2 nodes together while -sinks connections per node receive them")
 	fs.IntVar(&cfg.resumes, "resumes", 20, "i: measured resumes (after one warm-up)")
 	fs.IntVar(&cfg.missed, "missed", 100, "i: events missed by each resuming session")
 	fs.IntVar(&cfg.sessions, "sessions", 10000, "j: sessions (idle connections) whose memory is measured")
 	fs.IntVar(&cfg.history, "history", 100000, "j: events of history whose memory is measured")
+	fs.IntVar(&cfg.historySize, "history-bytes", 100, "j: bytes of each history event's payload (the frame without its seq)")
 	only := fs.String("only", "", "comma list of figures to run: a..j or rpc,latency,idle,handshake,broadcast,allocs,cluster,publish,resume,sizing (default all)")
 	fs.BoolVar(&cfg.smoke, "smoke", false, "tiny numbers, the whole run in seconds (CI); explicit flags still win")
 	fs.BoolVar(&cfg.json, "json", false, "print the results as JSON instead of tables")
@@ -182,7 +184,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}{{"conns", cfg.conns}, {"window", cfg.window}, {"idle", cfg.idle}, {"bcast", cfg.bcast}, {"rounds", cfg.rounds},
 		{"handshakes", cfg.hsCount}, {"handshake-conc", cfg.hsConc}, {"procs", cfg.procs}, {"src", cfg.src}, {"reps", cfg.reps}, {"dial-conc", cfg.dialConc},
 		{"cluster-conns", cfg.clusterConns}, {"sinks", cfg.sinks}, {"pub-conc", cfg.pubConc}, {"pub-rate", cfg.pubRate},
-		{"resumes", cfg.resumes}, {"missed", cfg.missed}, {"sessions", cfg.sessions}, {"history", cfg.history}} {
+		{"resumes", cfg.resumes}, {"missed", cfg.missed}, {"sessions", cfg.sessions}, {"history", cfg.history}, {"history-bytes", cfg.historySize}} {
 		if p.v < 1 {
 			return nil, fmt.Errorf("-%s must be at least 1", p.name)
 		}
@@ -459,7 +461,7 @@ func (c *config) describe() map[string]string {
 		"benchtime": c.benchtime, "smoke": strconv.FormatBool(c.smoke), "reps": strconv.Itoa(c.reps), "idle-echo": strconv.FormatBool(c.idleEcho),
 		"cluster-conns": strconv.Itoa(c.clusterConns), "sinks": strconv.Itoa(c.sinks), "pub-conc": strconv.Itoa(c.pubConc),
 		"pub-rate": strconv.Itoa(c.pubRate), "resumes": strconv.Itoa(c.resumes), "missed": strconv.Itoa(c.missed),
-		"sessions": strconv.Itoa(c.sessions), "history": strconv.Itoa(c.history),
+		"sessions": strconv.Itoa(c.sessions), "history": strconv.Itoa(c.history), "history-bytes": strconv.Itoa(c.historySize),
 	}
 }
 

@@ -269,6 +269,7 @@ type command struct {
 	Conc   int    `json:"conc,omitempty"`   // publish: goroutines
 	Rate   int    `json:"rate,omitempty"`   // publish: at most this many events a second, all goroutines together; 0 unbounded
 	Count  int    `json:"count,omitempty"`  // publish: at most this many events; 0 unbounded
+	Size   int    `json:"size,omitempty"`   // publish: padded events of this many bytes of payload
 }
 
 // commands delivers the JSON-line commands of the harness on stdin; the

@@ -172,7 +172,7 @@ func serverMain(args []string) error {
 				if !ok {
 					return errNoBroadcast
 				}
-				st.Published = ds.publishFor(time.Duration(cmd.Millis)*time.Millisecond, cmd.Conc, cmd.Rate, cmd.Count)
+				st.Published = ds.publishFor(time.Duration(cmd.Millis)*time.Millisecond, cmd.Conc, cmd.Rate, cmd.Count, cmd.Size)
 			default:
 				return fmt.Errorf("unknown command %q", cmd.Op)
 			}
@@ -283,9 +283,18 @@ func newDuplexRPC(redisURL string, historyLen int) (*duplexServer, error) {
 // waiting for its publish (with the Redis engine, the round trip of the
 // publish function) before the next; with rate > 0 the goroutines
 // together publish at most rate events a second, with count > 0 at most
-// count events. It returns how many were published; failures count in
-// errors.
-func (s *duplexServer) publishFor(d time.Duration, conc, rate, count int) int64 {
+// count events. With size > 0 the events are "tick" events padded so
+// that each one's engine payload (docs/engine.md) is size bytes, rather
+// than bench.TickEvent. It returns how many were published; failures
+// count in errors.
+func (s *duplexServer) publishFor(d time.Duration, conc, rate, count, size int) int64 {
+	// The payload is `{"event":"tick","seq":,"data":` DATA `}`: 31 bytes
+	// and the data, here `{"pad":"` x… `"}`.
+	var padded []byte
+	if size > 0 {
+		padded = append([]byte(`{"pad":"`), bytes.Repeat([]byte("x"), max(0, size-31-10))...)
+		padded = append(padded, `"}`...)
+	}
 	var n atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -303,6 +312,10 @@ func (s *duplexServer) publishFor(d time.Duration, conc, rate, count int) int64 
 					if due := start.Add(time.Duration(i) * time.Second / time.Duration(rate)); due.After(now) {
 						time.Sleep(due.Sub(now))
 					}
+				}
+				if padded != nil {
+					s.srv.Broadcast("tick", padded) // errors go to Hooks.OnError
+					continue
 				}
 				sent := time.Now().UnixNano()
 				if err := bench.BroadcastTick(s.srv, &bench.TickEvent{Round: 0, Sent: sent}); err != nil {
