@@ -87,7 +87,7 @@ func clientMain(args []string) error {
 	fs := flag.NewFlagSet("wsbench client", flag.ContinueOnError)
 	fs.StringVar(&cc.task, "task", "", "load, idle, handshake or bcast")
 	fs.StringVar(&cc.addr, "addr", "", "server address")
-	fs.StringVar(&cc.proto, "proto", "raw", "rpc (duplex protocol: subprotocol, hello, calls) or raw")
+	fs.StringVar(&cc.proto, "proto", "raw", "rpc (duplex protocol: subprotocol, hello, calls), centrifuge (its JSON protocol: connect, subscribe) or raw")
 	fs.IntVar(&cc.conns, "conns", 0, "connections")
 	fs.IntVar(&cc.window, "window", 1, "calls in flight per connection")
 	fs.IntVar(&cc.payload, "payload", 16, "text bytes per call")
@@ -184,6 +184,13 @@ func openConn(ctx context.Context, cc clientConfig, ds *dialers, i int) (*wsConn
 	if err != nil {
 		return nil, err
 	}
+	if cc.proto == "centrifuge" {
+		if err := c.centrifugeSubscribe(cc.ioTimeout); err != nil {
+			c.close()
+			return nil, err
+		}
+		return c, nil
+	}
 	if cc.proto == "rpc" || cc.echoFirst {
 		if err := c.hello(cc.ioTimeout, cc.proto == "rpc"); err != nil {
 			c.close()
@@ -211,6 +218,28 @@ func (c *wsConn) hello(timeout time.Duration, rpc bool) error {
 		return fmt.Errorf("echo %.200q, sent %q", p, helloFrame)
 	}
 	return nil
+}
+
+// centrifugeSubscribe connects and subscribes to the tick channel in
+// centrifuge's JSON protocol, reading replies until the subscribe's.
+func (c *wsConn) centrifugeSubscribe(timeout time.Duration) error {
+	_ = c.nc.SetDeadline(time.Now().Add(timeout))
+	defer c.nc.SetDeadline(time.Time{})
+	if err := c.writeFrames(opText, centrifugeSubscribe); err != nil {
+		return fmt.Errorf("send connect and subscribe: %w", err)
+	}
+	for {
+		_, p, err := c.readMessage()
+		if err != nil {
+			return fmt.Errorf("read connect and subscribe replies: %w", err)
+		}
+		if bytes.Contains(p, []byte(`"error"`)) {
+			return fmt.Errorf("connect or subscribe answered with %.200q", p)
+		}
+		if bytes.Contains(p, []byte(`"id":2`)) {
+			return nil
+		}
+	}
 }
 
 // waitStart waits for the "start" command.

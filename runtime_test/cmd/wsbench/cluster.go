@@ -8,8 +8,9 @@ package main
 //
 //	g  broadcast of one event to -cluster-conns connections: on 1 node
 //	   with the memory engine, on 1 node with the Redis engine, spread
-//	   over 2 nodes on Redis; p99 of the time to the last receipt, and
-//	   (figure g-cpu) the nodes' CPU per delivered event
+//	   over 2 nodes on Redis, and the same with centrifuge nodes on its
+//	   Redis broker (centrifuge.go); p99 of the time to the last receipt,
+//	   and (figure g-cpu) the nodes' CPU per delivered event
 //	h  events/s published through one Redis from 2 nodes, unbounded
 //	   (-pub-conc goroutines per node), every one delivered once to one
 //	   connection per node; h-deliver: delivered events/s per node, with
@@ -35,6 +36,9 @@ const (
 	caseRedis1  = "1 node, Redis"
 	caseRedis2  = "2 nodes, Redis"
 
+	caseCentrifuge1 = "centrifuge: 1 node, Redis"
+	caseCentrifuge2 = "centrifuge: 2 nodes, Redis"
+
 	caseResumeMemory = "same node, memory engine"
 	caseResumeSame   = "same node, Redis"
 	caseResumeOther  = "other node, Redis"
@@ -48,9 +52,14 @@ type cluster struct {
 	ready []serverReady
 }
 
-// startCluster starts a redis-server when redis is set, then n nodes on
-// it (without, one node on the memory engine), with args.
+// startCluster starts a redis-server when redis is set, then n duplex-rpc
+// nodes on it (without, one node on the memory engine), with args.
 func (h *harness) startCluster(n int, redis bool, args ...string) (*cluster, error) {
+	return h.startClusterOf(kindDuplexRPC, n, redis, args...)
+}
+
+// startClusterOf is startCluster with nodes of kind.
+func (h *harness) startClusterOf(kind string, n int, redis bool, args ...string) (*cluster, error) {
 	cl := &cluster{}
 	if redis {
 		r, err := startRedis()
@@ -61,7 +70,7 @@ func (h *harness) startCluster(n int, redis bool, args ...string) (*cluster, err
 		args = append(args, "-redis", r.url())
 	}
 	for i := range n {
-		c, ready, err := h.startServer(kindDuplexRPC, args...)
+		c, ready, err := h.startServer(kind, args...)
 		if err != nil {
 			cl.stop()
 			return nil, err
@@ -116,6 +125,11 @@ func (cl *cluster) errorsOf() error {
 // nodes, with client processes per node, and waits until every node
 // counts its share.
 func (h *harness) connectSpread(cl *cluster, task string, total int, args ...string) ([]*child, [][]*child, error) {
+	return h.connectSpreadProto(cl, task, "rpc", total, args...)
+}
+
+// connectSpreadProto is connectSpread with clients speaking proto.
+func (h *harness) connectSpreadProto(cl *cluster, task, proto string, total int, args ...string) ([]*child, [][]*child, error) {
 	var all []*child
 	var perNode [][]*child
 	for i, r := range cl.ready {
@@ -123,7 +137,7 @@ func (h *harness) connectSpread(cl *cluster, task string, total int, args ...str
 		if i < total%len(cl.nodes) {
 			share++
 		}
-		cs, err := h.startClients(cl.nodes[i].name, task, "rpc", share, append([]string{"-addr", r.Addr}, args...))
+		cs, err := h.startClients(cl.nodes[i].name, task, proto, share, append([]string{"-addr", r.Addr}, args...))
 		if err != nil {
 			stopAll(all)
 			return nil, nil, err
@@ -149,20 +163,26 @@ func (h *harness) figureClusterBroadcast() ([]*figure, error) {
 		ID: "g", Unit: unitNanos, Duplex: caseRedis2, Reference: caseMemory1,
 		Title: fmt.Sprintf("cluster broadcast of one event to %d connections: send until the last receipt, p99 over %d rounds", cfg.clusterConns, cfg.rounds),
 		Notes: []string{"2 nodes: half the connections on each, rounds published from either node in turn; " +
-			"ratio: 2 nodes on Redis / 1 node on the memory engine (the issue's cross-node vs single-node)"},
+			"ratio: 2 nodes on Redis / 1 node on the memory engine (the issue's cross-node vs single-node)",
+			"centrifuge: github.com/centrifugal/centrifuge nodes on its Redis broker, publishing with history"},
 	}
 	gcpu := &figure{
 		ID: "g-cpu", Unit: unitNanos, Duplex: caseRedis2, Reference: caseMemory1,
 		Title: "cluster broadcast: the nodes' CPU per delivered event (all nodes together; Redis's in the details)",
 	}
-	cases := []server{{caseMemory1, "rpc"}, {caseRedis1, "rpc"}, {caseRedis2, "rpc"}}
+	cases := []server{{caseMemory1, "rpc"}, {caseRedis1, "rpc"}, {caseRedis2, "rpc"},
+		{caseCentrifuge1, "centrifuge"}, {caseCentrifuge2, "centrifuge"}}
 	vals, err := h.measure(cases, 2, func(s server) ([]value, error) {
 		h.logf("g: %s: %d connections, %d rounds", s.kind, cfg.clusterConns, cfg.rounds)
 		nodes := 1
-		if s.kind == caseRedis2 {
+		if s.kind == caseRedis2 || s.kind == caseCentrifuge2 {
 			nodes = 2
 		}
-		return h.runClusterBroadcast(s.kind, nodes, s.kind != caseMemory1)
+		kind := kindDuplexRPC
+		if s.proto == "centrifuge" {
+			kind = kindCentrifuge
+		}
+		return h.runClusterBroadcast(s.kind, kind, s.proto, nodes, s.kind != caseMemory1)
 	})
 	if err != nil {
 		return nil, err
@@ -174,21 +194,21 @@ func (h *harness) figureClusterBroadcast() ([]*figure, error) {
 	return []*figure{g, gcpu}, nil
 }
 
-func (h *harness) runClusterBroadcast(name string, nodes int, redis bool) ([]value, error) {
+func (h *harness) runClusterBroadcast(name, kind, proto string, nodes int, redis bool) ([]value, error) {
 	cfg := h.cfg
-	cl, err := h.startCluster(nodes, redis)
+	cl, err := h.startClusterOf(kind, nodes, redis)
 	if err != nil {
 		return nil, err
 	}
 	defer cl.stop()
 	total := cfg.rounds + 1 // round 0 warms up
-	clients, _, err := h.connectSpread(cl, "bcast", cfg.clusterConns, "-rounds", strconv.Itoa(total))
+	clients, _, err := h.connectSpreadProto(cl, "bcast", proto, cfg.clusterConns, "-rounds", strconv.Itoa(total))
 	if err != nil {
 		return nil, err
 	}
 	defer stopAll(clients)
 	for i, n := range cl.nodes {
-		if err := h.profile(n, "cpuprofile", "g", fmt.Sprintf("%dnodes-%t-node%d", nodes, redis, i+1)); err != nil {
+		if err := h.profile(n, "cpuprofile", "g", fmt.Sprintf("%s-%dnodes-%t-node%d", kind, nodes, redis, i+1)); err != nil {
 			return nil, err
 		}
 	}
@@ -227,7 +247,7 @@ func (h *harness) runClusterBroadcast(name string, nodes int, redis bool) ([]val
 		return nil, err
 	}
 	for i, n := range cl.nodes {
-		if err := h.profile(n, "cpuprofile-stop", "g", fmt.Sprintf("%dnodes-%t-node%d", nodes, redis, i+1)); err != nil {
+		if err := h.profile(n, "cpuprofile-stop", "g", fmt.Sprintf("%s-%dnodes-%t-node%d", kind, nodes, redis, i+1)); err != nil {
 			return nil, err
 		}
 	}

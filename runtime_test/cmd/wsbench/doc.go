@@ -17,7 +17,8 @@
 // as nodes on a redis-server the harness starts (cluster.go):
 //
 //	g  broadcast to -cluster-conns connections on 1 node (memory engine,
-//	   Redis engine) vs spread over 2 nodes on Redis: p99 to the last
+//	   Redis engine) vs spread over 2 nodes on Redis, and centrifugal/
+//	   centrifuge on its Redis broker on 1 and 2 nodes: p99 to the last
 //	   receipt, and the nodes' CPU per delivered event (g-cpu)
 //	h  events/s published through one Redis from 2 nodes, and delivered
 //	   events/s per node (h-deliver)

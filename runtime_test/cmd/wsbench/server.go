@@ -57,10 +57,12 @@ type benchServer interface {
 }
 
 func newServer(kind, redisURL string, historyLen int) (benchServer, error) {
-	if redisURL != "" && kind != kindDuplexRPC {
+	if redisURL != "" && kind != kindDuplexRPC && kind != kindCentrifuge {
 		return nil, fmt.Errorf("-redis: server kind %q has no engine", kind)
 	}
 	switch kind {
+	case kindCentrifuge:
+		return newCentrifuge(redisURL)
 	case kindDuplexRPC:
 		return newDuplexRPC(redisURL, historyLen)
 	case kindDuplexEcho:
@@ -100,7 +102,7 @@ type serverStats struct {
 func serverMain(args []string) error {
 	fs := flag.NewFlagSet("wsbench server", flag.ContinueOnError)
 	kind := fs.String("kind", "", "server kind")
-	redisURL := fs.String("redis", "", "duplex-rpc: the Redis engine on this URL instead of the memory engine")
+	redisURL := fs.String("redis", "", "duplex-rpc, centrifuge: the Redis engine (broker) on this URL instead of the memory one")
 	historyLen := fs.Int("history-len", 0, "-redis: events kept per topic (default: the engine's)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "exit after this long whatever happens")
 	if err := fs.Parse(args); err != nil {

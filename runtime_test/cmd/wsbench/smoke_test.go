@@ -129,8 +129,8 @@ func TestSmokeCluster(t *testing.T) {
 	t.Logf("wsbench -smoke, cluster figures:\n%s", table.String())
 
 	want := map[string][]string{
-		"g":         {caseMemory1, caseRedis1, caseRedis2},
-		"g-cpu":     {caseMemory1, caseRedis1, caseRedis2},
+		"g":         {caseMemory1, caseRedis1, caseRedis2, caseCentrifuge1, caseCentrifuge2},
+		"g-cpu":     {caseMemory1, caseRedis1, caseRedis2, caseCentrifuge1, caseCentrifuge2},
 		"h":         {caseRedis2},
 		"h-deliver": {caseRedis2},
 		"i":         {caseResumeMemory, caseResumeSame, caseResumeOther},
