@@ -17,6 +17,8 @@ package main
 //	bcast      open -conns connections and read every one; each time all
 //	           of them have an event's round, report that round's latest
 //	           receipt minus the event's send time.
+//	sink       open -conns connections and read every one, counting the
+//	           text messages; on "stats" report the count so far.
 
 import (
 	"bytes"
@@ -67,6 +69,13 @@ type loadResult struct {
 	Hist    wireHist `json:"hist"`
 }
 
+// sinkReport is a sink client's report: the messages received so far and
+// the time (Unix ns) of the last one.
+type sinkReport struct {
+	Received int64 `json:"received"`
+	Last     int64 `json:"last"`
+}
+
 // roundReport is a bcast client's report of one round.
 type roundReport struct {
 	Round int32 `json:"round"`
@@ -78,7 +87,7 @@ func clientMain(args []string) error {
 	fs := flag.NewFlagSet("wsbench client", flag.ContinueOnError)
 	fs.StringVar(&cc.task, "task", "", "load, idle, handshake or bcast")
 	fs.StringVar(&cc.addr, "addr", "", "server address")
-	fs.StringVar(&cc.proto, "proto", "raw", "rpc (duplex protocol: subprotocol, hello, calls) or raw")
+	fs.StringVar(&cc.proto, "proto", "raw", "rpc (duplex protocol: subprotocol, hello, calls), centrifuge (its JSON protocol: connect, subscribe) or raw")
 	fs.IntVar(&cc.conns, "conns", 0, "connections")
 	fs.IntVar(&cc.window, "window", 1, "calls in flight per connection")
 	fs.IntVar(&cc.payload, "payload", 16, "text bytes per call")
@@ -113,7 +122,7 @@ func clientMain(args []string) error {
 		return clientBroadcast(cc, ds, out, cmds)
 	case "handshake":
 		return clientHandshakes(cc, ds, out, cmds)
-	case "bcast":
+	case "bcast", "sink":
 		return clientBroadcast(cc, ds, out, cmds)
 	}
 	return fmt.Errorf("unknown task %q", cc.task)
@@ -175,6 +184,13 @@ func openConn(ctx context.Context, cc clientConfig, ds *dialers, i int) (*wsConn
 	if err != nil {
 		return nil, err
 	}
+	if cc.proto == "centrifuge" {
+		if err := c.centrifugeSubscribe(cc.ioTimeout); err != nil {
+			c.close()
+			return nil, err
+		}
+		return c, nil
+	}
 	if cc.proto == "rpc" || cc.echoFirst {
 		if err := c.hello(cc.ioTimeout, cc.proto == "rpc"); err != nil {
 			c.close()
@@ -202,6 +218,28 @@ func (c *wsConn) hello(timeout time.Duration, rpc bool) error {
 		return fmt.Errorf("echo %.200q, sent %q", p, helloFrame)
 	}
 	return nil
+}
+
+// centrifugeSubscribe connects and subscribes to the tick channel in
+// centrifuge's JSON protocol, reading replies until the subscribe's.
+func (c *wsConn) centrifugeSubscribe(timeout time.Duration) error {
+	_ = c.nc.SetDeadline(time.Now().Add(timeout))
+	defer c.nc.SetDeadline(time.Time{})
+	if err := c.writeFrames(opText, centrifugeSubscribe); err != nil {
+		return fmt.Errorf("send connect and subscribe: %w", err)
+	}
+	for {
+		_, p, err := c.readMessage()
+		if err != nil {
+			return fmt.Errorf("read connect and subscribe replies: %w", err)
+		}
+		if bytes.Contains(p, []byte(`"error"`)) {
+			return fmt.Errorf("connect or subscribe answered with %.200q", p)
+		}
+		if bytes.Contains(p, []byte(`"id":2`)) {
+			return nil
+		}
+	}
 }
 
 // waitStart waits for the "start" command.
@@ -431,8 +469,17 @@ func clientBroadcast(cc clientConfig, ds *dialers, out *childOut, cmds <-chan co
 		byFD[int32(fds[i])] = i
 	}
 	failed := make(chan error, 1)
+	var received, last atomic.Int64
 	go func() {
 		goruntime.LockOSThread()
+		if cc.task == "sink" {
+			failed <- readFrames(epfd, fds, byFD, func(_ int, _ []byte, now int64) error {
+				received.Add(1)
+				last.Store(now)
+				return nil
+			})
+			return
+		}
 		failed <- readRounds(epfd, fds, byFD, cc.rounds, out)
 	}()
 	out.emit(clientReady{Ready: true, Conns: len(conns)})
@@ -440,9 +487,12 @@ func clientBroadcast(cc clientConfig, ds *dialers, out *childOut, cmds <-chan co
 		select {
 		case err := <-failed:
 			return err
-		case _, ok := <-cmds:
+		case cmd, ok := <-cmds:
 			if !ok {
 				return nil
+			}
+			if cmd.Op == "stats" && cc.task == "sink" {
+				out.emit(sinkReport{Received: received.Load(), Last: last.Load()})
 			}
 		}
 	}
@@ -473,6 +523,35 @@ func dupFD(nc net.Conn) (int, error) {
 func readRounds(epfd int, fds []int, byFD map[int32]int, rounds int, out *childOut) error {
 	got := make([]int, rounds)
 	lat := make([]int64, rounds)
+	return readFrames(epfd, fds, byFD, func(i int, p []byte, now int64) error {
+		r, ok1 := jsonInt(p, `"round":`)
+		sent, ok2 := jsonInt(p, `"sent":"`)
+		switch {
+		case rounds == 0:
+			return fmt.Errorf("connection %d: unexpected message on an idle connection: %.200q", i+1, p)
+		case !ok1 || !ok2:
+			return fmt.Errorf("connection %d: not a tick event: %.200q", i+1, p)
+		case r < 0 || int(r) >= rounds:
+			return fmt.Errorf("connection %d: event of round %d; rounds are 0..%d", i+1, r, rounds-1)
+		}
+		lat[r] = max(lat[r], now-sent)
+		got[r]++
+		switch {
+		case got[r] == len(fds):
+			out.emit(roundReport{Round: int32(r), Lat: lat[r]})
+		case got[r] > len(fds):
+			return fmt.Errorf("round %d delivered twice", r)
+		}
+		return nil
+	})
+}
+
+// readFrames reads the connections fds with one epoll loop (level-
+// triggered, one read per ready connection), answers pings, and calls
+// text for each text message, with the index of its connection and the
+// time (Unix ns) of the read that completed it; any other frame, a
+// closed connection or text's error ends it.
+func readFrames(epfd int, fds []int, byFD map[int32]int, text func(i int, p []byte, now int64) error) error {
 	pending := make([][]byte, len(fds)) // an incomplete frame's bytes, rare
 	events := make([]syscall.EpollEvent, 512)
 	buf := make([]byte, 64<<10)
@@ -527,23 +606,8 @@ func readRounds(epfd int, fds []int, byFD map[int32]int, rounds int, out *childO
 				default:
 					return fmt.Errorf("connection %d: frame with opcode %d: %.200q", i+1, op, p)
 				}
-				r, ok1 := jsonInt(p, `"round":`)
-				sent, ok2 := jsonInt(p, `"sent":"`)
-				switch {
-				case rounds == 0:
-					return fmt.Errorf("connection %d: unexpected message on an idle connection: %.200q", i+1, p)
-				case !ok1 || !ok2:
-					return fmt.Errorf("connection %d: not a tick event: %.200q", i+1, p)
-				case r < 0 || int(r) >= rounds:
-					return fmt.Errorf("connection %d: event of round %d; rounds are 0..%d", i+1, r, rounds-1)
-				}
-				lat[r] = max(lat[r], now-sent)
-				got[r]++
-				switch {
-				case got[r] == len(fds):
-					out.emit(roundReport{Round: int32(r), Lat: lat[r]})
-				case got[r] > len(fds):
-					return fmt.Errorf("round %d delivered twice", r)
+				if err := text(i, p, now); err != nil {
+					return err
 				}
 			}
 			pending[i] = append(pending[i][:0], data...)

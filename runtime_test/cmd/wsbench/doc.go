@@ -13,6 +13,19 @@
 //	   one has it, p99 over -rounds rounds, vs a gorilla chat-example hub
 //	f  server allocations per RPC call (testing.Benchmark, in process)
 //
+// and, for the many-nodes deployment (docs/scaling.md), duplex-rpc servers
+// as nodes on a redis-server the harness starts (cluster.go):
+//
+//	g  broadcast to -cluster-conns connections on 1 node (memory engine,
+//	   Redis engine) vs spread over 2 nodes on Redis, and centrifugal/
+//	   centrifuge on its Redis broker on 1 and 2 nodes: p99 to the last
+//	   receipt, and the nodes' CPU per delivered event (g-cpu)
+//	h  events/s published through one Redis from 2 nodes, and delivered
+//	   events/s per node (h-deliver)
+//	i  resume latency with -missed events, on the same node or another
+//	j  memory: per session record and per history entry in Redis, per
+//	   idle connection on a node with either engine
+//
 // Every server runs in a process of its own (this binary, re-executed in
 // server mode), so that its RSS is its own; the load runs in one or more
 // client processes (re-executed in client mode), each under its file
@@ -21,6 +34,7 @@
 //	cd runtime_test && go run ./cmd/wsbench
 //	cd runtime_test && go run ./cmd/wsbench -smoke          # seconds
 //	cd runtime_test && go run ./cmd/wsbench -only c,e -idle 100000 -bcast 100000
+//	cd runtime_test && go run ./cmd/wsbench -only g,h,i,j -reps 3   # the cluster
 //
 // It needs Linux (/proc, epoll, PR_SET_PDEATHSIG, IP_BIND_ADDRESS_NO_PORT).
 package main

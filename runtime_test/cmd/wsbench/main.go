@@ -76,11 +76,22 @@ type config struct {
 	profile   string
 	reps      int
 	idleEcho  bool
+
+	clusterConns int
+	sinks        int
+	pubConc      int
+	pubRate      int
+	resumes      int
+	missed       int
+	sessions     int
+	history      int
+	historySize  int
 }
 
 // figureIDs are the figures in run order, with -only's other names.
 var figureIDs = []struct{ id, alias string }{
 	{"a", "rpc"}, {"b", "latency"}, {"c", "idle"}, {"d", "handshake"}, {"e", "broadcast"}, {"f", "allocs"},
+	{"g", "cluster"}, {"h", "publish"}, {"i", "resume"}, {"j", "sizing"},
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -105,7 +116,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.src, "src", 8, "source addresses 127.0.0.1..127.0.0.N to spread ephemeral ports over")
 	fs.IntVar(&cfg.dialConc, "dial-conc", 64, "connections opened at once per client process")
 	fs.StringVar(&cfg.benchtime, "benchtime", "1s", "f: testing.Benchmark time per case (duration or Nx)")
-	only := fs.String("only", "", "comma list of figures to run: a..f or rpc,latency,idle,handshake,broadcast,allocs (default all)")
+	fs.IntVar(&cfg.clusterConns, "cluster-conns", 10000, "g: connections receiving each broadcast, over 1 or 2 nodes (rounds: -rounds)")
+	fs.IntVar(&cfg.sinks, "sinks", 1000, "h: connections per node receiving every event (for -duration)")
+	fs.IntVar(&cfg.pubConc, "pub-conc", 16, "h: publishing goroutines per node")
+	fs.IntVar(&cfg.pubRate, "pub-rate", 200, "h: events/s published from the 2 nodes together while -sinks connections per node receive them")
+	fs.IntVar(&cfg.resumes, "resumes", 20, "i: measured resumes (after one warm-up)")
+	fs.IntVar(&cfg.missed, "missed", 100, "i: events missed by each resuming session")
+	fs.IntVar(&cfg.sessions, "sessions", 10000, "j: sessions (idle connections) whose memory is measured")
+	fs.IntVar(&cfg.history, "history", 100000, "j: events of history whose memory is measured")
+	fs.IntVar(&cfg.historySize, "history-bytes", 100, "j: bytes of each history event's payload (the frame without its seq)")
+	only := fs.String("only", "", "comma list of figures to run: a..j or rpc,latency,idle,handshake,broadcast,allocs,cluster,publish,resume,sizing (default all)")
 	fs.BoolVar(&cfg.smoke, "smoke", false, "tiny numbers, the whole run in seconds (CI); explicit flags still win")
 	fs.BoolVar(&cfg.json, "json", false, "print the results as JSON instead of tables")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "bound of the whole run; every child is killed after it")
@@ -125,6 +145,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			"conns": "10", "warmup": "100ms", "duration": "300ms", "idle": "200", "settle": "100ms",
 			"bcast": "200", "rounds": "3", "handshakes": "200", "handshake-conc": "8", "src": "2", "reps": "1",
 			"benchtime": "300x", "timeout": "2m",
+			"cluster-conns": "200", "sinks": "20", "pub-conc": "4", "pub-rate": "200", "resumes": "3", "missed": "10",
+			"sessions": "200", "history": "1000",
 		}
 		for name, v := range small {
 			if !set[name] {
@@ -144,7 +166,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 				}
 			}
 			if !found {
-				return nil, fmt.Errorf("-only: unknown figure %q (want a..f or rpc, latency, idle, handshake, broadcast, allocs)", name)
+				return nil, fmt.Errorf("-only: unknown figure %q (want a..j or rpc, latency, idle, handshake, broadcast, allocs, cluster, publish, resume, sizing)", name)
 			}
 		}
 		// a and b come from one run.
@@ -160,7 +182,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		name string
 		v    int
 	}{{"conns", cfg.conns}, {"window", cfg.window}, {"idle", cfg.idle}, {"bcast", cfg.bcast}, {"rounds", cfg.rounds},
-		{"handshakes", cfg.hsCount}, {"handshake-conc", cfg.hsConc}, {"procs", cfg.procs}, {"src", cfg.src}, {"reps", cfg.reps}, {"dial-conc", cfg.dialConc}} {
+		{"handshakes", cfg.hsCount}, {"handshake-conc", cfg.hsConc}, {"procs", cfg.procs}, {"src", cfg.src}, {"reps", cfg.reps}, {"dial-conc", cfg.dialConc},
+		{"cluster-conns", cfg.clusterConns}, {"sinks", cfg.sinks}, {"pub-conc", cfg.pubConc}, {"pub-rate", cfg.pubRate},
+		{"resumes", cfg.resumes}, {"missed", cfg.missed}, {"sessions", cfg.sessions}, {"history", cfg.history}, {"history-bytes", cfg.historySize}} {
 		if p.v < 1 {
 			return nil, fmt.Errorf("-%s must be at least 1", p.name)
 		}
@@ -228,6 +252,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"d", h.figureHandshakes},
 		{"e", h.figureBroadcast},
 		{"f", h.figureAllocs},
+		{"g", h.figureClusterBroadcast},
+		{"h", h.figurePublish},
+		{"i", h.figureResume},
+		{"j", h.figureSizing},
 	}
 	for _, st := range steps {
 		if !cfg.only[st.id] {
@@ -284,10 +312,11 @@ func (h *harness) shares(n int) []int {
 	return out
 }
 
-// startServer starts a server process of kind.
-func (h *harness) startServer(kind string) (*child, serverReady, error) {
+// startServer starts a server process of kind, with more server flags
+// (-redis) in args.
+func (h *harness) startServer(kind string, args ...string) (*child, serverReady, error) {
 	var ready serverReady
-	c, err := startChild(kind+" server", "server", []string{"-kind", kind, "-timeout", h.cfg.timeout.String()})
+	c, err := startChild(kind+" server", "server", append([]string{"-kind", kind, "-timeout", h.cfg.timeout.String()}, args...))
 	if err != nil {
 		return nil, ready, err
 	}
@@ -430,6 +459,9 @@ func (c *config) describe() map[string]string {
 		"handshakes": strconv.Itoa(c.hsCount), "handshake-conc": strconv.Itoa(c.hsConc),
 		"procs": strconv.Itoa(c.procs), "per-proc": strconv.Itoa(c.perProc), "src": strconv.Itoa(c.src),
 		"benchtime": c.benchtime, "smoke": strconv.FormatBool(c.smoke), "reps": strconv.Itoa(c.reps), "idle-echo": strconv.FormatBool(c.idleEcho),
+		"cluster-conns": strconv.Itoa(c.clusterConns), "sinks": strconv.Itoa(c.sinks), "pub-conc": strconv.Itoa(c.pubConc),
+		"pub-rate": strconv.Itoa(c.pubRate), "resumes": strconv.Itoa(c.resumes), "missed": strconv.Itoa(c.missed),
+		"sessions": strconv.Itoa(c.sessions), "history": strconv.Itoa(c.history), "history-bytes": strconv.Itoa(c.historySize),
 	}
 }
 

@@ -262,9 +262,14 @@ func (o *childOut) fail(err error) {
 
 // command is what the harness tells a child on its stdin.
 type command struct {
-	Op    string `json:"op"`              // "start", "gc", "stats", "broadcast", "cpuprofile", "cpuprofile-stop", "heapprofile"
-	Round int32  `json:"round,omitempty"` // broadcast
-	File  string `json:"file,omitempty"`  // profiles
+	Op     string `json:"op"`               // "start", "gc", "stats", "broadcast", "publish", "cpuprofile", "cpuprofile-stop", "heapprofile"
+	Round  int32  `json:"round,omitempty"`  // broadcast
+	File   string `json:"file,omitempty"`   // profiles
+	Millis int64  `json:"millis,omitempty"` // publish: for how long
+	Conc   int    `json:"conc,omitempty"`   // publish: goroutines
+	Rate   int    `json:"rate,omitempty"`   // publish: at most this many events a second, all goroutines together; 0 unbounded
+	Count  int    `json:"count,omitempty"`  // publish: at most this many events; 0 unbounded
+	Size   int    `json:"size,omitempty"`   // publish: padded events of this many bytes of payload
 }
 
 // commands delivers the JSON-line commands of the harness on stdin; the

@@ -6,7 +6,10 @@ package main
 // own. The first line on stdout is {"addr": ..., "pid": ...}; then it
 // answers commands on stdin: "stats" and "gc" (runtime.GC and
 // debug.FreeOSMemory first) with its connection count and memory,
-// "broadcast" with the send time of the event it broadcast.
+// "broadcast" with the send time of the event it broadcast, "publish"
+// (duplex-rpc) with the number of events it broadcast from its goroutines
+// within a time. With -redis URL the duplex-rpc server is a node of a
+// cluster on that Redis (runtime/redisengine).
 
 import (
 	"bufio"
@@ -31,6 +34,7 @@ import (
 	gorilla "github.com/gorilla/websocket"
 
 	duplex "github.com/duplexrpc/duplex/runtime"
+	"github.com/duplexrpc/duplex/runtime/redisengine"
 )
 
 // Server kinds.
@@ -52,10 +56,15 @@ type benchServer interface {
 	broadcast(round int32) (int64, error)
 }
 
-func newServer(kind string) (benchServer, error) {
+func newServer(kind, redisURL string, historyLen int) (benchServer, error) {
+	if redisURL != "" && kind != kindDuplexRPC && kind != kindCentrifuge {
+		return nil, fmt.Errorf("-redis: server kind %q has no engine", kind)
+	}
 	switch kind {
+	case kindCentrifuge:
+		return newCentrifuge(redisURL)
 	case kindDuplexRPC:
-		return newDuplexRPC()
+		return newDuplexRPC(redisURL, historyLen)
 	case kindDuplexEcho:
 		return newDuplexEcho()
 	case kindGorillaEcho:
@@ -84,13 +93,17 @@ type serverStats struct {
 	StackInuse uint64 `json:"stack_inuse"` // runtime.MemStats
 	Sys        uint64 `json:"sys"`         // runtime.MemStats
 	Goroutines int    `json:"goroutines"`
-	Sent       int64  `json:"sent,omitempty"` // broadcast: the event's send time
-	Took       int64  `json:"took,omitempty"` // broadcast: ns in the broadcast call
+	Sent       int64  `json:"sent,omitempty"`      // broadcast: the event's send time
+	Took       int64  `json:"took,omitempty"`      // broadcast: ns in the broadcast call
+	Published  int64  `json:"published,omitempty"` // publish: events broadcast
+	Errors     int64  `json:"errors,omitempty"`    // Hooks.OnError calls so far (duplex)
 }
 
 func serverMain(args []string) error {
 	fs := flag.NewFlagSet("wsbench server", flag.ContinueOnError)
 	kind := fs.String("kind", "", "server kind")
+	redisURL := fs.String("redis", "", "duplex-rpc, centrifuge: the Redis engine (broker) on this URL instead of the memory one")
+	historyLen := fs.Int("history-len", 0, "-redis: events kept per topic (default: the engine's)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "exit after this long whatever happens")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -99,7 +112,7 @@ func serverMain(args []string) error {
 	if _, err := raiseNoFile(); err != nil {
 		return err
 	}
-	srv, err := newServer(*kind)
+	srv, err := newServer(*kind, *redisURL, *historyLen)
 	if err != nil {
 		return err
 	}
@@ -156,6 +169,12 @@ func serverMain(args []string) error {
 					return err
 				}
 				st.Took = int64(time.Since(t0))
+			case "publish":
+				ds, ok := srv.(*duplexServer)
+				if !ok {
+					return errNoBroadcast
+				}
+				st.Published = ds.publishFor(time.Duration(cmd.Millis)*time.Millisecond, cmd.Conc, cmd.Rate, cmd.Count, cmd.Size)
 			default:
 				return fmt.Errorf("unknown command %q", cmd.Op)
 			}
@@ -167,6 +186,9 @@ func serverMain(args []string) error {
 			runtime.ReadMemStats(&ms)
 			st.HeapInuse, st.StackInuse, st.Sys = ms.HeapInuse, ms.StackInuse, ms.Sys
 			st.Goroutines = runtime.NumGoroutine()
+			if ds, ok := srv.(*duplexServer); ok {
+				st.Errors = ds.errors.Load()
+			}
 			out.emit(st)
 		}
 	}
@@ -229,15 +251,83 @@ func (echoHandler) Echo(_ context.Context, _ *duplex.Session, args *bench.EchoAr
 	return &bench.EchoResult{Text: args.Text}, nil
 }
 
-type duplexServer struct{ srv *duplex.Server }
+type duplexServer struct {
+	srv    *duplex.Server
+	errors atomic.Int64 // Hooks.OnError calls: a publish that failed, among others
+}
 
 // newDuplexRPC is a typed RPC server: the runtime's defaults, the bench
-// schema's generated Register, duplex's subprotocol.
-func newDuplexRPC() (*duplexServer, error) {
+// schema's generated Register, duplex's subprotocol; with redisURL, a node
+// on the Redis engine's defaults but historyLen (if not 0).
+func newDuplexRPC(redisURL string, historyLen int) (*duplexServer, error) {
 	r := duplex.NewRouter()
 	bench.Register(r, echoHandler{})
-	srv, err := duplex.New(duplex.Options{Handler: r, Subprotocols: []string{subprotocol}})
-	return &duplexServer{srv}, err
+	s := &duplexServer{}
+	opts := duplex.Options{Handler: r, Subprotocols: []string{subprotocol}}
+	opts.Hooks.OnError = func(_ *duplex.Conn, err error) {
+		if s.errors.Add(1) == 1 {
+			fmt.Fprintln(os.Stderr, "wsbench server: first error:", err)
+		}
+	}
+	if redisURL != "" {
+		e, err := redisengine.New(redisURL, redisengine.Options{HistoryLen: historyLen})
+		if err != nil {
+			return nil, err
+		}
+		opts.Engine = e
+	}
+	var err error
+	s.srv, err = duplex.New(opts)
+	return s, err
+}
+
+// publishFor broadcasts tick events from conc goroutines for d, each
+// waiting for its publish (with the Redis engine, the round trip of the
+// publish function) before the next; with rate > 0 the goroutines
+// together publish at most rate events a second, with count > 0 at most
+// count events. With size > 0 the events are "tick" events padded so
+// that each one's engine payload (docs/engine.md) is size bytes, rather
+// than bench.TickEvent. It returns how many were published; failures
+// count in errors.
+func (s *duplexServer) publishFor(d time.Duration, conc, rate, count, size int) int64 {
+	// The payload is `{"event":"tick","seq":,"data":` DATA `}`: 31 bytes
+	// and the data, here `{"pad":"` x… `"}`.
+	var padded []byte
+	if size > 0 {
+		padded = append([]byte(`{"pad":"`), bytes.Repeat([]byte("x"), max(0, size-31-10))...)
+		padded = append(padded, `"}`...)
+	}
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	end := start.Add(d)
+	for range max(conc, 1) {
+		wg.Go(func() {
+			for now := time.Now(); now.Before(end); now = time.Now() {
+				i := n.Add(1)
+				if count > 0 && i > int64(count) {
+					n.Add(-1)
+					return
+				}
+				if rate > 0 {
+					// Event i is due at start + i/rate.
+					if due := start.Add(time.Duration(i) * time.Second / time.Duration(rate)); due.After(now) {
+						time.Sleep(due.Sub(now))
+					}
+				}
+				if padded != nil {
+					s.srv.Broadcast("tick", padded) // errors go to Hooks.OnError
+					continue
+				}
+				sent := time.Now().UnixNano()
+				if err := bench.BroadcastTick(s.srv, &bench.TickEvent{Round: 0, Sent: sent}); err != nil {
+					s.errors.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return n.Load()
 }
 
 // newDuplexEcho is examples/echo with its default flags: the same handler,
@@ -250,7 +340,7 @@ func newDuplexEcho() (*duplexServer, error) {
 		MaxMessageSize: 16 << 20,
 		MaxQueuedBytes: 32 << 20,
 	})
-	return &duplexServer{srv}, err
+	return &duplexServer{srv: srv}, err
 }
 
 func (s *duplexServer) serve(ln net.Listener) error { return s.srv.Serve(ln) }

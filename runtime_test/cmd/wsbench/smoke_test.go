@@ -34,7 +34,7 @@ func TestSmoke(t *testing.T) {
 	defer cancel()
 	var out, log bytes.Buffer
 	t0 := time.Now()
-	if err := run(ctx, []string{"-smoke", "-json"}, &out, &log); err != nil {
+	if err := run(ctx, []string{"-smoke", "-json", "-only", "a,b,c,d,e,f"}, &out, &log); err != nil {
 		t.Fatalf("wsbench -smoke: %v\n%s", err, log.String())
 	}
 	var rep report
@@ -103,6 +103,75 @@ func TestSmoke(t *testing.T) {
 			if time.Duration(v.Value) > time.Minute {
 				t.Errorf("figure b: %s: p99 %v", v.Server, time.Duration(v.Value))
 			}
+		}
+	}
+}
+
+// TestSmokeCluster runs the cluster figures small: nodes on a redis-server
+// of the harness's own. Beyond the numbers, the run itself checks the
+// mechanisms: every event published from two nodes reached every
+// connection on both exactly once (h), every resume on the other node
+// was welcomed as resumed and replayed seqs 1..missed in order (i), and
+// Redis held one record per session and every event of the history (j).
+func TestSmokeCluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out, log bytes.Buffer
+	if err := run(ctx, []string{"-smoke", "-json", "-only", "cluster,publish,resume,sizing"}, &out, &log); err != nil {
+		t.Fatalf("wsbench -smoke -only cluster,publish,resume,sizing: %v\n%s", err, log.String())
+	}
+	var rep report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("decode -json output: %v\n%s", err, out.String())
+	}
+	var table strings.Builder
+	rep.print(&table)
+	t.Logf("wsbench -smoke, cluster figures:\n%s", table.String())
+
+	want := map[string][]string{
+		"g":         {caseMemory1, caseRedis1, caseRedis2, caseCentrifuge1, caseCentrifuge2},
+		"g-cpu":     {caseMemory1, caseRedis1, caseRedis2, caseCentrifuge1, caseCentrifuge2},
+		"h":         {caseRedis2},
+		"h-deliver": {caseRedis2},
+		"i":         {caseResumeMemory, caseResumeSame, caseResumeOther},
+		"j-session": {"used_memory", "MEMORY USAGE"},
+		"j-history": {"used_memory", "MEMORY USAGE"},
+		"j-idle":    {caseMemory1, caseRedis1},
+	}
+	for id, cases := range want {
+		f := rep.figure(id)
+		if f == nil {
+			t.Errorf("figure %s missing", id)
+			continue
+		}
+		for _, c := range cases {
+			v, ok := f.get(c)
+			switch {
+			case !ok:
+				t.Errorf("figure %s: no value for %s", id, c)
+			case !finite(v.Value) || v.Value < 0:
+				t.Errorf("figure %s: %s = %v", id, c, v.Value)
+			case v.Value == 0 && id != "g-cpu": // CPU is read in 10 ms ticks
+				t.Errorf("figure %s: %s = 0", id, c)
+			}
+		}
+	}
+	if f := rep.figure("g"); f != nil && (!finite(f.Ratio) || f.Ratio <= 0 || len(f.Targets) != 1) {
+		t.Errorf("figure g: ratio %v, targets %v", f.Ratio, f.Targets)
+	}
+	if f := rep.figure("h-deliver"); f != nil && len(f.Targets) != 1 {
+		t.Errorf("figure h-deliver: targets %v", f.Targets)
+	}
+	// A record is a few hundred bytes of JSON; Redis stores more than
+	// the JSON, and an entry more than its payload.
+	if f := rep.figure("j-session"); f != nil {
+		if v, ok := f.get("MEMORY USAGE"); ok && (v.Detail["record_json_bytes"] < 100 || v.Value < v.Detail["record_json_bytes"]) {
+			t.Errorf("figure j-session: MEMORY USAGE %v for a record of %v bytes of JSON", v.Value, v.Detail["record_json_bytes"])
+		}
+	}
+	if f := rep.figure("j-history"); f != nil {
+		if v, ok := f.get("used_memory"); ok && (v.Detail["payload_bytes"] < 50 || v.Value < v.Detail["payload_bytes"]) {
+			t.Errorf("figure j-history: %v bytes per entry of a %v-byte payload", v.Value, v.Detail["payload_bytes"])
 		}
 	}
 }
@@ -181,7 +250,7 @@ func TestNextFrame(t *testing.T) {
 // TestTickSameBytes checks that the hubs send what duplex sends for a tick:
 // the broadcast figure compares servers on the same frames.
 func TestTickSameBytes(t *testing.T) {
-	srv, err := newDuplexRPC()
+	srv, err := newDuplexRPC("", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
