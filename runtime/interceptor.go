@@ -50,6 +50,11 @@ import (
 // concurrently for calls of one connection and of many: it must be safe
 // for concurrent use.
 //
+// Interceptors see the calls that reach a registered command. Those the
+// Router answers itself never reach them: an envelope it cannot use
+// (bad_request before the command is known), an unknown command, an id
+// already in flight, a call over MaxCallsInFlight (overloaded).
+//
 // An Interceptor itself runs when the chain is built (Router.Use,
 // Router.Handle), once per command, not per call: a chain costs no
 // allocation per call unless its functions allocate.
