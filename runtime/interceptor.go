@@ -116,10 +116,15 @@ var errCanceled = &Error{CodeCanceled, "call canceled"}
 // ErrorCode returns the code of the error reply err becomes
 // (docs/protocol.md): "" for nil, a WireError's own code, and "internal"
 // for any other error (whose text the client does not see). For the
-// errors a method returns, and those an interceptor's next returns.
+// errors a method returns, and those an interceptor's next returns. It
+// allocates nothing for an error that is a WireError itself (not wrapped).
 func ErrorCode(err error) string {
 	if err == nil {
 		return ""
+	}
+	if we, ok := err.(WireError); ok { // the common case, without errors.As's allocation
+		code, _ := we.WireError()
+		return code
 	}
 	var we WireError
 	if errors.As(err, &we) {
