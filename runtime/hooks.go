@@ -3,7 +3,8 @@ package runtime
 import "net"
 
 // Hooks observe a server's lifecycle, for logging and metrics (a
-// Prometheus or OpenTelemetry adapter plugs in here). All but OnSessionEnd
+// Prometheus or OpenTelemetry adapter plugs in here; calls are observed
+// with interceptors instead: Router.Use). All but OnSessionEnd
 // are the transport's (transport.Hooks). Every field is
 // optional. Hooks run synchronously on the runtime's goroutines, possibly
 // concurrently for different connections: keep them fast and do not call
