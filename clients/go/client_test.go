@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	duplexclient "github.com/duplexrpc/duplex/clients/go"
 	"github.com/duplexrpc/duplex/runtime"
 	"github.com/duplexrpc/duplex/runtime/wire"
@@ -579,5 +581,32 @@ func TestGiveUp(t *testing.T) {
 	}
 	if n := p.acceptCount(); n != 1+3 {
 		t.Fatalf("%d connections, want the first and 3 attempts", n)
+	}
+}
+
+// A handshake the server refuses with a 4xx status closes the client:
+// trying again would not help.
+func TestRefusedHandshakeCloses(t *testing.T) {
+	s := startServer(t, runtime.Options{Authorize: func(*runtime.Request, *runtime.Session) error {
+		return errors.New("no")
+	}})
+	c := duplexclient.New("ws://"+s.addr+"/", duplexclient.Options{})
+	defer c.Close()
+	err := c.Connect(ctxBound(t))
+	var ce *duplexclient.ClosedError
+	var st ws.StatusError
+	if !errors.As(err, &ce) || !errors.As(err, &st) || st != 403 {
+		t.Fatalf("Connect: %v, want the client closed by the 403", err)
+	}
+}
+
+// A client that was never connected fails calls at once.
+func TestCallBeforeConnect(t *testing.T) {
+	c := duplexclient.New("ws://127.0.0.1:1/", duplexclient.Options{})
+	if err := c.Call(ctxBound(t), "echo", nil, nil); !errors.Is(err, duplexclient.ErrClosed) {
+		t.Fatalf("call before Connect: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
