@@ -456,9 +456,9 @@ func (c *Client) backoff(n, code int) time.Duration {
 	if n == 0 && (code == int(ws.StatusGoingAway) || code == 1012) {
 		return 0
 	}
-	d := c.o.BackoffMax
-	if n < 32 && c.o.BackoffBase<<n < d && c.o.BackoffBase<<n > 0 {
-		d = c.o.BackoffBase << n
+	d := c.o.BackoffBase
+	for i := 0; i < n && d < c.o.BackoffMax; i++ {
+		d *= 2
 	}
-	return rand.N(d)
+	return rand.N(min(d, c.o.BackoffMax))
 }

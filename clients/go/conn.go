@@ -31,6 +31,7 @@ type conn struct {
 	last atomic.Int64 // time.Since(t0) of the last frame read
 	dead atomic.Bool  // watch dropped it for silence
 	gone chan struct{}
+	kick chan struct{} // the welcome came: watch starts the heartbeat
 
 	// Guarded by c.mu.
 	calls    map[int64]*pending
@@ -53,7 +54,7 @@ func (c *Client) dial() (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", c.url, err)
 	}
-	cn := &conn{c: c, nc: nc, t0: time.Now(), gone: make(chan struct{}), calls: make(map[int64]*pending)}
+	cn := &conn{c: c, nc: nc, t0: time.Now(), gone: make(chan struct{}), kick: make(chan struct{}, 1), calls: make(map[int64]*pending)}
 	var src io.Reader = nc
 	if br != nil {
 		src = br // frames the server sent right after its handshake
@@ -196,6 +197,8 @@ func (cn *conn) watch() {
 		case <-cn.gone:
 			return
 		case <-t.C:
+		case <-cn.kick:
+			t.Stop() // no stale tick to drain since Go 1.23
 		}
 		now, last := int64(time.Since(cn.t0)), cn.last.Load()
 		c.mu.Lock()
@@ -218,14 +221,18 @@ func (cn *conn) watch() {
 				_ = cn.nc.Close()
 				return
 			}
-			t.Reset(time.Duration(base + pt - now))
+			wait := base + pt - now
+			if hb > 0 {
+				wait = min(wait, hb) // a frame may come first: look again then
+			}
+			t.Reset(time.Duration(wait))
 			continue
 		}
 		if now >= last+hb {
 			n++
 			_ = cn.write(append(strconv.AppendInt([]byte(`{"ping":`), n, 10), '}'))
 			pingAt = max(now, 1)
-			t.Reset(time.Duration(pt))
+			t.Reset(time.Duration(min(pt, hb)))
 			continue
 		}
 		t.Reset(time.Duration(last + hb - now))
@@ -371,6 +378,10 @@ func (c *Client) recv(cn *conn, data []byte) {
 			cn.hb = time.Duration(w.heartbeat) * time.Millisecond
 		}
 		cn.welcomed = true
+		select {
+		case cn.kick <- struct{}{}:
+		default:
+		}
 		pre := cn.pre
 		cn.pre = nil
 		if fresh {

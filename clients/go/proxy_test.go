@@ -4,23 +4,25 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
 // proxy forwards TCP connections to a server, so that a test can break
 // them the way a network does: cut drops every connection at once (the
 // client sees no close frame), refuse makes new connections fail at
-// once, and blackhole stops forwarding while keeping the connections
-// open (a dead peer).
+// once, and blackhole stops forwarding on the connections open now while
+// keeping them open (a dead peer); later connections work.
 type proxy struct {
 	ln     net.Listener
 	target string
 
 	mu      sync.Mutex
 	conns   []net.Conn
+	links   []*atomic.Bool // per connection: silent
 	refused bool
-	silent  bool
 	accepts int
+	up      int // bytes forwarded from clients to the server
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -59,25 +61,30 @@ func (p *proxy) serve() {
 			_ = c.Close()
 			continue
 		}
+		silent := new(atomic.Bool)
 		p.mu.Lock()
 		p.conns = append(p.conns, c, up)
+		p.links = append(p.links, silent)
 		p.mu.Unlock()
-		go p.pipe(c, up)
-		go p.pipe(up, c)
+		go p.pipe(c, up, false, silent)
+		go p.pipe(up, c, true, silent)
 	}
 }
 
 // pipe copies from src to dst until either fails, dropping what it reads
 // while the proxy is silent.
-func (p *proxy) pipe(dst, src net.Conn) {
+func (p *proxy) pipe(dst, src net.Conn, upstream bool, silent *atomic.Bool) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			p.mu.Lock()
-			silent := p.silent
-			p.mu.Unlock()
-			if !silent {
+			quiet := silent.Load()
+			if upstream && !quiet {
+				p.mu.Lock()
+				p.up += n
+				p.mu.Unlock()
+			}
+			if !quiet {
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					break
 				}
@@ -111,11 +118,19 @@ func (p *proxy) refuse(on bool) {
 	p.mu.Unlock()
 }
 
-// blackhole makes the proxy drop every byte (true) or forward again.
-func (p *proxy) blackhole(on bool) {
+// blackhole makes the connections open now drop every byte.
+func (p *proxy) blackhole() {
 	p.mu.Lock()
-	p.silent = on
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	for _, l := range p.links {
+		l.Store(true)
+	}
+}
+
+func (p *proxy) upBytes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.up
 }
 
 func (p *proxy) acceptCount() int {
