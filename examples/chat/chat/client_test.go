@@ -6,6 +6,7 @@ package chat_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -269,5 +270,95 @@ func TestClientResumesAfterADrop(t *testing.T) {
 	}
 	if got := strings.Join(online(t, srv), ","); got != "ann,bob" {
 		t.Errorf("online %s", got)
+	}
+}
+
+// redirect is a Dialer.NetDial that dials whichever address the test set
+// last, or fails while it is "".
+type redirect struct {
+	mu     sync.Mutex
+	target string
+}
+
+func (r *redirect) set(addr string) {
+	r.mu.Lock()
+	r.target = addr
+	r.mu.Unlock()
+}
+
+func (r *redirect) dial(ctx context.Context, network, _ string) (net.Conn, error) {
+	r.mu.Lock()
+	target := r.target
+	r.mu.Unlock()
+	if target == "" {
+		return nil, errors.New("no node to dial")
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, target)
+}
+
+// kill -9 of the node a generated client is on: the client reconnects by
+// itself, to another node, resumes there with its login, and gets what
+// was said while it was away once each, in the order everyone got it.
+func TestClusterClientFollowsAKilledNode(t *testing.T) {
+	t.Parallel()
+	nodes, redis := cluster(t, 2, 30*time.Second)
+	bob := join(t, nodes[1].addr, duplexclient.Options{})
+	bob.login(t, "bob")
+	bob.event(t, "joined bob: bob")
+	to := &redirect{target: nodes[0].addr}
+	startOvers := make(chan string, 1)
+	ann := join(t, nodes[0].addr, duplexclient.Options{
+		Dialer:      ws.Dialer{NetDial: to.dial},
+		BackoffBase: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
+		OnStartOver: func(reason string) { startOvers <- reason },
+	})
+	ann.login(t, "ann")
+	ann.event(t, "joined ann: ann,bob")
+	bob.event(t, "joined ann: ann,bob")
+
+	say := func(m *member, content string) {
+		t.Helper()
+		if err := m.User(bounded(t), &chat.UserArgs{Content: content}); err != nil {
+			t.Fatalf("say %q: %v", content, err)
+		}
+	}
+	const n = 10
+	for i := range n {
+		say(bob, fmt.Sprintf("before %d", i))
+	}
+	var order []string // as bob got them
+	for range n {
+		order = append(order, <-bob.events)
+	}
+	for _, want := range order {
+		ann.event(t, want)
+	}
+	checkpointed(t, redis, "ann", 1+n) // her node wrote down what it numbered
+	to.set("")                         // nowhere to go until bob has talked
+	nodes[0].kill()
+	for i := range n {
+		say(bob, fmt.Sprintf("while away %d", i))
+	}
+	var away []string
+	for range n {
+		away = append(away, <-bob.events)
+	}
+	to.set(nodes[1].addr)
+	for _, want := range away {
+		ann.event(t, want)
+	}
+	say(ann, "back") // still logged in
+	for _, m := range []*member{ann, bob} {
+		m.event(t, "said ann: back")
+	}
+	select {
+	case e := <-ann.events:
+		t.Fatalf("ann got %q, want nothing more (each event once)", e)
+	case e := <-bob.events:
+		t.Fatalf("bob got %q, want nothing (no left)", e)
+	case r := <-startOvers:
+		t.Fatalf("start-over (%s), want the session resumed", r)
+	case <-time.After(300 * time.Millisecond):
 	}
 }
