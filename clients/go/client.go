@@ -23,12 +23,13 @@ const CloseDead = 3008
 
 // Defaults of Options.
 const (
-	DefaultBackoffBase = 250 * time.Millisecond
-	DefaultBackoffMax  = 30 * time.Second
-	DefaultPingTimeout = 10 * time.Second
-	DefaultMaxInFlight = 64 // the server's default limit of calls in flight
-	DefaultHeartbeat   = 25 * time.Second
-	DefaultDialTimeout = 10 * time.Second
+	DefaultBackoffBase    = 250 * time.Millisecond
+	DefaultBackoffMax     = 30 * time.Second
+	DefaultPingTimeout    = 10 * time.Second
+	DefaultMaxInFlight    = 64 // the server's default limit of calls in flight
+	DefaultHeartbeat      = 25 * time.Second
+	DefaultDialTimeout    = 10 * time.Second
+	DefaultMaxMessageSize = 16 << 20
 	// closeTimeout bounds how long Close waits for the server's answer to
 	// its close frame before it drops the TCP connection.
 	closeTimeout = 5 * time.Second
@@ -93,6 +94,11 @@ type Options struct {
 	// MaxInFlight bounds the calls in flight at once; later ones wait
 	// for a slot, bounded by their context. Default 64.
 	MaxInFlight int
+	// MaxMessageSize bounds a message from the server (RFC 6455 §10.4),
+	// decided from the frame headers: a bigger one closes the connection
+	// with 1009, which counts as lost (the client reconnects). Default
+	// 16 MiB; negative means no limit.
+	MaxMessageSize int64
 
 	// The callbacks run on the client's event goroutine, in order with
 	// the events (see the package doc), so they may call the client.
@@ -205,6 +211,9 @@ func New(url string, o Options) *Client {
 	}
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.MaxMessageSize == 0 {
+		o.MaxMessageSize = DefaultMaxMessageSize
 	}
 	o.Dialer.Protocols = []string{Protocol}
 	if o.Dialer.Timeout <= 0 {

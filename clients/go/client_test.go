@@ -11,12 +11,14 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 
 	duplexclient "github.com/duplexrpc/duplex/clients/go"
 	"github.com/duplexrpc/duplex/runtime"
@@ -615,5 +617,30 @@ func TestCallBeforeConnect(t *testing.T) {
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A message over MaxMessageSize closes the connection with 1009, decided
+// from its header.
+func TestMessageTooBig(t *testing.T) {
+	s := startServer(t, runtime.Options{})
+	closes := make(chan duplexclient.CloseInfo, 4)
+	c, _, _ := newClient(t, "ws://"+s.addr+"/", duplexclient.Options{MaxMessageSize: 1 << 10, OnClose: func(i duplexclient.CloseInfo) { closes <- i }})
+	big := `{"x":"` + strings.Repeat("x", 2<<10) + `"}`
+	err := c.Call(ctxBound(t), "echo", raw(big), nil)
+	var we *duplexclient.Error
+	if !errors.As(err, &we) || we.Code != duplexclient.CodeDisconnected {
+		t.Fatalf("a call whose reply is too big: %v, want disconnected", err)
+	}
+	select {
+	case i := <-closes:
+		if i.Code != 1009 || !errors.Is(i.Err, wsutil.ErrMessageTooLarge) {
+			t.Fatalf("OnClose %v, want 1009", i)
+		}
+	case <-time.After(bound):
+		t.Fatal("no OnClose")
+	}
+	if code := <-s.closes; code != 1009 {
+		t.Fatalf("the server saw %d, want 1009", code)
 	}
 }

@@ -60,6 +60,9 @@ func (c *Client) dial() (*conn, error) {
 		src = br // frames the server sent right after its handshake
 	}
 	cn.rd = wsutil.Reader{Source: src, State: ws.StateClientSide, CheckUTF8: true, OnIntermediate: cn.control}
+	if c.o.MaxMessageSize > 0 {
+		cn.rd.MaxMessageSize = c.o.MaxMessageSize
+	}
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
@@ -173,6 +176,9 @@ func (cn *conn) serve() CloseInfo {
 				return CloseInfo{Code: cf.code, Reason: cf.reason}
 			case cn.dead.Load():
 				return CloseInfo{Code: CloseDead, Reason: "timeout"}
+			case errors.Is(err, wsutil.ErrMessageTooLarge), errors.Is(err, wsutil.ErrFrameTooLarge):
+				cn.sendClose(ws.StatusMessageTooBig, "message too big")
+				return CloseInfo{Code: int(ws.StatusMessageTooBig), Reason: "message too big", Err: err}
 			}
 			return CloseInfo{Code: int(ws.StatusAbnormalClosure), Err: err}
 		}
