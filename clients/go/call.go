@@ -177,8 +177,8 @@ func (c *Client) send(ctx context.Context, body []byte) (*conn, int64, *pending,
 	p := &pending{ch: make(chan reply, 1)}
 	cn.calls[id] = p
 	c.mu.Unlock()
-	frame := strconv.AppendInt(append(make([]byte, 0, len(body)+24), `{"id":`...), id, 10)
-	if err := cn.write(append(frame, body...)); err != nil {
+	var head [32]byte
+	if err := cn.write(strconv.AppendInt(append(head[:0], `{"id":`...), id, 10), body); err != nil {
 		// The connection is broken: drop it, and the read loop fails
 		// the call with the others in flight.
 		_ = cn.nc.Close()

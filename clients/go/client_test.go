@@ -290,6 +290,13 @@ func TestCallsAndErrors(t *testing.T) {
 	if err := c.Call(ctxBound(t), "echo", raw(`{"a":[1,"x"]}`), &r); err != nil || string(r.b) != `{"a":[1,"x"]}` {
 		t.Fatalf("echo: %s, %v", r.b, err)
 	}
+	// Frames of every length encoding (RFC 6455 §5.2): 7 bits, 16, 64.
+	for _, n := range []int{100, 1000, 100 << 10} {
+		want := `{"s":"` + strings.Repeat("é", n/2) + `"}`
+		if err := c.Call(ctxBound(t), "echo", raw(want), &r); err != nil || string(r.b) != want {
+			t.Fatalf("echo of %d bytes: %d bytes back, %v", len(want), len(r.b), err)
+		}
+	}
 	// Calls from many goroutines at once, more than MaxInFlight.
 	var wg sync.WaitGroup
 	for i := range 200 {

@@ -1,6 +1,7 @@
 package duplexclient
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +27,8 @@ type conn struct {
 	t0 time.Time
 
 	wmu     sync.Mutex
-	closing bool // a close frame was sent: nothing more is written
+	closing bool   // a close frame was sent: nothing more is written
+	wbuf    []byte // the frame being written, reused
 
 	last atomic.Int64 // time.Since(t0) of the last frame read
 	dead atomic.Bool  // watch dropped it for silence
@@ -83,15 +85,49 @@ func (c *Client) dial() (*conn, error) {
 	return cn, nil
 }
 
-// write sends one text frame; it fails once a close frame was sent.
-func (cn *conn) write(p []byte) error {
+// write sends one text frame whose payload is the parts, one after the
+// other; it fails once a close frame was sent.
+func (cn *conn) write(parts ...[]byte) error {
 	cn.wmu.Lock()
 	defer cn.wmu.Unlock()
 	if cn.closing {
 		return net.ErrClosed
 	}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	cn.wbuf = appendClientFrame(cn.wbuf[:0], parts, n)
 	_ = cn.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	return wsutil.WriteClientText(cn.nc, p)
+	_, err := cn.nc.Write(cn.wbuf)
+	if cap(cn.wbuf) > 64<<10 {
+		cn.wbuf = nil // a big call's buffer is not kept
+	}
+	return err
+}
+
+// appendClientFrame appends a final, masked text frame (RFC 6455 §5.2,
+// §5.3: a client masks every frame with a fresh random key) of n payload
+// bytes, the parts, to dst.
+func appendClientFrame(dst []byte, parts [][]byte, n int) []byte {
+	dst = append(dst, 0x80|byte(ws.OpText))
+	switch {
+	case n < 126:
+		dst = append(dst, 0x80|byte(n))
+	case n <= 0xffff:
+		dst = append(dst, 0x80|126, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 0x80|127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+	mask := ws.NewMask()
+	dst = append(dst, mask[:]...)
+	start := len(dst)
+	for _, p := range parts {
+		dst = append(dst, p...)
+	}
+	ws.Cipher(dst[start:], mask, 0)
+	return dst
 }
 
 // sendClose sends a close frame (RFC 6455 §5.5.1), once; the connection
