@@ -197,7 +197,7 @@ func (c *Client) closedErr() error {
 func (c *Client) closedErrLocked() error {
 	var err error = c.err
 	if c.err == nil {
-		err = &ClosedError{Code: 1000, Reason: "not connected", Local: true}
+		err = &ClosedError{Code: 1000, Reason: "not started: call Connect first", Local: true}
 	}
 	return &Error{Code: CodeDisconnected, Message: err.Error(), Err: err}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -158,6 +159,10 @@ type ClosedError struct {
 
 func (e *ClosedError) Error() string {
 	switch {
+	case e.Local && e.Err != nil:
+		return "duplexclient: client closed: " + e.Err.Error()
+	case e.Local && e.Reason != "":
+		return "duplexclient: client closed (" + e.Reason + ")"
 	case e.Local:
 		return "duplexclient: client closed"
 	case e.GaveUp:
@@ -234,7 +239,8 @@ func New(url string, o Options) *Client {
 }
 
 // Connect starts the client, if it is not started, and waits until it is
-// open (the server's welcome came): at once when it is. Failed attempts
+// open (the server's welcome came): at once when it is. A URL that is not
+// ws:// or wss:// with a host closes the client at once. Failed attempts
 // are retried with backoff (handshakes refused with a 4xx status other
 // than 408 and 429 close the client). It returns the client's
 // *ClosedError when the client closes first, or ctx's error, with the
@@ -248,6 +254,13 @@ func (c *Client) Connect(ctx context.Context) error {
 		return err
 	}
 	if !c.started {
+		if u, err := url.Parse(c.url); err != nil || u.Scheme != "ws" && u.Scheme != "wss" || u.Host == "" {
+			c.started = true
+			c.end(&ClosedError{Code: int(ws.StatusNormalClosure), Reason: "bad url", Local: true, Err: fmt.Errorf("connect %q: want a ws:// or wss:// URL with a host", c.url)})
+			err := c.err
+			c.mu.Unlock()
+			return err
+		}
 		c.started = true
 		c.setState(StateConnecting)
 		go c.run()

@@ -625,6 +625,12 @@ func TestCallBeforeConnect(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
+	for _, url := range []string{"http://127.0.0.1:1/", "127.0.0.1:1", "ws:///x", "ws://[::1"} {
+		c := duplexclient.New(url, duplexclient.Options{})
+		if err := c.Connect(ctxBound(t)); !errors.Is(err, duplexclient.ErrClosed) || !strings.Contains(err.Error(), "ws:// or wss://") {
+			t.Errorf("Connect(%q): %v, want the client closed for its URL", url, err)
+		}
+	}
 }
 
 // A message over MaxMessageSize closes the connection with 1009, decided
