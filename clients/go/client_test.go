@@ -657,3 +657,33 @@ func TestMessageTooBig(t *testing.T) {
 		t.Fatalf("the server saw %d, want 1009", code)
 	}
 }
+
+// The server's own health checks (RFC 6455 pings) are answered with
+// pongs: they succeed, and the connection stays.
+func TestAnswersServerPings(t *testing.T) {
+	health := make(chan runtime.Health, 64)
+	s := startServer(t, runtime.Options{
+		PingInterval: 20 * time.Millisecond,
+		PingTimeout:  bound,
+		Hooks: runtime.Hooks{OnHealth: func(_ *runtime.Conn, h runtime.Health) {
+			select {
+			case health <- h:
+			default:
+			}
+		}},
+	})
+	c, _, _ := newClient(t, "ws://"+s.addr+"/", duplexclient.Options{})
+	for range 3 {
+		select {
+		case h := <-health:
+			if !h.OK {
+				t.Fatalf("health check %+v, want OK", h)
+			}
+		case <-time.After(bound):
+			t.Fatal("no health check")
+		}
+	}
+	if err := c.Call(ctxBound(t), "echo", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}
