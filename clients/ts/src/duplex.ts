@@ -88,7 +88,8 @@ export type WebSocketConstructor = new (url: string, protocols: string) => WebSo
  * The state of a {@link Client}:
  *
  * - "closed": not connected, and not trying to (before {@link Client.connect},
- *   after {@link Client.close}, after a terminal close code, after giving up);
+ *   after {@link Client.close}, after a terminal close code, after giving up,
+ *   after an idle close or a failing params function);
  * - "connecting": connect was called and no welcome came yet (retries
  *   included);
  * - "open": the server's welcome came; calls go out at once;
@@ -490,7 +491,7 @@ export class Client<E extends object = Record<string, unknown>> {
    * Calls the command name with args and resolves with its result as it
    * came off the wire (generated methods type and decode it). Rejects with
    * a {@link DuplexError}: the server's, or "disconnected" (the client is
-   * closed, or the connection was lost while the call was in flight:
+   * closed and not lazy, or the connection was lost while the call was in flight:
    * `retryable`), "timeout", "canceled", "queue_full". Arguments encode
    * bigint as a decimal string, Uint8Array as base64 and Date as RFC 3339.
    * While the client is connecting or reconnecting the call waits in the
