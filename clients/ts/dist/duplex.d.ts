@@ -319,8 +319,8 @@ export declare class Client<E extends object = Record<string, unknown>> {
      * Calls the command name with args and resolves with its result as it
      * came off the wire (generated methods type and decode it). Rejects with
      * a {@link DuplexError}: the server's, or "disconnected" (the client is
-     * closed and not lazy, or the connection was lost while the call was in flight:
-     * `retryable`), "timeout", "canceled", "queue_full". Arguments encode
+     * closed and not lazy, or the connection was lost while the call was in
+     * flight: `retryable`), "timeout", "canceled", "queue_full". Arguments encode
      * bigint as a decimal string, Uint8Array as base64 and Date as RFC 3339.
      * While the client is connecting or reconnecting the call waits in the
      * queue; its time limit runs meanwhile.

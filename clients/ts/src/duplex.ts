@@ -491,8 +491,8 @@ export class Client<E extends object = Record<string, unknown>> {
    * Calls the command name with args and resolves with its result as it
    * came off the wire (generated methods type and decode it). Rejects with
    * a {@link DuplexError}: the server's, or "disconnected" (the client is
-   * closed and not lazy, or the connection was lost while the call was in flight:
-   * `retryable`), "timeout", "canceled", "queue_full". Arguments encode
+   * closed and not lazy, or the connection was lost while the call was in
+   * flight: `retryable`), "timeout", "canceled", "queue_full". Arguments encode
    * bigint as a decimal string, Uint8Array as base64 and Date as RFC 3339.
    * While the client is connecting or reconnecting the call waits in the
    * queue; its time limit runs meanwhile.
@@ -647,16 +647,16 @@ export class Client<E extends object = Record<string, unknown>> {
     };
     if (o.params)
       new Promise<object>((res) => res(o.params!())).then(
-      (p) => {
-        params = p;
-        hello(2);
-      },
-      (err) => {
-        if (ws != this._ws) return;
-        this._end(err, true);
-        ws.close(1000, "params failed");
-      },
-    );
+        (p) => {
+          params = p;
+          hello(2);
+        },
+        (err) => {
+          if (ws != this._ws) return;
+          this._end(err, true);
+          ws.close(1000, "params failed"); // ends the connection's fresh session, not the client's
+        },
+      );
     ws.onopen = () => {
       this._pre = [];
       clearTimeout(this._k); // no time limit while params runs
