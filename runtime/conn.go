@@ -16,6 +16,7 @@ type connState struct {
 	session atomic.Pointer[Session] // changes only when the client resumes another session
 	calls   atomic.Pointer[calls]   // calls in flight (Router), made by the first call; closedCalls once the connection ended
 	started bool                    // the Router has seen a frame (a hello must come first); reader only
+	helloed bool                    // AuthorizeHello let a hello through; reader only
 }
 
 var _ transport.ConnHandler = (*connState)(nil)

@@ -92,6 +92,7 @@ type envelope struct {
 	ping   int64
 	resume string // hello.resume
 	seq    int64  // hello.seq
+	params []byte // hello.params, an object; valid until the envelope decoder is reused
 	// What is wrong with id; with call or args; with cancel; with ping;
 	// with hello.
 	idErr, callErr, cancelErr, pingErr, helloErr error
@@ -359,7 +360,7 @@ func (ed *envelopeDecoder) hello(value []byte) error {
 	if k := v.Peek(); k != wire.Object {
 		return v.Errorf("expected object, got %s", k)
 	}
-	var hasResume, hasSeq bool
+	var hasResume, hasSeq, hasParams bool
 	o := validObject{data: value}
 	for key, val, ok := o.next(); ok; key, val, ok = o.next() {
 		v.Reset(key, "")
@@ -389,6 +390,19 @@ func (ed *envelopeDecoder) hello(value []byte) error {
 			if e.seq < 0 {
 				return v.Errorf("%d is not an integer in [0, %d]", e.seq, 1<<53-1)
 			}
+		case "params":
+			if hasParams {
+				return &wire.Error{Path: "hello.params", Msg: "duplicate field"}
+			}
+			hasParams = true
+			v.Reset(val, "hello.params")
+			if k := v.Peek(); k != wire.Object {
+				return v.Errorf("expected object, got %s", k)
+			}
+			if err := v.Skip(); err != nil { // valid JSON that wire refuses: a lone surrogate, too deep
+				return err
+			}
+			e.params = val
 		}
 	}
 	return nil

@@ -61,6 +61,7 @@ func FuzzEnvelope(f *testing.F) {
 		`{}`, ` { } `, `{"foo":1}`, `{"call":"a"}`, `{"id":1,"id":2,"call":"a"}`, `{"\u0069d":1,"call":"a"}`, `{"\ud800":1,"id":2,"call":"a"}`,
 		`{"hello":{"x":"\ud800","\ud800":1,"y":` + strings.Repeat("[", wire.MaxDepth+6) + strings.Repeat("]", wire.MaxDepth+6) + `,"resume":"t","seq":0}}`, `{"hello":{"resume":"a","resume":"b"}}`,
 		`{"hello":{"seq":-1}}`, `{"hello":{"seq":1,"seq":2}}`, `{"hello":{},"id":1,"call":"a"}`, `{"cancel":1,"ping":2}`,
+		`{"hello":{"params":{"token":"t"}}}`, `{"hello":{"params":{"t":"\ud800"}}}`, `{"hello":{"params":[]}}`, `{"hello":{"params":{},"params":{}}}`,
 		`{"x":{"y":"\ud800"},"id":1,"call":"a","args":{"s":"a\"b","n":[1,-2.5e3,true,false,null]}}`,
 		`{"id":1,"call":"a","args":` + strings.Repeat(`{"a":`, 63) + `1` + strings.Repeat("}", 63) + `}`,
 		`{"id":1,"call":"a","args":` + strings.Repeat(`{"a":`, 64) + `1` + strings.Repeat("}", 64) + `}`,
@@ -85,7 +86,7 @@ func FuzzEnvelope(f *testing.F) {
 			}
 		}
 		if a.seen != b.seen || a.id != b.id || string(a.call) != string(b.call) || string(a.args) != string(b.args) || string(a.trace) != string(b.trace) ||
-			a.cancel != b.cancel || a.ping != b.ping || a.resume != b.resume || a.seq != b.seq {
+			a.cancel != b.cancel || a.ping != b.ping || a.resume != b.resume || a.seq != b.seq || string(a.params) != string(b.params) {
 			t.Fatalf("%q: decode %+v, reference %+v", data, a, b)
 		}
 		if fast.clean && errFast == nil && !json.Valid(data) {

@@ -115,6 +115,23 @@ type Options struct {
 	// refuses it with 403.
 	Authorize func(r *Request, s *Session) error
 
+	// AuthorizeHello, when set, sees the params of every hello
+	// (docs/protocol.md: the hello's optional "params" object, such as an
+	// auth token the client refreshes before each connection; raw JSON,
+	// nil when the hello has none, valid until it returns) with the
+	// connection's fresh session, before a resume is tried and before
+	// the welcome. It may set the session's attributes: a fresh session
+	// keeps them; a resume that succeeds replaces it by the resumed
+	// session, with that session's own. Returning an error refuses the
+	// hello: no welcome, the resume token is not spent, and the
+	// connection is closed with the *HelloError's code and reason, or
+	// with CloseHelloRefused "unauthorized" for any other error.
+	// With it set, a hello is required: a call, cancel or ping before a
+	// welcome closes the connection with 1008. It runs on the
+	// connection's reading goroutine: the connection's next frames wait
+	// for it.
+	AuthorizeHello func(c *Conn, s *Session, params []byte) error
+
 	// Fallback serves requests that are not WebSocket upgrades on the
 	// ServeHTTP path (for example the page at the same URL). Without it
 	// they get 426 Upgrade Required.

@@ -75,6 +75,10 @@ func (r *Router) serveEnvelope(c *Conn, st *connState, e *envelope, err error) {
 	}
 	kind := e.seen & kinds
 	helloTooLate := st.started
+	if kind != memberHello && kind != 0 && !st.helloed && st.srv.cfg.AuthorizeHello != nil {
+		_ = c.Close(ClosePolicy, "a hello must come first")
+		return
+	}
 	if kind&^memberHello != 0 {
 		st.started = true // a hello may no longer come
 	}
@@ -105,7 +109,9 @@ func (r *Router) serveEnvelope(c *Conn, st *connState, e *envelope, err error) {
 			replyNullID(c, e.helloErr.Error())
 		default:
 			st.started = true
-			r.hello(c, st, e.resume, e.seq)
+			if st.helloed = st.srv.authorizeHello(c, st, e.params); st.helloed {
+				r.hello(c, st, e.resume, e.seq)
+			}
 		}
 	case 0:
 		if e.seen == 0 {

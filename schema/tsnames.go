@@ -31,7 +31,7 @@ var TSClientMembers = map[string]bool{
 	"_seq": true, "_tok": true, "_sid": true, "_hb": true, "_n": true, "_a": true, "_k": true,
 	"_w": true, "_u": true, "_set": true, "_free": true, "_pump": true, "_dial": true,
 	"_arm": true, "_recv": true, "_lost": true, "_drop": true, "_retry": true, "_end": true,
-	"_pre": true, "_event": true,
+	"_pre": true, "_event": true, "_i": true, "_z": true, "_wake": true, "_idle": true,
 }
 
 // tsObjectMembers are the members every JavaScript object inherits from

@@ -7,7 +7,7 @@
  *
  * Wire protocol v1: JSON text frames, subprotocol `duplex.v1+json`.
  *
- *     client → server  {"hello": {}}  or  {"hello": {"resume": "<token>", "seq": 41}}
+ *     client → server  {"hello": {}}  or  {"hello": {"resume": "<token>", "seq": 41, "params": {...}}}
  *     server → client  {"welcome": {"session": "...", "resume": "<token>", "resumed": true, "heartbeat": 25000}}
  *     client → server  {"id": 7, "call": "login", "args": {...}}
  *     client → server  {"cancel": 7}
@@ -31,7 +31,8 @@
  *   "canceled" (the server saw the cancel), "overloaded" (too many calls in
  *   flight), "unavailable" (the server could not reach its engine, a
  *   Redis say, within its timeout: the call may be made again);
- * - from this runtime: "canceled" (the call's AbortSignal fired), "timeout"
+ * - from this runtime: "canceled" (the call's AbortSignal fired: `cause` is
+ *   its reason), "timeout"
  *   (no answer in time), "disconnected" (the client is closed, or the
  *   connection was lost before the answer came), "queue_full" (too many
  *   calls waiting for the connection).
@@ -46,7 +47,9 @@ export declare class DuplexError extends Error {
      * is back. Always false for the server's own errors.
      */
     readonly retryable: boolean;
-    constructor(code: string, message?: string, retryable?: boolean);
+    /** For "canceled" by an AbortSignal: the signal's reason. */
+    readonly cause?: unknown;
+    constructor(code: string, message?: string, retryable?: boolean, cause?: unknown);
 }
 /**
  * What this runtime needs of a WebSocket: the browser's, Node 22's global
@@ -68,7 +71,8 @@ export type WebSocketConstructor = new (url: string, protocols: string) => WebSo
  * The state of a {@link Client}:
  *
  * - "closed": not connected, and not trying to (before {@link Client.connect},
- *   after {@link Client.close}, after a terminal close code, after giving up);
+ *   after {@link Client.close}, after a terminal close code, after giving up,
+ *   after an idle close or a failing params function);
  * - "connecting": connect was called and no welcome came yet (retries
  *   included);
  * - "open": the server's welcome came; calls go out at once;
@@ -80,6 +84,37 @@ export type State = "connecting" | "open" | "reconnecting" | "closed";
 export interface ClientOptions {
     /** The WebSocket class to use; default globalThis.WebSocket (Node 20 has none: pass the `ws` package's). */
     WebSocket?: WebSocketConstructor;
+    /**
+     * Called before every connection attempt (the first, each reconnect,
+     * each resume); its result, a JSON object, goes in the hello as
+     * `params` for the server's AuthorizeHello: a fresh auth token, say.
+     * The hello waits for it (with no time limit: the socket opens
+     * meanwhile). If it throws or rejects, the client closes as when it
+     * gives up (the session is kept: a later connect, or a call when
+     * lazy, resumes it): connect's promise rejects with its error, calls
+     * with "disconnected". A server that refuses the params closes with
+     * 4401 (any 4100–4999): the client retries after its backoff delay,
+     * which grows with each attempt since no welcome came, calling params
+     * again; 4000–4099 end the client.
+     */
+    params?: () => object | Promise<object>;
+    /**
+     * Lazy connect: the client connects on its first call or event handler
+     * ({@link Client.on}), not before (nor after {@link Client.close} or a
+     * terminal close code, until {@link Client.connect}). Default false: a
+     * call on a closed client rejects with "disconnected".
+     */
+    lazy?: boolean;
+    /**
+     * Idle disconnect: the client closes its connection (code 3008
+     * "idle", which keeps the session on the server) after this many ms
+     * open with no call waiting or in flight and no event handler; state
+     * "closed". The next call or handler connects again, as lazy does, and
+     * resumes the session (with the events it missed) if the server still
+     * holds it (its resume window: 2 minutes by default), else starts over.
+     * Default 0: never.
+     */
+    idle?: number;
     /** Default time limit of a call; default 30000, 0 for none. It runs from the call, across reconnects. */
     timeout?: number;
     /** Backoff base: retry n (from 0) waits random(0, min(backoffMax, backoffBase·2^n)); default 250. */
@@ -132,6 +167,7 @@ export interface CloseInfo {
 /** The part of an AbortSignal a call uses. */
 export interface AbortSignalLike {
     readonly aborted: boolean;
+    readonly reason?: unknown;
     addEventListener(type: "abort", listener: () => void): void;
     removeEventListener(type: "abort", listener: () => void): void;
 }
@@ -139,7 +175,7 @@ export interface AbortSignalLike {
 export interface CallOptions {
     /** Time limit; default the client's (30000); 0 for none. On expiry the call rejects with "timeout" and the server is told to cancel it. */
     timeout?: number;
-    /** Rejects the call with "canceled" when it fires, and tells the server to cancel the handler's context. */
+    /** Rejects the call with "canceled" (`cause`: the signal's reason) when it fires, and, if the call was sent, tells the server to cancel it (its handler's context ends). */
     signal?: AbortSignalLike;
     /** Send the call again after a reconnect if it was in flight when the connection was lost; default: whether the schema marks the command `@idempotent`. */
     idempotent?: boolean;
@@ -196,6 +232,11 @@ export declare const obj: <T>(fields: { [K in keyof T]?: Decoder<T[K]>; }) => De
  * code 3008) and reconnects. A dead connection is noticed within
  * heartbeat + pingTimeout ms.
  *
+ * With {@link ClientOptions.lazy} the first call or event handler
+ * connects; with {@link ClientOptions.idle} an idle connection is closed
+ * and the next call resumes its session. {@link ClientOptions.params}
+ * puts the app's params (an auth token) in every hello.
+ *
  * Every method may be called at any time, in any state, and none blocks.
  */
 export declare class Client<E extends object = Record<string, unknown>> {
@@ -242,6 +283,10 @@ export declare class Client<E extends object = Record<string, unknown>> {
     private _k;
     private _w;
     private _u;
+    /** The idle timer. */
+    private _i;
+    /** Lazy: a call or handler connects the closed client. */
+    private _z;
     /**
      * Makes a client of the server at url (ws: or wss:). It does not connect
      * until {@link connect}. spec is for generated clients.
@@ -274,8 +319,8 @@ export declare class Client<E extends object = Record<string, unknown>> {
      * Calls the command name with args and resolves with its result as it
      * came off the wire (generated methods type and decode it). Rejects with
      * a {@link DuplexError}: the server's, or "disconnected" (the client is
-     * closed, or the connection was lost while the call was in flight:
-     * `retryable`), "timeout", "canceled", "queue_full". Arguments encode
+     * closed and not lazy, or the connection was lost while the call was in
+     * flight: `retryable`), "timeout", "canceled", "queue_full". Arguments encode
      * bigint as a decimal string, Uint8Array as base64 and Date as RFC 3339.
      * While the client is connecting or reconnecting the call waits in the
      * queue; its time limit runs meanwhile.
@@ -285,7 +330,8 @@ export declare class Client<E extends object = Record<string, unknown>> {
      * Calls handler with the data of every event named event, in seq order,
      * each event once (a resumed session's replay included), until the
      * returned function is called. An exception in a handler does not stop
-     * the others; it is rethrown asynchronously.
+     * the others; it is rethrown asynchronously. A handler keeps an idle
+     * connection open, and connects a lazy client.
      */
     on<K extends keyof E & string>(event: K, handler: (data: E[K]) => void): () => void;
     /** Calls fn with the new state on every change of {@link state}, until the returned function is called. */
@@ -311,6 +357,10 @@ export declare class Client<E extends object = Record<string, unknown>> {
      */
     onClose(fn: (e: CloseInfo) => void): () => void;
     private _set;
+    /** Lazy: connects the closed client, unless close() or a terminal close code closed it. */
+    private _wake;
+    /** Arms the idle timer if the connection is open and no call or handler needs it; else disarms it. */
+    private _idle;
     /** Reports whether a call may be sent now. */
     private _free;
     /** Sends queued calls while the connection is open and has room. */

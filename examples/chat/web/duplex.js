@@ -7,7 +7,7 @@
  *
  * Wire protocol v1: JSON text frames, subprotocol `duplex.v1+json`.
  *
- *     client → server  {"hello": {}}  or  {"hello": {"resume": "<token>", "seq": 41}}
+ *     client → server  {"hello": {}}  or  {"hello": {"resume": "<token>", "seq": 41, "params": {...}}}
  *     server → client  {"welcome": {"session": "...", "resume": "<token>", "resumed": true, "heartbeat": 25000}}
  *     client → server  {"id": 7, "call": "login", "args": {...}}
  *     client → server  {"cancel": 7}
@@ -35,16 +35,18 @@ const DEAD = 3008;
  *   "canceled" (the server saw the cancel), "overloaded" (too many calls in
  *   flight), "unavailable" (the server could not reach its engine, a
  *   Redis say, within its timeout: the call may be made again);
- * - from this runtime: "canceled" (the call's AbortSignal fired), "timeout"
+ * - from this runtime: "canceled" (the call's AbortSignal fired: `cause` is
+ *   its reason), "timeout"
  *   (no answer in time), "disconnected" (the client is closed, or the
  *   connection was lost before the answer came), "queue_full" (too many
  *   calls waiting for the connection).
  */
 export class DuplexError extends Error {
-    constructor(code, message, retryable) {
+    constructor(code, message, retryable, cause) {
         super(message || code);
         this.code = code;
         this.retryable = !!retryable;
+        this.cause = cause;
         this.name = "DuplexError";
     }
 }
@@ -136,6 +138,11 @@ const g = globalThis;
  * code 3008) and reconnects. A dead connection is noticed within
  * heartbeat + pingTimeout ms.
  *
+ * With {@link ClientOptions.lazy} the first call or event handler
+ * connects; with {@link ClientOptions.idle} an idle connection is closed
+ * and the next call resumes its session. {@link ClientOptions.params}
+ * puts the app's params (an auth token) in every hello.
+ *
  * Every method may be called at any time, in any state, and none blocks.
  */
 export class Client {
@@ -167,6 +174,7 @@ export class Client {
         this._ev = new Map(Object.entries(spec.events || {}));
         this._er = new Map(Object.entries(spec.errors || {}));
         this._ip = new Set(spec.idempotent);
+        this._z = !!opts.lazy;
         if (opts.onState)
             this.onState(opts.onState);
         if (opts.onStartOver)
@@ -196,6 +204,7 @@ export class Client {
      * the last one, unless a connection was lost since.
      */
     connect() {
+        this._z = !!this._o.lazy;
         const p = this._c || (this._c = new Promise((res, rej) => (this._cr = [res, rej])));
         if (this._s == "closed") {
             this._a = 0;
@@ -222,8 +231,8 @@ export class Client {
      * Calls the command name with args and resolves with its result as it
      * came off the wire (generated methods type and decode it). Rejects with
      * a {@link DuplexError}: the server's, or "disconnected" (the client is
-     * closed, or the connection was lost while the call was in flight:
-     * `retryable`), "timeout", "canceled", "queue_full". Arguments encode
+     * closed and not lazy, or the connection was lost while the call was in
+     * flight: `retryable`), "timeout", "canceled", "queue_full". Arguments encode
      * bigint as a decimal string, Uint8Array as base64 and Date as RFC 3339.
      * While the client is connecting or reconnecting the call waits in the
      * queue; its time limit runs meanwhile.
@@ -251,18 +260,22 @@ export class Client {
                         if (k >= 0)
                             this._q.splice(k, 1);
                     }
+                    this._idle();
                     err ? reject(err) : resolve(result);
                 },
             };
             let timer;
-            const abort = () => q.f(new DuplexError("canceled", name + " canceled"), undefined, true);
+            const canceled = () => new DuplexError("canceled", name + " canceled", false, signal.reason);
+            const abort = () => q.f(canceled(), undefined, true);
+            if (signal?.aborted)
+                return reject(canceled());
+            this._wake();
             if (this._s == "closed")
                 return reject(new DuplexError("disconnected", "not connected"));
-            if (signal?.aborted)
-                return reject(new DuplexError("canceled", name + " canceled"));
             if (this._q.length >= (o.queue ?? 100) && !this._free())
                 return reject(new DuplexError("queue_full", `${name}: ${this._q.length} calls are waiting already`));
             this._q.push(q);
+            this._idle();
             signal?.addEventListener("abort", abort);
             if (ms > 0)
                 timer = setTimeout(() => q.f(new DuplexError("timeout", `${name} timed out after ${ms} ms`), undefined, true), Math.min(ms, 2 ** 31 - 1));
@@ -273,10 +286,17 @@ export class Client {
      * Calls handler with the data of every event named event, in seq order,
      * each event once (a resumed session's replay included), until the
      * returned function is called. An exception in a handler does not stop
-     * the others; it is rethrown asynchronously.
+     * the others; it is rethrown asynchronously. A handler keeps an idle
+     * connection open, and connects a lazy client.
      */
     on(event, handler) {
-        return sub(this._h, event, handler);
+        const off = sub(this._h, event, handler);
+        this._wake();
+        this._idle();
+        return () => {
+            off();
+            this._idle();
+        };
     }
     /** Calls fn with the new state on every change of {@link state}, until the returned function is called. */
     onState(fn) {
@@ -312,6 +332,24 @@ export class Client {
         if (this._s != s)
             emit(this._l, "state", (this._s = s));
     }
+    /** Lazy: connects the closed client, unless close() or a terminal close code closed it. */
+    _wake() {
+        if (this._s == "closed" && this._z)
+            this.connect().catch(() => { });
+    }
+    /** Arms the idle timer if the connection is open and no call or handler needs it; else disarms it. */
+    _idle() {
+        const ms = this._o.idle, ws = this._ws;
+        clearTimeout(this._i);
+        if (ms && ws && this._s == "open" && !this._p.size && !this._q.length && ![...this._h.values()].some((h) => h.size))
+            this._i = setTimeout(() => {
+                if (ws != this._ws)
+                    return;
+                this._end(lost(DEAD, "idle"), true);
+                ws.close(DEAD, "idle");
+                this._z = true;
+            }, ms);
+    }
     /** Reports whether a call may be sent now. */
     _free() {
         return this._s == "open" && this._p.size < (this._o.maxInFlight ?? 64);
@@ -326,19 +364,39 @@ export class Client {
     }
     /** Opens a new socket; ends the client if the WebSocket constructor throws. */
     _dial() {
+        const o = this._o;
         let ws;
         try {
-            ws = new (this._o.WebSocket || g.WebSocket)(this._url, PROTOCOL);
+            ws = new (o.WebSocket || g.WebSocket)(this._url, PROTOCOL);
         }
         catch (err) {
             return this._end(err);
         }
         this._ws = ws;
         this._arm(ws, 0);
+        // The hello goes once the socket is open (bit 1) and params came (bit 2).
+        let ready = o.params ? 0 : 2, params;
+        const hello = (bit) => {
+            if ((ready |= bit) < 3 || ws != this._ws)
+                return;
+            const t = this._tok || undefined;
+            ws.send(JSON.stringify({ hello: { resume: t, seq: t && this._seq, params } }, encode));
+            this._arm(ws, 0);
+        };
+        if (o.params)
+            new Promise((res) => res(o.params())).then((p) => {
+                params = p;
+                hello(2);
+            }, (err) => {
+                if (ws != this._ws)
+                    return;
+                this._end(err, true);
+                ws.close(1000, "params failed"); // ends the connection's fresh session, not the client's
+            });
         ws.onopen = () => {
             this._pre = [];
-            ws.send(JSON.stringify({ hello: this._tok ? { resume: this._tok, seq: this._seq } : {} }));
-            this._arm(ws, 0);
+            clearTimeout(this._k); // no time limit while params runs
+            hello(1);
         };
         ws.onmessage = (e) => this._recv(ws, e.data);
         ws.onclose = (e) => this._lost(ws, e.code, e.reason, e.wasClean);
@@ -386,6 +444,7 @@ export class Client {
             this._cr = undefined;
             this._set("open");
             this._pump();
+            this._idle();
             if (restart && this._ws == ws)
                 emit(this._l, "startover", w.reason || "restarted");
             if (fresh)
@@ -482,12 +541,14 @@ export class Client {
         const e = err instanceof DuplexError ? err : new DuplexError("disconnected", "" + err);
         for (const q of [...this._p.values(), ...this._q])
             q.f(e);
+        clearTimeout(this._i);
         this._cr?.[1](err);
         this._c = this._cr = undefined;
-        if (!keep)
+        if (!keep) {
             this._tok = this._sid = undefined;
-        if (!keep)
             this._seq = 0;
+            this._z = false;
+        }
         this._set("closed");
     }
 }

@@ -7,7 +7,7 @@
  *
  * Wire protocol v1: JSON text frames, subprotocol `duplex.v1+json`.
  *
- *     client → server  {"hello": {}}  or  {"hello": {"resume": "<token>", "seq": 41}}
+ *     client → server  {"hello": {}}  or  {"hello": {"resume": "<token>", "seq": 41, "params": {...}}}
  *     server → client  {"welcome": {"session": "...", "resume": "<token>", "resumed": true, "heartbeat": 25000}}
  *     client → server  {"id": 7, "call": "login", "args": {...}}
  *     client → server  {"cancel": 7}
@@ -38,7 +38,8 @@ const DEAD = 3008;
  *   "canceled" (the server saw the cancel), "overloaded" (too many calls in
  *   flight), "unavailable" (the server could not reach its engine, a
  *   Redis say, within its timeout: the call may be made again);
- * - from this runtime: "canceled" (the call's AbortSignal fired), "timeout"
+ * - from this runtime: "canceled" (the call's AbortSignal fired: `cause` is
+ *   its reason), "timeout"
  *   (no answer in time), "disconnected" (the client is closed, or the
  *   connection was lost before the answer came), "queue_full" (too many
  *   calls waiting for the connection).
@@ -53,11 +54,14 @@ export class DuplexError extends Error {
    * is back. Always false for the server's own errors.
    */
   readonly retryable: boolean;
+  /** For "canceled" by an AbortSignal: the signal's reason. */
+  readonly cause?: unknown;
 
-  constructor(code: string, message?: string, retryable?: boolean) {
+  constructor(code: string, message?: string, retryable?: boolean, cause?: unknown) {
     super(message || code);
     this.code = code;
     this.retryable = !!retryable;
+    this.cause = cause;
     this.name = "DuplexError";
   }
 }
@@ -84,7 +88,8 @@ export type WebSocketConstructor = new (url: string, protocols: string) => WebSo
  * The state of a {@link Client}:
  *
  * - "closed": not connected, and not trying to (before {@link Client.connect},
- *   after {@link Client.close}, after a terminal close code, after giving up);
+ *   after {@link Client.close}, after a terminal close code, after giving up,
+ *   after an idle close or a failing params function);
  * - "connecting": connect was called and no welcome came yet (retries
  *   included);
  * - "open": the server's welcome came; calls go out at once;
@@ -97,6 +102,37 @@ export type State = "connecting" | "open" | "reconnecting" | "closed";
 export interface ClientOptions {
   /** The WebSocket class to use; default globalThis.WebSocket (Node 20 has none: pass the `ws` package's). */
   WebSocket?: WebSocketConstructor;
+  /**
+   * Called before every connection attempt (the first, each reconnect,
+   * each resume); its result, a JSON object, goes in the hello as
+   * `params` for the server's AuthorizeHello: a fresh auth token, say.
+   * The hello waits for it (with no time limit: the socket opens
+   * meanwhile). If it throws or rejects, the client closes as when it
+   * gives up (the session is kept: a later connect, or a call when
+   * lazy, resumes it): connect's promise rejects with its error, calls
+   * with "disconnected". A server that refuses the params closes with
+   * 4401 (any 4100–4999): the client retries after its backoff delay,
+   * which grows with each attempt since no welcome came, calling params
+   * again; 4000–4099 end the client.
+   */
+  params?: () => object | Promise<object>;
+  /**
+   * Lazy connect: the client connects on its first call or event handler
+   * ({@link Client.on}), not before (nor after {@link Client.close} or a
+   * terminal close code, until {@link Client.connect}). Default false: a
+   * call on a closed client rejects with "disconnected".
+   */
+  lazy?: boolean;
+  /**
+   * Idle disconnect: the client closes its connection (code 3008
+   * "idle", which keeps the session on the server) after this many ms
+   * open with no call waiting or in flight and no event handler; state
+   * "closed". The next call or handler connects again, as lazy does, and
+   * resumes the session (with the events it missed) if the server still
+   * holds it (its resume window: 2 minutes by default), else starts over.
+   * Default 0: never.
+   */
+  idle?: number;
   /** Default time limit of a call; default 30000, 0 for none. It runs from the call, across reconnects. */
   timeout?: number;
   /** Backoff base: retry n (from 0) waits random(0, min(backoffMax, backoffBase·2^n)); default 250. */
@@ -151,6 +187,7 @@ export interface CloseInfo {
 /** The part of an AbortSignal a call uses. */
 export interface AbortSignalLike {
   readonly aborted: boolean;
+  readonly reason?: unknown;
   addEventListener(type: "abort", listener: () => void): void;
   removeEventListener(type: "abort", listener: () => void): void;
 }
@@ -159,7 +196,7 @@ export interface AbortSignalLike {
 export interface CallOptions {
   /** Time limit; default the client's (30000); 0 for none. On expiry the call rejects with "timeout" and the server is told to cancel it. */
   timeout?: number;
-  /** Rejects the call with "canceled" when it fires, and tells the server to cancel the handler's context. */
+  /** Rejects the call with "canceled" (`cause`: the signal's reason) when it fires, and, if the call was sent, tells the server to cancel it (its handler's context ends). */
   signal?: AbortSignalLike;
   /** Send the call again after a reconnect if it was in flight when the connection was lost; default: whether the schema marks the command `@idempotent`. */
   idempotent?: boolean;
@@ -333,6 +370,11 @@ const g = globalThis as Hints;
  * code 3008) and reconnects. A dead connection is noticed within
  * heartbeat + pingTimeout ms.
  *
+ * With {@link ClientOptions.lazy} the first call or event handler
+ * connects; with {@link ClientOptions.idle} an idle connection is closed
+ * and the next call resumes its session. {@link ClientOptions.params}
+ * puts the app's params (an auth token) in every hello.
+ *
  * Every method may be called at any time, in any state, and none blocks.
  */
 export class Client<E extends object = Record<string, unknown>> {
@@ -379,6 +421,10 @@ export class Client<E extends object = Record<string, unknown>> {
   private _k: Timer | undefined;
   private _w: Timer | undefined;
   private _u: (() => void) | undefined;
+  /** The idle timer. */
+  private _i: Timer | undefined;
+  /** Lazy: a call or handler connects the closed client. */
+  private _z: boolean;
 
   /**
    * Makes a client of the server at url (ws: or wss:). It does not connect
@@ -390,6 +436,7 @@ export class Client<E extends object = Record<string, unknown>> {
     this._ev = new Map(Object.entries(spec.events || {}));
     this._er = new Map(Object.entries(spec.errors || {}));
     this._ip = new Set(spec.idempotent);
+    this._z = !!opts.lazy;
     if (opts.onState) this.onState(opts.onState);
     if (opts.onStartOver) this.onStartOver(opts.onStartOver);
     if (opts.onGiveUp) this.onGiveUp(opts.onGiveUp);
@@ -418,6 +465,7 @@ export class Client<E extends object = Record<string, unknown>> {
    * the last one, unless a connection was lost since.
    */
   connect(): Promise<void> {
+    this._z = !!this._o.lazy;
     const p = this._c || (this._c = new Promise((res, rej) => (this._cr = [res, rej])));
     if (this._s == "closed") {
       this._a = 0;
@@ -443,8 +491,8 @@ export class Client<E extends object = Record<string, unknown>> {
    * Calls the command name with args and resolves with its result as it
    * came off the wire (generated methods type and decode it). Rejects with
    * a {@link DuplexError}: the server's, or "disconnected" (the client is
-   * closed, or the connection was lost while the call was in flight:
-   * `retryable`), "timeout", "canceled", "queue_full". Arguments encode
+   * closed and not lazy, or the connection was lost while the call was in
+   * flight: `retryable`), "timeout", "canceled", "queue_full". Arguments encode
    * bigint as a decimal string, Uint8Array as base64 and Date as RFC 3339.
    * While the client is connecting or reconnecting the call waits in the
    * queue; its time limit runs meanwhile.
@@ -469,16 +517,20 @@ export class Client<E extends object = Record<string, unknown>> {
             const k = this._q.indexOf(q);
             if (k >= 0) this._q.splice(k, 1);
           }
+          this._idle();
           err ? reject(err) : resolve(result);
         },
       };
       let timer: Timer | undefined;
-      const abort = () => q.f(new DuplexError("canceled", name + " canceled"), undefined, true);
+      const canceled = () => new DuplexError("canceled", name + " canceled", false, signal!.reason);
+      const abort = () => q.f(canceled(), undefined, true);
+      if (signal?.aborted) return reject(canceled());
+      this._wake();
       if (this._s == "closed") return reject(new DuplexError("disconnected", "not connected"));
-      if (signal?.aborted) return reject(new DuplexError("canceled", name + " canceled"));
       if (this._q.length >= (o.queue ?? 100) && !this._free())
         return reject(new DuplexError("queue_full", `${name}: ${this._q.length} calls are waiting already`));
       this._q.push(q);
+      this._idle();
       signal?.addEventListener("abort", abort);
       if (ms > 0) timer = setTimeout(() => q.f(new DuplexError("timeout", `${name} timed out after ${ms} ms`), undefined, true), Math.min(ms, 2 ** 31 - 1));
       this._pump();
@@ -489,10 +541,17 @@ export class Client<E extends object = Record<string, unknown>> {
    * Calls handler with the data of every event named event, in seq order,
    * each event once (a resumed session's replay included), until the
    * returned function is called. An exception in a handler does not stop
-   * the others; it is rethrown asynchronously.
+   * the others; it is rethrown asynchronously. A handler keeps an idle
+   * connection open, and connects a lazy client.
    */
   on<K extends keyof E & string>(event: K, handler: (data: E[K]) => void): () => void {
-    return sub(this._h, event, handler as Listener);
+    const off = sub(this._h, event, handler as Listener);
+    this._wake();
+    this._idle();
+    return () => {
+      off();
+      this._idle();
+    };
   }
 
   /** Calls fn with the new state on every change of {@link state}, until the returned function is called. */
@@ -533,6 +592,25 @@ export class Client<E extends object = Record<string, unknown>> {
     if (this._s != s) emit(this._l, "state", (this._s = s));
   }
 
+  /** Lazy: connects the closed client, unless close() or a terminal close code closed it. */
+  private _wake(): void {
+    if (this._s == "closed" && this._z) this.connect().catch(() => {});
+  }
+
+  /** Arms the idle timer if the connection is open and no call or handler needs it; else disarms it. */
+  private _idle(): void {
+    const ms = this._o.idle,
+      ws = this._ws;
+    clearTimeout(this._i);
+    if (ms && ws && this._s == "open" && !this._p.size && !this._q.length && ![...this._h.values()].some((h) => h.size))
+      this._i = setTimeout(() => {
+        if (ws != this._ws) return;
+        this._end(lost(DEAD, "idle"), true);
+        ws.close(DEAD, "idle");
+        this._z = true;
+      }, ms);
+  }
+
   /** Reports whether a call may be sent now. */
   private _free(): boolean {
     return this._s == "open" && this._p.size < (this._o.maxInFlight ?? 64);
@@ -549,18 +627,40 @@ export class Client<E extends object = Record<string, unknown>> {
 
   /** Opens a new socket; ends the client if the WebSocket constructor throws. */
   private _dial(): void {
+    const o = this._o;
     let ws: WebSocketLike;
     try {
-      ws = new (this._o.WebSocket || g.WebSocket!)(this._url, PROTOCOL);
+      ws = new (o.WebSocket || g.WebSocket!)(this._url, PROTOCOL);
     } catch (err) {
       return this._end(err);
     }
     this._ws = ws;
     this._arm(ws, 0);
+    // The hello goes once the socket is open (bit 1) and params came (bit 2).
+    let ready = o.params ? 0 : 2,
+      params: object | undefined;
+    const hello = (bit: number) => {
+      if ((ready |= bit) < 3 || ws != this._ws) return;
+      const t = this._tok || undefined;
+      ws.send(JSON.stringify({ hello: { resume: t, seq: t && this._seq, params } }, encode));
+      this._arm(ws, 0);
+    };
+    if (o.params)
+      new Promise<object>((res) => res(o.params!())).then(
+        (p) => {
+          params = p;
+          hello(2);
+        },
+        (err) => {
+          if (ws != this._ws) return;
+          this._end(err, true);
+          ws.close(1000, "params failed"); // ends the connection's fresh session, not the client's
+        },
+      );
     ws.onopen = () => {
       this._pre = [];
-      ws.send(JSON.stringify({ hello: this._tok ? { resume: this._tok, seq: this._seq } : {} }));
-      this._arm(ws, 0);
+      clearTimeout(this._k); // no time limit while params runs
+      hello(1);
     };
     ws.onmessage = (e: { data: unknown }) => this._recv(ws, e.data);
     ws.onclose = (e: { code: number; reason: string; wasClean?: boolean }) => this._lost(ws, e.code, e.reason, e.wasClean);
@@ -607,6 +707,7 @@ export class Client<E extends object = Record<string, unknown>> {
       this._cr = undefined;
       this._set("open");
       this._pump();
+      this._idle();
       if (restart && this._ws == ws) emit(this._l, "startover", w.reason || "restarted");
       if (fresh) for (const e of pre) this._event(e);
     } else if (m?.id != null) {
@@ -694,10 +795,14 @@ export class Client<E extends object = Record<string, unknown>> {
     this._ws = this._w = this._u = undefined;
     const e = err instanceof DuplexError ? err : new DuplexError("disconnected", "" + err);
     for (const q of [...this._p.values(), ...this._q]) q.f(e);
+    clearTimeout(this._i);
     this._cr?.[1](err);
     this._c = this._cr = undefined;
-    if (!keep) this._tok = this._sid = undefined;
-    if (!keep) this._seq = 0;
+    if (!keep) {
+      this._tok = this._sid = undefined;
+      this._seq = 0;
+      this._z = false;
+    }
     this._set("closed");
   }
 }

@@ -261,3 +261,79 @@ test("commands whose parameters are all optional take no argument", async (t) =>
   await assert.rejects(c.tree(), (e) => e.code === "bad_request" && e.message === "args.root: required field missing");
   await assert.rejects(c.thread(), (e) => e.code === "bad_request" && e.message === "args.text: required field missing");
 });
+
+// params: the server's AuthorizeHello passes "good-<user>" tokens and
+// refuses others (4401 "unauthorized"), and "banned" with 4003.
+const whoami = { s: "whoami", n: 0, tags: [], colors: {} };
+
+test("params: a refused token is refreshed before the retry, and every resume sends the current one", async (t) => {
+  const tokens = ["expired", "good-ann", "good-ann2"];
+  const sent = [];
+  const closes = [];
+  const c = new AlltypesClient(url, {
+    timeout: 10_000,
+    backoffBase: 20,
+    params: async () => {
+      await new Promise((r) => setTimeout(r, 10)); // a token endpoint
+      const token = tokens.shift();
+      sent.push(token);
+      return { token };
+    },
+    onClose: (e) => closes.push(e),
+  });
+  t.after(() => c.close());
+  await c.connect();
+  assert.deepEqual(closes, [{ code: 4401, reason: "unauthorized", wasClean: true }]);
+  assert.deepEqual(await c.plain(whoami), { ...whoami, s: "ann" });
+  const session = c.session;
+  const back = next(c, "open");
+  drop(c);
+  await back;
+  assert.deepEqual(sent, ["expired", "good-ann", "good-ann2"]);
+  assert.equal(c.session, session, "the session resumed after the refusal and with the new token");
+  assert.deepEqual(await c.plain(whoami), { ...whoami, s: "ann" }, "a resumed session keeps its attributes");
+});
+
+test("params: a refusal with 4003 ends the client; the app sees why", async (t) => {
+  const c = new AlltypesClient(url, { params: () => ({ token: "banned" }) });
+  t.after(() => c.close());
+  await assert.rejects(c.connect(), (e) => e.code === "disconnected" && /4003 banned/.test(e.message));
+  assert.equal(c.state, "closed");
+});
+
+test("lazy and idle: the first call connects, an idle connection closes, a handler resumes it with the missed events", async (t) => {
+  const states = [];
+  const startOvers = [];
+  const c = new AlltypesClient(url, {
+    lazy: true,
+    idle: 200,
+    timeout: 10_000,
+    params: () => ({ token: "good-bo" }),
+    onState: (s) => states.push(s),
+    onStartOver: (r) => startOvers.push(r),
+  });
+  t.after(() => c.close());
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(states, [], "a lazy client connected before its first call");
+  // Pushes "missed 1" and "missed 2" once the session is detached: after
+  // the idle close.
+  const other = await client(t);
+  const pushed = async () => (await other.plain({ s: "detached?", n: 0, tags: [], colors: {} })).n;
+  const before = await pushed();
+  await c.plain({ s: "detached", n: 0, tags: [], colors: {} });
+  const session = c.session;
+  await until(() => c.state === "closed", "the idle close");
+  // The server pushes once it has seen the close.
+  for (const deadline = Date.now() + 10_000; (await pushed()) === before; await new Promise((r) => setTimeout(r, 10)))
+    if (Date.now() > deadline) throw new Error("timed out waiting for the server's pushes");
+  const got = [];
+  c.on("plainEvent", (e) => got.push(e.s)); // connects: the replay needs a handler
+  await until(() => got.length === 2, "the missed events");
+  assert.deepEqual(got, ["missed 1", "missed 2"]);
+  assert.equal(c.session, session);
+  assert.deepEqual(startOvers, []);
+  assert.deepEqual(await c.plain(whoami), { ...whoami, s: "bo" });
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal(c.state, "open", "an event handler keeps the connection open");
+  assert.deepEqual(states, ["connecting", "open", "closed", "connecting", "open"]);
+});

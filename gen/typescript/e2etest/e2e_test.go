@@ -3,6 +3,7 @@ package e2etest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +27,7 @@ import (
 type handler struct {
 	alltypes.UnimplementedHandler
 	canceled chan cancellation // one per slow call, when its context ends
+	detached atomic.Int32      // the "detached" calls whose events were pushed
 }
 
 // cancellation is a slow call whose context ended: n is its Plain.N, open
@@ -57,7 +60,9 @@ func (h *handler) EchoFields(_ context.Context, _ *runtime.Session, a *alltypes.
 	return &r, nil
 }
 
-// Plain returns its argument; for s "slow" it waits for its context to end
+// Plain returns its argument; for s "detached?" (in N) how many
+// "detached" calls' events were pushed; for s "whoami" the session's user (set by
+// authorizeHello); for s "slow" it waits for its context to end
 // and reports the cancellation on h.canceled; for s "detached" it pushes
 // plainEvent "missed 1" and "missed 2" once the session's connection is
 // gone (the client drops it), for the client to get on resuming.
@@ -71,8 +76,16 @@ func (h *handler) Plain(ctx context.Context, s *runtime.Session, a *alltypes.Pla
 			}
 			_ = alltypes.PushPlainEvent(s, &alltypes.PlainEventEvent{S: "missed 1"})
 			_ = alltypes.PushPlainEvent(s, &alltypes.PlainEventEvent{S: "missed 2"})
+			h.detached.Add(1)
 		}()
 		return a, nil
+	}
+	if a.S == "detached?" {
+		return &alltypes.Plain{N: h.detached.Load()}, nil
+	}
+	if a.S == "whoami" {
+		user, _ := s.Get("user")
+		return &alltypes.Plain{S: user}, nil
 	}
 	if a.S == "slow" {
 		conn := s.Conn()
@@ -112,6 +125,28 @@ func (h *handler) Count(context.Context, *runtime.Session) (*alltypes.CountResul
 	return &alltypes.CountResult{N: 9007199254740993}, nil
 }
 
+// authorizeHello is the server's AuthorizeHello: a hello without params
+// passes (the tests that send none), {"token": "good-<user>"} passes and
+// sets the session's user, {"token": "banned"} is refused with 4003, and
+// any other token with CloseHelloRefused.
+func authorizeHello(_ *runtime.Conn, s *runtime.Session, params []byte) error {
+	if params == nil {
+		return nil
+	}
+	var p struct{ Token string }
+	if err := json.Unmarshal(params, &p); err != nil {
+		return fmt.Errorf("decode params: %w", err)
+	}
+	if user, ok := strings.CutPrefix(p.Token, "good-"); ok {
+		s.Set("user", user)
+		return nil
+	}
+	if p.Token == "banned" {
+		return &runtime.HelloError{Code: 4003, Reason: "banned"}
+	}
+	return errors.New("bad token")
+}
+
 // server is the runtime serving handler on 127.0.0.1.
 type server struct {
 	addr string
@@ -138,6 +173,7 @@ func startServer(t *testing.T) *server {
 		// Quiet clients ping every 300 ms: e2e.test.mjs checks that the
 		// server's pongs keep them open.
 		ClientHeartbeat: 300 * time.Millisecond,
+		AuthorizeHello:  authorizeHello,
 		Hooks: runtime.Hooks{OnError: func(_ *runtime.Conn, err error) {
 			s.mu.Lock()
 			s.errors = append(s.errors, err)

@@ -16,12 +16,19 @@
 // and keeps serving, so that clients resume on the same process.
 //
 // The command plain with s "bye" answers, then closes its connection with
-// 1000.
+// 1000; with s "whoami" it answers with the session's user.
+//
+// Hellos are authorized by their params (runtime.Options.AuthorizeHello):
+// a hello without params passes, {"token": "good-<user>"} passes and makes
+// <user> the session's user, any other token is refused with 4401. With
+// -origin, browser pages of that origin may connect (the browser tests
+// serve theirs from another port).
 package main
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +36,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -38,12 +46,16 @@ import (
 	"github.com/duplexrpc/duplex/runtime"
 )
 
-// handler implements plain (echo, and "bye") and count.
+// handler implements plain (echo, "bye" and "whoami") and count.
 type handler struct {
 	alltypes.UnimplementedHandler
 }
 
 func (handler) Plain(_ context.Context, s *runtime.Session, a *alltypes.Plain) (*alltypes.Plain, error) {
+	if a.S == "whoami" {
+		user, _ := s.Get("user")
+		return &alltypes.Plain{S: user}, nil
+	}
 	if a.S == "bye" {
 		if c := s.Conn(); c != nil {
 			// The reply is queued when Plain returns; the close frame goes
@@ -56,6 +68,24 @@ func (handler) Plain(_ context.Context, s *runtime.Session, a *alltypes.Plain) (
 
 func (handler) Count(context.Context, *runtime.Session) (*alltypes.CountResult, error) {
 	return &alltypes.CountResult{N: 1}, nil
+}
+
+// authorizeHello passes hellos without params and those whose token is
+// "good-<user>", which it makes the session's user.
+func authorizeHello(_ *runtime.Conn, s *runtime.Session, params []byte) error {
+	if params == nil {
+		return nil
+	}
+	var p struct{ Token string }
+	if err := json.Unmarshal(params, &p); err != nil {
+		return fmt.Errorf("decode params: %w", err)
+	}
+	user, ok := strings.CutPrefix(p.Token, "good-")
+	if !ok {
+		return errors.New("bad token")
+	}
+	s.Set("user", user)
+	return nil
 }
 
 // listener records the TCP connections it accepts, so that cut can end
@@ -149,6 +179,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
 	heartbeat := flag.Duration("heartbeat", 25*time.Second, "heartbeat interval told to clients")
 	resumeWindow := flag.Duration("resume-window", 2*time.Minute, "how long a detached session may be resumed")
+	origin := flag.String("origin", "", "an origin (scheme://host:port) whose pages may connect")
 	flag.Parse()
 
 	var out sync.Mutex // one line at a time
@@ -162,7 +193,12 @@ func main() {
 	router := runtime.NewRouter()
 	alltypes.Register(router, handler{})
 	var opened atomic.Int64
+	var origins []string
+	if *origin != "" {
+		origins = []string{*origin}
+	}
 	srv, err := runtime.New(runtime.Options{
+		AllowedOrigins: origins,
 		// A connection's hello is answered synchronously by the router: once
 		// it returns, the connection's session is the one the client holds.
 		Handler: runtime.HandlerFunc(func(c *runtime.Conn, typ runtime.MessageType, data []byte) {
@@ -177,6 +213,7 @@ func main() {
 		Subprotocols:    []string{runtime.SubprotocolV1},
 		ClientHeartbeat: *heartbeat,
 		ResumeWindow:    *resumeWindow,
+		AuthorizeHello:  authorizeHello,
 		Hooks: runtime.Hooks{
 			OnOpen:       func(*runtime.Conn) { say("open %d", opened.Add(1)) },
 			OnClose:      func(_ *runtime.Conn, e *runtime.CloseError) { say("closed %d", e.Code) },
