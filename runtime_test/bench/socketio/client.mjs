@@ -111,7 +111,9 @@ function run() {
   const done = () => {
     if (--loops > 0) return;
     finished = true;
-    emit({ ops: calls, seconds: duration / 1000, hist: h.wire() });
+    // Like the Go clients, it exits after its report.
+    for (const s of sockets) s.disconnect();
+    process.stdout.write(JSON.stringify({ ops: calls, seconds: duration / 1000, hist: h.wire() }) + '\n', () => process.exit(0));
   };
   for (const [i, s] of sockets.entries()) {
     for (let w = 0; w < window; w++) {

@@ -211,10 +211,6 @@ func (h *harness) runLoad(kind, proto string, conns int, warmup, duration time.D
 	if _, err := recvAll[clientReady](clients, h.readyTimeout(conns)); err != nil {
 		return lr, err
 	}
-	pids := []int{ready.PID}
-	for _, c := range clients {
-		pids = append(pids, c.cmd.Process.Pid)
-	}
 	if err := sendAll(clients, command{Op: "start"}); err != nil {
 		return lr, err
 	}
@@ -223,7 +219,11 @@ func (h *harness) runLoad(kind, proto string, conns int, warmup, duration time.D
 	if err := h.profile(srv, "cpuprofile", "a", kind); err != nil {
 		return lr, err
 	}
-	cpu0, err := cpuOf(pids)
+	srv0, err := cpuSeconds(ready.PID)
+	if err != nil {
+		return lr, fmt.Errorf("%s: %w", srv.name, err)
+	}
+	cl0, err := childrenCPU(clients)
 	if err != nil {
 		return lr, err
 	}
@@ -232,13 +232,26 @@ func (h *harness) runLoad(kind, proto string, conns int, warmup, duration time.D
 	if err != nil {
 		return lr, err
 	}
-	cpu1, err := cpuOf(pids)
+	srv1, err := cpuSeconds(ready.PID)
+	if err != nil {
+		return lr, fmt.Errorf("%s: %w", srv.name, err)
+	}
+	wall := time.Since(t0).Seconds()
+	// A client exits after its report: wait for it to have, so that its
+	// CPU is all counted.
+	for _, c := range clients {
+		select {
+		case <-c.done:
+		case <-time.After(cfg.ioTimeout):
+			return lr, fmt.Errorf("%s: still running %v after its report", c.name, cfg.ioTimeout)
+		}
+	}
+	cl1, err := childrenCPU(clients)
 	if err != nil {
 		return lr, err
 	}
-	wall := time.Since(t0).Seconds()
-	lr.serverCPU = (cpu1[0] - cpu0[0]) / wall
-	lr.clientCPU = (sum(cpu1[1:]) - sum(cpu0[1:])) / wall
+	lr.serverCPU = (srv1 - srv0) / wall
+	lr.clientCPU = (cl1 - cl0) / wall
 	if err := h.profile(srv, "cpuprofile-stop", "a", kind); err != nil {
 		return lr, err
 	}
@@ -599,6 +612,34 @@ func (h *harness) runBroadcast(kind, proto string) (value, error) {
 		"broadcast_call": float64(took / time.Duration(len(lats))),
 	}
 	return v, nil
+}
+
+// childrenCPU returns the CPU seconds of the children so far, an exited
+// one's from its wait status (its /proc entry is gone).
+func childrenCPU(cs []*child) (float64, error) {
+	var t float64
+	for _, c := range cs {
+		select {
+		case <-c.done:
+			if ps := c.cmd.ProcessState; ps != nil {
+				t += (ps.UserTime() + ps.SystemTime()).Seconds()
+				continue
+			}
+		default:
+		}
+		s, err := cpuSeconds(c.cmd.Process.Pid)
+		if err != nil {
+			// It exited between the check and the read.
+			<-c.done
+			if ps := c.cmd.ProcessState; ps != nil {
+				s = (ps.UserTime() + ps.SystemTime()).Seconds()
+			} else {
+				return 0, fmt.Errorf("%s: %w", c.name, err)
+			}
+		}
+		t += s
+	}
+	return t, nil
 }
 
 // cpuOf returns the CPU seconds of each process.

@@ -244,7 +244,7 @@ func (f *figure) detail(v value) string {
 			s = fmtDuration(time.Duration(x))
 		case k == "server_cpu", k == "client_cpu", k == "spread":
 			s = fmt.Sprintf("%.0f%%", 100*x)
-		case k == "rss_before", k == "rss_after", k == "rss_no_gc", k == "heap_inuse", k == "stack_inuse", k == "rss":
+		case k == "rss_before", k == "rss_after", k == "rss_no_gc", k == "heap_inuse", k == "stack_inuse", k == "rss", k == "rss_per_conn":
 			s = fmtBytes(x)
 		case k == "calls", k == "calls_per_cpu", k == "open_per_second", k == "ops_per_second":
 			s = groupThousands(x)
