@@ -40,7 +40,7 @@ func (h *harness) figureActive() ([]*figure, error) {
 	warmup := max(cfg.warmup, cfg.activeEvery) + cfg.activeEvery
 	vals, err := h.measure(activeServers, 3, func(s server) ([]value, error) {
 		h.logf("k: %s: %s, %v", s.kind, what, warmup+cfg.activeDuration)
-		lr, err := h.runLoad(s.kind, s.proto, cfg.active, warmup, cfg.activeDuration,
+		lr, err := h.runLoad("k", s.kind, s.proto, cfg.active, warmup, cfg.activeDuration,
 			[]string{"-window", "1", "-every", cfg.activeEvery.String()})
 		if err != nil {
 			return nil, err

@@ -128,7 +128,7 @@ func (h *harness) figureRPC() ([]*figure, error) {
 	frameLen := len(newCallFrame(payloadText(cfg.payload)).buf)
 	vals, err := h.measure(loadServers, 3, func(s server) ([]value, error) {
 		h.logf("a, b: %s: %d connections, %v", s.kind, cfg.conns, cfg.warmup+cfg.duration)
-		lr, err := h.runLoad(s.kind, s.proto, cfg.conns, cfg.warmup, cfg.duration, []string{"-window", strconv.Itoa(cfg.window)})
+		lr, err := h.runLoad("a", s.kind, s.proto, cfg.conns, cfg.warmup, cfg.duration, []string{"-window", strconv.Itoa(cfg.window)})
 		if err != nil {
 			return nil, err
 		}
@@ -188,11 +188,11 @@ func (lr loadRun) cpuValue(kind string) value {
 	}}
 }
 
-// runLoad runs a load (figure a's, or k's with -every among args) of
-// conns connections against a new server of kind and returns the merged
+// runLoad runs a load (figure a's, or k's with -every among args; fig
+// names its profiles) of conns connections against a new server of kind and returns the merged
 // result and the CPU of the server and client processes over the measured
 // part.
-func (h *harness) runLoad(kind, proto string, conns int, warmup, duration time.Duration, args []string) (loadRun, error) {
+func (h *harness) runLoad(fig, kind, proto string, conns int, warmup, duration time.Duration, args []string) (loadRun, error) {
 	cfg := h.cfg
 	var lr loadRun
 	srv, ready, err := h.startServer(kind)
@@ -216,7 +216,7 @@ func (h *harness) runLoad(kind, proto string, conns int, warmup, duration time.D
 	}
 	// CPU is sampled over the measured part only.
 	time.Sleep(warmup)
-	if err := h.profile(srv, "cpuprofile", "a", kind); err != nil {
+	if err := h.profile(srv, "cpuprofile", fig, kind); err != nil {
 		return lr, err
 	}
 	srv0, err := cpuSeconds(ready.PID)
@@ -252,7 +252,7 @@ func (h *harness) runLoad(kind, proto string, conns int, warmup, duration time.D
 	}
 	lr.serverCPU = (srv1 - srv0) / wall
 	lr.clientCPU = (cl1 - cl0) / wall
-	if err := h.profile(srv, "cpuprofile-stop", "a", kind); err != nil {
+	if err := h.profile(srv, "cpuprofile-stop", fig, kind); err != nil {
 		return lr, err
 	}
 	st, err := serverStatsOf(srv, "stats")

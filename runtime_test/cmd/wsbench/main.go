@@ -137,7 +137,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.json, "json", false, "print the results as JSON instead of tables")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "bound of the whole run; every child is killed after it")
 	fs.DurationVar(&cfg.ioTimeout, "io-timeout", 10*time.Second, "bound of one connect+upgrade, one reply")
-	fs.StringVar(&cfg.profile, "profile", "", "write the servers' CPU profiles of the measured parts of a, d, e and heap profiles at c's measurement to this directory")
+	fs.StringVar(&cfg.profile, "profile", "", "write the servers' CPU profiles of the measured parts of a, d, e, k and heap profiles at c's measurement to this directory")
 	fs.BoolVar(&verboseChildren, "v", false, "copy the children's stderr to ours")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
