@@ -117,7 +117,7 @@ func TestSmoke(t *testing.T) {
 	// answer, not a fault).
 	if f := rep.figure("k-lat"); f != nil {
 		for _, v := range f.Values {
-			if due := v.Detail["calls_of_due"]; due <= 0 || due > 1.01 {
+			if due := v.Detail["calls_of_due"]; due <= 0 || due > 1.1 { // replies may bunch at the window's edges
 				t.Errorf("figure k: %s made %.2f of the calls due", v.Server, due)
 			}
 		}
