@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of duplex on a fresh machine: installs what the tests need
 # (Debian's chromium, redis-server and haproxy, the npm packages of the
-# browser tests), then static
+# browser tests and of wsbench's Socket.IO peer), then static
 # checks, the Go tests of both modules under the race detector, a short fuzz
 # run, a benchmark smoke run,
 # and the browser tests. Nothing is skipped: a missing tool is
@@ -76,7 +76,7 @@ step_install() {
 	/usr/bin/chromium --version
 	/usr/bin/redis-server --version
 	/usr/sbin/haproxy -v | head -n 1
-	for dir in runtime_test/browser clients/ts; do
+	for dir in runtime_test/browser runtime_test/bench/socketio clients/ts; do
 		(cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 	done
 }

@@ -34,11 +34,16 @@ var centrifugeSubscribe = []byte(`{"id":1,"connect":{}}` + "\n" + `{"id":2,"subs
 
 type centrifugeServer struct {
 	node *centrifuge.Node
+	rpc  bool
 }
 
 // newCentrifuge is a node on the memory broker, or with redisURL on
-// Redis; every connection is accepted as one user and may subscribe.
-func newCentrifuge(redisURL string) (*centrifugeServer, error) {
+// Redis; every connection is accepted as one user and may subscribe, or
+// call the RPC "echo" (kindCentrifugeRPC, peers.go). With rpc the node
+// keeps centrifuge's default app-level pings, which its Go client
+// answers; without, it sends none (the lean client answers WebSocket
+// pings only).
+func newCentrifuge(redisURL string, rpc bool) (*centrifugeServer, error) {
 	node, err := centrifuge.New(centrifuge.Config{})
 	if err != nil {
 		return nil, err
@@ -50,6 +55,7 @@ func newCentrifuge(redisURL string) (*centrifugeServer, error) {
 		c.OnSubscribe(func(_ centrifuge.SubscribeEvent, cb centrifuge.SubscribeCallback) {
 			cb(centrifuge.SubscribeReply{}, nil)
 		})
+		c.OnRPC(centrifugeEcho)
 	})
 	if redisURL != "" {
 		shard, err := centrifuge.NewRedisShard(node, centrifuge.RedisShardConfig{Address: redisURL})
@@ -65,15 +71,19 @@ func newCentrifuge(redisURL string) (*centrifugeServer, error) {
 	if err := node.Run(); err != nil {
 		return nil, err
 	}
-	return &centrifugeServer{node: node}, nil
+	return &centrifugeServer{node: node, rpc: rpc}, nil
 }
 
 func (s *centrifugeServer) serve(ln net.Listener) error {
-	ws := centrifuge.NewWebsocketHandler(s.node, centrifuge.WebsocketConfig{
+	cfg := centrifuge.WebsocketConfig{
 		CheckOrigin: func(*http.Request) bool { return true },
 		// The clients answer WebSocket pings only: no app-level pings.
 		PingPongConfig: centrifuge.PingPongConfig{PingInterval: -1, PongTimeout: -1},
-	})
+	}
+	if s.rpc {
+		cfg.PingPongConfig = centrifuge.PingPongConfig{}
+	}
+	ws := centrifuge.NewWebsocketHandler(s.node, cfg)
 	hs := &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second}
 	return hs.Serve(ln)
 }

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	goruntime "runtime"
@@ -43,6 +44,7 @@ type clientConfig struct {
 	proto     string // "rpc" or "raw"
 	conns     int
 	window    int
+	every     time.Duration
 	payload   int
 	warmup    time.Duration
 	duration  time.Duration
@@ -90,6 +92,7 @@ func clientMain(args []string) error {
 	fs.StringVar(&cc.proto, "proto", "raw", "rpc (duplex protocol: subprotocol, hello, calls), centrifuge (its JSON protocol: connect, subscribe) or raw")
 	fs.IntVar(&cc.conns, "conns", 0, "connections")
 	fs.IntVar(&cc.window, "window", 1, "calls in flight per connection")
+	fs.DurationVar(&cc.every, "every", 0, "load: one call per connection this often (with -window 1), not one right after the other")
 	fs.IntVar(&cc.payload, "payload", 16, "text bytes per call")
 	fs.DurationVar(&cc.warmup, "warmup", time.Second, "load before measuring")
 	fs.DurationVar(&cc.duration, "duration", 5*time.Second, "measured load")
@@ -114,6 +117,9 @@ func clientMain(args []string) error {
 	ds := newDialers(cc.srcFirst, cc.src, cc.ioTimeout)
 	switch cc.task {
 	case "load":
+		if cc.proto == "centrifuge-rpc" {
+			return clientLoadCentrifuge(cc, ds, out, cmds)
+		}
 		return clientLoad(cc, ds, out, cmds)
 	case "idle":
 		// Held by the broadcast client's epoll loop, which answers pings
@@ -272,7 +278,7 @@ func clientLoad(cc clientConfig, ds *dialers, out *childOut, cmds <-chan command
 	for i, c := range conns {
 		hists[i] = &hist{}
 		wg.Go(func() {
-			counts[i], errs[i] = c.load(newCallFrame(text), cc.window, cc.proto == "rpc", warmEnd, end, hists[i], cc.ioTimeout)
+			counts[i], errs[i] = c.load(newCallFrame(text), cc.window, cc.every, cc.proto == "rpc", warmEnd, end, hists[i], cc.ioTimeout)
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("connection %d: %w", i+1, errs[i])
 			}
@@ -293,11 +299,19 @@ func clientLoad(cc clientConfig, ds *dialers, out *childOut, cmds <-chan command
 }
 
 // load keeps window calls in flight until end, and counts (and times) the
-// replies that arrive between warmEnd and end.
-func (c *wsConn) load(f *callFrame, window int, rpc bool, warmEnd, end time.Time, h *hist, ioTimeout time.Duration) (int64, error) {
+// replies that arrive between warmEnd and end. With every > 0 (and window
+// 1) a call is sent every so often instead, the first one after a random
+// part of every, so that the connections' calls spread over time.
+func (c *wsConn) load(f *callFrame, window int, every time.Duration, rpc bool, warmEnd, end time.Time, h *hist, ioTimeout time.Duration) (int64, error) {
 	type slot struct {
 		id   int64
 		sent time.Time
+	}
+	if every > 0 {
+		if window != 1 {
+			return 0, fmt.Errorf("-every %v with -window %d: one call in flight only", every, window)
+		}
+		time.Sleep(rand.N(every))
 	}
 	slots := make([]slot, window)
 	next := int64(idBase)
@@ -335,6 +349,16 @@ func (c *wsConn) load(f *callFrame, window int, rpc bool, warmEnd, end time.Time
 		if !now.Before(warmEnd) && now.Before(end) {
 			calls++
 			h.record(now.Sub(slots[i].sent))
+		}
+		if every > 0 && now.Before(end) {
+			due := slots[i].sent.Add(every)
+			if !due.Before(end) {
+				slots[i].id = -1
+				outstanding--
+				continue
+			}
+			time.Sleep(time.Until(due))
+			now = time.Now()
 		}
 		if now.Before(end) {
 			slots[i] = slot{next, now}

@@ -8,6 +8,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strconv"
 	"time"
@@ -78,19 +79,43 @@ func medianValue(vs []value) value {
 	return m
 }
 
-// loadServers are the servers of figures a, b and d, in run order; the
-// first is duplex's figure, the second the reference.
+// loadServers are the servers of figures a and b, in run order; the
+// first is duplex's figure, the second the reference. The peers
+// (peers.go) each come with their own client.
 var loadServers = []server{
 	{kindDuplexRPC, "rpc"},
 	{kindGorillaEcho, "raw"},
 	{kindDuplexEcho, "raw"},
 	{kindCoderEcho, "raw"},
+	{kindNbioEcho, "raw"},
+	{kindCentrifugeRPC, "centrifuge-rpc"},
+	{kindSocketIO, "socketio"},
 }
 
-// figureRPC is a and b: typed RPC calls/s and their p99, against raw echo
-// of the same frames.
+// echoServers are the servers of figures c and d: those the lean client
+// speaks to (duplex's protocol or raw echo).
+var echoServers = []server{
+	{kindDuplexRPC, "rpc"},
+	{kindGorillaEcho, "raw"},
+	{kindDuplexEcho, "raw"},
+	{kindCoderEcho, "raw"},
+	{kindNbioEcho, "raw"},
+}
+
+// figureRPC is a-cpu, a and b: the server's CPU per call, typed RPC
+// calls/s and their p99, against raw echo of the same frames and the RPC
+// frameworks' calls.
 func (h *harness) figureRPC() ([]*figure, error) {
 	cfg := h.cfg
+	acpu := &figure{
+		ID: "a-cpu", Unit: unitNanos, Duplex: kindDuplexRPC, Reference: kindGorillaEcho,
+		Title: fmt.Sprintf("server CPU per call (or echoed message): %d connections × %d in flight, %d B of text, "+
+			"the server process's user+system time (/proc/PID/stat) over %v / calls answered", cfg.conns, cfg.window, cfg.payload, cfg.duration),
+		Notes: []string{"bottleneck: the side (server or client processes) busier relative to what it can use: " +
+			"a Go process all the CPUs, a Node process one core",
+			"centrifuge-rpc: centrifuge-go clients (JSON protocol); socketio: Node server and socket.io-client (websocket transport); " +
+				"the others: wsbench's lean client"},
+	}
 	a := &figure{
 		ID: "a", Unit: unitRate, Duplex: kindDuplexRPC, Reference: kindGorillaEcho,
 		Title: fmt.Sprintf("typed RPC calls/s: %d connections × %d call(s) in flight, %d B of text, %v measured",
@@ -101,20 +126,22 @@ func (h *harness) figureRPC() ([]*figure, error) {
 		Title: "p99 latency of those calls: send to reply, client side, log-linear histogram (±1.6 %)",
 	}
 	frameLen := len(newCallFrame(payloadText(cfg.payload)).buf)
-	vals, err := h.measure(loadServers, 2, func(s server) ([]value, error) {
+	vals, err := h.measure(loadServers, 3, func(s server) ([]value, error) {
 		h.logf("a, b: %s: %d connections, %v", s.kind, cfg.conns, cfg.warmup+cfg.duration)
-		res, cpu, err := h.runLoad(s.kind, s.proto)
+		lr, err := h.runLoad("a", s.kind, s.proto, cfg.conns, cfg.warmup, cfg.duration, []string{"-window", strconv.Itoa(cfg.window)})
 		if err != nil {
 			return nil, err
 		}
-		hs := res.Hist.hist()
-		rate := float64(res.Ops) / res.Seconds
+		hs := lr.res.Hist.hist()
+		rate := float64(lr.res.Ops) / lr.res.Seconds
 		return []value{
-			{Server: s.kind, Value: rate, Detail: map[string]float64{
-				"server_cpu":    cpu,
-				"calls":         float64(res.Ops),
+			lr.cpuValue(s.kind),
+			{Server: s.kind, Value: rate, Bottleneck: lr.bottleneck, Detail: map[string]float64{
+				"server_cpu":    lr.serverCPU,
+				"client_cpu":    lr.clientCPU,
+				"calls":         float64(lr.res.Ops),
 				"frame_bytes":   float64(frameLen),
-				"calls_per_cpu": rate / max(cpu, 1e-9),
+				"calls_per_cpu": rate / max(lr.serverCPU, 1e-9),
 			}},
 			{Server: s.kind, Value: float64(hs.quantile(0.99)), Detail: map[string]float64{
 				"p50":  float64(hs.quantile(0.50)),
@@ -128,75 +155,137 @@ func (h *harness) figureRPC() ([]*figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.Values, b.Values = vals[0], vals[1]
+	acpu.Values, a.Values, b.Values = vals[0], vals[1], vals[2]
+	acpu.ratio()
 	a.ratio()
 	b.ratio()
+	acpu.target(targetRatio, "<=", 0.8)
+	acpu.ratioTargetOn(kindDuplexEcho, "<=", 0.7)
 	a.target(targetRatio, ">=", 1.0)
 	b.target(targetRatio, "<=", 1.0)
-	return []*figure{a, b}, nil
+	return []*figure{acpu, a, b}, nil
 }
 
-// runLoad runs the load of figure a against one server and returns the
-// merged result and the server's CPU use (cores) over the run.
-func (h *harness) runLoad(kind, proto string) (loadResult, float64, error) {
+// loadRun is one load's merged client result and what its processes
+// used.
+type loadRun struct {
+	res        loadResult
+	serverCPU  float64 // cores, over the measured part
+	clientCPU  float64 // cores, all client processes together
+	serverRSS  uint64  // at the end of the measured part, no GC forced
+	bottleneck string  // "server" or "client"
+}
+
+// cpuValue is the run's server CPU per operation (ns).
+func (lr loadRun) cpuValue(kind string) value {
+	ops := float64(lr.res.Ops)
+	secs := lr.res.Seconds
+	return value{Server: kind, Value: lr.serverCPU * secs / ops * 1e9, Bottleneck: lr.bottleneck, Detail: map[string]float64{
+		"client_cpu_per_op": lr.clientCPU * secs / ops * 1e9,
+		"server_cpu":        lr.serverCPU,
+		"client_cpu":        lr.clientCPU,
+		"ops_per_second":    ops / secs,
+	}}
+}
+
+// runLoad runs a load (figure a's, or k's with -every among args; fig
+// names its profiles) of conns connections against a new server of kind and returns the merged
+// result and the CPU of the server and client processes over the measured
+// part.
+func (h *harness) runLoad(fig, kind, proto string, conns int, warmup, duration time.Duration, args []string) (loadRun, error) {
 	cfg := h.cfg
-	var res loadResult
+	var lr loadRun
 	srv, ready, err := h.startServer(kind)
 	if err != nil {
-		return res, 0, err
+		return lr, err
 	}
 	defer srv.stop(5 * time.Second)
-	clients, err := h.startClients(kind, "load", proto, cfg.conns, []string{
-		"-addr", ready.Addr, "-window", strconv.Itoa(cfg.window), "-payload", strconv.Itoa(cfg.payload),
-		"-warmup", cfg.warmup.String(), "-duration", cfg.duration.String(),
-	})
+	clients, err := h.startClients(kind, "load", proto, conns, append([]string{
+		"-addr", ready.Addr, "-payload", strconv.Itoa(cfg.payload),
+		"-warmup", warmup.String(), "-duration", duration.String(),
+	}, args...))
 	if err != nil {
-		return res, 0, err
+		return lr, err
 	}
 	defer stopAll(clients)
-	if _, err := recvAll[clientReady](clients, h.readyTimeout(cfg.conns)); err != nil {
-		return res, 0, err
+	if _, err := recvAll[clientReady](clients, h.readyTimeout(conns)); err != nil {
+		return lr, err
 	}
 	if err := sendAll(clients, command{Op: "start"}); err != nil {
-		return res, 0, err
+		return lr, err
 	}
 	// CPU is sampled over the measured part only.
-	time.Sleep(cfg.warmup)
-	if err := h.profile(srv, "cpuprofile", "a", kind); err != nil {
-		return res, 0, err
+	time.Sleep(warmup)
+	if err := h.profile(srv, "cpuprofile", fig, kind); err != nil {
+		return lr, err
 	}
-	cpu0, err := cpuSeconds(ready.PID)
+	srv0, err := cpuSeconds(ready.PID)
 	if err != nil {
-		return res, 0, fmt.Errorf("%s: %w", srv.name, err)
+		return lr, fmt.Errorf("%s: %w", srv.name, err)
+	}
+	cl0, err := childrenCPU(clients)
+	if err != nil {
+		return lr, err
 	}
 	t0 := time.Now()
-	results, err := recvAll[loadResult](clients, cfg.duration+cfg.ioTimeout+30*time.Second)
+	results, err := recvAll[loadResult](clients, duration+cfg.ioTimeout+30*time.Second)
 	if err != nil {
-		return res, 0, err
+		return lr, err
 	}
-	cpu1, err := cpuSeconds(ready.PID)
+	srv1, err := cpuSeconds(ready.PID)
 	if err != nil {
-		return res, 0, fmt.Errorf("%s: %w", srv.name, err)
+		return lr, fmt.Errorf("%s: %w", srv.name, err)
 	}
-	cpu := (cpu1 - cpu0) / time.Since(t0).Seconds()
-	if err := h.profile(srv, "cpuprofile-stop", "a", kind); err != nil {
-		return res, 0, err
+	wall := time.Since(t0).Seconds()
+	// A client exits after its report: wait for it to have, so that its
+	// CPU is all counted.
+	for _, c := range clients {
+		select {
+		case <-c.done:
+		case <-time.After(cfg.ioTimeout):
+			return lr, fmt.Errorf("%s: still running %v after its report", c.name, cfg.ioTimeout)
+		}
 	}
+	cl1, err := childrenCPU(clients)
+	if err != nil {
+		return lr, err
+	}
+	lr.serverCPU = (srv1 - srv0) / wall
+	lr.clientCPU = (cl1 - cl0) / wall
+	if err := h.profile(srv, "cpuprofile-stop", fig, kind); err != nil {
+		return lr, err
+	}
+	st, err := serverStatsOf(srv, "stats")
+	if err != nil {
+		return lr, err
+	}
+	lr.serverRSS = st.RSS
 	total := &hist{}
 	for _, r := range results {
-		res.Ops += r.Ops
-		res.Seconds = max(res.Seconds, r.Seconds)
+		lr.res.Ops += r.Ops
+		lr.res.Seconds = max(lr.res.Seconds, r.Seconds)
 		total.merge(r.Hist.hist())
 	}
-	res.Hist = total.wire()
-	if res.Ops == 0 {
-		return res, 0, fmt.Errorf("%s: no call completed in %v", kind, cfg.duration)
+	lr.res.Hist = total.wire()
+	if lr.res.Ops == 0 {
+		return lr, fmt.Errorf("%s: no call completed in %v", kind, duration)
 	}
-	return res, cpu, nil
+	// A Node process runs its JavaScript on one core; a Go process can
+	// use every CPU.
+	ncpu := float64(runtime.NumCPU())
+	serverCap, clientCap := ncpu, ncpu
+	if kind == kindSocketIO {
+		serverCap, clientCap = 1, min(ncpu, float64(len(clients)))
+	}
+	lr.bottleneck = "server"
+	if lr.clientCPU/clientCap > lr.serverCPU/serverCap {
+		lr.bottleneck = "client"
+	}
+	return lr, nil
 }
 
 // idleServers are the servers of figure c.
-var idleServers = loadServers
+var idleServers = echoServers
 
 // figureIdle is c: RSS growth per idle connection.
 func (h *harness) figureIdle() ([]*figure, error) {
@@ -301,18 +390,36 @@ func (h *harness) figureHandshakes() ([]*figure, error) {
 		Title: fmt.Sprintf("handshakes/s: connect, upgrade, first message answered (duplex: hello→welcome), %d with %d in flight",
 			cfg.hsCount, cfg.hsConc),
 	}
-	vals, err := h.measure(loadServers, 1, func(s server) ([]value, error) {
+	dcpu := &figure{
+		ID: "d-cpu", Unit: unitNanos, Duplex: kindDuplexRPC, Reference: kindGorillaEcho,
+		Title: "server CPU per handshake (upgrade and first message answered): the server process's user+system time / handshakes",
+	}
+	vals, err := h.measure(echoServers, 2, func(s server) ([]value, error) {
 		h.logf("d: %s: %d handshakes", s.kind, cfg.hsCount)
 		v, err := h.runHandshakes(s.kind, s.proto)
-		return []value{v}, err
+		return []value{perOp(v, "server_cpu_per_op"), v}, err
 	})
 	if err != nil {
 		return nil, err
 	}
-	d.Values = vals[0]
+	dcpu.Values, d.Values = vals[0], vals[1]
+	dcpu.ratio()
 	d.ratio()
+	dcpu.target(targetRatio, "<=", 0.5)
 	d.target(targetRatio, ">=", 2.0)
-	return []*figure{d}, nil
+	return []*figure{dcpu, d}, nil
+}
+
+// perOp is v's detail key as the value of a CPU figure, with v's value
+// and other details among the details.
+func perOp(v value, key string) value {
+	out := value{Server: v.Server, Value: v.Detail[key], Detail: map[string]float64{}}
+	for k, x := range v.Detail {
+		if k != key {
+			out.Detail[k] = x
+		}
+	}
+	return out
 }
 
 func (h *harness) runHandshakes(kind, proto string) (value, error) {
@@ -392,18 +499,24 @@ func (h *harness) figureBroadcast() ([]*figure, error) {
 		ID: "e", Unit: unitNanos, Duplex: kindDuplexRPC, Reference: kindGorillaHub,
 		Title: fmt.Sprintf("broadcast of one event to %d connections: send until the last receipt, p99 over %d rounds", cfg.bcast, cfg.rounds),
 	}
-	vals, err := h.measure(bcastServers, 1, func(s server) ([]value, error) {
+	ecpu := &figure{
+		ID: "e-cpu", Unit: unitNanos, Duplex: kindDuplexRPC, Reference: kindGorillaHub,
+		Title: fmt.Sprintf("server CPU per broadcast round to %d connections (the warm-up round and pauses included)", cfg.bcast),
+	}
+	vals, err := h.measure(bcastServers, 2, func(s server) ([]value, error) {
 		h.logf("e: %s: %d connections, %d rounds", s.kind, cfg.bcast, cfg.rounds)
 		v, err := h.runBroadcast(s.kind, s.proto)
-		return []value{v}, err
+		return []value{perOp(v, "server_cpu_per_round"), v}, err
 	})
 	if err != nil {
 		return nil, err
 	}
-	e.Values = vals[0]
+	ecpu.Values, e.Values = vals[0], vals[1]
+	ecpu.ratio()
 	e.ratio()
+	ecpu.target(targetRatio, "<=", 0.4)
 	e.target(targetRatio, "<=", 0.5)
-	return []*figure{e}, nil
+	return []*figure{ecpu, e}, nil
 }
 
 func (h *harness) runBroadcast(kind, proto string) (value, error) {
@@ -499,6 +612,34 @@ func (h *harness) runBroadcast(kind, proto string) (value, error) {
 		"broadcast_call": float64(took / time.Duration(len(lats))),
 	}
 	return v, nil
+}
+
+// childrenCPU returns the CPU seconds of the children so far, an exited
+// one's from its wait status (its /proc entry is gone).
+func childrenCPU(cs []*child) (float64, error) {
+	var t float64
+	for _, c := range cs {
+		select {
+		case <-c.done:
+			if ps := c.cmd.ProcessState; ps != nil {
+				t += (ps.UserTime() + ps.SystemTime()).Seconds()
+				continue
+			}
+		default:
+		}
+		s, err := cpuSeconds(c.cmd.Process.Pid)
+		if err != nil {
+			// It exited between the check and the read.
+			<-c.done
+			if ps := c.cmd.ProcessState; ps != nil {
+				s = (ps.UserTime() + ps.SystemTime()).Seconds()
+			} else {
+				return 0, fmt.Errorf("%s: %w", c.name, err)
+			}
+		}
+		t += s
+	}
+	return t, nil
 }
 
 // cpuOf returns the CPU seconds of each process.

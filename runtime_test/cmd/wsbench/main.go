@@ -77,6 +77,10 @@ type config struct {
 	reps      int
 	idleEcho  bool
 
+	active         int
+	activeEvery    time.Duration
+	activeDuration time.Duration
+
 	clusterConns int
 	sinks        int
 	pubConc      int
@@ -91,7 +95,7 @@ type config struct {
 // figureIDs are the figures in run order, with -only's other names.
 var figureIDs = []struct{ id, alias string }{
 	{"a", "rpc"}, {"b", "latency"}, {"c", "idle"}, {"d", "handshake"}, {"e", "broadcast"}, {"f", "allocs"},
-	{"g", "cluster"}, {"h", "publish"}, {"i", "resume"}, {"j", "sizing"},
+	{"g", "cluster"}, {"h", "publish"}, {"i", "resume"}, {"j", "sizing"}, {"k", "active"},
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -115,6 +119,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.perProc, "per-proc", 0, "most connections per client process (default: the file limit minus 2000, at most 18000)")
 	fs.IntVar(&cfg.src, "src", 8, "source addresses 127.0.0.1..127.0.0.N to spread ephemeral ports over")
 	fs.IntVar(&cfg.dialConc, "dial-conc", 64, "connections opened at once per client process")
+	fs.IntVar(&cfg.active, "active", 10000, "k: connections each making a call every -active-every")
+	fs.DurationVar(&cfg.activeEvery, "active-every", time.Second, "k: how often each connection calls")
+	fs.DurationVar(&cfg.activeDuration, "active-duration", 10*time.Second, "k: measured load per server")
 	fs.StringVar(&cfg.benchtime, "benchtime", "1s", "f: testing.Benchmark time per case (duration or Nx)")
 	fs.IntVar(&cfg.clusterConns, "cluster-conns", 10000, "g: connections receiving each broadcast, over 1 or 2 nodes (rounds: -rounds)")
 	fs.IntVar(&cfg.sinks, "sinks", 1000, "h: connections per node receiving every event (for -duration)")
@@ -125,12 +132,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.sessions, "sessions", 10000, "j: sessions (idle connections) whose memory is measured")
 	fs.IntVar(&cfg.history, "history", 100000, "j: events of history whose memory is measured")
 	fs.IntVar(&cfg.historySize, "history-bytes", 100, "j: bytes of each history event's payload (the frame without its seq)")
-	only := fs.String("only", "", "comma list of figures to run: a..j or rpc,latency,idle,handshake,broadcast,allocs,cluster,publish,resume,sizing (default all)")
+	only := fs.String("only", "", "comma list of figures to run: a..k or rpc,latency,idle,handshake,broadcast,allocs,cluster,publish,resume,sizing,active (default all)")
 	fs.BoolVar(&cfg.smoke, "smoke", false, "tiny numbers, the whole run in seconds (CI); explicit flags still win")
 	fs.BoolVar(&cfg.json, "json", false, "print the results as JSON instead of tables")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "bound of the whole run; every child is killed after it")
 	fs.DurationVar(&cfg.ioTimeout, "io-timeout", 10*time.Second, "bound of one connect+upgrade, one reply")
-	fs.StringVar(&cfg.profile, "profile", "", "write the servers' CPU profiles of the measured parts of a, d, e and heap profiles at c's measurement to this directory")
+	fs.StringVar(&cfg.profile, "profile", "", "write the servers' CPU profiles of the measured parts of a, d, e, k and heap profiles at c's measurement to this directory")
 	fs.BoolVar(&verboseChildren, "v", false, "copy the children's stderr to ours")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -146,7 +153,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			"bcast": "200", "rounds": "3", "handshakes": "200", "handshake-conc": "8", "src": "2", "reps": "1",
 			"benchtime": "300x", "timeout": "2m",
 			"cluster-conns": "200", "sinks": "20", "pub-conc": "4", "pub-rate": "200", "resumes": "3", "missed": "10",
-			"sessions": "200", "history": "1000",
+			"sessions": "200", "history": "1000", "active": "200", "active-every": "100ms", "active-duration": "500ms",
 		}
 		for name, v := range small {
 			if !set[name] {
@@ -166,7 +173,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 				}
 			}
 			if !found {
-				return nil, fmt.Errorf("-only: unknown figure %q (want a..j or rpc, latency, idle, handshake, broadcast, allocs, cluster, publish, resume, sizing)", name)
+				return nil, fmt.Errorf("-only: unknown figure %q (want a..k or rpc, latency, idle, handshake, broadcast, allocs, cluster, publish, resume, sizing, active)", name)
 			}
 		}
 		// a and b come from one run.
@@ -183,11 +190,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		v    int
 	}{{"conns", cfg.conns}, {"window", cfg.window}, {"idle", cfg.idle}, {"bcast", cfg.bcast}, {"rounds", cfg.rounds},
 		{"handshakes", cfg.hsCount}, {"handshake-conc", cfg.hsConc}, {"procs", cfg.procs}, {"src", cfg.src}, {"reps", cfg.reps}, {"dial-conc", cfg.dialConc},
-		{"cluster-conns", cfg.clusterConns}, {"sinks", cfg.sinks}, {"pub-conc", cfg.pubConc}, {"pub-rate", cfg.pubRate},
+		{"active", cfg.active}, {"cluster-conns", cfg.clusterConns}, {"sinks", cfg.sinks}, {"pub-conc", cfg.pubConc}, {"pub-rate", cfg.pubRate},
 		{"resumes", cfg.resumes}, {"missed", cfg.missed}, {"sessions", cfg.sessions}, {"history", cfg.history}, {"history-bytes", cfg.historySize}} {
 		if p.v < 1 {
 			return nil, fmt.Errorf("-%s must be at least 1", p.name)
 		}
+	}
+	if cfg.activeEvery <= 0 || cfg.activeDuration <= 0 {
+		return nil, errors.New("-active-every and -active-duration must be positive")
 	}
 	if cfg.profile != "" {
 		abs, err := filepath.Abs(cfg.profile)
@@ -256,6 +266,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"h", h.figurePublish},
 		{"i", h.figureResume},
 		{"j", h.figureSizing},
+		{"k", h.figureActive},
 	}
 	for _, st := range steps {
 		if !cfg.only[st.id] {
@@ -315,8 +326,16 @@ func (h *harness) shares(n int) []int {
 // startServer starts a server process of kind, with more server flags
 // (-redis) in args.
 func (h *harness) startServer(kind string, args ...string) (*child, serverReady, error) {
-	var ready serverReady
-	c, err := startChild(kind+" server", "server", append([]string{"-kind", kind, "-timeout", h.cfg.timeout.String()}, args...))
+	var (
+		ready serverReady
+		c     *child
+		err   error
+	)
+	if kind == kindSocketIO {
+		c, err = startNode(kind+" server", "server.mjs", args)
+	} else {
+		c, err = startChild(kind+" server", "server", append([]string{"-kind", kind, "-timeout", h.cfg.timeout.String()}, args...))
+	}
 	if err != nil {
 		return nil, ready, err
 	}
@@ -340,8 +359,8 @@ func serverStatsOf(srv *child, op string) (serverStats, error) {
 // ("heapprofile") a profile of srv as DIR/FIGURE-KIND.KIND.pprof, with
 // -profile DIR; it does nothing without.
 func (h *harness) profile(srv *child, op, fig, kind string) error {
-	if h.cfg.profile == "" {
-		return nil
+	if h.cfg.profile == "" || strings.HasPrefix(srv.name, kindSocketIO+" ") {
+		return nil // Node's profiles are not pprof's
 	}
 	what := "cpu"
 	if op == "heapprofile" {
@@ -393,7 +412,16 @@ func (h *harness) startClients(kind, task, proto string, n int, args []string) (
 		} else {
 			a = append(a, "-conns", strconv.Itoa(share))
 		}
-		c, err := startChild(fmt.Sprintf("%s client %d", kind, i+1), "client", a)
+		name := fmt.Sprintf("%s client %d", kind, i+1)
+		var (
+			c   *child
+			err error
+		)
+		if kind == kindSocketIO {
+			c, err = startNode(name, "client.mjs", a)
+		} else {
+			c, err = startChild(name, "client", a)
+		}
 		if err != nil {
 			stopAll(cs)
 			return nil, err
@@ -461,6 +489,7 @@ func (c *config) describe() map[string]string {
 		"benchtime": c.benchtime, "smoke": strconv.FormatBool(c.smoke), "reps": strconv.Itoa(c.reps), "idle-echo": strconv.FormatBool(c.idleEcho),
 		"cluster-conns": strconv.Itoa(c.clusterConns), "sinks": strconv.Itoa(c.sinks), "pub-conc": strconv.Itoa(c.pubConc),
 		"pub-rate": strconv.Itoa(c.pubRate), "resumes": strconv.Itoa(c.resumes), "missed": strconv.Itoa(c.missed),
+		"active": strconv.Itoa(c.active), "active-every": c.activeEvery.String(), "active-duration": c.activeDuration.String(),
 		"sessions": strconv.Itoa(c.sessions), "history": strconv.Itoa(c.history), "history-bytes": strconv.Itoa(c.historySize),
 	}
 }

@@ -57,6 +57,13 @@ func startChild(name, role string, args []string) (*child, error) {
 	// A race-enabled child (the smoke test's) would sleep a second at
 	// exit by default.
 	cmd.Env = append(os.Environ(), roleEnv+"="+role, "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	return startCmd(name, cmd)
+}
+
+// startCmd starts cmd as a child: any program that speaks the children's
+// JSON lines (the Socket.IO peer's Node scripts among them).
+func startCmd(name string, cmd *exec.Cmd) (*child, error) {
+	var err error
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	c := &child{name: name, cmd: cmd, lines: make(chan []byte, 64), done: make(chan struct{}), stderr: &tailBuffer{max: 8 << 10}}
 	cmd.Stderr = c.stderr

@@ -37,9 +37,10 @@ type figure struct {
 }
 
 type value struct {
-	Server string             `json:"server"`
-	Value  float64            `json:"value"`
-	Detail map[string]float64 `json:"detail,omitempty"`
+	Server     string             `json:"server"`
+	Value      float64            `json:"value"`
+	Detail     map[string]float64 `json:"detail,omitempty"`
+	Bottleneck string             `json:"bottleneck,omitempty"` // loads: "server" or "client" (the busier side)
 }
 
 type target struct {
@@ -108,6 +109,17 @@ func (f *figure) target(kind, op string, limit float64) {
 	f.Targets = append(f.Targets, t)
 }
 
+// ratioTargetOn records a target on the ratio of server's value to the
+// reference's (the raw echo's CPU beside the typed call's, say).
+func (f *figure) ratioTargetOn(server, op string, limit float64) {
+	d, ratio := f.Duplex, f.Ratio
+	f.Duplex, f.Ratio = server, 0
+	f.ratio()
+	f.target(targetRatio, op, limit)
+	f.Duplex, f.Ratio = d, ratio
+	f.Targets[len(f.Targets)-1].On = server + " / " + f.Reference
+}
+
 // format renders v in the figure's unit.
 func (f *figure) format(v float64) string {
 	switch f.Unit {
@@ -126,6 +138,9 @@ func (f *figure) format(v float64) string {
 func (t target) String(f *figure) string {
 	op := map[string]string{">=": "≥", "<=": "≤"}[t.Op]
 	if t.Kind == targetRatio {
+		if t.On != "" {
+			return fmt.Sprintf("%s %s %g", t.On, op, t.Limit)
+		}
 		return fmt.Sprintf("ratio %s %g", op, t.Limit)
 	}
 	lim := f.format(t.Limit)
@@ -167,7 +182,7 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "\n%s. %s [%.0fs]\n", f.ID, f.Title, f.Seconds)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		for _, v := range f.Values {
-			fmt.Fprintf(tw, "   %s\t%s\t  %s\t\n", v.Server, f.format(v.Value), f.detail(v))
+			fmt.Fprintf(tw, "   %s\t%s\t  %s%s\t\n", v.Server, f.format(v.Value), bottleneck(v), f.detail(v))
 		}
 		tw.Flush()
 		if f.Reference != "" {
@@ -200,6 +215,13 @@ func (r *report) print(w io.Writer) {
 	}
 }
 
+func bottleneck(v value) string {
+	if v.Bottleneck == "" {
+		return ""
+	}
+	return "bottleneck " + v.Bottleneck + "; "
+}
+
 func shortTitle(f *figure) string {
 	t, _, _ := strings.Cut(f.Title, ":")
 	return t
@@ -218,13 +240,13 @@ func (f *figure) detail(v value) string {
 		var s string
 		switch {
 		case strings.HasPrefix(k, "p") && len(k) <= 4, k == "max", k == "min", k == "mean",
-			strings.HasSuffix(k, "_per_round"), strings.HasSuffix(k, "_per_op"), k == "broadcast_call":
+			strings.HasSuffix(k, "_per_round"), strings.HasSuffix(k, "_per_op"), k == "broadcast_call", k == "server_cpu_per_op":
 			s = fmtDuration(time.Duration(x))
-		case k == "server_cpu", k == "spread":
+		case k == "server_cpu", k == "client_cpu", k == "spread":
 			s = fmt.Sprintf("%.0f%%", 100*x)
-		case k == "rss_before", k == "rss_after", k == "rss_no_gc", k == "heap_inuse", k == "stack_inuse":
+		case k == "rss_before", k == "rss_after", k == "rss_no_gc", k == "heap_inuse", k == "stack_inuse", k == "rss", k == "rss_per_conn":
 			s = fmtBytes(x)
-		case k == "calls", k == "calls_per_cpu", k == "open_per_second":
+		case k == "calls", k == "calls_per_cpu", k == "open_per_second", k == "ops_per_second":
 			s = groupThousands(x)
 		default:
 			s = fmt.Sprintf("%.4g", x)

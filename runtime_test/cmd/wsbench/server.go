@@ -62,7 +62,11 @@ func newServer(kind, redisURL string, historyLen int) (benchServer, error) {
 	}
 	switch kind {
 	case kindCentrifuge:
-		return newCentrifuge(redisURL)
+		return newCentrifuge(redisURL, false)
+	case kindCentrifugeRPC:
+		return newCentrifuge("", true)
+	case kindNbioEcho:
+		return &nbioServer{}, nil
 	case kindDuplexRPC:
 		return newDuplexRPC(redisURL, historyLen)
 	case kindDuplexEcho:
