@@ -210,9 +210,11 @@ func (m *benchSayArgs) DecodeJSON(d *wire.Decoder) error {
 	return nil
 }
 
-// benchRPCServer starts a server whose Handler is a Router with "say".
-func benchRPCServer(b *testing.B, disable bool) *benchServer {
+// benchRPCServer starts a server whose Handler is a Router with "say",
+// wrapped in the interceptors given.
+func benchRPCServer(b *testing.B, disable bool, interceptors ...Interceptor) *benchServer {
 	r := NewRouter()
+	r.Use(interceptors...)
 	r.Handle("say", benchSay)
 	return startBenchServer(b, Options{Handler: r, DisablePoller: disable})
 }
@@ -237,28 +239,44 @@ func newBenchRPCClient(nc net.Conn) *benchClient {
 // the reply. server-allocs/op is everything the server allocates per call.
 func BenchmarkRPCCall(b *testing.B) {
 	for _, mode := range benchModes {
-		b.Run(mode.name, func(b *testing.B) {
-			bs := benchRPCServer(b, mode.disable)
-			defer bs.stop(b)
-			c := newBenchRPCClient(bs.dial(b))
-			for range 200 {
-				if err := c.roundTrip(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportAllocs()
-			ops := 0
-			m0 := benchMallocs()
-			for b.Loop() {
-				if err := c.roundTrip(); err != nil {
-					b.Fatal(err)
-				}
-				ops++
-			}
-			m1 := benchMallocs()
-			b.ReportMetric(float64(m1-m0)/float64(ops), "server-allocs/op")
-		})
+		b.Run(mode.name, func(b *testing.B) { benchRPCCall(b, mode.disable) })
 	}
+}
+
+// BenchmarkRPCCallIntercepted is BenchmarkRPCCall through one interceptor
+// that does nothing but call the next function: what a chain costs
+// beyond its interceptors' own work.
+func BenchmarkRPCCallIntercepted(b *testing.B) {
+	pass := func(next MethodFunc) MethodFunc {
+		return func(ctx context.Context, call *Call, dst []byte) ([]byte, error) {
+			return next(ctx, call, dst)
+		}
+	}
+	for _, mode := range benchModes {
+		b.Run(mode.name, func(b *testing.B) { benchRPCCall(b, mode.disable, pass) })
+	}
+}
+
+func benchRPCCall(b *testing.B, disable bool, interceptors ...Interceptor) {
+	bs := benchRPCServer(b, disable, interceptors...)
+	defer bs.stop(b)
+	c := newBenchRPCClient(bs.dial(b))
+	for range 200 {
+		if err := c.roundTrip(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	ops := 0
+	m0 := benchMallocs()
+	for b.Loop() {
+		if err := c.roundTrip(); err != nil {
+			b.Fatal(err)
+		}
+		ops++
+	}
+	m1 := benchMallocs()
+	b.ReportMetric(float64(m1-m0)/float64(ops), "server-allocs/op")
 }
 
 // benchSayClosure is the MethodFunc generated code had for "say" before

@@ -20,6 +20,12 @@ type Call struct {
 	Session *Session // the session at the time of the call
 	Name    string
 	Args    []byte // the raw JSON of "args"; "{}" when absent
+	// Trace is the raw JSON object of the envelope's optional "trace"
+	// member, the caller's W3C trace context (docs/protocol.md), as the
+	// client sent it, unchecked beyond being a JSON object; nil when
+	// absent or not an object. The runtime does not read it: a tracing
+	// interceptor (runtime/otelduplex) does.
+	Trace []byte
 
 	dec *wire.Decoder // the call's own, pooled with it; nil in a Call made by hand
 }
@@ -252,7 +258,7 @@ func (cs *callState) Run() {
 	prefix := len(out)
 	res, err := cs.invoke(out[prefix:prefix])
 	if err != nil && cs.ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		err = &Error{CodeCanceled, "call canceled"}
+		err = errCanceled
 	}
 	// The id is free again before the reply leaves, so that a client may
 	// reuse it as soon as it has the reply. Once out of the table, nothing

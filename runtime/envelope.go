@@ -87,6 +87,7 @@ type envelope struct {
 	id     int64
 	call   []byte // the command's name; valid until the envelope decoder is reused
 	args   []byte // the raw "args" object; nil when absent
+	trace  []byte // the raw "trace" object; nil when absent or not an object
 	cancel int64
 	ping   int64
 	resume string // hello.resume
@@ -174,14 +175,20 @@ func (ed *envelopeDecoder) members() bool {
 		if !more {
 			return true
 		}
-		m := memberOf(key) // before Raw, which may reuse key's bytes
+		// Before Raw, which may reuse key's bytes.
+		m := memberOf(key)
+		isTrace := m == 0 && string(key) == "trace"
 		value, err := d.Raw()
 		if err != nil {
 			return false
 		}
-		if m != 0 { // later protocol versions may add members
+		switch {
+		case m != 0:
 			ed.member(m, value, true)
+		case isTrace:
+			ed.trace(value)
 		}
+		// Later protocol versions may add members: others are ignored.
 	}
 }
 
@@ -194,8 +201,11 @@ func (ed *envelopeDecoder) validMembers(data []byte) {
 	for key, value, ok := o.next(); ok; key, value, ok = o.next() {
 		ed.v.Reset(key, "")
 		if name, err := ed.v.StringBytes(); err == nil {
-			if m := memberOf(name); m != 0 {
+			switch m := memberOf(name); {
+			case m != 0:
 				ed.member(m, value, false)
+			case string(name) == "trace":
+				ed.trace(value)
 			}
 		}
 	}
@@ -327,6 +337,17 @@ func (ed *envelopeDecoder) member(m member, value []byte, checked bool) {
 	}
 	if *slot == nil {
 		*slot = err
+	}
+}
+
+// trace records the optional "trace" member of a call, value (valid
+// JSON), for Call.Trace. It is not one of the members that decide what
+// an envelope is, and nothing about it is an error: a value that is not
+// an object, or a second trace member, is ignored, as a server that does
+// not know the member ignores it.
+func (ed *envelopeDecoder) trace(value []byte) {
+	if ed.e.trace == nil && len(value) > 0 && value[0] == '{' {
+		ed.e.trace = value
 	}
 }
 

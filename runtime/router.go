@@ -25,7 +25,8 @@ import (
 // poller: the connection's next messages (a cancel, more calls) are read
 // by other workers meanwhile, and no goroutine is handed the call.
 type Router struct {
-	methods map[string]*method
+	methods      map[string]*method
+	interceptors []Interceptor
 	// MaxCallsInFlight bounds the calls running per connection; more are
 	// answered with "overloaded". Default DefaultMaxCallsInFlight.
 	MaxCallsInFlight int
@@ -33,18 +34,23 @@ type Router struct {
 
 type method struct {
 	name string
-	fn   MethodFunc
+	fn   MethodFunc // as registered
+	run  MethodFunc // fn wrapped in the Router's interceptors: what a call runs
 }
 
 // NewRouter returns an empty Router.
 func NewRouter() *Router { return &Router{} }
 
 // Handle registers fn for the command name, replacing any earlier one.
+// Calls of it run through the Router's interceptors (Use), whether they
+// were added before or after.
 func (r *Router) Handle(name string, fn MethodFunc) {
 	if r.methods == nil {
 		r.methods = make(map[string]*method)
 	}
-	r.methods[name] = &method{name: name, fn: fn}
+	m := &method{name: name, fn: fn}
+	m.run = r.chain(fn)
+	r.methods[name] = m
 }
 
 // ServeMessage implements Handler.
@@ -152,14 +158,21 @@ func (r *Router) serveCall(c *Conn, st *connState, e *envelope) {
 		limit = DefaultMaxCallsInFlight
 	}
 	cs := callStates.Get().(*callState)
-	cs.id, cs.fn, cs.ctx.srv = e.id, m.fn, st.srv
-	// data is only valid during ServeMessage: the arguments are copied.
+	cs.id, cs.fn, cs.ctx.srv = e.id, m.run, st.srv
+	// data is only valid during ServeMessage: the arguments, and the
+	// trace context when there is one, are copied, into one buffer.
 	if e.args != nil {
 		cs.args = append(cs.args[:0], e.args...)
 	} else {
 		cs.args = append(cs.args[:0], "{}"...)
 	}
-	cs.call = Call{Conn: c, Session: st.session.Load(), Name: m.name, Args: cs.args, dec: &cs.dec}
+	n := len(cs.args)
+	var trace []byte
+	if e.trace != nil {
+		cs.args = append(cs.args, e.trace...)
+		trace = cs.args[n:]
+	}
+	cs.call = Call{Conn: c, Session: st.session.Load(), Name: m.name, Args: cs.args[:n:n], Trace: trace, dec: &cs.dec}
 	table := st.callTable()
 	cs.table = table
 	table.mu.Lock()

@@ -61,6 +61,7 @@ func newRPCMethods() *rpcMethods {
 		// A Call is valid only until the method returns: keep a copy.
 		kept := *call
 		kept.Args = bytes.Clone(call.Args)
+		kept.Trace = bytes.Clone(call.Trace)
 		m.calls <- &kept
 		return dst, nil
 	})
