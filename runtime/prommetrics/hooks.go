@@ -35,8 +35,10 @@ func (m *Metrics) opened(*runtime.Conn) {
 	m.upgradeBy[UpgradeOK].Inc()
 }
 
+// closed counts the close before the gauge goes down, so that a scrape
+// after one that saw the connection gone sees its close. (Within one
+// scrape, series are listed before their values are read.)
 func (m *Metrics) closed(_ *runtime.Conn, ce *runtime.CloseError) {
-	m.connections.Dec()
 	by := ClosedByClient
 	switch {
 	case ce.Code == runtime.CloseAbnormal:
@@ -48,6 +50,7 @@ func (m *Metrics) closed(_ *runtime.Conn, ce *runtime.CloseError) {
 	if errors.Is(ce.Err, runtime.ErrSlowConsumer) {
 		m.evictions.Inc()
 	}
+	m.connections.Dec()
 }
 
 func (m *Metrics) refused(_ *runtime.Request, status int, err error) {

@@ -70,7 +70,7 @@ func TestMetricsPage(t *testing.T) {
 	bob.ok("login", `{"name":"bob"}`)
 	ann.ok("user", `{"content":"hi"}`)
 	ann.ok("shutdown", `{}`) // the reply, then the server's close 1000
-	for { // events that came after the reply, then the close, answered
+	for {                    // events that came after the reply, then the close, answered
 		_, err := ann.raw()
 		var closed wsutil.ClosedError
 		if errors.As(err, &closed) {
