@@ -66,6 +66,8 @@ func FuzzEnvelope(f *testing.F) {
 		`{"id":1,"call":"a","args":` + strings.Repeat(`{"a":`, 64) + `1` + strings.Repeat("}", 64) + `}`,
 		`{"id":1,"call":"a","args":` + strings.Repeat(`{"a":`, 65) + `1` + strings.Repeat("}", 65) + `}`,
 		`{"id":1,"call":"a","args":` + strings.Repeat(`[`, 10001) + strings.Repeat("]", 10001) + `}`,
+		`{"id":1,"call":"a","trace":{"traceparent":"00-x","tracestate":"k=v"}}`, `{"trace":{"a":"\ud800"},"id":1,"call":"a"}`,
+		`{"id":1,"call":"a","trace":"t"}`, `{"id":1,"call":"a","trace":{"a":1},"\u0074race":{"b":2}}`, `{"trace":{}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -82,7 +84,7 @@ func FuzzEnvelope(f *testing.F) {
 				t.Fatalf("%q: decode %+v, reference %+v", data, a, b)
 			}
 		}
-		if a.seen != b.seen || a.id != b.id || string(a.call) != string(b.call) || string(a.args) != string(b.args) ||
+		if a.seen != b.seen || a.id != b.id || string(a.call) != string(b.call) || string(a.args) != string(b.args) || string(a.trace) != string(b.trace) ||
 			a.cancel != b.cancel || a.ping != b.ping || a.resume != b.resume || a.seq != b.seq {
 			t.Fatalf("%q: decode %+v, reference %+v", data, a, b)
 		}

@@ -11,3 +11,18 @@ func (s *Server) Kill() {
 	s.killed.Store(true)
 	s.stop()
 }
+
+// HoldDeliveries holds the deliveries of s as a hello or a resume does
+// while it answers (events and Sync points queue up, unnumbered) until
+// release, which numbers them and writes them to the session's
+// connection.
+func HoldDeliveries(s *Session) (release func()) {
+	s.pushMu.Lock()
+	s.hold++
+	s.pushMu.Unlock()
+	return func() {
+		s.pushMu.Lock()
+		s.releaseLocked(s.Conn())
+		s.pushMu.Unlock()
+	}
+}

@@ -6,9 +6,10 @@ import (
 )
 
 // Hooks observe a server's lifecycle, for logging and metrics (a
-// Prometheus or OpenTelemetry adapter plugs in here; runtime/prommetrics
-// is one). All but OnSessionEnd, OnResume and OnPublish are the
-// transport's (transport.Hooks). Every field is
+// Prometheus or OpenTelemetry adapter plugs in here, runtime/prommetrics
+// is one; calls are observed with interceptors instead: Router.Use). All
+// but OnSessionEnd, OnResume and OnPublish are the transport's
+// (transport.Hooks). Every field is
 // optional. Hooks run synchronously on the runtime's goroutines, possibly
 // concurrently for different connections: keep them fast and do not call
 // back into blocking operations.

@@ -50,6 +50,11 @@ import (
 // concurrently for calls of one connection and of many: it must be safe
 // for concurrent use.
 //
+// Interceptors see the calls that reach a registered command. Those the
+// Router answers itself never reach them: an envelope it cannot use
+// (bad_request before the command is known), an unknown command, an id
+// already in flight, a call over MaxCallsInFlight (overloaded).
+//
 // An Interceptor itself runs when the chain is built (Router.Use,
 // Router.Handle), once per command, not per call: a chain costs no
 // allocation per call unless its functions allocate.
@@ -111,10 +116,15 @@ var errCanceled = &Error{CodeCanceled, "call canceled"}
 // ErrorCode returns the code of the error reply err becomes
 // (docs/protocol.md): "" for nil, a WireError's own code, and "internal"
 // for any other error (whose text the client does not see). For the
-// errors a method returns, and those an interceptor's next returns.
+// errors a method returns, and those an interceptor's next returns. It
+// allocates nothing for an error that is a WireError itself (not wrapped).
 func ErrorCode(err error) string {
 	if err == nil {
 		return ""
+	}
+	if we, ok := err.(WireError); ok { // the common case, without errors.As's allocation
+		code, _ := we.WireError()
+		return code
 	}
 	var we WireError
 	if errors.As(err, &we) {

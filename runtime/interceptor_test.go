@@ -325,3 +325,28 @@ func TestRPCTraceMember(t *testing.T) {
 	c.checkUsable(100)
 	noErrors(t, e)
 }
+
+// TestErrorCode: the code of the reply each kind of error becomes; an
+// unwrapped WireError's costs no allocation.
+func TestErrorCode(t *testing.T) {
+	typed := &runtime.Error{Code: "name_taken", Message: "taken"}
+	for _, tc := range []struct {
+		err  error
+		code string
+	}{
+		{nil, ""},
+		{typed, "name_taken"},
+		{notFound{"ada"}, "not_found"},
+		{fmt.Errorf("login: %w", typed), "name_taken"},
+		{errSecret, runtime.CodeInternal},
+		{&runtime.PanicError{Value: "boom"}, runtime.CodeInternal},
+		{context.Canceled, runtime.CodeInternal},
+	} {
+		if got := runtime.ErrorCode(tc.err); got != tc.code {
+			t.Errorf("ErrorCode(%v) = %q, want %q", tc.err, got, tc.code)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = runtime.ErrorCode(typed) }); n != 0 {
+		t.Errorf("ErrorCode of a *Error: %v allocations, want 0", n)
+	}
+}

@@ -94,6 +94,18 @@ type heldEvent struct {
 	body *eventBody
 }
 
+// after reports whether h, released after the session's position pos,
+// takes effect: an event is numbered unless it is not after pos (replayed
+// from the history already, or of another epoch); a Sync point moves the
+// checkpoint to it unless pos is past it (any Sync point does when the
+// session has no position yet).
+func (h heldEvent) after(pos Position) bool {
+	if h.body == nil {
+		return pos.IsZero() || h.pos.Epoch == pos.Epoch && h.pos.GSeq >= pos.GSeq
+	}
+	return h.pos.Epoch == pos.Epoch && h.pos.GSeq > pos.GSeq
+}
+
 // deliver numbers one event of the session's topics, delivered in the
 // engine's order, and queues it on its connection (if it has one, and no
 // resume holds it). Numbering goes on while the session is detached: the
@@ -147,14 +159,12 @@ func (s *Session) releaseLocked(c *Conn) {
 		held = s.lists.held
 	}
 	for _, h := range held {
-		if h.body == nil { // a Sync point (open, Join, Leave) met during the hold
-			if s.pos == (Position{}) || h.pos.Epoch == s.pos.Epoch && h.pos.GSeq >= s.pos.GSeq {
-				s.since, s.pos = s.seq, h.pos
-			}
-			continue
-		}
-		if h.pos.Epoch != s.pos.Epoch || h.pos.GSeq <= s.pos.GSeq {
+		if !h.after(s.pos) {
 			continue // replayed from the history already
+		}
+		if h.body == nil { // a Sync point (open, Join, Leave) met during the hold
+			s.since, s.pos = s.seq, h.pos
+			continue
 		}
 		s.seq++
 		s.pos = h.pos

@@ -435,26 +435,38 @@ func (s *Session) state(expires time.Time) SessionState {
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
 	st.Topics = s.topicListLocked()
-	st.TopicsSince = s.since
-	st.Checkpoint = Checkpoint{Seq: s.seq, Pos: s.pos}
-	if s.lost || s.pendingSyncLocked() {
+	st.TopicsSince, st.Checkpoint = s.checkpointLocked()
+	if s.lost {
 		st.Checkpoint.Pos = Position{}
 	}
 	return st
 }
 
-// pendingSyncLocked reports whether a Sync point waits among the held
-// events: the session's topics changed, its checkpoint not yet. pushMu
-// held.
-func (s *Session) pendingSyncLocked() bool {
-	if s.lists != nil {
-		for _, h := range s.lists.held {
-			if h.body == nil {
-				return true
-			}
-		}
+// checkpointLocked returns where the session's topics started and a
+// checkpoint, as they are once its held events are released: a Sync point
+// held by a hold (a Join or Leave while a hello or a resume holds the
+// deliveries) is where the new topics start, numbered after the held
+// events before it, as releaseLocked will number them. Without one, the
+// session's own. pushMu held.
+func (s *Session) checkpointLocked() (since int64, cp Checkpoint) {
+	since, cp = s.since, Checkpoint{Seq: s.seq, Pos: s.pos}
+	if s.lists == nil {
+		return since, cp
 	}
-	return false
+	seq, pos := s.seq, s.pos
+	for _, h := range s.lists.held {
+		if !h.after(pos) {
+			continue
+		}
+		if h.body == nil {
+			since, cp = seq, Checkpoint{Seq: seq, Pos: h.pos}
+			pos = h.pos
+			continue
+		}
+		seq++
+		pos = h.pos
+	}
+	return since, cp
 }
 
 // topicListLocked returns all the session's topics: its own,

@@ -574,3 +574,46 @@ func TestLostRecordIsNoTakeover(t *testing.T) {
 		t.Fatalf("close %d %q after the engine lost its state, want 1012", code, reason)
 	}
 }
+
+// A Join while the session's deliveries are held (a hello's welcome
+// written, its hold not yet released: the join's Sync point waits among
+// the held events) writes a record whose checkpoint is that Sync point,
+// numbered after the held events before it, not a record without a
+// position: resumed on another node after its node died, the session
+// goes on (TestTakeoverFromAnotherNode answered "overrun" about 1 in 30).
+func TestRecordOfJoinDuringHold(t *testing.T) {
+	envs, _ := nodes(t, 2, time.Hour)
+	a, b := envs[0], envs[1]
+	ctx := t.Context()
+	c := dial(t, a.addr)
+	sess := runtime.SessionOf(a.rec.NextOpen(t))
+	w := hello(t, c, "", 0)
+
+	release := runtime.HoldDeliveries(sess)
+	a.srv.Broadcast("b1", nil)
+	if err := sess.Join(ctx, "room"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.srv.Publish(ctx, "room", "r1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.srv.Publish(ctx, "room", "r2", nil); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	expectEvent(c, "b1", 1)
+	expectEvent(c, "r1", 2)
+	expectEvent(c, "r2", 3)
+	a.srv.Kill() // before any refresh or detach rewrites the record
+
+	c2 := dial(t, b.addr)
+	b.rec.NextOpen(t)
+	if w2 := hello(t, c2, w.Resume, 2); !w2.Resumed {
+		t.Fatalf("resume on another node after a join during a hold: %+v, want resumed", w2)
+	}
+	expectEvent(c2, "r2", 3)
+	if err := b.srv.Publish(ctx, "room", "r3", nil); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(c2, "r3", 4)
+}

@@ -725,11 +725,12 @@ func typeString(t *Type) string {
 var structMethods = map[string]bool{"AppendJSON": true, "DecodeJSON": true, "MarshalJSON": true, "UnmarshalJSON": true}
 
 // fixedGoNames are the package-level Go names the generator emits once
-// per file (duplexSortedKeys only when a map is encoded); no declaration
+// per file (duplexSortedKeys only when a map is encoded; Client, NewClient
+// and duplexClientError in the client's file); no declaration
 // may take them, nor a name that differs from one only in case.
 var fixedGoNames = []string{
 	"Handler", "UnimplementedHandler", "Client", "Register", "Guards",
-	"duplexSortedKeys",
+	"NewClient", "duplexSortedKeys", "duplexClientError",
 }
 
 // goClaim is a package-level Go name and the declaration it comes from.
@@ -865,5 +866,39 @@ func (c *checker) goNames() {
 			continue
 		}
 		methods[strings.ToLower(m.goName)] = m
+	}
+
+	// Client methods: commands and On<Event> for each event. Two commands
+	// that clash were reported above.
+	var cms []goClaim
+	for _, cmd := range c.out.Commands {
+		cms = append(cms, goClaim{GoName(cmd.Name), "command", cmd.Name, cmd.Pos, false, "command"})
+	}
+	for _, ev := range c.out.Events {
+		cms = append(cms, goClaim{"On" + GoName(ev.Name), "event", ev.Name, ev.Pos, true, "event"})
+	}
+	sort.SliceStable(cms, func(i, j int) bool {
+		a, b := cms[i].pos, cms[j].pos
+		return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+	})
+	clientMethods := map[string]goClaim{}
+	for _, m := range cms {
+		first, ok := clientMethods[strings.ToLower(m.goName)]
+		if !ok {
+			clientMethods[strings.ToLower(m.goName)] = m
+			continue
+		}
+		if first.key == m.key {
+			continue // two commands or two events: reported as names already
+		}
+		same := ""
+		if first.goName != m.goName {
+			same = fmt.Sprintf("; the Go names %q and %q differ only in case", m.goName, first.goName)
+		}
+		verb := "is"
+		if m.derived {
+			verb = "generates"
+		}
+		c.errorf(m.pos, "%s %s the Client method %q in Go, like %s (declared at %s)%s", m.what(), verb, m.goName, first.what(), first.pos, same)
 	}
 }

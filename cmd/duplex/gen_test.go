@@ -74,6 +74,7 @@ const appMain = `package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -83,6 +84,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 	"github.com/google/uuid"
 
+	duplexclient "github.com/duplexrpc/duplex/clients/go"
 	"github.com/duplexrpc/duplex/runtime"
 
 	"example.com/library/library"
@@ -135,6 +137,22 @@ func main() {
 	fmt.Println(call(` + "`" + `{"id":2,"call":"find","args":{"id":"` + "`" + `+id.String()+` + "`" + `"}}` + "`" + `))
 	fmt.Println(call(` + "`" + `{"id":3,"call":"lend","args":{"id":"` + "`" + `+id.String()+` + "`" + `","days":7}}` + "`" + `))
 	fmt.Println(call(` + "`" + `{"id":4,"call":"find","args":{"id":42}}` + "`" + `))
+
+	// The same through the generated Go client.
+	rt := duplexclient.New("ws://"+ln.Addr().String()+"/", duplexclient.Options{})
+	if err := rt.Connect(ctx); err != nil {
+		panic(err)
+	}
+	defer rt.Close()
+	cl := library.NewClient(rt)
+	b, err := cl.Shelve(ctx, &library.Book{ID: id, Title: "Dune", Pages: 412, Genre: library.GenreNovel, Author: library.Author{Name: "Herbert"}})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("client shelve pages", b.Pages)
+	_, err = cl.Find(ctx, &library.FindArgs{ID: id})
+	var nsb *library.NoSuchBookError
+	fmt.Println("client find NoSuchBookError", errors.As(err, &nsb))
 	os.Exit(0)
 }
 `
@@ -160,7 +178,7 @@ func TestGoGenerateInOutsideModule(t *testing.T) {
 	}
 	write("library/library.duplex", appSchema)
 	write("library/doc.go", "// Package library is generated from library.duplex.\npackage library\n\n"+
-		"//go:generate go tool duplex gen -go . -ts ../web library.duplex\n")
+		"//go:generate go tool duplex gen -go . -go-client -ts ../web library.duplex\n")
 	write("main.go", appMain)
 
 	goCmd := func(args ...string) string {
@@ -176,7 +194,7 @@ func TestGoGenerateInOutsideModule(t *testing.T) {
 	}
 	goCmd("mod", "tidy") // go.sum for the tool's dependencies and the app's
 	goCmd("generate", "./...")
-	for _, f := range []string{"library/library_duplex.go", "web/library.duplex.ts", "web/library.duplex.js", "web/library.duplex.d.ts", "web/duplex.ts", "web/duplex.js", "web/duplex.d.ts"} {
+	for _, f := range []string{"library/library_duplex.go", "library/library_duplex_client.go", "web/library.duplex.ts", "web/library.duplex.js", "web/library.duplex.d.ts", "web/duplex.ts", "web/duplex.js", "web/duplex.d.ts"} {
 		if _, err := os.Stat(filepath.Join(app, f)); err != nil {
 			t.Errorf("go generate did not write %s: %v", f, err)
 		}
@@ -186,14 +204,16 @@ func TestGoGenerateInOutsideModule(t *testing.T) {
 	out := goCmd("run", ".")
 	t.Logf("app output:\n%s", out)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("app printed %d lines, want 4:\n%s", len(lines), out)
+	if len(lines) != 6 {
+		t.Fatalf("app printed %d lines, want 6:\n%s", len(lines), out)
 	}
 	for i, want := range []string{
 		`"pages":413`, // the handler ran on decoded arguments
 		`"code":"no_such_book"`,
 		`"code":"not_member"`, // UnimplementedHandler's guard refuses with the guard's error
 		`"code":"bad_request"`,
+		"client shelve pages 413",
+		"client find NoSuchBookError true",
 	} {
 		if !strings.Contains(lines[i], want) {
 			t.Errorf("reply %d = %s, want it to contain %s", i+1, lines[i], want)
@@ -219,7 +239,7 @@ func TestGoGenerateInOutsideModule(t *testing.T) {
 		err := cmd.Run()
 		return b.String(), err
 	}
-	if out, err := duplex("gen", "-check", "-go", ".", "-ts", "../web", "library.duplex"); err != nil {
+	if out, err := duplex("gen", "-check", "-go", ".", "-go-client", "-ts", "../web", "library.duplex"); err != nil {
 		t.Fatalf("gen -check on fresh output: %v\n%s", err, out)
 	}
 	write("library/library_duplex.go", "package library\n")

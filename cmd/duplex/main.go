@@ -1,7 +1,7 @@
 // Command duplex generates typed Go server code and a TypeScript client from
 // a .duplex schema, and formats and checks schemas.
 //
-//	duplex gen [-go DIR] [-ts DIR] [-check] FILE.duplex
+//	duplex gen [-go DIR [-go-client]] [-ts DIR] [-check] FILE.duplex
 //	duplex fmt [-w | -l] FILE.duplex...
 //	duplex check FILE.duplex...
 //	duplex check -against OLD [-rolling] FILE.duplex
@@ -11,8 +11,10 @@
 //
 //	//go:generate go tool duplex gen -go . -ts ./web chat.duplex
 //
-// gen writes the Go file into -go DIR and the TypeScript files (the client,
-// its .js and .d.ts, and the runtime's .ts, .js and .d.ts) into -ts DIR. With
+// gen writes the Go file into -go DIR (with -go-client, also the typed Go
+// client, chat_duplex_client.go, in the same package) and the TypeScript
+// files (the client, its .js and .d.ts, and the runtime's .ts, .js and
+// .d.ts) into -ts DIR. With
 // -check it writes nothing and exits 1 when any file on disk differs from
 // what it would write, for CI. Errors in a schema are printed as
 // file:line:col: message, all of them, and the exit status is 1.
@@ -49,7 +51,7 @@ func main() {
 }
 
 const usage = `usage:
-  duplex gen [-go DIR] [-ts DIR] [-check] FILE.duplex
+  duplex gen [-go DIR [-go-client]] [-ts DIR] [-check] FILE.duplex
   duplex fmt [-w | -l] FILE.duplex...
   duplex check FILE.duplex...
   duplex check -against OLD.duplex|git:REF [-rolling] FILE.duplex
@@ -103,6 +105,7 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("duplex gen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	goDir := fs.String("go", "", "directory for the generated Go file")
+	goClient := fs.Bool("go-client", false, "with -go: also write the typed Go client into the Go directory")
 	tsDir := fs.String("ts", "", "directory for the generated TypeScript client")
 	check := fs.Bool("check", false, "write nothing; exit 1 if any generated file on disk is stale")
 	if err := fs.Parse(args); err != nil {
@@ -110,6 +113,9 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() != 1 || *goDir == "" && *tsDir == "" {
 		return fmt.Errorf("duplex gen: want one schema file and at least one of -go, -ts\n%s", usage)
+	}
+	if *goClient && *goDir == "" {
+		return fmt.Errorf("duplex gen: -go-client needs -go DIR (the client uses the types of the Go file)\n%s", usage)
 	}
 	f, err := load(fs.Arg(0))
 	if err != nil {
@@ -120,6 +126,13 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 		files, err := golang.Generate(f)
 		if err != nil {
 			return fmt.Errorf("generate Go: %w", err)
+		}
+		if *goClient {
+			client, err := golang.GenerateClient(f)
+			if err != nil {
+				return fmt.Errorf("generate the Go client: %w", err)
+			}
+			files = append(files, client...)
 		}
 		for _, g := range files {
 			out = append(out, outFile{filepath.Join(*goDir, g.Name), g.Content})

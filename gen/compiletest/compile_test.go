@@ -133,6 +133,12 @@ func compileBatch(t *testing.T, tsc string, gc *goChecker, sources []source) sta
 			fail(s, "gen/golang: %v", err)
 			continue
 		}
+		client, err := golang.GenerateClient(f)
+		if err != nil {
+			fail(s, "gen/golang client: %v", err)
+			continue
+		}
+		gofs = append(gofs, client...)
 		tsfs, err := typescript.Generate(f)
 		if err != nil {
 			fail(s, "gen/typescript: %v", err)
@@ -198,8 +204,8 @@ type goChecker struct {
 	pkgs map[string]*types.Package
 }
 
-// check type-checks each file as a package of its own and returns the
-// errors by schema.
+// check type-checks the files of each schema as a package of its own and
+// returns the errors by schema.
 func (gc *goChecker) check(files []goFile) (map[*compiled]string, error) {
 	errs := map[*compiled]string{}
 	type parsed struct {
@@ -229,24 +235,37 @@ func (gc *goChecker) check(files []goFile) (map[*compiled]string, error) {
 		}
 		return nil, fmt.Errorf("package %s was not loaded", path)
 	})
+	// The files of one schema (the server's and the client's) are one
+	// package.
+	var order []*compiled
+	byPkg := map[*compiled][]*ast.File{}
 	for _, p := range all {
+		if byPkg[p.f.c] == nil {
+			order = append(order, p.f.c)
+		}
+		byPkg[p.f.c] = append(byPkg[p.f.c], p.syn)
+	}
+	for _, c := range order {
+		if errs[c] != "" {
+			continue // a file did not parse
+		}
 		var msgs []string
 		conf := types.Config{Importer: imp, Error: func(err error) {
 			if len(msgs) < 20 {
 				msgs = append(msgs, err.Error())
 			}
 		}}
-		files, info := []*ast.File{p.syn}, newInfo()
-		pkg, _ := conf.Check("example.com/"+p.f.c.dir+"/"+p.syn.Name.Name, gc.fset, files, info)
+		files, info := byPkg[c], newInfo()
+		pkg, _ := conf.Check("example.com/"+c.dir+"/"+files[0].Name.Name, gc.fset, files, info)
 		if len(msgs) == 0 {
 			diags, err := vet(gc.fset, files, pkg, info)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", p.f.c.name, err)
+				return nil, fmt.Errorf("%s: %w", c.name, err)
 			}
 			msgs = diags
 		}
 		if len(msgs) > 0 {
-			errs[p.f.c] += strings.Join(msgs, "\n") + "\n"
+			errs[c] += strings.Join(msgs, "\n") + "\n"
 		}
 	}
 	return errs, nil

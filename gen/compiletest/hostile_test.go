@@ -76,6 +76,8 @@ const generatedWords = `
 	UnmarshalJSON Error WireError Message Push Broadcast To Args Result Event Guard
 	duplexSortedKeys duplexCheckError duplexUndeclaredError SupportsV1 Session Router Server
 	id url uuid http json api ip ID URL UUID HTTP JSON API IP userId user_id userID
+	rt fn remove duplexclient NewClient duplexClientError Call CallIdempotent On Connect Close
+	OnSaid onSaid said Said
 	As Format GobDecode GobEncode Is MarshalXML Peek ReadByte ReadFrom ReadRune Scan Seek String
 	UnmarshalXML UnreadByte UnreadRune Unwrap WriteByte WriteTo marshalJson unmarshalJson
 `

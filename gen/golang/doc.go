@@ -15,6 +15,11 @@
 //   - PushX, PushXTo and BroadcastX per event, one line each over
 //     runtime.PushEvent, PushEventTo and BroadcastEvent.
 //
+// GenerateClient writes the typed Go client beside it (duplex gen
+// -go-client): chat_duplex_client.go, in the same package, whose Client
+// has a method per command and On<Event> per event over the client
+// runtime in clients/go (package duplexclient), using the types above.
+//
 // The file holds only what depends on the schema. What is the same for
 // every command is in the runtime (runtime/method.go): runtime.Method and
 // its variants MethodNoResult, MethodNoArgs and MethodNoArgsNoResult,

@@ -17,7 +17,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // goldenCases are the schemas testdata/<case>/<case>.duplex; the code
-// generated for each is testdata/<case>/want/<case>_duplex.go.
+// generated for each is testdata/<case>/want/<case>_duplex.go and the
+// client's <case>_duplex_client.go.
 var goldenCases = []string{"chat", "everything", "empty"}
 
 // load loads testdata/<name>/<name>.duplex.
@@ -38,28 +39,38 @@ func load(t testing.TB, name string) *schema.File {
 func TestGolden(t *testing.T) {
 	for _, name := range goldenCases {
 		t.Run(name, func(t *testing.T) {
-			files, err := Generate(load(t, name))
+			f := load(t, name)
+			files, err := Generate(f)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(files) != 1 || files[0].Name != name+"_duplex.go" {
 				t.Fatalf("files = %v, want one %s_duplex.go", names(files), name)
 			}
-			want := filepath.Join("testdata", name, "want", files[0].Name)
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(want), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(want, files[0].Content, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			wantContent, err := os.ReadFile(want)
+			client, err := GenerateClient(f)
 			if err != nil {
-				t.Fatalf("%v (run go test ./gen/golang -update)", err)
+				t.Fatal(err)
 			}
-			if d := linediff.Diff(string(wantContent), string(files[0].Content)); d != "" {
-				t.Errorf("%s mismatch (-want +got):\n%s", want, d)
+			if len(client) != 1 || client[0].Name != name+"_duplex_client.go" {
+				t.Fatalf("client files = %v, want one %s_duplex_client.go", names(client), name)
+			}
+			for _, file := range append(files, client...) {
+				want := filepath.Join("testdata", name, "want", file.Name)
+				if *update {
+					if err := os.MkdirAll(filepath.Dir(want), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(want, file.Content, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				wantContent, err := os.ReadFile(want)
+				if err != nil {
+					t.Fatalf("%v (run go test ./gen/golang -update)", err)
+				}
+				if d := linediff.Diff(string(wantContent), string(file.Content)); d != "" {
+					t.Errorf("%s mismatch (-want +got):\n%s", want, d)
+				}
 			}
 		})
 	}
@@ -92,6 +103,17 @@ func TestDeterministic(t *testing.T) {
 		}
 		if !bytes.Equal(a[0].Content, b[0].Content) {
 			t.Fatal("two runs gave different output")
+		}
+		ca, err := GenerateClient(load(t, "everything"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cb, err := GenerateClient(load(t, "everything"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(ca[0].Content, cb[0].Content) {
+			t.Fatal("two runs of the client gave different output")
 		}
 	}
 }

@@ -9,7 +9,7 @@
 // skipped: a missing browser or server fails every test. The screenshot
 // goes to DUPLEX_SCREENSHOT_DIR (default: screenshots/ here).
 
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -30,6 +30,11 @@ function setup() {
   })();
   return setupPromise;
 }
+
+// The build and the browser's launch happen before the tests, with a bound
+// of their own: on a loaded machine they take long, and a test's timeout is
+// for what the test does. A failure here fails every test, with its cause.
+before(() => setup(), { timeout: 300_000 });
 
 after(async () => {
   killAll();

@@ -6,7 +6,7 @@
 // ../../examples/echo). Set DUPLEX_ECHO_BIN to use a prebuilt echo binary.
 // Nothing is skipped: a missing browser or echo makes every test fail.
 
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -37,6 +37,11 @@ function setup() {
   })();
   return setupPromise;
 }
+
+// The build and the browser's launch happen before the tests, with a bound
+// of their own: on a loaded machine they take long, and a test's timeout is
+// for what the test does. A failure here fails every test, with its cause.
+before(() => setup(), { timeout: 300_000 });
 
 // servePage serves a blank page (plus the page harness) on 127.0.0.1, so the
 // WebSocket is opened from a real http origin.

@@ -232,62 +232,6 @@ func (c *client) quiet(d time.Duration) {
 	}
 }
 
-func TestLoginPresenceAndSaid(t *testing.T) {
-	addr, srv := start(t, runtime.Options{})
-	ann, _ := dial(t, addr, "", 0)
-	bob, _ := dial(t, addr, "", 0)
-	if got := ann.ok("login", `{"name":"  ann "}`); got != `{"users":["ann"]}` {
-		t.Errorf("login: %s", got)
-	}
-	ann.event("joined", `{"name":"ann","users":["ann"]}`)
-	bob.event("joined", `{"name":"ann","users":["ann"]}`) // to everyone, logged in or not
-	bob.ok("login", `{"name":"bob"}`)
-	for _, c := range []*client{ann, bob} {
-		c.event("joined", `{"name":"bob","users":["ann","bob"]}`)
-	}
-	ann.ok("user", `{"content":"<b>hi</b>"}`)
-	for _, c := range []*client{ann, bob} {
-		c.event("said", `{"from":"ann","content":"<b>hi</b>"}`)
-	}
-	if got := strings.Join(online(t, srv), ","); got != "ann,bob" {
-		t.Errorf("online %s", got)
-	}
-}
-
-func TestErrors(t *testing.T) {
-	addr, _ := start(t, runtime.Options{})
-	ann, _ := dial(t, addr, "", 0)
-	bob, _ := dial(t, addr, "", 0)
-	bob.fails("user", `{"content":"hi"}`, "not_logged_in")
-	bob.fails("logout", `{}`, "not_logged_in")
-	ann.ok("login", `{"name":"ann"}`)
-	ann.next() // joined
-	bob.next()
-	for _, tc := range []struct{ name, code, msg string }{
-		{"ann", "name_taken", `"ann" is online already`},
-		{" ann\t", "name_taken", `"ann" is online already`},
-		{"", "invalid_name", "the name is empty"},
-		{"   ", "invalid_name", "the name is empty"},
-		{strings.Repeat("é", 33), "invalid_name", "the name has 33 characters; at most 32"},
-		{"a\u0007b", "invalid_name", "the name has the control character U+0007 at byte 1"},
-		{"evil\u202e", "invalid_name", "the name has the control character U+202E at byte 4"},
-	} {
-		args, _ := json.Marshal(map[string]string{"name": tc.name})
-		if msg := bob.fails("login", string(args), tc.code); msg != tc.msg {
-			t.Errorf("login %q: %q, want %q", tc.name, msg, tc.msg)
-		}
-	}
-	bob.fails("login", `{"name":7}`, "bad_request")
-	if msg := ann.fails("login", `{"name":"ann2"}`, "already_logged_in"); !strings.Contains(msg, `"ann"`) {
-		t.Errorf("already logged in: %q", msg)
-	}
-	ann.fails("user", `{"content":" \n "}`, "invalid_message")
-	ann.fails("user", fmt.Sprintf(`{"content":%q}`, strings.Repeat("x", chat.MaxMessageLength+1)), "invalid_message")
-	ann.ok("user", fmt.Sprintf(`{"content":%q}`, strings.Repeat("x", chat.MaxMessageLength)))
-	// Every refusal left the connections usable.
-	bob.ok("login", `{"name":"bob"}`)
-}
-
 // leftCount reads events until quiet and counts the left events for name.
 func leftCount(c *client, name string) int {
 	c.t.Helper()

@@ -1,0 +1,33 @@
+package otelduplex_test
+
+import (
+	"context"
+	"log"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/duplexrpc/duplex/runtime"
+	"github.com/duplexrpc/duplex/runtime/otelduplex"
+)
+
+// A Router whose calls are traced: each call is a server span named after
+// its command, the child of the client's span when its envelope carries a
+// traceparent. Here the provider is the SDK's, given explicitly; without
+// WithTracerProvider the global one is used.
+func ExampleInterceptor() {
+	tp := sdktrace.NewTracerProvider() // plus an exporter: sdktrace.WithBatcher(exp)
+	defer tp.Shutdown(context.Background())
+
+	r := runtime.NewRouter()
+	r.Use(otelduplex.Interceptor(otelduplex.WithTracerProvider(tp)))
+	r.Handle("say", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		// ctx carries the call's span: spans started from it are its children.
+		return append(dst, "{}"...), nil
+	})
+	srv, err := runtime.New(runtime.Options{Handler: r})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	// go srv.Serve(ln)
+}
