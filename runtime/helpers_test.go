@@ -106,6 +106,8 @@ func (r *recorder) wrap(h runtime.Hooks) runtime.Hooks {
 		OnHealth:         th.OnHealth,
 		OnError:          th.OnError,
 		OnShutdown:       th.OnShutdown,
+		OnResume:         h.OnResume,
+		OnPublish:        h.OnPublish,
 		OnSessionEnd: func(s *runtime.Session) {
 			r.Mu.Lock()
 			r.sessionEnds[s]++

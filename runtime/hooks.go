@@ -1,11 +1,15 @@
 package runtime
 
-import "net"
+import (
+	"net"
+	"time"
+)
 
 // Hooks observe a server's lifecycle, for logging and metrics (a
-// Prometheus or OpenTelemetry adapter plugs in here; calls are observed
-// with interceptors instead: Router.Use). All but OnSessionEnd
-// are the transport's (transport.Hooks). Every field is
+// Prometheus or OpenTelemetry adapter plugs in here, runtime/prommetrics
+// is one; calls are observed with interceptors instead: Router.Use). All
+// but OnSessionEnd, OnResume and OnPublish are the transport's
+// (transport.Hooks). Every field is
 // optional. Hooks run synchronously on the runtime's goroutines, possibly
 // concurrently for different connections: keep them fast and do not call
 // back into blocking operations.
@@ -15,7 +19,11 @@ type Hooks struct {
 	OnConnect func(remote net.Addr)
 	// OnHandshakeError: an upgrade was refused; status is the HTTP status
 	// sent (0 when the connection failed before a response could be sent,
-	// for example a handshake timeout). r may be partly filled.
+	// for example a handshake timeout, whose err matches
+	// os.ErrDeadlineExceeded). A refusal's err is an *HTTPError, whose
+	// cause tells why (ErrBadHandshake, ErrOriginNotAllowed,
+	// ErrConnectionLimit, ErrServerClosed, or Authorize's error). r may be
+	// partly filled.
 	OnHandshakeError func(r *Request, status int, err error)
 	// OnOpen: the upgrade succeeded; runs before the first message, with
 	// the connection's session attached.
@@ -42,4 +50,17 @@ type Hooks struct {
 	// and Broadcast work as anywhere). The session has ended: Push, Join
 	// and Leave return ErrClosed.
 	OnSessionEnd func(s *Session)
+	// OnResume: a client asked to resume a session on c (a hello with a
+	// resume token, or Resume), with how that ended: ResumeResumed, or
+	// why not (ResumeUnknown, ResumeExpired, ResumeOverrun: the
+	// welcome's reason; ResumeUnavailable: the engine failed, which
+	// OnError reports too). Called once per resume, after the welcome
+	// of a resumed session is queued and before that of a refused one.
+	OnResume func(c *Conn, outcome string)
+	// OnPublish: an event went through the engine (Push, Broadcast,
+	// Publish, generated callers included), with how long the engine
+	// took to order it and its error (nil when it did). Called on the
+	// publisher's goroutine after the engine returned; when unset the
+	// runtime reads no clock for it.
+	OnPublish func(d time.Duration, err error)
 }

@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -128,5 +129,108 @@ func TestOptionsValidation(t *testing.T) {
 	}
 	if got := (&runtime.HTTPError{Status: 401, Reason: "no"}).Error(); !strings.Contains(got, "Unauthorized") || !strings.Contains(got, "no") {
 		t.Errorf("HTTPError.Error() = %q", got)
+	}
+}
+
+// OnResume reports how each resume ended, with the welcome's reason; a
+// hello without a token is no resume.
+func TestHooksResume(t *testing.T) {
+	outcomes := make(chan string, 10)
+	next := func(want string) {
+		t.Helper()
+		select {
+		case got := <-outcomes:
+			if got != want {
+				t.Errorf("OnResume(%q), want %q", got, want)
+			}
+		case <-time.After(ioTimeout):
+			t.Fatalf("no OnResume, want %q", want)
+		}
+	}
+	store := runtime.NewMemoryStore()
+	e, c := startRPC(t, newRPCMethods(), runtime.Options{
+		Store:        store,
+		ReplayBuffer: 2,
+		Hooks:        runtime.Hooks{OnResume: func(_ *runtime.Conn, o string) { outcomes <- o }},
+	})
+	sess := runtime.SessionOf(e.rec.NextOpen(t))
+	w := hello(t, c, "", 0)
+	c.NC.Close()
+	e.rec.NextClose(t)
+
+	c2 := dial(t, e.addr)
+	w2 := hello(t, c2, w.Resume, 0)
+	next(runtime.ResumeResumed)
+	c3 := dial(t, e.addr)
+	hello(t, c3, w.Resume, 0) // spent
+	next(runtime.ResumeUnknown)
+
+	c2.NC.Close()
+	e.rec.NextClose(t)
+	for i := range 5 {
+		if err := sess.Push(fmt.Sprint("e", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c4 := dial(t, e.addr)
+	w4 := hello(t, c4, w2.Resume, 0) // needs 1..5, only 4 and 5 are kept
+	next(runtime.ResumeOverrun)
+
+	// A record the store keeps past its expiry is reported expired.
+	e.rec.NextOpen(t) // c2's
+	e.rec.NextOpen(t) // c3's
+	conn4 := e.rec.NextOpen(t)
+	if w4.Session != runtime.SessionOf(conn4).ID() {
+		t.Fatalf("welcome %+v, want c4's fresh session %s", w4, runtime.SessionOf(conn4).ID())
+	}
+	c4.NC.Close()
+	e.rec.NextClose(t)
+	rec := runtime.SessionRecord{ID: runtime.SessionOf(conn4).ID(), ExpiresAt: time.Now().Add(-time.Second)}
+	if err := store.Save(t.Context(), runtime.TokenKey(w4.Resume), rec); err != nil {
+		t.Fatal(err)
+	}
+	c5 := dial(t, e.addr)
+	hello(t, c5, w4.Resume, 0)
+	next(runtime.ResumeExpired)
+	select {
+	case o := <-outcomes:
+		t.Errorf("one OnResume too many: %q", o)
+	default:
+	}
+}
+
+// OnPublish sees every event that goes through the engine, and its error.
+func TestHooksPublish(t *testing.T) {
+	type publish struct {
+		d   time.Duration
+		err error
+	}
+	published := make(chan publish, 10)
+	e, c := startRPC(t, newRPCMethods(), runtime.Options{
+		Hooks: runtime.Hooks{OnPublish: func(d time.Duration, err error) { published <- publish{d, err} }},
+	})
+	sess := runtime.SessionOf(e.rec.NextOpen(t))
+	hello(t, c, "", 0)
+	if err := sess.Push("a", nil); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Broadcast("b", nil)
+	if err := e.srv.Publish(t.Context(), "room", "c", nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if p := wstest.Recv(t, published, "OnPublish"); p.err != nil || p.d < 0 {
+			t.Errorf("OnPublish(%v, %v), want a duration and no error", p.d, p.err)
+		}
+	}
+	// After Shutdown the engine is closed: the publish fails, and says so.
+	if err := e.srv.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Publish(t.Context(), "room", "d", nil); err == nil {
+		t.Fatal("Publish after Shutdown: no error")
+	}
+	if p := wstest.Recv(t, published, "OnPublish"); p.err == nil {
+		t.Error("OnPublish after Shutdown: no error")
 	}
 }

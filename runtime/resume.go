@@ -44,18 +44,12 @@ func (r *Router) hello(c *Conn, st *connState, token string, lastSeq int64) {
 		return
 	}
 	_, err := srv.resumeOn(srv.ctx, c, st, token, lastSeq, true)
-	var reason string
-	switch {
-	case err == nil:
+	reason := resumeOutcome(err)
+	switch reason {
+	case ResumeResumed:
 		release(nil) // ended: its events are nobody's
 		return
-	case errors.Is(err, errOverrun):
-		reason = "overrun"
-	case errors.Is(err, ErrSessionExpired):
-		reason = "expired"
-	case errors.Is(err, ErrSessionNotFound):
-		reason = "unknown"
-	default:
+	case ResumeUnavailable:
 		// The engine failed (unreachable, timed out): the token may be
 		// good. Rather than a fresh session, which would make the client
 		// start over, the connection is closed with 1013 (try again
@@ -70,6 +64,31 @@ func (r *Router) hello(c *Conn, st *connState, token string, lastSeq int64) {
 	release(c)
 }
 
+// How a resume ended, as Hooks.OnResume reports it. The refusals are
+// the welcome's reasons (docs/protocol.md).
+const (
+	ResumeResumed     = "resumed"     // the session was taken back
+	ResumeUnknown     = "unknown"     // no such token, or used already
+	ResumeExpired     = "expired"     // the resume window had passed
+	ResumeOverrun     = "overrun"     // events the client missed are no longer held, or cannot be numbered as they were
+	ResumeUnavailable = "unavailable" // the engine failed: a hello's connection is closed with 1013
+)
+
+// resumeOutcome names how a resume that returned err ended.
+func resumeOutcome(err error) string {
+	switch {
+	case err == nil:
+		return ResumeResumed
+	case errors.Is(err, errOverrun):
+		return ResumeOverrun
+	case errors.Is(err, ErrSessionExpired):
+		return ResumeExpired
+	case errors.Is(err, ErrSessionNotFound):
+		return ResumeUnknown
+	}
+	return ResumeUnavailable
+}
+
 // errOverrun: the session's events after the client's seq cannot all be
 // given to it (no longer in the engine's history, numbered with other
 // topics, lost by the node, or the seq is ahead of the session).
@@ -81,7 +100,10 @@ var errOverrun = errors.New("overrun")
 // h (h < 0: none missed, for Resume), numbered as they were, and the
 // session's live events after them. A session taken from the engine that
 // cannot be resumed honestly ends here (errOverrun).
-func (srv *Server) resumeOn(ctx context.Context, c *Conn, st *connState, token string, h int64, hello bool) (*Session, error) {
+func (srv *Server) resumeOn(ctx context.Context, c *Conn, st *connState, token string, h int64, hello bool) (s *Session, err error) {
+	if hook := srv.cfg.Hooks.OnResume; hook != nil {
+		defer func() { hook(c, resumeOutcome(err)) }()
+	}
 	if u, _, ok := parseToken(token); ok && u == st.session.Load().uuid {
 		return nil, ErrSessionNotFound // the connection's own session
 	}

@@ -193,6 +193,13 @@ func (s *Server) Ready() error {
 // Len returns the number of open connections.
 func (s *Server) Len() int { return s.t.Len() }
 
+// Traffic returns the bytes and data messages that the server's
+// connections read and wrote, open and ended; see transport.Traffic. It
+// sums a few striped counters, takes no lock, and is cheap enough for
+// every scrape. The runtime's own messages (welcome, replies, events)
+// are data messages.
+func (s *Server) Traffic() Traffic { return s.t.Traffic() }
+
 // Range calls fn for each open connection until fn returns false. It works
 // on a snapshot: connections opened meanwhile may be missed.
 func (s *Server) Range(fn func(c *Conn) bool) { s.t.Range(fn) }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Topics (docs/engine.md): every event goes through the Engine, published
@@ -72,7 +73,16 @@ func (s *Server) Publish(ctx context.Context, topic, event string, data []byte) 
 }
 
 func (s *Server) publish(ctx context.Context, topic, event string, data []byte) error {
-	if _, err := s.engine.Publish(ctx, topic, newEventPayload(event, data)); err != nil {
+	var start time.Time
+	hook := s.cfg.Hooks.OnPublish
+	if hook != nil {
+		start = time.Now()
+	}
+	_, err := s.engine.Publish(ctx, topic, newEventPayload(event, data))
+	if hook != nil {
+		hook(time.Since(start), err)
+	}
+	if err != nil {
 		return s.unavailable(fmt.Errorf("runtime: publish %q on %q: %w", event, topic, err))
 	}
 	return nil

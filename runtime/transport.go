@@ -23,6 +23,9 @@ type (
 	CompressionOptions = transport.CompressionOptions
 	// Health is the result of one health check.
 	Health = transport.Health
+	// Traffic is what a server's connections read and wrote; see
+	// Server.Traffic.
+	Traffic = transport.Traffic
 	// PanicError is reported to Hooks.OnError when a Handler or a method
 	// panics.
 	PanicError = transport.PanicError
@@ -77,6 +80,13 @@ var (
 	// ErrSlowConsumer is returned by a write that found the connection's
 	// outgoing queue full; the connection is being closed with 1008.
 	ErrSlowConsumer = transport.ErrSlowConsumer
-	// ErrServerClosed is returned by Serve after Shutdown or Restart.
+	// ErrServerClosed is returned by Serve after Shutdown or Restart,
+	// and is the cause of the 503 refusal of upgrades meanwhile.
 	ErrServerClosed = transport.ErrServerClosed
+	// ErrBadHandshake, ErrOriginNotAllowed and ErrConnectionLimit are
+	// the causes (errors.Is) of the transport's refusals of upgrades, as
+	// Hooks.OnHandshakeError sees them; see transport.ErrBadHandshake.
+	ErrBadHandshake     = transport.ErrBadHandshake
+	ErrOriginNotAllowed = transport.ErrOriginNotAllowed
+	ErrConnectionLimit  = transport.ErrConnectionLimit
 )

@@ -17,7 +17,9 @@
 //	go run ./examples/chat -addr 127.0.0.1:8081 -redis redis://127.0.0.1:6379/0
 //
 // GET /readyz answers 200 while the node serves and reaches its engine,
-// 503 with the reason otherwise: the load balancer's health check.
+// 503 with the reason otherwise: the load balancer's health check. With
+// -metrics, GET /metrics serves the server's Prometheus metrics
+// (runtime/prommetrics, docs/observability.md) and Go's and the process's.
 package main
 
 import (
@@ -35,8 +37,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/duplexrpc/duplex/examples/chat/chat"
 	"github.com/duplexrpc/duplex/runtime"
+	"github.com/duplexrpc/duplex/runtime/prommetrics"
 	"github.com/duplexrpc/duplex/runtime/redisengine"
 )
 
@@ -59,11 +66,17 @@ func run() error {
 		idleTimeout  = flag.Duration("http-idle-timeout", runtime.DefaultHTTPIdleTimeout, "close a keep-alive HTTP connection idle this long (page requests; not WebSockets)")
 		redisURL     = flag.String("redis", "", "run as one node of a cluster on this Redis (redis://[:password@]host:port/db); default: in memory, this process alone")
 		verbose      = flag.Bool("v", false, "log connection events to stderr")
+		metrics      = flag.Bool("metrics", false, "serve Prometheus metrics at /metrics")
 	)
 	flag.Parse()
 
 	room := chat.NewRoom()
 	router := runtime.NewRouter()
+	var m *prommetrics.Metrics
+	if *metrics {
+		m = prommetrics.New(prommetrics.Options{})
+		router.Use(m.Interceptor())
+	}
 	chat.Register(router, room)
 	opts := runtime.Options{
 		Handler:      router,
@@ -83,6 +96,9 @@ func run() error {
 	if *verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	if m != nil {
+		opts = m.Instrument(opts)
+	}
 	srv, err := runtime.New(opts)
 	if err != nil {
 		if opts.Engine != nil {
@@ -94,7 +110,14 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	hs := httpServer(srv, page)
+	var metricsPage http.Handler
+	if m != nil {
+		m.Watch(srv)
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		metricsPage = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	}
+	hs := httpServer(srv, page, metricsPage)
 	hs.IdleTimeout = *idleTimeout
 
 	ln, err := net.Listen("tcp", *addr)
@@ -121,15 +144,18 @@ func run() error {
 	return hs.Shutdown(ctx)
 }
 
-// httpServer serves the page at /, the socket at /ws and the readiness
-// check at /readyz, with the HTTP
-// limits of runtime.Server.HTTPServer: a bounded request head (time and
-// size) and idle keep-alive connections closed after
+// httpServer serves the page at /, the socket at /ws, the readiness
+// check at /readyz and metrics at /metrics when it is not nil, with the
+// HTTP limits of runtime.Server.HTTPServer: a bounded request head (time
+// and size) and idle keep-alive connections closed after
 // runtime.DefaultHTTPIdleTimeout.
-func httpServer(srv *runtime.Server, page fs.FS) *http.Server {
+func httpServer(srv *runtime.Server, page fs.FS, metrics http.Handler) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("GET /", http.FileServerFS(page))
 	mux.Handle("GET /ws", srv)
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := srv.Ready(); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)

@@ -27,7 +27,7 @@ func TestHTTPLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httpServer(srv, page)
+	hs := httpServer(srv, page, nil)
 	if hs.ReadHeaderTimeout <= 0 || hs.IdleTimeout != runtime.DefaultHTTPIdleTimeout || hs.MaxHeaderBytes <= 0 {
 		t.Fatalf("chat http.Server: ReadHeaderTimeout %v, IdleTimeout %v, MaxHeaderBytes %d",
 			hs.ReadHeaderTimeout, hs.IdleTimeout, hs.MaxHeaderBytes)

@@ -24,7 +24,7 @@ func TestReadyzFollowsRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httpServer(srv, nil)
+	hs := httpServer(srv, nil, nil)
 	hl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

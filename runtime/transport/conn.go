@@ -51,7 +51,8 @@ type Conn struct {
 	done      bool // finishing or finished: nothing more is written or read
 	ended     bool // finished: TCP closed, OnClose returned, slot released
 
-	canDefer bool // the reader is a pool worker that runs a scheduled task when done; reader only
+	canDefer bool  // the reader is a pool worker that runs a scheduled task when done; reader only
+	shard    uint8 // the stripe of Server.traffic the connection counts in; set before it is published
 
 	end      *connEnd // made when the close begins (or Done is called); guarded by mu
 	deferred Task     // the task to run once reading is handed back (Schedule); reader only

@@ -77,14 +77,22 @@ func acceptKey(key string) (accept [28]byte) {
 	return accept
 }
 
+// refuse refuses a request that is not a valid upgrade (ErrBadHandshake);
+// because gives another cause.
 func refuse(status int, format string, args ...any) *HTTPError {
-	return &HTTPError{Status: status, Reason: fmt.Sprintf(format, args...)}
+	return &HTTPError{Status: status, Reason: fmt.Sprintf(format, args...), cause: ErrBadHandshake}
+}
+
+// because sets the refusal's cause, what errors.Is sees through it.
+func (e *HTTPError) because(cause error) *HTTPError {
+	e.cause = cause
+	return e
 }
 
 // upgradeRequired answers a request that is not an upgrade, or that asks
 // for another WebSocket version (RFC 6455 §4.2.2, §4.4).
 func upgradeRequired(reason string) *HTTPError {
-	return &HTTPError{Status: http.StatusUpgradeRequired, Reason: reason, Header: http.Header{
+	return &HTTPError{Status: http.StatusUpgradeRequired, Reason: reason, cause: ErrBadHandshake, Header: http.Header{
 		"Upgrade":               {"websocket"},
 		"Connection":            {"Upgrade"},
 		"Sec-Websocket-Version": {"13"},
@@ -153,7 +161,7 @@ func (s *Server) checkHandshake(r *Request) (handshakeResult, *HTTPError) {
 		return res, refuse(http.StatusBadRequest, "Sec-WebSocket-Key %q is not the base64 of 16 bytes", key)
 	}
 	if !s.originAllowed(r) {
-		return res, refuse(http.StatusForbidden, "origin %q not allowed", h.Get("Origin"))
+		return res, refuse(http.StatusForbidden, "origin %q not allowed", h.Get("Origin")).because(ErrOriginNotAllowed)
 	}
 	res.accept = acceptKey(key)
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -138,6 +139,14 @@ func TestHandshakeRefusals(t *testing.T) {
 						var herr *transport.HTTPError
 						if errors.As(he.Err, &herr) && herr.Status != tt.status {
 							t.Errorf("HTTPError.Status %d", herr.Status)
+						}
+						// Its cause tells an origin refused from a bad request.
+						cause := transport.ErrBadHandshake
+						if tt.status == 403 {
+							cause = transport.ErrOriginNotAllowed
+						}
+						if !errors.Is(he.Err, cause) {
+							t.Errorf("OnHandshakeError(%v): not %v", he.Err, cause)
 						}
 					}
 					// The server closes the connection after a refusal on the
@@ -287,8 +296,8 @@ func TestHandshakeMaxConnections(t *testing.T) {
 			if c.Resp.StatusCode != 503 {
 				t.Fatalf("third connection: status %d %q, want 503", c.Resp.StatusCode, body)
 			}
-			if he := e.rec.NextHandshakeErr(t); he.Status != 503 {
-				t.Errorf("OnHandshakeError status %d", he.Status)
+			if he := e.rec.NextHandshakeErr(t); he.Status != 503 || !errors.Is(he.Err, transport.ErrConnectionLimit) {
+				t.Errorf("OnHandshakeError(%d, %v), want 503 and ErrConnectionLimit", he.Status, he.Err)
 			}
 			// Refusals release nothing they did not take; a closed
 			// connection frees its slot.
@@ -396,8 +405,17 @@ func TestHandshakeAccept(t *testing.T) {
 				if tt.mode == "401" && c.Resp.Header.Get("WWW-Authenticate") != "Bearer" {
 					t.Errorf("401 lacks the WWW-Authenticate header Accept set: %v", c.Resp.Header)
 				}
-				if he := e.rec.NextHandshakeErr(t); he.Status != tt.status {
+				he := e.rec.NextHandshakeErr(t)
+				if he.Status != tt.status {
 					t.Errorf("mode %q: OnHandshakeError status %d", tt.mode, he.Status)
+				}
+				// Accept's refusal is neither a bad request nor the origin's,
+				// and one that was not an HTTPError unwraps to Accept's error.
+				if errors.Is(he.Err, transport.ErrBadHandshake) || errors.Is(he.Err, transport.ErrOriginNotAllowed) {
+					t.Errorf("mode %q: Accept's refusal %v has the transport's cause", tt.mode, he.Err)
+				}
+				if tt.mode == "plain" && (errors.Unwrap(he.Err) == nil || errors.Unwrap(he.Err).Error() != "banned user") {
+					t.Errorf("mode plain: %v unwraps to %v, want Accept's error", he.Err, errors.Unwrap(he.Err))
 				}
 			}
 			mu.Lock()
@@ -466,8 +484,8 @@ func TestHandshakeTimeoutListener(t *testing.T) {
 		t.Errorf("closed after %v, before HandshakeTimeout", took)
 	}
 	he := e.rec.NextHandshakeErr(t)
-	if he.Status != 0 || he.Err == nil {
-		t.Errorf("OnHandshakeError(status %d, %v), want status 0 and an error", he.Status, he.Err)
+	if he.Status != 0 || !errors.Is(he.Err, os.ErrDeadlineExceeded) {
+		t.Errorf("OnHandshakeError(status %d, %v), want status 0 and os.ErrDeadlineExceeded", he.Status, he.Err)
 	}
 	// A connection that sends nothing at all is cut off too.
 	silent := &client{T: t, NC: wstest.DialTCP(t, e.addr)}

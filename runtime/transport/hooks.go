@@ -16,7 +16,11 @@ type Hooks struct {
 	OnConnect func(remote net.Addr)
 	// OnHandshakeError: an upgrade was refused; status is the HTTP status
 	// sent (0 when the connection failed before a response could be sent,
-	// for example a handshake timeout). r may be partly filled.
+	// for example a handshake timeout, whose err matches
+	// os.ErrDeadlineExceeded). A refusal's err is an *HTTPError, whose
+	// cause tells why (ErrBadHandshake, ErrOriginNotAllowed,
+	// ErrConnectionLimit, ErrServerClosed, or Accept's error). r may be
+	// partly filled.
 	OnHandshakeError func(r *Request, status int, err error)
 	// OnOpen: the upgrade succeeded; runs after ConnHandler.Open and
 	// before the first message.

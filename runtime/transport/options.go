@@ -134,16 +134,24 @@ type Options struct {
 }
 
 // HTTPError refuses an upgrade with an HTTP status. Returned from
-// Options.Accept, and passed to Hooks.OnHandshakeError.
+// Options.Accept, and passed to Hooks.OnHandshakeError. A refusal of the
+// transport's own unwraps to its cause (errors.Is): ErrBadHandshake,
+// ErrOriginNotAllowed, ErrConnectionLimit, ErrServerClosed; one of
+// Accept's that was not an *HTTPError unwraps to Accept's error.
 type HTTPError struct {
 	Status int
 	Reason string
 	Header http.Header // extra response headers, may be nil
+
+	cause error
 }
 
 func (e *HTTPError) Error() string {
 	return "websocket handshake: " + http.StatusText(e.Status) + ": " + e.Reason
 }
+
+// Unwrap returns the refusal's cause, nil for one made by Accept.
+func (e *HTTPError) Unwrap() error { return e.cause }
 
 // config is Options with defaults applied.
 type config struct {

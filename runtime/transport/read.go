@@ -172,6 +172,7 @@ func (c *Conn) readLoop() {
 // queues meanwhile is written once the bytes are parsed, so that replies to
 // pipelined messages share one system call.
 func (c *Conn) received(p []byte) {
+	c.traffic().bytesIn.Add(uint64(len(p)))
 	if c.aborted.Load() {
 		c.parser.releaseMessage()
 		return // failed or evicted: dropped unread (RFC 6455 §7.1.7)
@@ -262,6 +263,7 @@ func (c *Conn) serve(typ MessageType, data []byte) {
 		c.inRead = true
 		c.mu.Unlock()
 	}()
+	c.traffic().msgsIn.Add(1)
 	defer func() {
 		if p := recover(); p != nil {
 			c.srv.reportError(c, &PanicError{Value: p})

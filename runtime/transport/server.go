@@ -26,6 +26,9 @@ type Server struct {
 	poller *netpoll.Poller // nil: a goroutine reads each connection
 	pool   workerPool      // reads of ready connections, Tasks
 
+	traffic   []trafficShard // Traffic's counters, striped (traffic.go)
+	nextShard atomic.Uint32  // the stripe of the next connection
+
 	closing   atomic.Bool
 	closeCode atomic.Uint32 // code sent to connections that open during shutdown
 
@@ -54,6 +57,7 @@ func New(opts Options) (*Server, error) {
 		cfg:       cfg,
 		conns:     make(map[*Conn]struct{}),
 		listeners: make(map[net.Listener]struct{}),
+		traffic:   newTrafficShards(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.pool.srv = s
@@ -98,6 +102,7 @@ var errWouldBlock = netpoll.ErrWouldBlock
 // (rc, fd) is set before the connection is published.
 func (s *Server) open(nc net.Conn, h ConnHandler, res handshakeResult, leftover []byte) {
 	c := &Conn{srv: s, nc: nc, handler: h, fd: -1, proto: res.proto, deflate: res.deflate, winBits: res.winBits}
+	c.shard = uint8(s.nextShard.Add(1) & uint32(len(s.traffic)-1))
 	c.parser.maxMessage = s.cfg.maxMessage
 	c.parser.deflate = res.deflate
 	c.lastRead.Store(time.Now().UnixNano())

@@ -155,8 +155,8 @@ func TestShutdownRefusesUpgrades(t *testing.T) {
 	if c.Resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("upgrade during shutdown: %d %q, want 503", c.Resp.StatusCode, body)
 	}
-	if he := e.rec.NextHandshakeErr(t); he.Status != 503 {
-		t.Errorf("OnHandshakeError status %d", he.Status)
+	if he := e.rec.NextHandshakeErr(t); he.Status != 503 || !errors.Is(he.Err, transport.ErrServerClosed) {
+		t.Errorf("OnHandshakeError(%d, %v), want 503 and ErrServerClosed", he.Status, he.Err)
 	}
 	mute.SendClose(1001, "")
 	if err := wstest.Recv(t, done, "Shutdown"); err != nil {

@@ -24,7 +24,9 @@ const maxRequestHeader = 16 << 10
 // maxRequestHeader, not a long line (a big Cookie), is refused.
 var requestReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxRequestHeader) }}
 
-// ErrServerClosed is returned by Serve after Shutdown or Restart.
+// ErrServerClosed is returned by Serve after Shutdown or Restart, and is
+// the cause (HTTPError.Unwrap) of the 503 refusal of an upgrade that
+// comes meanwhile.
 var ErrServerClosed = errors.New("transport: server closed")
 
 // Serve accepts connections on ln and upgrades them without net/http: the
@@ -310,7 +312,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	if herr == nil {
 		if _, ok := w.(http.Hijacker); !ok {
 			s.release()
-			herr = refuse(http.StatusInternalServerError, "the ResponseWriter cannot be hijacked (HTTP/2?)")
+			herr = refuse(http.StatusInternalServerError, "the ResponseWriter cannot be hijacked (HTTP/2?)").because(nil)
 		}
 	}
 	if herr != nil {
@@ -368,9 +370,9 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 func (s *Server) prepare(r *Request) (handshakeResult, ConnHandler, *HTTPError) {
 	if !s.reserve() {
 		if s.closing.Load() {
-			return handshakeResult{}, nil, refuse(http.StatusServiceUnavailable, "server shutting down")
+			return handshakeResult{}, nil, refuse(http.StatusServiceUnavailable, "server shutting down").because(ErrServerClosed)
 		}
-		return handshakeResult{}, nil, refuse(http.StatusServiceUnavailable, "connection limit of %d reached", s.cfg.MaxConnections)
+		return handshakeResult{}, nil, refuse(http.StatusServiceUnavailable, "connection limit of %d reached", s.cfg.MaxConnections).because(ErrConnectionLimit)
 	}
 	res, herr := s.checkHandshake(r)
 	if herr != nil {
@@ -380,7 +382,7 @@ func (s *Server) prepare(r *Request) (handshakeResult, ConnHandler, *HTTPError) 
 	h, err := s.cfg.Accept(r)
 	if err == nil && h == nil {
 		s.release()
-		return res, nil, refuse(http.StatusInternalServerError, "Options.Accept returned no handler")
+		return res, nil, refuse(http.StatusInternalServerError, "Options.Accept returned no handler").because(nil)
 	}
 	if err != nil {
 		s.release()
@@ -388,7 +390,7 @@ func (s *Server) prepare(r *Request) (handshakeResult, ConnHandler, *HTTPError) 
 		if errors.As(err, &he) {
 			return res, nil, he
 		}
-		return res, nil, refuse(http.StatusForbidden, "%v", err)
+		return res, nil, refuse(http.StatusForbidden, "%v", err).because(err)
 	}
 	return res, h, nil
 }

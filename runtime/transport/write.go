@@ -78,7 +78,11 @@ func (c *Conn) WriteMessage(typ MessageType, data []byte) error {
 	if typ == BinaryMessage {
 		op = opBinary
 	}
-	return c.enqueueFrame(op, data, c.deflate)
+	err := c.enqueueFrame(op, data, c.deflate)
+	if err == nil {
+		c.traffic().msgsOut.Add(1)
+	}
+	return err
 }
 
 // enqueueFrame encodes one frame (compressing it when allowed and worth it,
@@ -211,6 +215,7 @@ func (c *Conn) writeQueued() {
 func (c *Conn) writeFrom(frame *[]byte) {
 	if frame != nil {
 		n, err := writeNonblock(c.rc, *frame)
+		c.wrote(n)
 		if err != nil || n < len(*frame) {
 			c.mu.Lock()
 			c.held += len(*frame) // queued from now on: queueCost of the batch
@@ -229,6 +234,7 @@ func (c *Conn) writeFrom(frame *[]byte) {
 		written := 0
 		for _, f := range q {
 			n, err := writeNonblock(c.rc, *f)
+			c.wrote(n)
 			written += n
 			if err != nil || n < len(*f) {
 				go c.flush(slices.Clone(q), written)
@@ -288,6 +294,13 @@ func (c *Conn) release(q []*[]byte) {
 	c.mu.Lock()
 	c.held -= size
 	c.mu.Unlock()
+}
+
+// wrote counts n bytes written to the socket (Traffic).
+func (c *Conn) wrote(n int) {
+	if n > 0 {
+		c.traffic().bytesOut.Add(uint64(n))
+	}
 }
 
 // writeFailed ends the connection after a write error; the caller owns the
@@ -354,6 +367,7 @@ func (c *Conn) flush(q []*[]byte, written int) {
 				end = frameEnd(q, written)
 			}
 			n, err := c.writeRange(iov, q, written, end)
+			c.wrote(n)
 			written += n
 			if err == nil {
 				continue
