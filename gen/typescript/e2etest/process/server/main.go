@@ -43,7 +43,7 @@ type handler struct {
 	alltypes.UnimplementedHandler
 }
 
-func (handler) Plain(_ context.Context, s *runtime.Session, a *alltypes.Plain) (*alltypes.Plain, error) {
+func (handler) Plain(_ context.Context, s *runtime.Session, a alltypes.Plain) (alltypes.Plain, error) {
 	if a.S == "bye" {
 		if c := s.Conn(); c != nil {
 			// The reply is queued when Plain returns; the close frame goes
@@ -54,8 +54,8 @@ func (handler) Plain(_ context.Context, s *runtime.Session, a *alltypes.Plain) (
 	return a, nil
 }
 
-func (handler) Count(context.Context, *runtime.Session) (*alltypes.CountResult, error) {
-	return &alltypes.CountResult{N: 1}, nil
+func (handler) Count(context.Context, *runtime.Session) (alltypes.CountResult, error) {
+	return alltypes.CountResult{N: 1}, nil
 }
 
 // listener records the TCP connections it accepts, so that cut can end
