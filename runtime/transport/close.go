@@ -337,8 +337,7 @@ func (c *Conn) finish() {
 	c.mu.Unlock()
 
 	if c.fd >= 0 {
-		// Closed next, and never duplicated: the close unregisters it.
-		c.srv.poller.Forget(int(c.fd))
+		_ = c.srv.poller.Remove(int(c.fd))
 	}
 	_ = c.nc.Close()
 	c.srv.connClosed(c, ce)

@@ -14,9 +14,7 @@
 // Go's own network poller keeps owning the descriptor: it stays
 // non-blocking, deadlines and Close work as usual, and registering the same
 // descriptor in a second epoll instance is allowed by the kernel. A
-// descriptor must be removed with [Poller.Remove] before it is closed, or
-// forgotten with [Poller.Forget] when it is closed right after and was
-// never duplicated (the close unregisters it: one system call fewer).
+// descriptor must be removed with [Poller.Remove] before it is closed.
 //
 // Only Linux is supported; elsewhere [New] returns [ErrUnsupported] and the
 // runtime falls back to a reading goroutine per connection. [ReadNonblock]

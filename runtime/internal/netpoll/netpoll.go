@@ -21,7 +21,7 @@ var ErrWouldBlock = errors.New("netpoll: read would block")
 //
 // Readable is called from the poller's single event goroutine and must
 // return quickly: it should hand the work to another goroutine. It may call
-// [Poller.Add], [Poller.Remove] and [Poller.Forget], but not [Poller.Close].
+// [Poller.Add] and [Poller.Remove], but not [Poller.Close].
 //
 // Registration is edge-triggered (EPOLLET): the kernel reports each arrival
 // of bytes, hang-up or error that comes after the previous notification was
@@ -40,8 +40,7 @@ var ErrWouldBlock = errors.New("netpoll: read would block")
 //   - Readable may be spurious: the bytes it reports may have been read
 //     already ([ReadNonblock] returns [ErrWouldBlock]), and a notification
 //     that the event goroutine had already taken from the kernel when
-//     [Poller.Remove] or [Poller.Forget] ran is still delivered, once, to
-//     the removed handler.
+//     [Poller.Remove] ran is still delivered, once, to the removed handler.
 type Handler interface {
 	Readable(hup bool)
 }

@@ -163,24 +163,6 @@ func (p *Poller) Remove(fd int) error {
 	return nil
 }
 
-// Forget forgets fd's handler without unregistering fd: for a descriptor
-// that is closed right after, saving Remove's epoll_ctl(2). The kernel
-// drops the registration when the last descriptor of the open file is
-// closed (epoll(7)); until then the notifications fd gets are dropped
-// (its slot is empty), and a handler registered later for the same
-// number never sees them (its generation differs), as after a close
-// without Remove. A descriptor that was duplicated (dup(2), os.File)
-// keeps its registration, and its notifications, while a copy is open:
-// Remove it instead. Forget of a descriptor that is not registered does
-// nothing.
-func (p *Poller) Forget(fd int) {
-	p.mu.Lock()
-	if fd >= 0 && fd < len(p.slots) {
-		p.slots[fd] = slot{}
-	}
-	p.mu.Unlock()
-}
-
 // Close stops the event goroutine, waiting for it to return (so no Handler
 // runs after Close returns), and closes the epoll instance and the eventfd.
 // Registered descriptors are not closed. Later calls to Add and Remove

@@ -267,31 +267,6 @@ func TestRemove(t *testing.T) {
 	r.none(t, quiet, "to the removed handler")
 }
 
-// TestForget forgets a registered connection's handler: the registration
-// stays (Add of the same descriptor is refused, EEXIST) but its
-// notifications reach nobody; the close then drops it, as the kernel does
-// for any closed descriptor, and the number may be added again
-// (TestAddAfterCloseWithoutRemove).
-func TestForget(t *testing.T) {
-	p := newPoller(t)
-	server, client := pair(t, listen(t))
-	fd := mustFD(t, server)
-	r := newRecorder()
-	if err := p.Add(fd, r); err != nil {
-		t.Fatal(err)
-	}
-	p.Forget(fd)
-	write(t, client, "x")
-	readUntilPending(t, server)
-	r.none(t, quiet, "after Forget")
-	if err := p.Add(fd, newRecorder()); !errors.Is(err, syscall.EEXIST) {
-		t.Errorf("Add of a forgotten, open descriptor = %v, want EEXIST (still registered until closed)", err)
-	}
-	p.Forget(fd)      // twice: nothing
-	p.Forget(-1)      // not registered: nothing
-	p.Forget(1 << 20) // beyond the slots: nothing
-}
-
 // TestAddAfterCloseWithoutRemove closes a registered connection without
 // Remove: the kernel drops the registration, and a new connection that gets
 // the same descriptor number can be added; the old handler hears nothing.

@@ -14,8 +14,5 @@ func (p *Poller) Add(fd int, h Handler) error { return ErrUnsupported }
 // Remove returns [ErrUnsupported].
 func (p *Poller) Remove(fd int) error { return ErrUnsupported }
 
-// Forget does nothing.
-func (p *Poller) Forget(fd int) {}
-
 // Close does nothing.
 func (p *Poller) Close() error { return nil }
