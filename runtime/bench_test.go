@@ -14,7 +14,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	goruntime "runtime"
@@ -151,12 +150,12 @@ type benchSayArgs struct{ Text string }
 // benchSayHandler is the Handler interface generated code would have for
 // "say"; benchEcho implements it, answering the arguments as the result.
 type benchSayHandler interface {
-	Say(ctx context.Context, s *Session, args *benchSayArgs) (*benchSayArgs, error)
+	Say(ctx context.Context, s *Session, args benchSayArgs) (benchSayArgs, error)
 }
 
 type benchEcho struct{}
 
-func (benchEcho) Say(_ context.Context, _ *Session, args *benchSayArgs) (*benchSayArgs, error) {
+func (benchEcho) Say(_ context.Context, _ *Session, args benchSayArgs) (benchSayArgs, error) {
 	return args, nil
 }
 
@@ -290,12 +289,9 @@ func benchSayClosure(ctx context.Context, call *Call, dst []byte) ([]byte, error
 	if err := args.DecodeJSON(&d); err != nil {
 		return dst, &Error{Code: CodeBadRequest, Message: err.Error()}
 	}
-	res, err := benchHandler.Say(ctx, call.Session, &args)
+	res, err := benchHandler.Say(ctx, call.Session, args)
 	if err != nil {
 		return dst, err
-	}
-	if res == nil {
-		return dst, errors.New("command say: the handler returned neither a result nor an error")
 	}
 	if dst, err = res.AppendJSON(dst); err != nil {
 		return dst, fmt.Errorf("encode say result: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/duplexrpc/duplex/runtime/wire"
 )
@@ -20,9 +21,15 @@ import (
 // bad_request naming the field), runs the command's guards in order, calls
 // the handler, checks its error against the declared codes and appends the
 // result's JSON. The four adapters differ only in the handler's shape:
-// with or without arguments, with or without a result. None allocates per
-// call beyond the arguments themselves, which the handler receives by
-// pointer: the decoder is the call's own, pooled with it.
+// with or without arguments, with or without a result.
+//
+// Handlers take their arguments and return their result by value, and
+// the adapters decode and encode them in a pooled slot of their own (one
+// pool per command), so that a call allocates nothing for them: what it
+// allocates is what the arguments hold (strings, slices, maps) and what
+// the handler does. The decoder is the call's own, pooled with it. A slot
+// is zeroed before it goes back to its pool, so that it keeps nothing of
+// a call alive; the handler's copies are its own and it may keep them.
 
 // Decodable is the constraint of a command's argument type A: *A reads
 // itself from a JSON object, as generated DecodeJSON methods do.
@@ -64,45 +71,53 @@ type Command struct {
 type Guard func(ctx context.Context, s *Session) error
 
 // Method returns the MethodFunc of a command whose handler takes arguments
-// and returns a result. A nil result without an error is a bug in the
-// handler, answered as "internal" and reported.
-func Method[A, R any, PA Decodable[A], PR Appendable[R]](fn func(ctx context.Context, s *Session, args *A) (*R, error), c Command) MethodFunc {
+// and returns a result.
+func Method[A, R any, PA Decodable[A], PR Appendable[R]](fn func(ctx context.Context, s *Session, args A) (R, error), c Command) MethodFunc {
+	var slots slotPool[methodSlot[A, R]]
 	return func(ctx context.Context, call *Call, dst []byte) ([]byte, error) {
-		args, err := decodeArgs[A, PA](call)
-		if err != nil {
+		m := slots.get()
+		defer slots.put(m)
+		if err := decodeArgs[A, PA](call, &m.args); err != nil {
 			return dst, err
 		}
 		if err := c.guard(ctx, call.Session); err != nil {
 			return dst, err
 		}
-		res, err := fn(ctx, call.Session, args)
-		return appendResult[R, PR](&c, dst, call, res, err)
+		var err error
+		m.res, err = fn(ctx, call.Session, m.args)
+		return appendResult[R, PR](&c, dst, call, &m.res, err)
 	}
 }
 
 // MethodNoResult is Method for a handler that returns no result: the
 // reply's result is {}.
-func MethodNoResult[A any, PA Decodable[A]](fn func(ctx context.Context, s *Session, args *A) error, c Command) MethodFunc {
+func MethodNoResult[A any, PA Decodable[A]](fn func(ctx context.Context, s *Session, args A) error, c Command) MethodFunc {
+	var slots slotPool[A]
 	return func(ctx context.Context, call *Call, dst []byte) ([]byte, error) {
-		args, err := decodeArgs[A, PA](call)
-		if err != nil {
+		args := slots.get()
+		defer slots.put(args)
+		if err := decodeArgs[A, PA](call, args); err != nil {
 			return dst, err
 		}
 		if err := c.guard(ctx, call.Session); err != nil {
 			return dst, err
 		}
-		return c.appendEmpty(dst, call, fn(ctx, call.Session, args))
+		return c.appendEmpty(dst, call, fn(ctx, call.Session, *args))
 	}
 }
 
 // MethodNoArgs is Method for a handler that takes no arguments: the
 // call's args are not read.
-func MethodNoArgs[R any, PR Appendable[R]](fn func(ctx context.Context, s *Session) (*R, error), c Command) MethodFunc {
+func MethodNoArgs[R any, PR Appendable[R]](fn func(ctx context.Context, s *Session) (R, error), c Command) MethodFunc {
+	var slots slotPool[R]
 	return func(ctx context.Context, call *Call, dst []byte) ([]byte, error) {
 		if err := c.guard(ctx, call.Session); err != nil {
 			return dst, err
 		}
-		res, err := fn(ctx, call.Session)
+		res := slots.get()
+		defer slots.put(res)
+		var err error
+		*res, err = fn(ctx, call.Session)
 		return appendResult[R, PR](&c, dst, call, res, err)
 	}
 }
@@ -118,16 +133,42 @@ func MethodNoArgsNoResult(fn func(ctx context.Context, s *Session) error, c Comm
 	}
 }
 
-// decodeArgs reads the call's arguments into a new A with the call's
+// methodSlot holds a call's arguments and result while Method runs it.
+type methodSlot[A, R any] struct {
+	args A
+	res  R
+}
+
+// slotPool reuses the values a command's adapter decodes into and encodes
+// from: a value reached through a type parameter's method escapes, so a
+// local would cost each call an allocation. Safe for concurrent use.
+type slotPool[T any] struct{ p sync.Pool }
+
+func (p *slotPool[T]) get() *T {
+	if v, ok := p.p.Get().(*T); ok {
+		return v
+	}
+	return new(T)
+}
+
+// put zeroes v, so that the pool keeps nothing of the call alive, and
+// returns it to the pool. The adapters defer it: a handler that panics
+// gives its slot back too.
+func (p *slotPool[T]) put(v *T) {
+	var zero T
+	*v = zero
+	p.p.Put(v)
+}
+
+// decodeArgs reads the call's arguments into args with the call's
 // decoder; an error is a bad_request naming the field.
-func decodeArgs[A any, PA Decodable[A]](call *Call) (*A, error) {
-	args := new(A) // the handler keeps it as long as it likes
+func decodeArgs[A any, PA Decodable[A]](call *Call, args *A) error {
 	d := call.decoder()
 	d.Reset(call.Args, "args")
 	if err := PA(args).DecodeJSON(d); err != nil {
-		return nil, &Error{Code: CodeBadRequest, Message: err.Error()}
+		return &Error{Code: CodeBadRequest, Message: err.Error()}
 	}
-	return args, nil
+	return nil
 }
 
 // guard runs the guards in order; the first error refuses the call.
@@ -143,11 +184,8 @@ func (c *Command) guard(ctx context.Context, s *Session) error {
 // appendResult appends the JSON of a handler's result res to dst, or
 // returns the handler's error, checked against c.
 func appendResult[R any, PR Appendable[R]](c *Command, dst []byte, call *Call, res *R, err error) ([]byte, error) {
-	switch {
-	case err != nil:
+	if err != nil {
 		return dst, c.check(call.Name, err)
-	case res == nil:
-		return dst, fmt.Errorf("command %s: the handler returned neither a result nor an error", call.Name)
 	}
 	if dst, err = PR(res).AppendJSON(dst); err != nil {
 		return dst, fmt.Errorf("encode %s result: %w", call.Name, err)

@@ -92,13 +92,13 @@ import (
 
 type shelf struct{ library.UnimplementedHandler }
 
-func (shelf) Shelve(ctx context.Context, s *runtime.Session, b *library.Book) (*library.Book, error) {
+func (shelf) Shelve(ctx context.Context, s *runtime.Session, b library.Book) (library.Book, error) {
 	b.Pages++
 	return b, nil
 }
 
-func (shelf) Find(ctx context.Context, s *runtime.Session, args *library.FindArgs) (*library.FindResult, error) {
-	return nil, &library.NoSuchBookError{Message: "no book " + args.ID.String()}
+func (shelf) Find(ctx context.Context, s *runtime.Session, args library.FindArgs) (library.FindResult, error) {
+	return library.FindResult{}, &library.NoSuchBookError{Message: "no book " + args.ID.String()}
 }
 
 func main() {

@@ -30,6 +30,12 @@
 // closure per guard over the Handler's Guard method and the guard's
 // error).
 //
+// A Handler method takes its arguments and returns its result by value
+// (Login(ctx, s, args LoginArgs) (LoginResult, error)): the adapters
+// decode and encode them in a pooled slot, so that a call allocates only
+// what its arguments hold, and the handler owns its copy, to keep as long
+// as it likes.
+//
 // # Go types
 //
 // int64 and uint64 are int64 and uint64 (decimal strings on the wire),

@@ -38,6 +38,6 @@ command login(name: string) -> (users: []string) errors NameTaken
 	// 	// Log in; returns who is online.
 	// 	//
 	// 	// It may return *NameTakenError.
-	// 	Login(ctx context.Context, s *runtime.Session, args *LoginArgs) (*LoginResult, error)
+	// 	Login(ctx context.Context, s *runtime.Session, args LoginArgs) (LoginResult, error)
 	// }
 }

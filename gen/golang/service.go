@@ -48,11 +48,11 @@ func (g *generator) handlerSignature(c *schema.Command, named bool) string {
 	}
 	params := []string{p("ctx", ctx+".Context"), p("s", "*"+runtime+".Session")}
 	if a := argsType(c); a != "" {
-		params = append(params, p("args", "*"+a))
+		params = append(params, p("args", a))
 	}
 	results := "error"
 	if r := resultType(c); r != "" {
-		results = "(*" + r + ", error)"
+		results = "(" + r + ", error)"
 	}
 	return "(" + strings.Join(params, ", ") + ") " + results
 }
@@ -123,8 +123,8 @@ func (g *generator) generateUnimplementedHandler() {
 		g.P("// ", name, " answers \"unimplemented\".")
 		g.P("func (UnimplementedHandler) ", name, g.handlerSignature(c, false), " {")
 		ret := "return "
-		if resultType(c) != "" {
-			ret += "nil, "
+		if r := resultType(c); r != "" {
+			ret += r + "{}, "
 		}
 		g.P(ret, "&", runtime, ".Error{Code: ", runtime, ".CodeUnimplemented, Message: ", strconv.Quote("command "+c.Name+" is not implemented"), "}")
 		g.P("}")

@@ -256,7 +256,7 @@ func BroadcastTick(srv *runtime.Server, ev *TickEvent) error {
 // runtime.Hooks.OnError.
 type Handler interface {
 	// Echo returns its text unchanged.
-	Echo(ctx context.Context, s *runtime.Session, args *EchoArgs) (*EchoResult, error)
+	Echo(ctx context.Context, s *runtime.Session, args EchoArgs) (EchoResult, error)
 }
 
 // UnimplementedHandler answers every command with "unimplemented" and
@@ -266,8 +266,8 @@ type UnimplementedHandler struct{}
 var _ Handler = UnimplementedHandler{}
 
 // Echo answers "unimplemented".
-func (UnimplementedHandler) Echo(context.Context, *runtime.Session, *EchoArgs) (*EchoResult, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echo is not implemented"}
+func (UnimplementedHandler) Echo(context.Context, *runtime.Session, EchoArgs) (EchoResult, error) {
+	return EchoResult{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echo is not implemented"}
 }
 
 // Register registers the commands of bench.duplex with r, served by h.

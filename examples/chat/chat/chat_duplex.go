@@ -684,7 +684,7 @@ type Handler interface {
 	//
 	// It may return *NameTakenError, *InvalidNameError, or
 	// *AlreadyLoggedInError.
-	Login(ctx context.Context, s *runtime.Session, args *LoginArgs) (*LoginResult, error)
+	Login(ctx context.Context, s *runtime.Session, args LoginArgs) (LoginResult, error)
 	// Log out: everyone gets a left event. The connection stays open.
 	//
 	// It runs only when GuardLoggedIn allowed the call. It may return
@@ -694,7 +694,7 @@ type Handler interface {
 	//
 	// It runs only when GuardLoggedIn allowed the call. It may return
 	// *InvalidMessageError or *NotLoggedInError.
-	User(ctx context.Context, s *runtime.Session, args *UserArgs) error
+	User(ctx context.Context, s *runtime.Session, args UserArgs) error
 	// End the caller's own connection: the reply, then the server's close
 	// 1000. The client does not come back; a logged-in user leaves.
 	Shutdown(ctx context.Context, s *runtime.Session) error
@@ -712,8 +712,8 @@ type UnimplementedHandler struct{}
 var _ Handler = UnimplementedHandler{}
 
 // Login answers "unimplemented".
-func (UnimplementedHandler) Login(context.Context, *runtime.Session, *LoginArgs) (*LoginResult, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command login is not implemented"}
+func (UnimplementedHandler) Login(context.Context, *runtime.Session, LoginArgs) (LoginResult, error) {
+	return LoginResult{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command login is not implemented"}
 }
 
 // Logout answers "unimplemented".
@@ -722,7 +722,7 @@ func (UnimplementedHandler) Logout(context.Context, *runtime.Session) error {
 }
 
 // User answers "unimplemented".
-func (UnimplementedHandler) User(context.Context, *runtime.Session, *UserArgs) error {
+func (UnimplementedHandler) User(context.Context, *runtime.Session, UserArgs) error {
 	return &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command user is not implemented"}
 }
 

@@ -111,34 +111,34 @@ func Online(ctx context.Context, srv *runtime.Server) ([]string, error) {
 }
 
 // Login implements Handler.
-func (r *Room) Login(ctx context.Context, s *runtime.Session, args *LoginArgs) (*LoginResult, error) {
+func (r *Room) Login(ctx context.Context, s *runtime.Session, args LoginArgs) (LoginResult, error) {
 	name := strings.TrimSpace(args.Name)
 	if err := checkName(name); err != nil {
-		return nil, err
+		return LoginResult{}, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if current, ok := s.Get(nameAttr); ok {
-		return nil, &AlreadyLoggedInError{Message: fmt.Sprintf("logged in as %q already; log out first", current)}
+		return LoginResult{}, &AlreadyLoggedInError{Message: fmt.Sprintf("logged in as %q already; log out first", current)}
 	}
 	srv := s.Server()
 	_, won, err := srv.Presence(OnlineGroup).Claim(ctx, name, s.ID())
 	if err != nil {
-		return nil, err
+		return LoginResult{}, err
 	}
 	if !won {
-		return nil, &NameTakenError{Message: fmt.Sprintf("%q is online already", name)}
+		return LoginResult{}, &NameTakenError{Message: fmt.Sprintf("%q is online already", name)}
 	}
 	users, err := Online(ctx, srv)
 	if err != nil {
 		// Not logged in after all: a retry claims the name again (the
 		// claim is this session's, if this release fails too).
 		_, _ = srv.Presence(OnlineGroup).Release(ctx, name, s.ID())
-		return nil, err
+		return LoginResult{}, err
 	}
 	s.Set(nameAttr, name)
 	_ = BroadcastJoined(srv, &JoinedEvent{Name: name, Users: users})
-	return &LoginResult{Users: users}, nil
+	return LoginResult{Users: users}, nil
 }
 
 // checkName returns an *InvalidNameError for a name nobody could read or
@@ -197,7 +197,7 @@ func (r *Room) leaveLocked(ctx context.Context, s *runtime.Session, name string)
 // connection stays open and the call may be made again. A login whose
 // claim succeeded but whose joined event could not be published stays
 // logged in: the online list, not the event, is what counts.
-func (r *Room) User(_ context.Context, s *runtime.Session, args *UserArgs) error {
+func (r *Room) User(_ context.Context, s *runtime.Session, args UserArgs) error {
 	switch n := utf8.RuneCountInString(args.Content); {
 	case strings.TrimSpace(args.Content) == "":
 		return &InvalidMessageError{Message: "the message is empty"}

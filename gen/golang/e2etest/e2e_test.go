@@ -38,24 +38,24 @@ func (h *handler) session() *runtime.Session {
 	return h.last
 }
 
-func (h *handler) EchoScalars(_ context.Context, _ *runtime.Session, a *everything.Scalars) (*everything.Scalars, error) {
+func (h *handler) EchoScalars(_ context.Context, _ *runtime.Session, a everything.Scalars) (everything.Scalars, error) {
 	return a, nil
 }
 
-func (h *handler) EchoOptionals(_ context.Context, _ *runtime.Session, a *everything.Optionals) (*everything.Optionals, error) {
+func (h *handler) EchoOptionals(_ context.Context, _ *runtime.Session, a everything.Optionals) (everything.Optionals, error) {
 	return a, nil
 }
 
-func (h *handler) EchoContainers(_ context.Context, _ *runtime.Session, a *everything.Containers) (*everything.Containers, error) {
+func (h *handler) EchoContainers(_ context.Context, _ *runtime.Session, a everything.Containers) (everything.Containers, error) {
 	return a, nil
 }
 
-func (h *handler) Login(_ context.Context, s *runtime.Session, a *everything.LoginArgs) (*everything.LoginResult, error) {
+func (h *handler) Login(_ context.Context, s *runtime.Session, a everything.LoginArgs) (everything.LoginResult, error) {
 	s.Set("user", a.Name)
 	h.mu.Lock()
 	h.last = s
 	h.mu.Unlock()
-	return &everything.LoginResult{Ok: true}, nil
+	return everything.LoginResult{Ok: true}, nil
 }
 
 func (h *handler) GuardLoggedIn(_ context.Context, s *runtime.Session) bool {
@@ -68,38 +68,38 @@ func (h *handler) GuardAdmin(_ context.Context, s *runtime.Session) bool {
 	return u == "root"
 }
 
-func (h *handler) AdminOnly(context.Context, *runtime.Session) (*everything.AdminOnlyResult, error) {
-	return &everything.AdminOnlyResult{Secret: "42"}, nil
+func (h *handler) AdminOnly(context.Context, *runtime.Session) (everything.AdminOnlyResult, error) {
+	return everything.AdminOnlyResult{Secret: "42"}, nil
 }
 
-func (h *handler) Find(_ context.Context, _ *runtime.Session, a *everything.FindArgs) (*everything.FindResult, error) {
+func (h *handler) Find(_ context.Context, _ *runtime.Session, a everything.FindArgs) (everything.FindResult, error) {
 	if a.ID != h.known {
-		return nil, &everything.NotFoundError{Message: "no inner " + a.ID.String()}
+		return everything.FindResult{}, &everything.NotFoundError{Message: "no inner " + a.ID.String()}
 	}
-	return &everything.FindResult{Inner: &everything.Inner{Name: "found", Level: everything.LevelMedium}}, nil
+	return everything.FindResult{Inner: &everything.Inner{Name: "found", Level: everything.LevelMedium}}, nil
 }
 
-func (h *handler) Fail(_ context.Context, _ *runtime.Session, a *everything.FailArgs) (*everything.FailResult, error) {
+func (h *handler) Fail(_ context.Context, _ *runtime.Session, a everything.FailArgs) (everything.FailResult, error) {
 	switch a.Kind {
 	case "plain":
-		return nil, errors.New("the database password is hunter2")
+		return everything.FailResult{}, errors.New("the database password is hunter2")
 	case "declared":
-		return nil, fmt.Errorf("lookup: %w", &everything.NotFoundError{Message: "gone"})
+		return everything.FailResult{}, fmt.Errorf("lookup: %w", &everything.NotFoundError{Message: "gone"})
 	case "teapot":
-		return nil, &everything.TeapotError{Message: "short and stout"}
+		return everything.FailResult{}, &everything.TeapotError{Message: "short and stout"}
 	case "undeclared":
-		return nil, &everything.ForbiddenError{Message: "not yours to say"}
+		return everything.FailResult{}, &everything.ForbiddenError{Message: "not yours to say"}
 	case "custom":
-		return nil, &runtime.Error{Code: "custom_code", Message: "made up"}
+		return everything.FailResult{}, &runtime.Error{Code: "custom_code", Message: "made up"}
 	case "runtime":
-		return nil, &runtime.Error{Code: runtime.CodeBadRequest, Message: "kind is wrong in a way only the handler knows"}
+		return everything.FailResult{}, &runtime.Error{Code: runtime.CodeBadRequest, Message: "kind is wrong in a way only the handler knows"}
 	case "badresult":
-		return &everything.FailResult{Note: "\xff"}, nil // invalid UTF-8 is replaced, not an error
+		return everything.FailResult{Note: "\xff"}, nil // invalid UTF-8 is replaced, not an error
 	}
-	return nil, nil // neither: internal
+	return everything.FailResult{}, nil // the zero result: a result like any other
 }
 
-func (h *handler) Notify(_ context.Context, s *runtime.Session, a *everything.NotifyArgs) error {
+func (h *handler) Notify(_ context.Context, s *runtime.Session, a everything.NotifyArgs) error {
 	at := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 	for i := range a.Count {
 		if err := everything.PushTicked(s, &everything.TickedEvent{N: int64(i) + math.MaxInt32*1000, At: at}); err != nil {
@@ -112,22 +112,22 @@ func (h *handler) Notify(_ context.Context, s *runtime.Session, a *everything.No
 	return everything.BroadcastTicked(h.srv, &everything.TickedEvent{N: math.MinInt64, At: at})
 }
 
-func (h *handler) Legacy(_ context.Context, _ *runtime.Session, a *everything.LegacyArgs) (*everything.LegacyResult, error) {
-	return &everything.LegacyResult{Value: a.Value}, nil
+func (h *handler) Legacy(_ context.Context, _ *runtime.Session, a everything.LegacyArgs) (everything.LegacyResult, error) {
+	return everything.LegacyResult{Value: a.Value}, nil
 }
 
 // Thread returns its argument; for text "cycle" a comment that is its own
 // parent, which has no JSON form.
-func (h *handler) Thread(_ context.Context, _ *runtime.Session, a *everything.Comment) (*everything.Comment, error) {
+func (h *handler) Thread(_ context.Context, _ *runtime.Session, a everything.Comment) (everything.Comment, error) {
 	if a.Text == "cycle" {
-		a.Parent = a
+		a.Parent = &a
 	}
 	return a, nil
 }
 
-func (h *handler) Tree(_ context.Context, _ *runtime.Session, a *everything.TreeArgs) (*everything.TreeResult, error) {
-	r := everything.TreeResult(*a)
-	return &r, nil
+func (h *handler) Tree(_ context.Context, _ *runtime.Session, a everything.TreeArgs) (everything.TreeResult, error) {
+	r := everything.TreeResult(a)
+	return r, nil
 }
 
 // server is a runtime.Server serving the handler on 127.0.0.1.
@@ -537,7 +537,7 @@ func TestErrors(t *testing.T) {
 
 	// Errors the client must not see.
 	before := len(s.reported())
-	for _, kind := range []string{"plain", "undeclared", "custom", "nil"} {
+	for _, kind := range []string{"plain", "undeclared", "custom"} {
 		msg := c.callErr("fail", fmt.Sprintf(`{"kind":%q}`, kind), runtime.CodeInternal)
 		if msg != "internal error" {
 			t.Errorf("fail(%s): message %q, want the runtime's generic one", kind, msg)
@@ -549,10 +549,14 @@ func TestErrors(t *testing.T) {
 		texts = append(texts, err.Error())
 	}
 	all := strings.Join(texts, "\n")
-	for _, want := range []string{"hunter2", `returned the error code "forbidden", which it does not declare`, `"custom_code"`, "neither a result nor an error"} {
+	for _, want := range []string{"hunter2", `returned the error code "forbidden", which it does not declare`, `"custom_code"`} {
 		if !strings.Contains(all, want) {
 			t.Errorf("reported errors %q lack %q", all, want)
 		}
+	}
+	// A handler returns its result by value: the zero value is a result.
+	if raw := c.call("fail", rawArgs(`{"kind":"zero"}`), nil); raw != `{"note":""}` {
+		t.Errorf("fail(zero) = %s, want the zero FailResult", raw)
 	}
 	var r everything.FailResult
 	c.call("fail", rawArgs(`{"kind":"badresult"}`), &r)

@@ -40,24 +40,24 @@ type cancellation struct {
 
 // Echo returns its argument, fails with BoomError for plain.s "boom", and
 // pushes happened and old before answering for plain.s "push".
-func (h *handler) Echo(_ context.Context, s *runtime.Session, a *alltypes.Everything) (*alltypes.Everything, error) {
+func (h *handler) Echo(_ context.Context, s *runtime.Session, a alltypes.Everything) (alltypes.Everything, error) {
 	switch a.Plain.S {
 	case "boom":
-		return nil, &alltypes.BoomError{Message: "it blew up"}
+		return alltypes.Everything{}, &alltypes.BoomError{Message: "it blew up"}
 	case "push":
-		if err := alltypes.PushHappened(s, &alltypes.HappenedEvent{Everything: *a, Seq: -9223372036854775808}); err != nil {
-			return nil, err
+		if err := alltypes.PushHappened(s, &alltypes.HappenedEvent{Everything: a, Seq: -9223372036854775808}); err != nil {
+			return alltypes.Everything{}, err
 		}
 		if err := alltypes.PushOld(s, &alltypes.OldEvent{At: time.Date(2024, 1, 2, 3, 4, 5, 123456789, time.UTC), Shade: alltypes.ShadeDark}); err != nil {
-			return nil, err
+			return alltypes.Everything{}, err
 		}
 	}
 	return a, nil
 }
 
-func (h *handler) EchoFields(_ context.Context, _ *runtime.Session, a *alltypes.EchoFieldsArgs) (*alltypes.EchoFieldsResult, error) {
-	r := alltypes.EchoFieldsResult(*a)
-	return &r, nil
+func (h *handler) EchoFields(_ context.Context, _ *runtime.Session, a alltypes.EchoFieldsArgs) (alltypes.EchoFieldsResult, error) {
+	r := alltypes.EchoFieldsResult(a)
+	return r, nil
 }
 
 // Plain returns its argument; for s "detached?" (in N) how many
@@ -66,7 +66,7 @@ func (h *handler) EchoFields(_ context.Context, _ *runtime.Session, a *alltypes.
 // and reports the cancellation on h.canceled; for s "detached" it pushes
 // plainEvent "missed 1" and "missed 2" once the session's connection is
 // gone (the client drops it), for the client to get on resuming.
-func (h *handler) Plain(ctx context.Context, s *runtime.Session, a *alltypes.Plain) (*alltypes.Plain, error) {
+func (h *handler) Plain(ctx context.Context, s *runtime.Session, a alltypes.Plain) (alltypes.Plain, error) {
 	if a.S == "detached" {
 		go func() {
 			for deadline := time.Now().Add(5 * time.Second); s.Conn() != nil; time.Sleep(time.Millisecond) {
@@ -81,11 +81,11 @@ func (h *handler) Plain(ctx context.Context, s *runtime.Session, a *alltypes.Pla
 		return a, nil
 	}
 	if a.S == "detached?" {
-		return &alltypes.Plain{N: h.detached.Load()}, nil
+		return alltypes.Plain{N: h.detached.Load()}, nil
 	}
 	if a.S == "whoami" {
 		user, _ := s.Get("user")
-		return &alltypes.Plain{S: user}, nil
+		return alltypes.Plain{S: user}, nil
 	}
 	if a.S == "slow" {
 		conn := s.Conn()
@@ -98,31 +98,31 @@ func (h *handler) Plain(ctx context.Context, s *runtime.Session, a *alltypes.Pla
 		case h.canceled <- c:
 		default: // the buffer is bigger than the test's slow calls; never blocks a handler
 		}
-		return nil, ctx.Err()
+		return alltypes.Plain{}, ctx.Err()
 	}
 	return a, nil
 }
 
-func (h *handler) Thread(_ context.Context, _ *runtime.Session, a *alltypes.Comment) (*alltypes.Comment, error) {
+func (h *handler) Thread(_ context.Context, _ *runtime.Session, a alltypes.Comment) (alltypes.Comment, error) {
 	return a, nil
 }
 
-func (h *handler) Tree(_ context.Context, _ *runtime.Session, a *alltypes.TreeArgs) (*alltypes.TreeResult, error) {
-	r := alltypes.TreeResult(*a)
-	return &r, nil
+func (h *handler) Tree(_ context.Context, _ *runtime.Session, a alltypes.TreeArgs) (alltypes.TreeResult, error) {
+	r := alltypes.TreeResult(a)
+	return r, nil
 }
 
-func (h *handler) Search(_ context.Context, _ *runtime.Session, a *alltypes.SearchArgs) (*alltypes.SearchResult, error) {
-	r := alltypes.SearchResult(*a)
-	return &r, nil
+func (h *handler) Search(_ context.Context, _ *runtime.Session, a alltypes.SearchArgs) (alltypes.SearchResult, error) {
+	r := alltypes.SearchResult(a)
+	return r, nil
 }
 
-func (h *handler) EchoOptionals(_ context.Context, _ *runtime.Session, a *alltypes.Optionals) (*alltypes.Optionals, error) {
+func (h *handler) EchoOptionals(_ context.Context, _ *runtime.Session, a alltypes.Optionals) (alltypes.Optionals, error) {
 	return a, nil
 }
 
-func (h *handler) Count(context.Context, *runtime.Session) (*alltypes.CountResult, error) {
-	return &alltypes.CountResult{N: 9007199254740993}, nil
+func (h *handler) Count(context.Context, *runtime.Session) (alltypes.CountResult, error) {
+	return alltypes.CountResult{N: 9007199254740993}, nil
 }
 
 // authorizeHello is the server's AuthorizeHello: a hello without params

@@ -95,7 +95,7 @@ func (h *harness) figureAllocs() ([]*figure, error) {
 		}
 		f.Values = append(f.Values, value{Server: c.name, Value: allocs, Detail: map[string]float64{"ns_per_op": ns}})
 	}
-	f.targetOn("duplex-rpc call", "<=", 4)
+	f.targetOn("duplex-rpc call", "<=", 1) // issue 15
 	f.targetOn("duplex-echo round trip", "<=", 0)
 	return []*figure{f}, nil
 }

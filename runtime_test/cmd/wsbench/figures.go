@@ -318,7 +318,7 @@ func (h *harness) figureIdle() ([]*figure, error) {
 	}
 	c.Values = vals[0]
 	c.ratio()
-	c.target(targetAbsolute, "<=", 2048)
+	c.target(targetAbsolute, "<=", 1024) // issue 15
 	c.target(targetRatio, "<=", 0.1)
 	return []*figure{c}, nil
 }

@@ -251,8 +251,8 @@ var errNoBroadcast = errors.New("this server kind does not broadcast")
 // echoHandler implements the bench schema.
 type echoHandler struct{ bench.UnimplementedHandler }
 
-func (echoHandler) Echo(_ context.Context, _ *duplex.Session, args *bench.EchoArgs) (*bench.EchoResult, error) {
-	return &bench.EchoResult{Text: args.Text}, nil
+func (echoHandler) Echo(_ context.Context, _ *duplex.Session, args bench.EchoArgs) (bench.EchoResult, error) {
+	return bench.EchoResult{Text: args.Text}, nil
 }
 
 type duplexServer struct {

@@ -3237,18 +3237,18 @@ var _ runtime.WireError = (*TeapotError)(nil)
 // runtime.Hooks.OnError.
 type Handler interface {
 	// It may return *BoomError or *TeapotError.
-	Echo(ctx context.Context, s *runtime.Session, args *Everything) (*Everything, error)
-	EchoFields(ctx context.Context, s *runtime.Session, args *EchoFieldsArgs) (*EchoFieldsResult, error)
-	Plain(ctx context.Context, s *runtime.Session, args *Plain) (*Plain, error)
+	Echo(ctx context.Context, s *runtime.Session, args Everything) (Everything, error)
+	EchoFields(ctx context.Context, s *runtime.Session, args EchoFieldsArgs) (EchoFieldsResult, error)
+	Plain(ctx context.Context, s *runtime.Session, args Plain) (Plain, error)
 	Nothing(ctx context.Context, s *runtime.Session) error
 	// Idempotent: a client may send it again after a reconnect.
-	Count(ctx context.Context, s *runtime.Session) (*CountResult, error)
-	UserID(ctx context.Context, s *runtime.Session, args *UserIDArgs) (*UserIDResult, error)
-	Thread(ctx context.Context, s *runtime.Session, args *Comment) (*Comment, error)
-	Tree(ctx context.Context, s *runtime.Session, args *TreeArgs) (*TreeResult, error)
+	Count(ctx context.Context, s *runtime.Session) (CountResult, error)
+	UserID(ctx context.Context, s *runtime.Session, args UserIDArgs) (UserIDResult, error)
+	Thread(ctx context.Context, s *runtime.Session, args Comment) (Comment, error)
+	Tree(ctx context.Context, s *runtime.Session, args TreeArgs) (TreeResult, error)
 	// Every parameter optional: callable without arguments.
-	Search(ctx context.Context, s *runtime.Session, args *SearchArgs) (*SearchResult, error)
-	EchoOptionals(ctx context.Context, s *runtime.Session, args *Optionals) (*Optionals, error)
+	Search(ctx context.Context, s *runtime.Session, args SearchArgs) (SearchResult, error)
+	EchoOptionals(ctx context.Context, s *runtime.Session, args Optionals) (Optionals, error)
 }
 
 // UnimplementedHandler answers every command with "unimplemented" and
@@ -3258,18 +3258,18 @@ type UnimplementedHandler struct{}
 var _ Handler = UnimplementedHandler{}
 
 // Echo answers "unimplemented".
-func (UnimplementedHandler) Echo(context.Context, *runtime.Session, *Everything) (*Everything, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echo is not implemented"}
+func (UnimplementedHandler) Echo(context.Context, *runtime.Session, Everything) (Everything, error) {
+	return Everything{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echo is not implemented"}
 }
 
 // EchoFields answers "unimplemented".
-func (UnimplementedHandler) EchoFields(context.Context, *runtime.Session, *EchoFieldsArgs) (*EchoFieldsResult, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echoFields is not implemented"}
+func (UnimplementedHandler) EchoFields(context.Context, *runtime.Session, EchoFieldsArgs) (EchoFieldsResult, error) {
+	return EchoFieldsResult{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echoFields is not implemented"}
 }
 
 // Plain answers "unimplemented".
-func (UnimplementedHandler) Plain(context.Context, *runtime.Session, *Plain) (*Plain, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command plain is not implemented"}
+func (UnimplementedHandler) Plain(context.Context, *runtime.Session, Plain) (Plain, error) {
+	return Plain{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command plain is not implemented"}
 }
 
 // Nothing answers "unimplemented".
@@ -3278,33 +3278,33 @@ func (UnimplementedHandler) Nothing(context.Context, *runtime.Session) error {
 }
 
 // Count answers "unimplemented".
-func (UnimplementedHandler) Count(context.Context, *runtime.Session) (*CountResult, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command count is not implemented"}
+func (UnimplementedHandler) Count(context.Context, *runtime.Session) (CountResult, error) {
+	return CountResult{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command count is not implemented"}
 }
 
 // UserID answers "unimplemented".
-func (UnimplementedHandler) UserID(context.Context, *runtime.Session, *UserIDArgs) (*UserIDResult, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command user_id is not implemented"}
+func (UnimplementedHandler) UserID(context.Context, *runtime.Session, UserIDArgs) (UserIDResult, error) {
+	return UserIDResult{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command user_id is not implemented"}
 }
 
 // Thread answers "unimplemented".
-func (UnimplementedHandler) Thread(context.Context, *runtime.Session, *Comment) (*Comment, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command thread is not implemented"}
+func (UnimplementedHandler) Thread(context.Context, *runtime.Session, Comment) (Comment, error) {
+	return Comment{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command thread is not implemented"}
 }
 
 // Tree answers "unimplemented".
-func (UnimplementedHandler) Tree(context.Context, *runtime.Session, *TreeArgs) (*TreeResult, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command tree is not implemented"}
+func (UnimplementedHandler) Tree(context.Context, *runtime.Session, TreeArgs) (TreeResult, error) {
+	return TreeResult{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command tree is not implemented"}
 }
 
 // Search answers "unimplemented".
-func (UnimplementedHandler) Search(context.Context, *runtime.Session, *SearchArgs) (*SearchResult, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command search is not implemented"}
+func (UnimplementedHandler) Search(context.Context, *runtime.Session, SearchArgs) (SearchResult, error) {
+	return SearchResult{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command search is not implemented"}
 }
 
 // EchoOptionals answers "unimplemented".
-func (UnimplementedHandler) EchoOptionals(context.Context, *runtime.Session, *Optionals) (*Optionals, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echoOptionals is not implemented"}
+func (UnimplementedHandler) EchoOptionals(context.Context, *runtime.Session, Optionals) (Optionals, error) {
+	return Optionals{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echoOptionals is not implemented"}
 }
 
 // Register registers the commands of alltypes.duplex with r, served by h.

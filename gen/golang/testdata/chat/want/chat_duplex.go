@@ -940,7 +940,7 @@ type Handler interface {
 	// Log in; returns who is online.
 	//
 	// It may return *NameTakenError or *InvalidNameError.
-	Login(ctx context.Context, s *runtime.Session, args *LoginArgs) (*LoginResult, error)
+	Login(ctx context.Context, s *runtime.Session, args LoginArgs) (LoginResult, error)
 	// It runs only when GuardLoggedIn allowed the call. It may return
 	// *NotLoggedInError.
 	Logout(ctx context.Context, s *runtime.Session) error
@@ -949,11 +949,11 @@ type Handler interface {
 	// It runs only when GuardLoggedIn allowed the call. It may return
 	// *NotLoggedInError. Idempotent: a client may send it again after a
 	// reconnect.
-	User(ctx context.Context, s *runtime.Session, args *UserArgs) error
+	User(ctx context.Context, s *runtime.Session, args UserArgs) error
 	Shutdown(ctx context.Context, s *runtime.Session) error
-	Profile(ctx context.Context, s *runtime.Session, args *User) (*User, error)
+	Profile(ctx context.Context, s *runtime.Session, args User) (User, error)
 	// Deprecated: marked @deprecated in chat.duplex.
-	Ping(ctx context.Context, s *runtime.Session) (*PingResult, error)
+	Ping(ctx context.Context, s *runtime.Session) (PingResult, error)
 	// Only sessions that logged in.
 	//
 	// GuardLoggedIn decides guard loggedIn: false refuses the call with
@@ -968,8 +968,8 @@ type UnimplementedHandler struct{}
 var _ Handler = UnimplementedHandler{}
 
 // Login answers "unimplemented".
-func (UnimplementedHandler) Login(context.Context, *runtime.Session, *LoginArgs) (*LoginResult, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command login is not implemented"}
+func (UnimplementedHandler) Login(context.Context, *runtime.Session, LoginArgs) (LoginResult, error) {
+	return LoginResult{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command login is not implemented"}
 }
 
 // Logout answers "unimplemented".
@@ -978,7 +978,7 @@ func (UnimplementedHandler) Logout(context.Context, *runtime.Session) error {
 }
 
 // User answers "unimplemented".
-func (UnimplementedHandler) User(context.Context, *runtime.Session, *UserArgs) error {
+func (UnimplementedHandler) User(context.Context, *runtime.Session, UserArgs) error {
 	return &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command user is not implemented"}
 }
 
@@ -988,13 +988,13 @@ func (UnimplementedHandler) Shutdown(context.Context, *runtime.Session) error {
 }
 
 // Profile answers "unimplemented".
-func (UnimplementedHandler) Profile(context.Context, *runtime.Session, *User) (*User, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command profile is not implemented"}
+func (UnimplementedHandler) Profile(context.Context, *runtime.Session, User) (User, error) {
+	return User{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command profile is not implemented"}
 }
 
 // Ping answers "unimplemented".
-func (UnimplementedHandler) Ping(context.Context, *runtime.Session) (*PingResult, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command ping is not implemented"}
+func (UnimplementedHandler) Ping(context.Context, *runtime.Session) (PingResult, error) {
+	return PingResult{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command ping is not implemented"}
 }
 
 // GuardLoggedIn refuses.

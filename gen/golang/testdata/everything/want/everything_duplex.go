@@ -2596,29 +2596,29 @@ var _ runtime.WireError = (*TeapotError)(nil)
 // answered as "internal", without its text, and reported to
 // runtime.Hooks.OnError.
 type Handler interface {
-	EchoScalars(ctx context.Context, s *runtime.Session, args *Scalars) (*Scalars, error)
-	EchoOptionals(ctx context.Context, s *runtime.Session, args *Optionals) (*Optionals, error)
-	EchoContainers(ctx context.Context, s *runtime.Session, args *Containers) (*Containers, error)
+	EchoScalars(ctx context.Context, s *runtime.Session, args Scalars) (Scalars, error)
+	EchoOptionals(ctx context.Context, s *runtime.Session, args Optionals) (Optionals, error)
+	EchoContainers(ctx context.Context, s *runtime.Session, args Containers) (Containers, error)
 	// Log in as name.
-	Login(ctx context.Context, s *runtime.Session, args *LoginArgs) (*LoginResult, error)
+	Login(ctx context.Context, s *runtime.Session, args LoginArgs) (LoginResult, error)
 	// It runs only when GuardLoggedIn and GuardAdmin allowed the call. It may
 	// return *NotLoggedInError or *ForbiddenError.
-	AdminOnly(ctx context.Context, s *runtime.Session) (*AdminOnlyResult, error)
+	AdminOnly(ctx context.Context, s *runtime.Session) (AdminOnlyResult, error)
 	// It may return *NotFoundError.
-	Find(ctx context.Context, s *runtime.Session, args *FindArgs) (*FindResult, error)
+	Find(ctx context.Context, s *runtime.Session, args FindArgs) (FindResult, error)
 	// Fail as kind says: plain, declared, undeclared, teapot, runtime or nil.
 	//
 	// It may return *NotFoundError or *TeapotError.
-	Fail(ctx context.Context, s *runtime.Session, args *FailArgs) (*FailResult, error)
+	Fail(ctx context.Context, s *runtime.Session, args FailArgs) (FailResult, error)
 	// Push count ticked events to the caller, then one to everyone.
-	Notify(ctx context.Context, s *runtime.Session, args *NotifyArgs) error
+	Notify(ctx context.Context, s *runtime.Session, args NotifyArgs) error
 	// Idempotent: a client may send it again after a reconnect.
 	//
 	// Deprecated: use echoScalars
-	Legacy(ctx context.Context, s *runtime.Session, args *LegacyArgs) (*LegacyResult, error)
+	Legacy(ctx context.Context, s *runtime.Session, args LegacyArgs) (LegacyResult, error)
 	Nothing(ctx context.Context, s *runtime.Session) error
-	Thread(ctx context.Context, s *runtime.Session, args *Comment) (*Comment, error)
-	Tree(ctx context.Context, s *runtime.Session, args *TreeArgs) (*TreeResult, error)
+	Thread(ctx context.Context, s *runtime.Session, args Comment) (Comment, error)
+	Tree(ctx context.Context, s *runtime.Session, args TreeArgs) (TreeResult, error)
 	// GuardLoggedIn decides guard loggedIn: false refuses the call with
 	// *NotLoggedInError.
 	GuardLoggedIn(ctx context.Context, s *runtime.Session) bool
@@ -2642,48 +2642,48 @@ type UnimplementedHandler struct{}
 var _ Handler = UnimplementedHandler{}
 
 // EchoScalars answers "unimplemented".
-func (UnimplementedHandler) EchoScalars(context.Context, *runtime.Session, *Scalars) (*Scalars, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echoScalars is not implemented"}
+func (UnimplementedHandler) EchoScalars(context.Context, *runtime.Session, Scalars) (Scalars, error) {
+	return Scalars{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echoScalars is not implemented"}
 }
 
 // EchoOptionals answers "unimplemented".
-func (UnimplementedHandler) EchoOptionals(context.Context, *runtime.Session, *Optionals) (*Optionals, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echoOptionals is not implemented"}
+func (UnimplementedHandler) EchoOptionals(context.Context, *runtime.Session, Optionals) (Optionals, error) {
+	return Optionals{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echoOptionals is not implemented"}
 }
 
 // EchoContainers answers "unimplemented".
-func (UnimplementedHandler) EchoContainers(context.Context, *runtime.Session, *Containers) (*Containers, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echoContainers is not implemented"}
+func (UnimplementedHandler) EchoContainers(context.Context, *runtime.Session, Containers) (Containers, error) {
+	return Containers{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command echoContainers is not implemented"}
 }
 
 // Login answers "unimplemented".
-func (UnimplementedHandler) Login(context.Context, *runtime.Session, *LoginArgs) (*LoginResult, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command login is not implemented"}
+func (UnimplementedHandler) Login(context.Context, *runtime.Session, LoginArgs) (LoginResult, error) {
+	return LoginResult{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command login is not implemented"}
 }
 
 // AdminOnly answers "unimplemented".
-func (UnimplementedHandler) AdminOnly(context.Context, *runtime.Session) (*AdminOnlyResult, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command adminOnly is not implemented"}
+func (UnimplementedHandler) AdminOnly(context.Context, *runtime.Session) (AdminOnlyResult, error) {
+	return AdminOnlyResult{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command adminOnly is not implemented"}
 }
 
 // Find answers "unimplemented".
-func (UnimplementedHandler) Find(context.Context, *runtime.Session, *FindArgs) (*FindResult, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command find is not implemented"}
+func (UnimplementedHandler) Find(context.Context, *runtime.Session, FindArgs) (FindResult, error) {
+	return FindResult{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command find is not implemented"}
 }
 
 // Fail answers "unimplemented".
-func (UnimplementedHandler) Fail(context.Context, *runtime.Session, *FailArgs) (*FailResult, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command fail is not implemented"}
+func (UnimplementedHandler) Fail(context.Context, *runtime.Session, FailArgs) (FailResult, error) {
+	return FailResult{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command fail is not implemented"}
 }
 
 // Notify answers "unimplemented".
-func (UnimplementedHandler) Notify(context.Context, *runtime.Session, *NotifyArgs) error {
+func (UnimplementedHandler) Notify(context.Context, *runtime.Session, NotifyArgs) error {
 	return &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command notify is not implemented"}
 }
 
 // Legacy answers "unimplemented".
-func (UnimplementedHandler) Legacy(context.Context, *runtime.Session, *LegacyArgs) (*LegacyResult, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command legacy is not implemented"}
+func (UnimplementedHandler) Legacy(context.Context, *runtime.Session, LegacyArgs) (LegacyResult, error) {
+	return LegacyResult{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command legacy is not implemented"}
 }
 
 // Nothing answers "unimplemented".
@@ -2692,13 +2692,13 @@ func (UnimplementedHandler) Nothing(context.Context, *runtime.Session) error {
 }
 
 // Thread answers "unimplemented".
-func (UnimplementedHandler) Thread(context.Context, *runtime.Session, *Comment) (*Comment, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command thread is not implemented"}
+func (UnimplementedHandler) Thread(context.Context, *runtime.Session, Comment) (Comment, error) {
+	return Comment{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command thread is not implemented"}
 }
 
 // Tree answers "unimplemented".
-func (UnimplementedHandler) Tree(context.Context, *runtime.Session, *TreeArgs) (*TreeResult, error) {
-	return nil, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command tree is not implemented"}
+func (UnimplementedHandler) Tree(context.Context, *runtime.Session, TreeArgs) (TreeResult, error) {
+	return TreeResult{}, &runtime.Error{Code: runtime.CodeUnimplemented, Message: "command tree is not implemented"}
 }
 
 // GuardLoggedIn refuses.

@@ -51,10 +51,10 @@ type handler struct {
 	alltypes.UnimplementedHandler
 }
 
-func (handler) Plain(_ context.Context, s *runtime.Session, a *alltypes.Plain) (*alltypes.Plain, error) {
+func (handler) Plain(_ context.Context, s *runtime.Session, a alltypes.Plain) (alltypes.Plain, error) {
 	if a.S == "whoami" {
 		user, _ := s.Get("user")
-		return &alltypes.Plain{S: user}, nil
+		return alltypes.Plain{S: user}, nil
 	}
 	if a.S == "bye" {
 		if c := s.Conn(); c != nil {
@@ -66,8 +66,8 @@ func (handler) Plain(_ context.Context, s *runtime.Session, a *alltypes.Plain) (
 	return a, nil
 }
 
-func (handler) Count(context.Context, *runtime.Session) (*alltypes.CountResult, error) {
-	return &alltypes.CountResult{N: 1}, nil
+func (handler) Count(context.Context, *runtime.Session) (alltypes.CountResult, error) {
+	return alltypes.CountResult{N: 1}, nil
 }
 
 // authorizeHello passes hellos without params and those whose token is
