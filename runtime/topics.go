@@ -372,8 +372,13 @@ func (r *receiver) Deliver(ev Event) { r.deliver(&ev, nil) }
 // connections (Conn.WriteMessageCorked) and uncorks each connection it
 // wrote to once, after maxCorkedEvents events at most and at the end: a
 // connection's events of a batch go out with one system call rather than
-// one each.
+// one each. A batch of one event (an idle node's) is delivered as
+// Deliver does: corking would only cost the queueing.
 func (r *receiver) DeliverBatch(evs []Event) {
+	if len(evs) == 1 {
+		r.deliver(&evs[0], nil)
+		return
+	}
 	b := &r.batch
 	for i := range evs {
 		r.deliver(&evs[i], b)
