@@ -11,9 +11,20 @@ import (
 
 // BenchmarkCall is one call and its reply over loopback, client and
 // server in this process; allocs/op counts both sides.
-func BenchmarkCall(b *testing.B) {
+func BenchmarkCall(b *testing.B) { benchmarkCall(b, duplexclient.Options{}) }
+
+// BenchmarkCallTraced is BenchmarkCall with every call carrying a trace
+// member (Options.Trace returns constants: what the member costs on the
+// wire and in the server's envelope reader, not a tracer's cost).
+func BenchmarkCallTraced(b *testing.B) {
+	benchmarkCall(b, duplexclient.Options{Trace: func(context.Context) (string, string) {
+		return "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "congo=t61rcWkgMzE"
+	}})
+}
+
+func benchmarkCall(b *testing.B, o duplexclient.Options) {
 	s := startServerB(b)
-	c := duplexclient.New("ws://"+s+"/", duplexclient.Options{})
+	c := duplexclient.New("ws://"+s+"/", o)
 	defer c.Close()
 	ctx := context.Background()
 	if err := c.Connect(ctx); err != nil {

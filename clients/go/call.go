@@ -89,8 +89,14 @@ type reply struct {
 }
 
 func (c *Client) call(ctx context.Context, name string, args JSONAppender, result JSONDecoder, idempotent bool) error {
-	// The frame after its id, encoded once: `,"call":"name","args":{...}}`.
-	body := append(make([]byte, 0, 64), `,"call":`...)
+	// The frame after its id, encoded once:
+	// `,"call":"name","args":{...},"trace":{...}}`.
+	var traceparent, tracestate string
+	if c.o.Trace != nil {
+		traceparent, tracestate = c.o.Trace(ctx)
+	}
+	body := make([]byte, 0, 64+len(traceparent)+len(tracestate))
+	body = append(body, `,"call":`...)
 	body = wire.AppendString(body, name)
 	body = append(body, `,"args":`...)
 	if args == nil {
@@ -100,6 +106,9 @@ func (c *Client) call(ctx context.Context, name string, args JSONAppender, resul
 		if body, err = args.AppendJSON(body); err != nil {
 			return fmt.Errorf("encode %s args: %w", name, err)
 		}
+	}
+	if traceparent != "" {
+		body = appendTrace(body, traceparent, tracestate)
 	}
 	body = append(body, '}')
 
@@ -200,4 +209,16 @@ func (c *Client) closedErrLocked() error {
 		err = &ClosedError{Code: 1000, Reason: "not started: call Connect first", Local: true}
 	}
 	return &Error{Code: CodeDisconnected, Message: err.Error(), Err: err}
+}
+
+// appendTrace appends the call envelope's trace member (docs/protocol.md),
+// its tracestate left out when empty.
+func appendTrace(dst []byte, traceparent, tracestate string) []byte {
+	dst = append(dst, `,"trace":{"traceparent":`...)
+	dst = wire.AppendString(dst, traceparent)
+	if tracestate != "" {
+		dst = append(dst, `,"tracestate":`...)
+		dst = wire.AppendString(dst, tracestate)
+	}
+	return append(dst, '}')
 }

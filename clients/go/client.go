@@ -100,6 +100,18 @@ type Options struct {
 	// with 1009, which counts as lost (the client reconnects). Default
 	// 16 MiB; negative means no limit.
 	MaxMessageSize int64
+	// Trace, when set, gives each call the caller's trace context: it is
+	// called once per call, on the calling goroutine with the call's ctx,
+	// before the call waits for the connection, and a non-empty
+	// traceparent goes out as the call envelope's optional "trace" member
+	// (W3C Trace Context, docs/protocol.md), with tracestate unless it is
+	// empty. A tracing server (runtime/otelduplex) makes the call's span
+	// a child of it; other servers ignore it. An idempotent call sent
+	// again after a reconnect carries the same. The client checks neither
+	// string (a server ignores one it cannot use). For OpenTelemetry:
+	// otelduplex.ClientTrace(). Unset, calls carry no trace member and
+	// cost nothing more.
+	Trace func(ctx context.Context) (traceparent, tracestate string)
 
 	// The callbacks run on the client's event goroutine, in order with
 	// the events (see the package doc), so they may call the client.

@@ -38,6 +38,7 @@ const bound = 20 * time.Second
 //	block() runs until its ctx ends, then reports it on canceled
 //	again() blocks on its first run until its ctx ends; later runs return {"runs": n}
 //	bye({"code": c}) replies, then closes the connection with c
+//	trace() -> {"trace": the call's trace member as the server read it, or null}
 type server struct {
 	srv      *runtime.Server
 	addr     string
@@ -103,6 +104,13 @@ func startServer(t *testing.T, o runtime.Options) *server {
 		_ = json.Unmarshal(call.Args, &a)
 		runtime.CloseAfterReply(ctx, a.Code, "bye")
 		return append(dst, "{}"...), nil
+	})
+	r.Handle("trace", func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		dst = append(dst, `{"trace":`...)
+		if call.Trace == nil {
+			dst = append(dst, "null"...)
+		}
+		return append(append(dst, call.Trace...), '}'), nil
 	})
 	o.Handler = r
 	o.Hooks.OnSessionEnd = func(ss *runtime.Session) { s.ended <- ss.ID() }

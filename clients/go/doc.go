@@ -43,7 +43,8 @@
 // Retryable true (the server may or may not have run it), unless it is
 // idempotent (CallIdempotent; generated methods of @idempotent commands),
 // which is sent again on the next connection. A call on a closed client
-// fails with an error matching ErrClosed.
+// fails with an error matching ErrClosed. Options.Trace gives calls the
+// caller's trace context (otelduplex.ClientTrace for OpenTelemetry).
 //
 // # Events and callbacks
 //

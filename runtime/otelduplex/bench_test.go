@@ -59,3 +59,28 @@ func (discard) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 func (discard) OnEnd(sdktrace.ReadOnlySpan)                     {}
 func (discard) Shutdown(context.Context) error                  { return nil }
 func (discard) ForceFlush(context.Context) error                { return nil }
+
+// BenchmarkClientTrace measures ClientTrace's function, the Go client's
+// Options.Trace, for a ctx with a span context and one without.
+func BenchmarkClientTrace(b *testing.B) {
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
+		SpanID:     trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7},
+		TraceFlags: trace.FlagsSampled,
+	})
+	for _, bc := range []struct {
+		name string
+		ctx  context.Context
+	}{
+		{"span=none", context.Background()},
+		{"span=valid", trace.ContextWithSpanContext(context.Background(), sc)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			fn := otelduplex.ClientTrace()
+			b.ReportAllocs()
+			for b.Loop() {
+				fn(bc.ctx)
+			}
+		})
+	}
+}

@@ -24,6 +24,11 @@
 // The handler's ctx carries the span (trace.SpanFromContext), so that its
 // own spans are children of the call's.
 //
+// ClientTrace is the client half, for the Go client (clients/go): it
+// sends the span context of each call's ctx as the call's trace member.
+//
+//	rt := duplexclient.New(url, duplexclient.Options{Trace: otelduplex.ClientTrace()})
+//
 // This package is the only part of duplex that imports OpenTelemetry: a
 // server that does not import it does not link it.
 package otelduplex

@@ -4,8 +4,11 @@ import (
 	"context"
 	"log"
 
+	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
+	duplexclient "github.com/duplexrpc/duplex/clients/go"
 	"github.com/duplexrpc/duplex/runtime"
 	"github.com/duplexrpc/duplex/runtime/otelduplex"
 )
@@ -30,4 +33,21 @@ func ExampleInterceptor() {
 	}
 	defer srv.Shutdown(context.Background())
 	// go srv.Serve(ln)
+}
+
+// A Go client whose calls carry the span of their ctx, so that a server
+// with Interceptor continues the caller's trace. The span around the call
+// is the program's own: ClientTrace starts none.
+func ExampleClientTrace() {
+	rt := duplexclient.New("ws://localhost:8080/ws", duplexclient.Options{Trace: otelduplex.ClientTrace()})
+	defer rt.Close()
+
+	tracer := otel.Tracer("app")
+	ctx, span := tracer.Start(context.Background(), "login", trace.WithSpanKind(trace.SpanKindClient))
+	defer span.End()
+	if err := rt.Connect(ctx); err != nil {
+		log.Print(err)
+		return
+	}
+	_ = rt.Call(ctx, "login", nil, nil) // its envelope: "trace":{"traceparent":"00-<trace id>-<span id>-01"}
 }

@@ -44,11 +44,12 @@ func WithTracerProvider(p trace.TracerProvider) Option {
 	return func(c *config) { c.provider = p }
 }
 
-// WithPropagator sets how the client's trace member is read, as a carrier
-// of the keys "traceparent" and "tracestate"; default
-// propagation.TraceContext (W3C Trace Context), which the protocol
-// specifies. The global propagator is not the default: what the client
-// sends is fixed by the protocol, not by the server's other transports.
+// WithPropagator sets how the call's trace member is read (Interceptor)
+// or written (ClientTrace), as a carrier of the keys "traceparent" and
+// "tracestate"; default propagation.TraceContext (W3C Trace Context),
+// which the protocol specifies. The global propagator is not the
+// default: what a client sends is fixed by the protocol, not by the
+// program's other transports.
 func WithPropagator(p propagation.TextMapPropagator) Option {
 	return func(c *config) { c.propagator = p }
 }
@@ -97,7 +98,8 @@ func Interceptor(opts ...Option) runtime.Interceptor {
 }
 
 // traceCarrier is the trace member of a call envelope as a
-// propagation.TextMapCarrier: read only.
+// propagation.TextMapCarrier: read by Interceptor, written by
+// ClientTrace. Keys other than the protocol's two are dropped.
 type traceCarrier struct{ traceparent, tracestate string }
 
 var _ propagation.TextMapCarrier = (*traceCarrier)(nil)
@@ -113,8 +115,15 @@ func (t *traceCarrier) Get(key string) string {
 	return ""
 }
 
-// Set implements propagation.TextMapCarrier: it does nothing.
-func (t *traceCarrier) Set(string, string) {}
+// Set implements propagation.TextMapCarrier.
+func (t *traceCarrier) Set(key, value string) {
+	switch key {
+	case "traceparent":
+		t.traceparent = value
+	case "tracestate":
+		t.tracestate = value
+	}
+}
 
 // Keys implements propagation.TextMapCarrier.
 func (t *traceCarrier) Keys() []string { return []string{"traceparent", "tracestate"} }

@@ -9,7 +9,7 @@
  *
  *     client → server  {"hello": {}}  or  {"hello": {"resume": "<token>", "seq": 41, "params": {...}}}
  *     server → client  {"welcome": {"session": "...", "resume": "<token>", "resumed": true, "heartbeat": 25000}}
- *     client → server  {"id": 7, "call": "login", "args": {...}}
+ *     client → server  {"id": 7, "call": "login", "args": {...}, "trace": {"traceparent": "00-…-01"}}
  *     client → server  {"cancel": 7}
  *     client → server  {"ping": 3}          server → client  {"pong": 3}
  *     server → client  {"id": 7, "result": {...}}
@@ -135,6 +135,16 @@ export interface ClientOptions {
   idle?: number;
   /** Default time limit of a call; default 30000, 0 for none. It runs from the call, across reconnects. */
   timeout?: number;
+  /**
+   * Called once per call that has no {@link CallOptions.trace}, when the
+   * call is made (synchronously: a tracer's active context is the
+   * caller's): a result with a traceparent goes with the call as its
+   * trace member, as {@link CallOptions.trace} says, so that a tracing
+   * server continues the caller's trace. If it throws, the call rejects
+   * with its error, unsent. With OpenTelemetry:
+   * `() => { const c = {}; propagation.inject(context.active(), c); return c; }`.
+   */
+  trace?: () => CallOptions["trace"] | undefined;
   /** Backoff base: retry n (from 0) waits random(0, min(backoffMax, backoffBase·2^n)); default 250. */
   backoffBase?: number;
   /** Backoff cap; default 30000. */
@@ -200,6 +210,15 @@ export interface CallOptions {
   signal?: AbortSignalLike;
   /** Send the call again after a reconnect if it was in flight when the connection was lost; default: whether the schema marks the command `@idempotent`. */
   idempotent?: boolean;
+  /**
+   * The call's trace context (W3C Trace Context, docs/protocol.md),
+   * instead of {@link ClientOptions.trace}'s: sent as the call's trace
+   * member when traceparent is not empty, with only these two keys. The
+   * client checks neither (a server ignores what it cannot use). A call
+   * sent again after a reconnect carries the same. (Not a named export:
+   * that would reserve the name in every schema.)
+   */
+  trace?: { traceparent?: string; tracestate?: string };
 }
 
 /** Turns a wire value (parsed JSON) into its TypeScript form. Used by generated code. */
@@ -304,7 +323,7 @@ type Done = (err?: DuplexError, result?: unknown, cancel?: boolean) => void;
 
 /** A call that has not been answered. */
 interface Req {
-  /** The call's frame after its id: `"call":"login","args":{...}}`. */
+  /** The call's frame after its id: `"call":"login","args":{...},"trace":{...}}`. */
   m: string;
   /** Its id on the current connection while in flight; 0 while queued. */
   i: number;
@@ -502,8 +521,11 @@ export class Client<E extends object = Record<string, unknown>> {
       const o = this._o;
       const signal = opts.signal;
       const ms = opts.timeout ?? o.timeout ?? 30000;
+      const t = opts.trace || o.trace?.();
       const q: Req = {
-        m: `"call":${JSON.stringify(name)},"args":${JSON.stringify(args, encode)}}`,
+        m: `"call":${JSON.stringify(name)},"args":${JSON.stringify(args, encode)}${
+          t?.traceparent ? `,"trace":${JSON.stringify({ traceparent: t.traceparent, tracestate: t.tracestate })}` : ""
+        }}`,
         i: 0,
         r: opts.idempotent ?? this._ip.has(name),
         f: (err, result, cancel) => {

@@ -186,6 +186,49 @@ test("call encodes bigint, Uint8Array and Date", async (t) => {
   c.close();
 });
 
+test("trace: the client's function runs when each call is made; the call's own trace wins; only traceparent and tracestate go out", async (t) => {
+  const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  let carrier = { traceparent: tp, tracestate: "congo=t61rcWkgMzE", baggage: "user=ann" }; // what a propagator injects
+  let calls = 0;
+  const WS = fakeWebSocket();
+  mockTimers(t);
+  const c = new Client("ws://test/ws", { WebSocket: WS, trace: () => (calls++, carrier) });
+  const p = c.connect();
+  const queued = c.call("a"); // made while connecting: its trace is the one of the moment it was made
+  assert.equal(calls, 1, "the trace function runs when the call is made");
+  carrier = {};
+  WS.last.welcome();
+  await p;
+  c.call("b").catch(() => {}); // {}: no traceparent, no member
+  c.call("c", {}, { trace: { traceparent: tp } }).catch(() => {}); // its own: the function is not asked
+  carrier = undefined;
+  c.call("d").catch(() => {});
+  assert.equal(calls, 3);
+  assert.deepEqual(WS.last.sent.slice(1), [
+    { id: 1, call: "a", args: {}, trace: { traceparent: tp, tracestate: "congo=t61rcWkgMzE" } },
+    { id: 2, call: "b", args: {} },
+    { id: 3, call: "c", args: {}, trace: { traceparent: tp } },
+    { id: 4, call: "d", args: {} },
+  ]);
+  WS.last.receive({ id: 1, result: {} });
+  await queued;
+  // A function that throws rejects the call with its error; nothing is sent.
+  const boom = new Error("no tracer");
+  const failing = new Client("ws://test/ws", {
+    WebSocket: WS,
+    trace: () => {
+      throw boom;
+    },
+  });
+  const fp = failing.connect();
+  WS.last.welcome();
+  await fp;
+  await assert.rejects(failing.call("e"), (e) => e === boom);
+  assert.deepEqual(WS.last.sent, [{ hello: {} }]);
+  failing.close();
+  c.close();
+});
+
 test("call rejects with disconnected when closed, and waits while connecting", async (t) => {
   mockTimers(t);
   const WS = fakeWebSocket();

@@ -26,7 +26,17 @@ const codes: ClientOptions = { terminal: [1008, 4001] };
 // @ts-expect-error: no such state
 const bad: State = "opening";
 const ctor: WebSocketConstructor = WebSocket;
-const call: CallOptions = { signal: new AbortController().signal, timeout: 5, idempotent: true };
+const call: CallOptions = { signal: new AbortController().signal, timeout: 5, idempotent: true, trace: { traceparent: "00-…-01" } };
+// The shape of OpenTelemetry's propagation.inject into a fresh carrier.
+const traced: ClientOptions = {
+  trace: () => {
+    const carrier: Record<string, string> = {};
+    return carrier;
+  },
+};
+const traceOff: ClientOptions = { trace: () => undefined };
+// @ts-expect-error: traceparent is a string
+const badTrace: CallOptions = { trace: { traceparent: 1 } };
 
 export async function use(): Promise<string> {
   const c = new Client<Events>("ws://localhost/ws", opts);
@@ -59,6 +69,6 @@ export async function use(): Promise<string> {
   } catch (e) {
     if (e instanceof DuplexError) return e.retryable ? "again" : e.code;
   }
-  void ctor, codes, bad, state, session;
+  void ctor, codes, bad, state, session, traced, traceOff, badTrace;
   return String(r);
 }

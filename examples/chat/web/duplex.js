@@ -9,7 +9,7 @@
  *
  *     client → server  {"hello": {}}  or  {"hello": {"resume": "<token>", "seq": 41, "params": {...}}}
  *     server → client  {"welcome": {"session": "...", "resume": "<token>", "resumed": true, "heartbeat": 25000}}
- *     client → server  {"id": 7, "call": "login", "args": {...}}
+ *     client → server  {"id": 7, "call": "login", "args": {...}, "trace": {"traceparent": "00-…-01"}}
  *     client → server  {"cancel": 7}
  *     client → server  {"ping": 3}          server → client  {"pong": 3}
  *     server → client  {"id": 7, "result": {...}}
@@ -242,8 +242,9 @@ export class Client {
             const o = this._o;
             const signal = opts.signal;
             const ms = opts.timeout ?? o.timeout ?? 30000;
+            const t = opts.trace || o.trace?.();
             const q = {
-                m: `"call":${JSON.stringify(name)},"args":${JSON.stringify(args, encode)}}`,
+                m: `"call":${JSON.stringify(name)},"args":${JSON.stringify(args, encode)}${t?.traceparent ? `,"trace":${JSON.stringify({ traceparent: t.traceparent, tracestate: t.tracestate })}` : ""}}`,
                 i: 0,
                 r: opts.idempotent ?? this._ip.has(name),
                 f: (err, result, cancel) => {

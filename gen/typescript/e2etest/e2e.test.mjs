@@ -262,6 +262,26 @@ test("commands whose parameters are all optional take no argument", async (t) =>
   await assert.rejects(c.thread(), (e) => e.code === "bad_request" && e.message === "args.text: required field missing");
 });
 
+// trace: the server answers plain {s: "trace"} with the call's trace
+// member as it read it, "-" for none.
+const traceQuery = { s: "trace", n: 0, tags: [], colors: {} };
+
+test("trace: the server reads the trace member the client's function or the call gives", async (t) => {
+  const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  let carrier = { traceparent: tp, tracestate: "congo=t61rcWkgMzE", baggage: "user=ann" };
+  const c = new AlltypesClient(url, { timeout: 10_000, trace: () => carrier });
+  t.after(() => c.close());
+  await c.connect();
+  const seen = async (opts) => (await c.plain(traceQuery, opts)).s;
+  assert.equal(await seen(), `{"traceparent":"${tp}","tracestate":"congo=t61rcWkgMzE"}`);
+  const own = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+  assert.equal(await seen({ trace: { traceparent: own } }), `{"traceparent":"${own}"}`);
+  carrier = {}; // no span: the propagator injected nothing
+  assert.equal(await seen(), "-");
+  const plain = await client(t);
+  assert.equal((await plain.plain(traceQuery)).s, "-");
+});
+
 // params: the server's AuthorizeHello passes "good-<user>" tokens and
 // refuses others (4401 "unauthorized"), and "banned" with 4003.
 const whoami = { s: "whoami", n: 0, tags: [], colors: {} };

@@ -60,7 +60,8 @@ func (h *handler) EchoFields(_ context.Context, _ *runtime.Session, a alltypes.E
 	return r, nil
 }
 
-// Plain returns its argument; for s "detached?" (in N) how many
+// Plain returns its argument; for s "trace" the call's trace member as
+// the server read it (recordTrace), "-" for none; for s "detached?" (in N) how many
 // "detached" calls' events were pushed; for s "whoami" the session's user (set by
 // authorizeHello); for s "slow" it waits for its context to end
 // and reports the cancellation on h.canceled; for s "detached" it pushes
@@ -82,6 +83,9 @@ func (h *handler) Plain(ctx context.Context, s *runtime.Session, a alltypes.Plai
 	}
 	if a.S == "detached?" {
 		return alltypes.Plain{N: h.detached.Load()}, nil
+	}
+	if a.S == "trace" {
+		return alltypes.Plain{S: ctx.Value(traceKey{}).(string)}, nil
 	}
 	if a.S == "whoami" {
 		user, _ := s.Get("user")
@@ -147,6 +151,21 @@ func authorizeHello(_ *runtime.Conn, s *runtime.Session, params []byte) error {
 	return errors.New("bad token")
 }
 
+// traceKey holds in a call's ctx its trace member as the server read it.
+type traceKey struct{}
+
+// recordTrace is an interceptor that puts each call's trace member
+// (runtime.Call.Trace) in its ctx, for Plain: "-" when it has none.
+func recordTrace(next runtime.MethodFunc) runtime.MethodFunc {
+	return func(ctx context.Context, call *runtime.Call, dst []byte) ([]byte, error) {
+		trace := "-"
+		if call.Trace != nil {
+			trace = string(call.Trace)
+		}
+		return next(context.WithValue(ctx, traceKey{}, trace), call, dst)
+	}
+}
+
 // server is the runtime serving handler on 127.0.0.1.
 type server struct {
 	addr string
@@ -166,6 +185,7 @@ func startServer(t *testing.T) *server {
 	t.Helper()
 	s := &server{h: &handler{canceled: make(chan cancellation, 16)}}
 	router := runtime.NewRouter()
+	router.Use(recordTrace)
 	alltypes.Register(router, s.h)
 	srv, err := runtime.New(runtime.Options{
 		Handler:      router,
