@@ -11,13 +11,14 @@ import (
 // callbacks are bound once so that pooled values make writes
 // allocation-free.
 type nbWrite struct {
-	p   []byte
-	q   []*[]byte // writev's chunks
-	n   int
-	err error
-	fn  func(fd uintptr) bool
-	vfn func(fd uintptr) bool
-	iov [maxIovecs]syscall.Iovec
+	p    []byte
+	q    []*[]byte // writev's chunks: a copy in qbuf, so that the caller's slice stays on its stack
+	n    int
+	err  error
+	fn   func(fd uintptr) bool
+	vfn  func(fd uintptr) bool
+	iov  [maxIovecs]syscall.Iovec
+	qbuf [maxIovecs]*[]byte
 }
 
 // maxIovecs is how many chunks one writev takes (IOV_MAX is 1024 on Linux).
@@ -32,31 +33,17 @@ func (w *nbWrite) write(fd uintptr) bool {
 	}
 }
 
-// writev writes the chunks w.q back to back until the socket is full,
-// one system call per maxIovecs chunks (writeChunks).
+// writev writes the chunks w.q (at most maxIovecs) back to back, with
+// one system call (writeChunks), as far as the socket takes them.
 func (w *nbWrite) writev(fd uintptr) bool {
-	q := w.q
-	for len(q) > 0 {
-		k := min(len(q), maxIovecs)
-		want := 0
-		for _, f := range q[:k] {
-			want += len(*f)
-		}
-		n, err := writeChunks(int(fd), q[:k], w.iov[:k])
+	for {
+		n, err := writeChunks(int(fd), w.q, w.iov[:len(w.q)])
 		if err == syscall.EINTR {
 			continue
 		}
-		if err != nil {
-			w.err = err
-			return true
-		}
-		w.n += n
-		if n < want {
-			return true // the socket is full
-		}
-		q = q[k:]
+		w.n, w.err = n, err
+		return true // never park in Go's poller
 	}
-	return true // never park in Go's poller
 }
 
 var nbWrites = sync.Pool{New: func() any {
@@ -92,13 +79,35 @@ func writeNonblock(rc syscall.RawConn, p []byte) (int, error) {
 // when the socket took nothing.
 func writevNonblock(rc syscall.RawConn, q []*[]byte) (int, error) {
 	w := nbWrites.Get().(*nbWrite)
-	w.q = q
-	cerr := rc.Write(w.vfn)
-	n, err := w.n, w.err
-	w.q, w.n, w.err = nil, 0, nil
+	n := 0
+	var cerr, err error
+	for len(q) > 0 {
+		k := min(len(q), maxIovecs)
+		want := 0
+		for _, f := range q[:k] {
+			want += len(*f)
+		}
+		// A copy: storing q itself in the pooled value would move every
+		// caller's batch array to the heap.
+		w.q = append(w.qbuf[:0], q[:k]...)
+		cerr = rc.Write(w.vfn)
+		m := w.n
+		err = w.err
+		w.n, w.err = 0, nil
+		if cerr != nil || err != nil {
+			break
+		}
+		n += m
+		if m < want {
+			break // the socket is full
+		}
+		q = q[k:]
+	}
+	clear(w.qbuf[:])
+	w.q = nil
 	nbWrites.Put(w)
 	switch {
-	case cerr != nil:
+	case cerr != nil && n == 0:
 		return 0, cerr
 	case n > 0:
 		return n, nil // a later error shows again on the next write
