@@ -49,7 +49,7 @@ func stateOf(c *Conn) *connState { return c.Handler().(*connState) }
 func (st *connState) Open(c *Conn) {
 	sess := st.session.Load()
 	sess.mu.Lock()
-	sess.conn = c
+	sess.setConnLocked(c)
 	sess.mu.Unlock()
 	st.srv.openSession(sess)
 }
@@ -115,11 +115,11 @@ func Resume(c *Conn, token string) (*Session, error) {
 // run last).
 func (st *connState) attach(c *Conn, s *Session) (replaced *Session) {
 	s.mu.Lock()
-	s.conn = c
+	s.setConnLocked(c)
 	s.mu.Unlock()
 	replaced = st.session.Swap(s)
 	replaced.mu.Lock()
-	replaced.conn = nil
+	replaced.setConnLocked(nil)
 	replaced.mu.Unlock()
 	return replaced
 }

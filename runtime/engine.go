@@ -82,6 +82,33 @@ type Receiver interface {
 	Lost(topics []string, err error)
 }
 
+// BatchReceiver is a Receiver that also takes events in batches. An
+// engine whose Receiver implements it hands over the events it has ready
+// at once (those that arrived while the previous delivery ran) in one
+// DeliverBatch call instead of one Deliver each; the runtime's Receiver
+// then writes each connection's events of the batch with one system call
+// (Conn.WriteMessageCorked, Uncork). The runtime's Receiver implements it.
+//
+// An engine never waits for more events to make a batch: an idle node
+// delivers each event as it comes, in a batch of one (or with Deliver).
+// Batches do not cross the other calls of the delivery path: an event
+// ordered before a Sync point or a Lost is in a batch that returns before
+// that function or Lost is called, and one ordered after it in a later
+// batch.
+type BatchReceiver interface {
+	Receiver
+	// DeliverBatch delivers evs as as many calls of Deliver would, one
+	// after the other: under Deliver's contract (every event of a
+	// subscribed topic once, in strictly increasing Pos, within the
+	// batch and across calls; not blocking; the engine's methods but
+	// Close may be called, and an event published meanwhile is
+	// delivered after it returns). evs holds at least one event. The
+	// slice is the engine's, reused once DeliverBatch returns: the
+	// Receiver must not keep it (the events' payloads it may keep, as
+	// with Deliver).
+	DeliverBatch(evs []Event)
+}
+
 // Checkpoint ties a session's seq to the engine's order: the session's
 // events up to Pos have been numbered up to Seq, and those after Pos are
 // numbered from Seq+1 in Pos order. Any such pair will do: a resume reads

@@ -176,6 +176,24 @@ func testOptions(o runtime.Options) runtime.Options {
 // that every connection got exactly one OnClose.
 func start(t testing.TB, p path, o runtime.Options) *env {
 	t.Helper()
+	return startOn(t, p, o, nil)
+}
+
+// startCounting is start on the listener path, the listener counting the
+// writes to its connections (wstest.CountWrites).
+func startCounting(t testing.TB, o runtime.Options) (*env, *wstest.CountingListener) {
+	t.Helper()
+	var cl *wstest.CountingListener
+	e := startOn(t, viaListener, o, func(ln net.Listener) net.Listener {
+		cl = wstest.CountWrites(ln)
+		return cl
+	})
+	return e, cl
+}
+
+// startOn is start with the listener wrapped by wrap, when not nil.
+func startOn(t testing.TB, p path, o runtime.Options, wrap func(net.Listener) net.Listener) *env {
+	t.Helper()
 	rec := newRecorder()
 	o = testOptions(o)
 	o.Hooks = rec.wrap(o.Hooks)
@@ -189,6 +207,9 @@ func start(t testing.TB, p path, o runtime.Options) *env {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
+		}
+		if wrap != nil {
+			ln = wrap(ln)
 		}
 		e.ln, e.addr = ln, ln.Addr().String()
 		e.serveErr = make(chan error, 1)

@@ -8,7 +8,7 @@ import (
 // Hooks observe a server's lifecycle, for logging and metrics (a
 // Prometheus or OpenTelemetry adapter plugs in here, runtime/prommetrics
 // is one; calls are observed with interceptors instead: Router.Use). All
-// but OnSessionEnd, OnResume and OnPublish are the transport's
+// but OnSessionEnd, OnResume, OnRefused and OnPublish are the transport's
 // (transport.Hooks). Every field is
 // optional. Hooks run synchronously on the runtime's goroutines, possibly
 // concurrently for different connections: keep them fast and do not call
@@ -57,6 +57,13 @@ type Hooks struct {
 	// OnError reports too). Called once per resume, after the welcome
 	// of a resumed session is queued and before that of a refused one.
 	OnResume func(c *Conn, outcome string)
+	// OnRefused: the Router answered a message on c with an error of its
+	// own, without running a command (so no interceptor saw it), with
+	// the error's code: CodeBadRequest (an envelope it could not act
+	// on, a null id included, or an id already in flight),
+	// CodeUnknownCommand or CodeOverloaded. Bad hello members count too.
+	// Called after the reply is queued.
+	OnRefused func(c *Conn, code string)
 	// OnPublish: an event went through the engine (Push, Broadcast,
 	// Publish, generated callers included), with how long the engine
 	// took to order it and its error (nil when it did). Called on the

@@ -59,7 +59,8 @@ type MemoryEngineOptions struct {
 // delivering on that node at the time: that one delivers it next, in Pos
 // order, and Publish may return first. A node hands a long run of
 // deliveries to a goroutine of its own after a while, so that no
-// publisher delivers for ever.
+// publisher delivers for ever. To a BatchReceiver, the events that queued
+// up while a delivery ran go in one DeliverBatch.
 //
 // Safe for concurrent use.
 type MemoryEngine struct {
@@ -75,6 +76,7 @@ type MemoryEngine struct {
 	inbox    []memDelivery // in Pos order
 	spare    []memDelivery // the other buffer: swapped with inbox by the drainer
 	draining bool          // a goroutine is calling the Receiver
+	evs      []Event       // the drainer's: a run of events for BatchReceiver.DeliverBatch
 }
 
 // memShared is the state of a MemoryEngine that all its nodes share.
@@ -402,19 +404,7 @@ func (m *MemoryEngine) deliverLocked() {
 		batch := m.inbox
 		m.inbox = m.spare[:0]
 		m.mu.Unlock()
-		for i := range batch {
-			if m.closed.Load() {
-				break
-			}
-			switch d := &batch[i]; {
-			case d.sync != nil:
-				d.sync(d.ev.Pos)
-			case d.lost != nil:
-				r.Lost(nil, d.lost)
-			default:
-				r.Deliver(d.ev)
-			}
-		}
+		m.deliverRound(r, batch)
 		clear(batch)
 		m.mu.Lock()
 		if cap(batch) <= 4096 {
@@ -422,6 +412,44 @@ func (m *MemoryEngine) deliverLocked() {
 		} else {
 			m.spare = nil
 		}
+	}
+}
+
+// deliverRound hands one batch of the inbox to r. For a BatchReceiver,
+// each run of events between Sync functions and losses is one
+// DeliverBatch. The caller holds the draining role.
+func (m *MemoryEngine) deliverRound(r Receiver, batch []memDelivery) {
+	br, _ := r.(BatchReceiver)
+	evs := m.evs[:0]
+	for i := range batch {
+		d := &batch[i]
+		if br != nil && d.sync == nil && d.lost == nil {
+			evs = append(evs, d.ev)
+			if i+1 < len(batch) {
+				continue
+			}
+		}
+		if len(evs) > 0 && !m.closed.Load() {
+			br.DeliverBatch(evs)
+		}
+		clear(evs)
+		evs = evs[:0]
+		if m.closed.Load() {
+			break
+		}
+		switch {
+		case d.sync != nil:
+			d.sync(d.ev.Pos)
+		case d.lost != nil:
+			r.Lost(nil, d.lost)
+		case br == nil:
+			r.Deliver(d.ev)
+		}
+	}
+	if cap(evs) <= 4096 {
+		m.evs = evs // not kept after a burst
+	} else {
+		m.evs = nil
 	}
 }
 

@@ -140,6 +140,58 @@ func TestMemoryEngineBusyReceiver(t *testing.T) {
 	}
 }
 
+// To a BatchReceiver, the events that queued up behind a busy delivery
+// come in one DeliverBatch, in order, and an idle node delivers each
+// event alone: nothing waits for more.
+func TestMemoryEngineBusyReceiverBatch(t *testing.T) {
+	a := runtime.NewMemoryEngine(runtime.MemoryEngineOptions{})
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	r := &blockingBatchRecv{blockingRecv: blockingRecv{release: release, entered: entered}}
+	if err := a.Start(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	mustSubscribe(t, a, "t")
+	go func() { _, _ = a.Publish(context.Background(), "t", []byte("0")) }()
+	<-entered
+	var want []uint64
+	for i := 1; i <= 50; i++ {
+		want = append(want, mustPublish(t, a, "t", strconv.Itoa(i)).GSeq)
+	}
+	close(release)
+	r.rec.wait(t, 51)
+	last := mustPublish(t, a, "t", "idle") // alone: nothing else is queued
+	got := gseqs(r.rec.wait(t, 52))
+	if !slices.Equal(got[1:51], want) || got[0] >= want[0] || got[51] != last.GSeq {
+		t.Fatalf("deliveries %v, want one earlier, then %v, then %d", got, want, last.GSeq)
+	}
+	if sizes := r.sizes(); !slices.Equal(sizes, []int{1, 50, 1}) {
+		t.Fatalf("batches of %v events, want [1 50 1]", sizes)
+	}
+}
+
+type blockingBatchRecv struct {
+	blockingRecv
+	mu      sync.Mutex
+	batches []int
+}
+
+func (r *blockingBatchRecv) DeliverBatch(evs []runtime.Event) {
+	r.mu.Lock()
+	r.batches = append(r.batches, len(evs))
+	r.mu.Unlock()
+	for _, ev := range evs {
+		r.Deliver(ev)
+	}
+}
+
+func (r *blockingBatchRecv) sizes() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.batches)
+}
+
 type blockingRecv struct {
 	rec     engRecv
 	once    sync.Once

@@ -75,13 +75,18 @@ type eventBody struct {
 }
 
 // write queues the event with sequence number seq on c, encoded in a
-// pooled buffer.
-func (e *eventBody) write(c *Conn, seq int64) error {
+// pooled buffer; corked, it waits for c.Uncork (Conn.WriteMessageCorked).
+func (e *eventBody) write(c *Conn, seq int64, corked bool) error {
 	buf := getBuffer(len(e.head) + 20 + len(e.tail))
 	b := append((*buf)[:0], e.head...)
 	b = wire.AppendInt(b, seq)
 	b = append(b, e.tail...)
-	err := c.WriteMessage(TextMessage, b)
+	var err error
+	if corked {
+		err = c.WriteMessageCorked(TextMessage, b)
+	} else {
+		err = c.WriteMessage(TextMessage, b)
+	}
 	*buf = b
 	putBuffer(buf)
 	return err
@@ -110,7 +115,9 @@ func (h heldEvent) after(pos Position) bool {
 // engine's order, and queues it on its connection (if it has one, and no
 // resume holds it). Numbering goes on while the session is detached: the
 // engine keeps the events, and a resume replays them with these numbers.
-func (s *Session) deliver(pos Position, body *eventBody) {
+// With a batch (a part of a deliveryBatch), the event is queued corked and
+// the connection listed in the batch, once, to be uncorked at its end.
+func (s *Session) deliver(pos Position, body *eventBody, batch *[]corkedConn) {
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
 	switch {
@@ -129,8 +136,15 @@ func (s *Session) deliver(pos Position, body *eventBody) {
 	}
 	s.mu.Lock()
 	c := s.conn
+	list := batch != nil && c != nil && !s.corked
+	if list {
+		s.corked = true
+	}
 	s.mu.Unlock()
-	if c == nil || body.write(c, s.seq+1) != nil {
+	if list {
+		*batch = append(*batch, corkedConn{s, c})
+	}
+	if c == nil || body.write(c, s.seq+1, batch != nil) != nil {
 		// A failed write ends the connection. Without a history
 		// nothing keeps the event either: no number for it, no gap for
 		// a resuming client.
@@ -169,7 +183,7 @@ func (s *Session) releaseLocked(c *Conn) {
 		s.seq++
 		s.pos = h.pos
 		if c != nil {
-			_ = h.body.write(c, s.seq)
+			_ = h.body.write(c, s.seq, false)
 		}
 	}
 	s.dropHeldLocked()

@@ -259,7 +259,7 @@ func (srv *Server) resumeRecord(ctx context.Context, c *Conn, st *connState, s *
 		s.seq++
 		s.pos = ev.Pos
 		if s.seq > h {
-			_ = body.write(c, s.seq)
+			_ = body.write(c, s.seq, false)
 		}
 	}
 	s.releaseLocked(c)
@@ -281,7 +281,7 @@ func countEvents(evs []Event) int {
 func replay(c *Conn, evs []Event, h int64) {
 	for i, ev := range evs {
 		if body, err := eventBodyFromPayload(ev.Payload); err == nil {
-			_ = body.write(c, h+1+int64(i))
+			_ = body.write(c, h+1+int64(i), false)
 		}
 	}
 }

@@ -87,13 +87,13 @@ func (r *Router) serveEnvelope(c *Conn, st *connState, e *envelope, err error) {
 		r.serveCall(c, st, e)
 	case memberCancel:
 		if e.cancelErr != nil {
-			replyNullID(c, e.cancelErr.Error())
+			r.refuseNullID(c, e.cancelErr.Error())
 			return
 		}
 		st.callTable().cancel(e.cancel)
 	case memberPing:
 		if e.pingErr != nil {
-			replyNullID(c, e.pingErr.Error())
+			r.refuseNullID(c, e.pingErr.Error())
 			return
 		}
 		var b [40]byte
@@ -106,7 +106,7 @@ func (r *Router) serveEnvelope(c *Conn, st *connState, e *envelope, err error) {
 			_ = c.Close(ClosePolicy, "a hello must come before any call, cancel or ping, and only once")
 		case e.helloErr != nil:
 			// Refused, it did not happen: a corrected hello may follow.
-			replyNullID(c, e.helloErr.Error())
+			r.refuseNullID(c, e.helloErr.Error())
 		default:
 			st.started = true
 			if st.helloed = st.srv.authorizeHello(c, st, e.params); st.helloed {
@@ -115,7 +115,7 @@ func (r *Router) serveEnvelope(c *Conn, st *connState, e *envelope, err error) {
 		}
 	case 0:
 		if e.seen == 0 {
-			replyNullID(c, "the envelope has no call, cancel, ping or hello member")
+			r.refuseNullID(c, "the envelope has no call, cancel, ping or hello member")
 		} else {
 			r.refuseCall(c, e, "call: required field missing") // id or args: a call without its name
 		}
@@ -124,8 +124,30 @@ func (r *Router) serveEnvelope(c *Conn, st *connState, e *envelope, err error) {
 		if kind&memberCall != 0 {
 			r.refuseCall(c, e, msg)
 		} else {
-			replyNullID(c, msg)
+			r.refuseNullID(c, msg)
 		}
+	}
+}
+
+// refuse answers call id with err, a refusal of the Router's own (no
+// command runs, no interceptor sees it), and reports it to
+// Hooks.OnRefused.
+func (r *Router) refuse(c *Conn, id int64, err *Error) {
+	replyError(c, id, err)
+	refused(c, err.Code)
+}
+
+// refuseNullID answers with bad_request and a null id (replyNullID), and
+// reports it to Hooks.OnRefused.
+func (r *Router) refuseNullID(c *Conn, msg string) {
+	replyNullID(c, msg)
+	refused(c, CodeBadRequest)
+}
+
+// refused reports a refusal to Hooks.OnRefused.
+func refused(c *Conn, code string) {
+	if hook := stateOf(c).srv.cfg.Hooks.OnRefused; hook != nil {
+		hook(c, code)
 	}
 }
 
@@ -133,9 +155,9 @@ func (r *Router) serveEnvelope(c *Conn, st *connState, e *envelope, err error) {
 // it has a usable one, else with a null id.
 func (r *Router) refuseCall(c *Conn, e *envelope, msg string) {
 	if e.usableID() {
-		replyError(c, e.id, &Error{CodeBadRequest, msg})
+		r.refuse(c, e.id, &Error{CodeBadRequest, msg})
 	} else {
-		replyNullID(c, msg)
+		r.refuseNullID(c, msg)
 	}
 }
 
@@ -145,18 +167,18 @@ func (r *Router) serveCall(c *Conn, st *connState, e *envelope) {
 	case e.seen&memberID == 0:
 		// Nothing to answer to: a reply to a made-up id could settle
 		// another call.
-		replyNullID(c, "id: required field missing")
+		r.refuseNullID(c, "id: required field missing")
 		return
 	case e.idErr != nil:
-		replyNullID(c, e.idErr.Error())
+		r.refuseNullID(c, e.idErr.Error())
 		return
 	case e.callErr != nil:
-		replyError(c, e.id, &Error{CodeBadRequest, e.callErr.Error()})
+		r.refuse(c, e.id, &Error{CodeBadRequest, e.callErr.Error()})
 		return
 	}
 	m := r.methods[string(e.call)]
 	if m == nil {
-		replyError(c, e.id, &Error{CodeUnknownCommand, fmt.Sprintf("unknown command %q", e.call)})
+		r.refuse(c, e.id, &Error{CodeUnknownCommand, fmt.Sprintf("unknown command %q", e.call)})
 		return
 	}
 	limit := r.MaxCallsInFlight
@@ -197,9 +219,9 @@ func (r *Router) serveCall(c *Conn, st *connState, e *envelope) {
 	case closed:
 		// The connection ended while this frame was parsed.
 	case dup:
-		replyError(c, e.id, &Error{CodeBadRequest, fmt.Sprintf("id %d is already in use by a call in flight", e.id)})
+		r.refuse(c, e.id, &Error{CodeBadRequest, fmt.Sprintf("id %d is already in use by a call in flight", e.id)})
 	case full:
-		replyError(c, e.id, &Error{CodeOverloaded, fmt.Sprintf("more than %d calls in flight", limit)})
+		r.refuse(c, e.id, &Error{CodeOverloaded, fmt.Sprintf("more than %d calls in flight", limit)})
 	default:
 		c.Schedule(cs) // on this worker once it stops reading, when it can
 	}

@@ -55,6 +55,8 @@ type Server struct {
 	// epoch is the engine's epoch of the node's last delivery or Sync
 	// point (0: none yet), written on the delivery path.
 	epoch atomic.Uint64
+	// batch is DeliverBatch's, on the delivery path.
+	batch deliveryBatch
 	// killed: a test stopped the node as kill -9 would (export_test.go):
 	// nothing it holds ends or detaches any more.
 	killed atomic.Bool

@@ -39,6 +39,7 @@ type Session struct {
 	ended  bool       // ended for good (OnSessionEnd ran); guarded by mu
 	gone   bool       // left this node's audiences for good; guarded by srv.dmu
 	hooked bool       // OnSessionEnd ran (or runs) for it here; guarded by mu
+	corked bool       // conn is in the delivery batch's list to uncork (deliveryBatch); guarded by mu
 	claims []claim    // presence claims it made, for a re-assert; guarded by mu
 	gen    uint32     // counts detaches, to tell stale expiry entries; guarded by sessions.mu
 	own    string     // the session's own topic (Push); set when it opens
@@ -162,6 +163,14 @@ func (s *Session) Conn() *Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conn
+}
+
+// setConnLocked attaches the session to c (nil: detaches it). A delivery
+// batch that corked events on the old connection uncorks it still; the
+// next event of the batch lists c. mu held.
+func (s *Session) setConnLocked(c *Conn) {
+	s.conn = c
+	s.corked = false
 }
 
 // ResumeToken returns the secret a client presents (hello, Resume) after a
@@ -370,7 +379,7 @@ func (m *sessions) detach(s *Session, c *Conn, ce *CloseError) {
 		unlock()
 		return // taken over: the session moved to another connection
 	}
-	s.conn = nil
+	s.setConnLocked(nil)
 	issued, secret := s.issued, s.secret
 	s.mu.Unlock()
 	goodbye := ce != nil && (ce.Code == CloseNormal || ce.Code == ClosePolicy && ce.Initiator == ClosedByServer)

@@ -245,7 +245,7 @@ func (sess *Session) detachConn() *Conn {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
 	c := sess.conn
-	sess.conn = nil
+	sess.setConnLocked(nil)
 	return c
 }
 

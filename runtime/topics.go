@@ -357,13 +357,97 @@ func (s *Server) dropSession(sess *Session) {
 	}
 }
 
-// receiver is the Server as the engine's Receiver.
+// receiver is the Server as the engine's Receiver, and BatchReceiver.
 type receiver Server
+
+var _ BatchReceiver = (*receiver)(nil)
 
 // Deliver implements Receiver: it fans the event out to the sessions of
 // its topic held here, each numbering it with its next seq and queueing it
 // on its connection without blocking.
-func (r *receiver) Deliver(ev Event) {
+func (r *receiver) Deliver(ev Event) { r.deliver(&ev, nil) }
+
+// DeliverBatch implements BatchReceiver: it fans out the events as
+// Deliver does, one after the other, but queues them corked on the
+// connections (Conn.WriteMessageCorked) and uncorks each connection it
+// wrote to once, after maxCorkedEvents events at most and at the end: a
+// connection's events of a batch go out with one system call rather than
+// one each. A batch of one event (an idle node's) is delivered as
+// Deliver does: corking would only cost the queueing.
+func (r *receiver) DeliverBatch(evs []Event) {
+	if len(evs) == 1 {
+		r.deliver(&evs[0], nil)
+		return
+	}
+	b := &r.batch
+	for i := range evs {
+		r.deliver(&evs[i], b)
+		if (i+1)%maxCorkedEvents == 0 {
+			b.uncork()
+		}
+	}
+	b.uncork()
+}
+
+// maxCorkedEvents is how many events of a batch DeliverBatch fans out
+// before it uncorks the connections: it bounds the wait of a batch's first
+// events for their write.
+const maxCorkedEvents = 128
+
+// deliveryBatch is the state of DeliverBatch, the delivery path's (one
+// call at a time): the connections written corked, in one list per
+// goroutine of a fan-out (parts), each listed once per batch
+// (Session.corked).
+type deliveryBatch struct {
+	parts [][]corkedConn
+}
+
+// corkedConn is a connection written corked for session s.
+type corkedConn struct {
+	s *Session
+	c *Conn
+}
+
+// list returns the list of the i-th goroutine of a fan-out; nil without
+// a batch (Deliver).
+func (b *deliveryBatch) list(i int) *[]corkedConn {
+	if b == nil {
+		return nil
+	}
+	for len(b.parts) <= i {
+		b.parts = append(b.parts, nil)
+	}
+	return &b.parts[i]
+}
+
+// uncork uncorks the connections listed, each part's on a goroutine of
+// its own as the fan-out wrote them, and empties the lists.
+func (b *deliveryBatch) uncork() {
+	var wg sync.WaitGroup
+	for i := 1; i < len(b.parts); i++ {
+		if len(b.parts[i]) > 0 {
+			wg.Go(func() { uncorkAll(&b.parts[i]) })
+		}
+	}
+	if len(b.parts) > 0 {
+		uncorkAll(&b.parts[0])
+	}
+	wg.Wait()
+}
+
+func uncorkAll(list *[]corkedConn) {
+	for _, e := range *list {
+		e.s.mu.Lock()
+		e.s.corked = false
+		e.s.mu.Unlock()
+		e.c.Uncork()
+	}
+	clear(*list)
+	*list = (*list)[:0]
+}
+
+// deliver fans ev out; with a batch, corked (DeliverBatch).
+func (r *receiver) deliver(ev *Event, b *deliveryBatch) {
 	s := (*Server)(r)
 	if s.epoch.Load() != ev.Pos.Epoch {
 		s.epoch.Store(ev.Pos.Epoch)
@@ -383,7 +467,7 @@ func (r *receiver) Deliver(ev Event) {
 			sess := s.own[u]
 			s.dmu.Unlock()
 			if sess != nil {
-				sess.deliver(ev.Pos, body)
+				sess.deliver(ev.Pos, body, b.list(0))
 			}
 			return
 		}
@@ -397,16 +481,16 @@ func (r *receiver) Deliver(ev Event) {
 	}()
 	parts := min(goruntime.GOMAXPROCS(0), (len(all)+broadcastChunk-1)/broadcastChunk)
 	if parts <= 1 {
-		deliverAll(all, ev.Pos, body)
+		deliverAll(all, ev.Pos, body, b.list(0))
 		return
 	}
 	size := (len(all) + parts - 1) / parts
 	var wg sync.WaitGroup
-	for i := size; i < len(all); i += size {
-		part := all[i:min(i+size, len(all))]
-		wg.Go(func() { deliverAll(part, ev.Pos, body) })
+	for i, k := size, 1; i < len(all); i, k = i+size, k+1 {
+		part, batch := all[i:min(i+size, len(all))], b.list(k)
+		wg.Go(func() { deliverAll(part, ev.Pos, body, batch) })
 	}
-	deliverAll(all[:size], ev.Pos, body)
+	deliverAll(all[:size], ev.Pos, body, b.list(0))
 	wg.Wait()
 }
 
@@ -424,9 +508,9 @@ func (s *Server) audience(dst []*Session, topic string) []*Session {
 	return dst
 }
 
-func deliverAll(sessions []*Session, pos Position, body *eventBody) {
+func deliverAll(sessions []*Session, pos Position, body *eventBody, batch *[]corkedConn) {
 	for _, sess := range sessions {
-		sess.deliver(pos, body)
+		sess.deliver(pos, body, batch)
 	}
 }
 

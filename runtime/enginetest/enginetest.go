@@ -1,8 +1,9 @@
 // Package enginetest is the contract test of runtime.Engine: Run checks an
 // engine's nodes against the interface's doc comments (ordering,
 // Subscribe and Sync, History's merge, back reads and losses, the epoch,
-// claims, session records, Close). runtime's tests run it against
-// MemoryEngine, runtime/redisengine's against a real Redis.
+// claims, session records, Close), with plain Receivers and again with
+// BatchReceivers. runtime's tests run it against MemoryEngine,
+// runtime/redisengine's against a real Redis.
 package enginetest
 
 import (
@@ -32,8 +33,31 @@ type Config struct {
 // history, claims or records. It closes the nodes when the test ends.
 type NewCluster func(t *testing.T, cfg Config) (nodes []runtime.Engine, wipe func())
 
-// Run runs the contract's tests, each on a new cluster.
+// Run runs the contract's tests, each on a new cluster: with the
+// Receivers of the tests, then (subtest Batch) with each Receiver seen by
+// the engine as a runtime.BatchReceiver (batchView), which checks
+// DeliverBatch's rules on top of each test's own.
 func Run(t *testing.T, nc NewCluster) {
+	runAll(t, nc)
+	t.Run("Batch", func(t *testing.T) {
+		runAll(t, func(t *testing.T, cfg Config) ([]runtime.Engine, func()) {
+			ns, wipe := nc(t, cfg)
+			chk := new(batchCheck)
+			t.Cleanup(func() {
+				if msg := chk.bad.Load(); msg != nil {
+					t.Error(*msg)
+				}
+			})
+			out := make([]runtime.Engine, len(ns))
+			for i, e := range ns {
+				out[i] = batchEngine{Engine: e, chk: chk}
+			}
+			return out, wipe
+		})
+	})
+}
+
+func runAll(t *testing.T, nc NewCluster) {
 	for _, c := range []struct {
 		name string
 		f    func(*testing.T, NewCluster)
@@ -53,6 +77,62 @@ func Run(t *testing.T, nc NewCluster) {
 	} {
 		t.Run(c.name, func(t *testing.T) { c.f(t, nc) })
 	}
+}
+
+// batchEngine is a node whose Receiver the engine sees as a
+// runtime.BatchReceiver.
+type batchEngine struct {
+	runtime.Engine
+	chk *batchCheck
+}
+
+func (e batchEngine) Start(ctx context.Context, r runtime.Receiver) error {
+	if r == nil {
+		return e.Engine.Start(ctx, nil)
+	}
+	return e.Engine.Start(ctx, &batchView{r: r, chk: e.chk})
+}
+
+// batchCheck holds the first broken rule of DeliverBatch seen by the
+// nodes of a cluster.
+type batchCheck struct{ bad atomic.Pointer[string] }
+
+func (c *batchCheck) fail(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	c.bad.CompareAndSwap(nil, &msg)
+}
+
+// batchView hands the events of each batch to r, one Deliver each,
+// checking that every batch holds at least one event, that events are in
+// strictly increasing Pos within and across batches (until a Lost), and
+// that the engine delivers in batches only.
+type batchView struct {
+	r    runtime.Receiver
+	chk  *batchCheck
+	last uint64 // the delivery path's: one call at a time
+}
+
+func (v *batchView) Deliver(ev runtime.Event) {
+	v.chk.fail("event %v delivered with Deliver to a BatchReceiver", ev.Pos)
+	v.r.Deliver(ev)
+}
+
+func (v *batchView) DeliverBatch(evs []runtime.Event) {
+	if len(evs) == 0 {
+		v.chk.fail("an empty batch")
+	}
+	for _, ev := range evs {
+		if ev.Pos.GSeq <= v.last {
+			v.chk.fail("event %v delivered after %d", ev.Pos, v.last)
+		}
+		v.last = ev.Pos.GSeq
+		v.r.Deliver(ev)
+	}
+}
+
+func (v *batchView) Lost(topics []string, err error) {
+	v.last = 0 // a new epoch starts over; a loss of history does not go back
+	v.r.Lost(topics, err)
 }
 
 // engRecv records what an engine delivers to one node.

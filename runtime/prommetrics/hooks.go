@@ -12,7 +12,7 @@ import (
 
 // Instrument returns opts with the metrics' hooks in front of those opts
 // has (each of which still runs, after the metrics'): connections,
-// upgrades, closes, evictions and resumes, and, when opts.Engine is set,
+// upgrades, closes, evictions, resumes and the Router's refusals, and, when opts.Engine is set,
 // the engine's publishes and state. It does not touch the Router: add
 // Interceptor with Router.Use for the calls. Call it once per server.
 func (m *Metrics) Instrument(opts runtime.Options) runtime.Options {
@@ -21,6 +21,7 @@ func (m *Metrics) Instrument(opts runtime.Options) runtime.Options {
 	h.OnClose = before2(m.closed, h.OnClose)
 	h.OnHandshakeError = before3(m.refused, h.OnHandshakeError)
 	h.OnResume = before2(m.resumed, h.OnResume)
+	h.OnRefused = before2(m.callRefused, h.OnRefused)
 	if opts.Engine != nil {
 		h.OnPublish = before2(m.published, h.OnPublish)
 		m.mu.Lock()
@@ -88,6 +89,12 @@ func upgradeOutcome(status int, err error) string {
 
 func (m *Metrics) resumed(_ *runtime.Conn, outcome string) {
 	if c, ok := m.resumeBy[outcome]; ok {
+		c.Inc()
+	}
+}
+
+func (m *Metrics) callRefused(_ *runtime.Conn, code string) {
+	if c, ok := m.refusedBy[code]; ok {
 		c.Inc()
 	}
 }

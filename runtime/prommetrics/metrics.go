@@ -58,6 +58,8 @@ type Metrics struct {
 	evictions   prometheus.Counter
 	resumes     *prometheus.CounterVec
 	resumeBy    map[string]prometheus.Counter
+	refusals    *prometheus.CounterVec
+	refusedBy   map[string]prometheus.Counter
 	publishTime prometheus.Histogram
 	publishErrs prometheus.Counter
 
@@ -119,6 +121,10 @@ func New(o Options) *Metrics {
 			Namespace: ns, Name: "resumes_total", ConstLabels: cl,
 			Help: "Session resumes asked for, by outcome: resumed, unknown, expired, overrun, unavailable.",
 		}, []string{"outcome"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "calls_refused_total", ConstLabels: cl,
+			Help: "Messages the Router answered with an error of its own, running no command, by code: bad_request, unknown_command, overloaded.",
+		}, []string{"code"}),
 		publishTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Subsystem: "engine", Name: "publish_duration_seconds", ConstLabels: cl, Buckets: publishBuckets,
 			Help: "Time the engine took to order a published event (Push, Broadcast, Publish), failed publishes included.",
@@ -134,6 +140,7 @@ func New(o Options) *Metrics {
 		engineReady: prometheus.NewDesc(prometheus.BuildFQName(ns, "engine", "ready"), "1 while the engine works (its Ready reports no error), 0 otherwise.", nil, cl),
 		upgradeBy:   make(map[string]prometheus.Counter),
 		resumeBy:    make(map[string]prometheus.Counter),
+		refusedBy:   make(map[string]prometheus.Counter),
 		methods:     make(map[string]*methodMetrics),
 	}
 	// Every outcome is exported from the start, at 0, so that rates and
@@ -143,6 +150,9 @@ func New(o Options) *Metrics {
 	}
 	for _, o := range []string{runtime.ResumeResumed, runtime.ResumeUnknown, runtime.ResumeExpired, runtime.ResumeOverrun, runtime.ResumeUnavailable} {
 		m.resumeBy[o] = m.resumes.WithLabelValues(o)
+	}
+	for _, c := range []string{runtime.CodeBadRequest, runtime.CodeUnknownCommand, runtime.CodeOverloaded} {
+		m.refusedBy[c] = m.refusals.WithLabelValues(c)
 	}
 	return m
 }
@@ -218,6 +228,6 @@ func constMetric(ch chan<- prometheus.Metric, d *prometheus.Desc, typ prometheus
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.connections, m.upgrades, m.calls, m.callTime, m.closes,
-		m.evictions, m.resumes, m.publishTime, m.publishErrs,
+		m.evictions, m.resumes, m.refusals, m.publishTime, m.publishErrs,
 	}
 }

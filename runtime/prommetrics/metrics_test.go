@@ -69,6 +69,48 @@ func TestCalls(t *testing.T) {
 	}
 }
 
+// What the Router refuses itself, running no command and no interceptor,
+// is counted by code: an unknown command, a call over the connection's
+// limit, a duplicate id, envelopes it cannot act on.
+func TestCallsRefused(t *testing.T) {
+	release := make(chan struct{})
+	r := runtime.NewRouter()
+	r.MaxCallsInFlight = 1
+	r.Handle("wait", func(_ context.Context, _ *runtime.Call, dst []byte) ([]byte, error) {
+		<-release
+		return append(dst, "{}"...), nil
+	})
+	e := start(t, r, runtime.Options{})
+	s := e.scrape()
+	for _, code := range []string{"bad_request", "unknown_command", "overloaded"} {
+		s.want(t, 0, "duplex_calls_refused_total", "code="+code) // exported before the first
+	}
+	c := wstest.Dial(t, e.addr)
+	c.Text(`{"id":1,"call":"wait","args":{}}`) // runs until release
+	for _, tc := range []struct{ frame, code string }{
+		{`{"id":2,"call":"wait","args":{}}`, "overloaded"},
+		{`{"id":1,"call":"wait","args":{}}`, "bad_request"}, // id 1 is in flight
+		{`{"id":3,"call":"nosuch","args":{}}`, "unknown_command"},
+		{`{"id":4,"args":{}}`, "bad_request"}, // no call member
+		{`{"nothing":true}`, "bad_request"},   // a null id
+		{`{"id":5,"call":7}`, "bad_request"},  // call not a string
+	} {
+		c.Text(tc.frame)
+		if got := string(c.NextData().Payload); !strings.Contains(got, `"code":"`+tc.code+`"`) {
+			t.Fatalf("%s answered %s, want %s", tc.frame, got, tc.code)
+		}
+	}
+	close(release)
+	if got := string(c.NextData().Payload); !strings.HasPrefix(got, `{"id":1,"result"`) {
+		t.Fatalf("the call in flight answered %s", got)
+	}
+	s = e.scrape()
+	s.want(t, 4, "duplex_calls_refused_total", "code=bad_request")
+	s.want(t, 1, "duplex_calls_refused_total", "code=unknown_command")
+	s.want(t, 1, "duplex_calls_refused_total", "code=overloaded")
+	s.want(t, 1, "duplex_calls_total", "code=ok", "method=wait") // refusals are not calls
+}
+
 // An error code past the first MaxCodesPerMethod of a command is counted
 // as "other": a handler whose codes come from its input cannot make
 // series without end.

@@ -17,7 +17,11 @@ import (
 // node's channel (Sync markers) and to its topics' channels. Its messages
 // are queued by the client's reading goroutine and handed to the Receiver
 // by one delivery goroutine (deliver), in the order Redis sent them, which
-// is gseq order. A goroutine per connection pings it every Timeout/3; a
+// is gseq order. The delivery goroutine takes everything queued at once;
+// to a runtime.BatchReceiver, the events of what it took go in one
+// DeliverBatch (cut at Sync markers and losses), so a busy node writes
+// each connection once per batch; an idle one gets each event as it
+// comes, nothing waits for more. A goroutine per connection pings it every Timeout/3; a
 // ping that fails within Timeout, or the connection's end, queues a break,
 // on which the delivery goroutine reconnects and catches up from history.
 
@@ -205,18 +209,47 @@ func (e *Engine) deliver() {
 			case it.gen != gen:
 				// A second report of an old connection's end.
 			case it.broken != nil:
+				e.flush()
 				gen = e.reconnect(it.broken, &last)
 			default:
 				e.handle(it, &last)
 			}
 		}
+		e.flush()
 		if e.closed.Load() {
 			return
 		}
 	}
 }
 
-// handle delivers one message: an event above last, or a Sync marker.
+// queueEvent delivers ev, or keeps it for the next flush when the
+// Receiver takes batches. Delivery goroutine only.
+func (e *Engine) queueEvent(ev runtime.Event) {
+	if e.batch == nil {
+		e.recv.Deliver(ev)
+		return
+	}
+	e.pending = append(e.pending, ev)
+}
+
+// flush delivers the events kept by queueEvent in one DeliverBatch. It
+// runs before anything else is called on the delivery path (a Sync
+// function, Lost) and once the queue taken is handled. Delivery goroutine
+// only.
+func (e *Engine) flush() {
+	if len(e.pending) > 0 && !e.closed.Load() {
+		e.batch.DeliverBatch(e.pending)
+	}
+	clear(e.pending)
+	if cap(e.pending) > 4096 {
+		e.pending = nil // not kept after a burst
+	} else {
+		e.pending = e.pending[:0]
+	}
+}
+
+// handle delivers one message: an event above last (queueEvent), or a
+// Sync marker.
 func (e *Engine) handle(it item, last *uint64) {
 	if it.channel == e.chanNode {
 		token, rest, _ := strings.Cut(it.msg, ":")
@@ -230,6 +263,7 @@ func (e *Engine) handle(it item, last *uint64) {
 		delete(e.syncs, token)
 		e.mu.Unlock()
 		if f != nil {
+			e.flush()
 			f(pos)
 		}
 		return
@@ -250,13 +284,14 @@ func (e *Engine) handle(it item, last *uint64) {
 		return // unsubscribed since
 	}
 	*last = pos.GSeq
-	e.recv.Deliver(runtime.Event{Topic: topic, Pos: pos, Payload: []byte(payload)})
+	e.queueEvent(runtime.Event{Topic: topic, Pos: pos, Payload: []byte(payload)})
 }
 
 // checkEpoch reports a new epoch with Lost before anything of it is
-// delivered.
+// delivered, after everything of the old one.
 func (e *Engine) checkEpoch(epoch uint64, last *uint64) {
 	if old := e.epoch.Load(); epoch != old {
+		e.flush()
 		e.epoch.Store(epoch)
 		*last = 0
 		e.recv.Lost(nil, fmt.Errorf("redisengine: epoch %x replaced %x (Redis lost its data): %w", epoch, old, runtime.ErrEpochChanged))
@@ -413,6 +448,7 @@ func (e *Engine) catchUp(ctx context.Context, last *uint64) error {
 		}
 	}
 	if len(lost) > 0 {
+		e.flush()
 		e.recv.Lost(lost, fmt.Errorf("redisengine: events after %v missed while disconnected are gone: %w", after, runtime.ErrHistoryLost))
 	}
 	sortByPos(evs)
@@ -422,9 +458,10 @@ func (e *Engine) catchUp(ctx context.Context, last *uint64) error {
 		}
 		if ev.Pos.GSeq > *last {
 			*last = ev.Pos.GSeq
-			e.recv.Deliver(ev)
+			e.queueEvent(ev)
 		}
 	}
+	e.flush()
 	return nil
 }
 

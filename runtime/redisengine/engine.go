@@ -68,6 +68,7 @@ type Engine struct {
 	c      rueidis.Client
 	node   string // random: names the node's channel
 	recv   runtime.Receiver
+	batch  runtime.BatchReceiver // recv, when it takes batches
 	closed atomic.Bool
 	epoch  atomic.Uint64 // the epoch the node knows; 0 before Start
 
@@ -89,6 +90,10 @@ type Engine struct {
 	queue      []item
 	cond       sync.Cond // on mu: signalled when queue grows or the node closes
 	done       chan struct{}
+
+	// pending are the events handled and not yet delivered: the
+	// delivery goroutine's.
+	pending []runtime.Event
 }
 
 // New returns a node on the Redis at url ("redis://[:password@]host:port/db",
@@ -220,6 +225,7 @@ func (e *Engine) Start(ctx context.Context, r runtime.Receiver) error {
 	}
 	e.started = true // a failed Start is not retried: the node is unusable
 	e.recv = r
+	e.batch, _ = r.(runtime.BatchReceiver)
 	e.mu.Unlock()
 	ctx, cancel := e.ctx(ctx)
 	defer cancel()

@@ -11,3 +11,10 @@ func SetMaxQueued(n int) int {
 	maxQueued = n
 	return old
 }
+
+// Queued returns how many messages wait in e's delivery queue.
+func Queued(e *Engine) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.queue)
+}

@@ -15,3 +15,10 @@ type HandlerFunc func(c *Conn, typ MessageType, data []byte)
 func (HandlerFunc) Open(*Conn)                                      {}
 func (f HandlerFunc) Message(c *Conn, typ MessageType, data []byte) { f(c, typ, data) }
 func (HandlerFunc) Closed(*Conn, *CloseError)                       {}
+
+// Writing reports whether a writer owns c's write side (Conn.writing).
+func Writing(c *Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writing
+}

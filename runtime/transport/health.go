@@ -60,7 +60,7 @@ func (c *Conn) checkHealth(now int64) {
 		var p [8]byte
 		binary.BigEndian.PutUint64(p[:], uint64(now))
 		c.pingSent.Store(now)
-		_ = c.enqueueFrame(opPing, p[:], false)
+		_ = c.enqueueFrame(opPing, p[:], false, false)
 	}
 }
 

@@ -278,7 +278,7 @@ func (c *Conn) control(op opcode, payload []byte) {
 	switch op {
 	case opPing:
 		if !c.closing.Load() {
-			c.enqueueFrame(opPong, payload, false)
+			c.enqueueFrame(opPong, payload, false, false)
 		}
 	case opPong:
 		c.pong(payload)

@@ -78,21 +78,70 @@ func (c *Conn) WriteMessage(typ MessageType, data []byte) error {
 	if typ == BinaryMessage {
 		op = opBinary
 	}
-	err := c.enqueueFrame(op, data, c.deflate)
+	err := c.enqueueFrame(op, data, c.deflate, false)
 	if err == nil {
 		c.traffic().msgsOut.Add(1)
 	}
 	return err
 }
 
+// WriteMessageCorked queues one message as WriteMessage does (it copies
+// data, never blocks, is safe for concurrent use, and has the same
+// errors, queue bound and slow-consumer eviction), but does not start
+// writing it: the message waits in the queue for Uncork, so that a burst
+// of messages goes out in one system call (one writev) instead of one
+// each. It also goes out with anything the connection writes before
+// that: a WriteMessage, a pong, a close frame, or a writer already
+// running. Once the queue holds corkLimit bytes (64 KiB, or half of
+// MaxQueuedBytes when that is smaller), a corked message starts the
+// writer as WriteMessage would, so that corking never makes a connection
+// that reads look like a slow consumer.
+//
+// Whoever writes corked must call Uncork after its last corked message
+// (of the burst), whatever the errors: until then, what it queued may
+// sit in the queue for as long as nothing else is written.
+func (c *Conn) WriteMessageCorked(typ MessageType, data []byte) error {
+	op := opText
+	if typ == BinaryMessage {
+		op = opBinary
+	}
+	err := c.enqueueFrame(op, data, c.deflate, true)
+	if err == nil {
+		c.traffic().msgsOut.Add(1)
+	}
+	return err
+}
+
+// Uncork writes what WriteMessageCorked queued: it starts the writer,
+// unless one is running (it writes the queue anyway) or the reader is
+// feeding the parser (it starts the writer when done). One call writes
+// everything queued since the writer last ran, with one writev on a
+// plain socket that takes it all. It never blocks, is safe for concurrent
+// use, and does nothing when nothing is queued or the connection has
+// ended, so extra calls are harmless.
+func (c *Conn) Uncork() {
+	c.mu.Lock()
+	start := len(c.queue) > 0 && !c.inRead && c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		c.writeQueued()
+	}
+}
+
+// corkLimit is what a connection's queue holds before a corked message
+// starts the writer: 64 KiB, or half of MaxQueuedBytes when smaller.
+func (c *Conn) corkLimit() int {
+	return min(64<<10, c.srv.cfg.MaxQueuedBytes/2)
+}
+
 // enqueueFrame encodes one frame (compressing it when allowed and worth it,
 // see outgoingCompression) and queues it.
-func (c *Conn) enqueueFrame(op opcode, payload []byte, mayCompress bool) error {
+func (c *Conn) enqueueFrame(op opcode, payload []byte, mayCompress, corked bool) error {
 	var comp *CompressionOptions
 	if mayCompress {
 		comp = c.outgoingCompression(len(payload))
 	}
-	return c.enqueue(encodeFrame(op, payload, comp), op.IsControl())
+	return c.enqueue(encodeFrame(op, payload, comp), op.IsControl(), corked)
 }
 
 // enqueue queues one encoded frame (a pooled buffer, which it takes over).
@@ -100,8 +149,9 @@ func (c *Conn) enqueueFrame(op opcode, payload []byte, mayCompress bool) error {
 // and writes the frame at once, without queueing it. A data frame is
 // refused, and the connection evicted, when the queue holds more than
 // MaxQueuedBytes already: one message, however large, is never refused
-// for its own size.
-func (c *Conn) enqueue(frame *[]byte, control bool) error {
+// for its own size. A corked frame (WriteMessageCorked) is only queued,
+// until the queue holds corkLimit bytes.
+func (c *Conn) enqueue(frame *[]byte, control, corked bool) error {
 	c.mu.Lock()
 	if c.closeSent || c.done {
 		c.mu.Unlock()
@@ -114,12 +164,19 @@ func (c *Conn) enqueue(frame *[]byte, control bool) error {
 		c.closeWith(ClosePolicy, "slow consumer: outgoing queue full", ErrSlowConsumer, closeEvict)
 		return ErrSlowConsumer
 	}
-	if len(c.queue) == 0 && c.rc != nil && !c.inRead && c.startWriterLocked() {
+	if corked {
+		c.queueLocked(frame)
+		if c.held < c.corkLimit() {
+			c.mu.Unlock()
+			return nil
+		}
+	} else if len(c.queue) == 0 && c.rc != nil && !c.inRead && c.startWriterLocked() {
 		c.mu.Unlock()
 		c.writeFrom(frame)
 		return nil
+	} else {
+		c.queueLocked(frame)
 	}
-	c.queueLocked(frame)
 	start := !c.inRead && c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
@@ -231,15 +288,15 @@ func (c *Conn) writeFrom(frame *[]byte) {
 		if !ok {
 			return
 		}
-		written := 0
+		end := 0
 		for _, f := range q {
-			n, err := writeNonblock(c.rc, *f)
-			c.wrote(n)
-			written += n
-			if err != nil || n < len(*f) {
-				go c.flush(slices.Clone(q), written)
-				return
-			}
+			end += len(*f)
+		}
+		written, err := writevNonblock(c.rc, q)
+		c.wrote(written)
+		if err != nil || written < end {
+			go c.flush(slices.Clone(q), written)
+			return
 		}
 		c.release(q)
 	}

@@ -126,7 +126,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.clusterConns, "cluster-conns", 10000, "g: connections receiving each broadcast, over 1 or 2 nodes (rounds: -rounds)")
 	fs.IntVar(&cfg.sinks, "sinks", 1000, "h: connections per node receiving every event (for -duration)")
 	fs.IntVar(&cfg.pubConc, "pub-conc", 16, "h: publishing goroutines per node")
-	fs.IntVar(&cfg.pubRate, "pub-rate", 200, "h: events/s published from the 2 nodes together while -sinks connections per node receive them")
+	fs.IntVar(&cfg.pubRate, "pub-rate", 2000, "h: events/s published from the 2 nodes together while -sinks connections per node receive them (the figure cannot exceed -pub-rate × -sinks)")
 	fs.IntVar(&cfg.resumes, "resumes", 20, "i: measured resumes (after one warm-up)")
 	fs.IntVar(&cfg.missed, "missed", 100, "i: events missed by each resuming session")
 	fs.IntVar(&cfg.sessions, "sessions", 10000, "j: sessions (idle connections) whose memory is measured")
