@@ -207,61 +207,79 @@ func (p *Poller) Close() error {
 // loop is the event goroutine. It takes up to batch events per
 // epoll_wait, looks their handlers up under the read lock, and calls them
 // after releasing it, so that handlers may call Add and Remove.
+//
+// It never blocks in epoll_wait: it parks in Go's poller on the epoll
+// descriptor's readability instead, so that it holds no thread and no P
+// while idle, and Go's scheduler need not steal them back for every
+// event. It stays inside one RawRead for its whole life, because RawRead
+// forgets a readiness that came before it started (pollDesc.prepareRead):
+// the callback takes and dispatches events, and asks to park (returns
+// false) when the instance is drained.
+//
+// An epoll_wait that returns fewer than batch events counts as drained,
+// which saves the epoll_wait that would return none: it reported every
+// registration that was ready when it scanned (all are edge-triggered, so
+// none is put back), and every later event runs ep_poll_callback, which
+// wakes the instances watching this one (the epoll instance's poll_wait:
+// Go's poller) even while a scan is running, so Go's poller reports the
+// descriptor readable again and RawRead calls back. A full batch may have
+// left events behind, so it is followed by another epoll_wait at once.
 func (p *Poller) loop() {
 	defer close(p.done)
 	var (
 		evs      [batch]syscall.EpollEvent
 		handlers [batch]Handler
 		hups     [batch]bool
+		err      error
+		stop     bool
 	)
-	var (
-		n   int
-		err error
-	)
-	// Never block in epoll_wait; park in Go's poller on the epoll
-	// descriptor's readability instead, so that the loop holds no thread
-	// and no P while idle, and Go's scheduler need not steal them back
-	// for every event.
-	wait := func(fd uintptr) bool {
-		n, err = syscall.EpollWait(int(fd), evs[:], 0)
-		return err != nil || n > 0
-	}
-	for {
-		if rerr := p.rc.Read(wait); rerr != nil {
-			p.loopErr = fmt.Errorf("netpoll: wait: %w", rerr)
-			return
-		}
-		if err != nil {
+	take := func(fd uintptr) bool {
+		for {
+			var n int
+			n, err = syscall.EpollWait(int(fd), evs[:], 0)
 			if err == syscall.EINTR {
 				continue
 			}
-			p.loopErr = fmt.Errorf("netpoll: wait: %w", err)
-			return
-		}
-		stop := false
-		k := 0
-		p.mu.RLock()
-		for i := range n {
-			fd := int(evs[i].Fd)
-			if fd == p.wakefd {
-				stop = true
-				continue
+			if err != nil {
+				return true
 			}
-			if fd < len(p.slots) {
-				if s := p.slots[fd]; s.h != nil && s.gen == uint32(evs[i].Pad) {
-					handlers[k] = s.h
-					hups[k] = evs[i].Events&hupEvents != 0
-					k++
+			if n == 0 {
+				return false // park until Go's poller reports more
+			}
+			k := 0
+			p.mu.RLock()
+			for i := range n {
+				fd := int(evs[i].Fd)
+				if fd == p.wakefd {
+					stop = true
+					continue
+				}
+				if fd < len(p.slots) {
+					if s := p.slots[fd]; s.h != nil && s.gen == uint32(evs[i].Pad) {
+						handlers[k] = s.h
+						hups[k] = evs[i].Events&hupEvents != 0
+						k++
+					}
 				}
 			}
+			p.mu.RUnlock()
+			for i := range k {
+				handlers[i].Readable(hups[i])
+				handlers[i] = nil
+			}
+			if stop {
+				return true
+			}
+			if n < batch {
+				return false // drained: see above
+			}
 		}
-		p.mu.RUnlock()
-		for i := range k {
-			handlers[i].Readable(hups[i])
-			handlers[i] = nil
-		}
-		if stop {
-			return
-		}
+	}
+	if rerr := p.rc.Read(take); rerr != nil {
+		p.loopErr = fmt.Errorf("netpoll: wait: %w", rerr)
+		return
+	}
+	if err != nil {
+		p.loopErr = fmt.Errorf("netpoll: wait: %w", err)
 	}
 }

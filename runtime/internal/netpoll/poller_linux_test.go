@@ -635,3 +635,66 @@ func BenchmarkEventCycle(b *testing.B) {
 		}
 	}
 }
+
+// TestChainedEventsAfterShortBatch passes a token around a ring of
+// connections: each notification writes the byte that makes the next
+// connection readable, half the time from inside the handler (the event
+// arrives while the loop is dispatching the batch it took) and half the
+// time from another goroutine (it arrives anywhere, also between the
+// loop's last epoll_wait and its parking in Go's poller). The loop takes
+// no second epoll_wait after a short batch, so every one of these events
+// must reach it through Go's poller: one lost event stops the token.
+func TestChainedEventsAfterShortBatch(t *testing.T) {
+	const (
+		conns = 8
+		hops  = 20000 // bytes per connection: hops/conns, well within a socket buffer
+	)
+	p := newPoller(t)
+	ln := listen(t)
+	clients := make([]*net.TCPConn, conns)
+	var (
+		done  = make(chan struct{})
+		async = make(chan int, 1)
+		count atomic.Int64
+	)
+	pass := func(next int) {
+		if _, err := clients[next].Write([]byte{'t'}); err != nil {
+			t.Error(err)
+		}
+	}
+	for i := range clients {
+		server, client := pair(t, ln)
+		clients[i] = client
+		next := (i + 1) % conns
+		h := callbackHandler(func() {
+			switch n := count.Add(1); {
+			case n == hops:
+				close(done)
+			case n > hops:
+			case n%2 == 0:
+				pass(next)
+			default:
+				async <- next
+			}
+		})
+		if err := p.Add(mustFD(t, server), h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go func() {
+		for {
+			select {
+			case next := <-async:
+				pass(next)
+			case <-done:
+				return
+			}
+		}
+	}()
+	pass(0)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the token stopped after %d of %d hops", count.Load(), hops)
+	}
+}
