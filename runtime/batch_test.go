@@ -109,7 +109,7 @@ func TestDeliverBatchOneWritePerConnection(t *testing.T) {
 	// connection. A writer still finishing the welcome's write may
 	// take the first events of a batch along (one write more, at most).
 	if n := cl.Writes() - before; n < 2*clients || n > 3*clients {
-		t.Errorf("%d writes for %d events to %d connections, want %d (or up to %d)", n, events, clients, 2*clients, 3*clients)
+		t.Errorf("%d writes for %d events to %d connections, want %d (or up to %d); batches %v", n, events, clients, 2*clients, 3*clients, eng.sizes())
 	}
 	if got := eng.sizes(); len(got) < 2 || got[len(got)-1] != events-1 {
 		t.Errorf("batches %v, want the last of %d events", got, events-1)

@@ -62,7 +62,7 @@ type Hooks struct {
 	// the error's code: CodeBadRequest (an envelope it could not act
 	// on, a null id included, or an id already in flight),
 	// CodeUnknownCommand or CodeOverloaded. Bad hello members count too.
-	// Called after the reply is queued.
+	// Called before the reply is queued.
 	OnRefused func(c *Conn, code string)
 	// OnPublish: an event went through the engine (Push, Broadcast,
 	// Publish, generated callers included), with how long the engine

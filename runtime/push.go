@@ -183,8 +183,11 @@ func (s *Session) releaseLocked(c *Conn) {
 		s.seq++
 		s.pos = h.pos
 		if c != nil {
-			_ = h.body.write(c, s.seq, false)
+			_ = h.body.write(c, s.seq, true)
 		}
+	}
+	if c != nil && len(held) > 0 {
+		c.Uncork() // the held events in one write
 	}
 	s.dropHeldLocked()
 }

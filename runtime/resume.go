@@ -39,8 +39,7 @@ func (r *Router) hello(c *Conn, st *connState, token string, lastSeq int64) {
 	}
 	if token == "" {
 		srv.sessions.recordFresh(fresh)
-		welcome(c, srv, fresh, false, "")
-		release(c)
+		welcomeAndRelease(c, srv, fresh, "")
 		return
 	}
 	_, err := srv.resumeOn(srv.ctx, c, st, token, lastSeq, true)
@@ -60,8 +59,18 @@ func (r *Router) hello(c *Conn, st *connState, token string, lastSeq int64) {
 		return
 	}
 	srv.sessions.recordFresh(fresh)
+	welcomeAndRelease(c, srv, fresh, reason)
+}
+
+// welcomeAndRelease writes the welcome of the connection's fresh session
+// and ends the hello's hold in one critical section of its delivery lock:
+// once the client has its welcome, the session's deliveries are its own
+// again (a Join it triggers at once meets no hold).
+func welcomeAndRelease(c *Conn, srv *Server, fresh *Session, reason string) {
+	fresh.pushMu.Lock()
 	welcome(c, srv, fresh, false, reason)
-	release(c)
+	fresh.releaseLocked(c)
+	fresh.pushMu.Unlock()
 }
 
 // How a resume ended, as Hooks.OnResume reports it. The refusals are

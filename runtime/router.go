@@ -129,19 +129,19 @@ func (r *Router) serveEnvelope(c *Conn, st *connState, e *envelope, err error) {
 	}
 }
 
-// refuse answers call id with err, a refusal of the Router's own (no
-// command runs, no interceptor sees it), and reports it to
-// Hooks.OnRefused.
+// refuse reports a refusal of the Router's own (no command runs, no
+// interceptor sees it) to Hooks.OnRefused, then answers call id with err:
+// whoever sees the reply finds the refusal counted.
 func (r *Router) refuse(c *Conn, id int64, err *Error) {
-	replyError(c, id, err)
 	refused(c, err.Code)
+	replyError(c, id, err)
 }
 
-// refuseNullID answers with bad_request and a null id (replyNullID), and
-// reports it to Hooks.OnRefused.
+// refuseNullID reports a bad_request to Hooks.OnRefused, then answers it
+// with a null id (replyNullID).
 func (r *Router) refuseNullID(c *Conn, msg string) {
-	replyNullID(c, msg)
 	refused(c, CodeBadRequest)
+	replyNullID(c, msg)
 }
 
 // refused reports a refusal to Hooks.OnRefused.
