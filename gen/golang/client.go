@@ -93,9 +93,9 @@ func (g *generator) generateClient() error {
 	return nil
 }
 
-// clientErrors is the doc paragraph of a command's client method on its
-// errors.
-func clientErrors(c *schema.Command) string {
+// errorTypes returns the Go types of the errors command c declares and
+// those of its guards, once each, in that order: "*NameTakenError".
+func errorTypes(c *schema.Command) []string {
 	var errs []string
 	for _, e := range c.Errors {
 		errs = append(errs, "*"+errorName(e))
@@ -103,7 +103,13 @@ func clientErrors(c *schema.Command) string {
 	for _, gd := range c.Guards {
 		errs = append(errs, "*"+errorName(gd.Error))
 	}
-	errs = dedupe(errs)
+	return dedupe(errs)
+}
+
+// clientErrors is the doc paragraph of a command's client method on its
+// errors.
+func clientErrors(c *schema.Command) string {
+	errs := errorTypes(c)
 	s := "Errors: ctx's when it ends first (a call in flight is cancelled on the server); "
 	if len(errs) > 0 {
 		s += joinOr(errs) + " (errors.As), inside a *duplexclient.Error, which has the code of any other server error"

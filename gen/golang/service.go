@@ -67,15 +67,7 @@ func commandNotes(c *schema.Command) string {
 		}
 		notes = append(notes, fmt.Sprintf("It runs only when %s allowed the call.", joinAnd(names)))
 	}
-	var errs []string
-	for _, e := range c.Errors {
-		errs = append(errs, "*"+errorName(e))
-	}
-	for _, gd := range c.Guards {
-		errs = append(errs, "*"+errorName(gd.Error))
-	}
-	errs = dedupe(errs)
-	if len(errs) > 0 {
+	if errs := errorTypes(c); len(errs) > 0 {
 		notes = append(notes, fmt.Sprintf("It may return %s.", joinOr(errs)))
 	}
 	if c.Idempotent {
