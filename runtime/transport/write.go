@@ -78,11 +78,7 @@ func (c *Conn) WriteMessage(typ MessageType, data []byte) error {
 	if typ == BinaryMessage {
 		op = opBinary
 	}
-	err := c.enqueueFrame(op, data, c.deflate, false)
-	if err == nil {
-		c.traffic().msgsOut.Add(1)
-	}
-	return err
+	return c.enqueueFrame(op, data, c.deflate, false)
 }
 
 // WriteMessageCorked queues one message as WriteMessage does (it copies
@@ -105,11 +101,7 @@ func (c *Conn) WriteMessageCorked(typ MessageType, data []byte) error {
 	if typ == BinaryMessage {
 		op = opBinary
 	}
-	err := c.enqueueFrame(op, data, c.deflate, true)
-	if err == nil {
-		c.traffic().msgsOut.Add(1)
-	}
-	return err
+	return c.enqueueFrame(op, data, c.deflate, true)
 }
 
 // Uncork writes what WriteMessageCorked queued: it starts the writer,
@@ -163,6 +155,11 @@ func (c *Conn) enqueue(frame *[]byte, control, corked bool) error {
 		putBuffer(frame)
 		c.closeWith(ClosePolicy, "slow consumer: outgoing queue full", ErrSlowConsumer, closeEvict)
 		return ErrSlowConsumer
+	}
+	if !control {
+		// Counted before it can be written: whoever reads the message
+		// finds it counted (Server.Traffic).
+		c.traffic().msgsOut.Add(1)
 	}
 	if corked {
 		c.queueLocked(frame)
