@@ -13,6 +13,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -53,6 +54,7 @@ func backpressure(r reporter, addr string) {
 	stopGood := make(chan struct{})
 	var goodErr error
 	var lat []time.Duration
+	var rounds atomic.Int64 // len(lat), for waiting on it
 	var goodWG sync.WaitGroup
 	goodWG.Add(1)
 	go func() {
@@ -79,6 +81,7 @@ func backpressure(r reporter, addr string) {
 				return
 			}
 			lat = append(lat, time.Since(t0))
+			rounds.Add(1)
 		}
 	}()
 
@@ -153,7 +156,13 @@ func backpressure(r reporter, addr string) {
 		}
 	}
 
-	time.Sleep(300 * time.Millisecond) // the good client keeps going after the cut
+	// The good client keeps going after the cut: a few more round trips,
+	// however long a loaded machine takes for them (its latency is
+	// bounded below, not its rate), and at least 10 in all.
+	after := rounds.Load()
+	for deadline := time.Now().Add(20 * time.Second); rounds.Load() < max(after+5, 10) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	close(stopGood)
 	goodWG.Wait()
 	if goodErr != nil {
