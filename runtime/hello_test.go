@@ -234,3 +234,45 @@ func TestHeartbeatPingPong(t *testing.T) {
 	c.expectReply(`{"pong":42}`)
 	c.checkUsable(1)
 }
+
+// A resume writes its welcome, the events the client missed and those
+// held meanwhile in one write, on the session's node and on another one
+// (figure i of docs/benchmarks.md: 100 missed events were 101 writes).
+func TestResumeOneWrite(t *testing.T) {
+	const missed = 100
+	for _, where := range []string{"same node", "other node"} {
+		t.Run(where, func(t *testing.T) {
+			eng := runtime.NewMemoryEngine(runtime.MemoryEngineOptions{})
+			o := runtime.Options{Handler: newRPCMethods().router, Engine: eng, ResumeWindow: time.Minute}
+			a, cl := startCounting(t, o)
+			b := a
+			if where == "other node" {
+				o.Engine = eng.NewNode()
+				b, cl = startCounting(t, o)
+			}
+			c := dial(t, a.addr)
+			sess := runtime.SessionOf(a.rec.NextOpen(t))
+			w := hello(t, c, "", 0)
+			c.NC.Close()
+			a.rec.NextClose(t)
+			for i := range missed {
+				if err := sess.Push(fmt.Sprint("m", i), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c2 := dial(t, b.addr)
+			b.rec.NextOpen(t)
+			before := cl.Writes()
+			if w2 := hello(t, c2, w.Resume, 0); !w2.Resumed {
+				t.Fatalf("welcome %+v, want resumed", w2)
+			}
+			for i := range missed {
+				expectEvent(c2, fmt.Sprint("m", i), i+1)
+			}
+			if n := cl.Writes() - before; n != 1 {
+				t.Errorf("%d writes for a welcome and %d missed events, want 1", n, missed)
+			}
+			c2.checkUsable(1)
+		})
+	}
+}

@@ -71,6 +71,7 @@ func welcomeAndRelease(c *Conn, srv *Server, fresh *Session, reason string) {
 	welcome(c, srv, fresh, false, reason)
 	fresh.releaseLocked(c)
 	fresh.pushMu.Unlock()
+	c.Uncork()
 }
 
 // How a resume ended, as Hooks.OnResume reports it. The refusals are
@@ -193,6 +194,7 @@ func (srv *Server) resumeHeld(ctx context.Context, c *Conn, st *connState, s *Se
 	replay(c, missed, h)
 	s.releaseLocked(c)
 	s.pushMu.Unlock()
+	c.Uncork()
 	if old != nil && old != c {
 		// Taken over from a connection not yet found dead: it learns
 		// that the session went elsewhere, and does not come back.
@@ -254,6 +256,7 @@ func (srv *Server) resumeRecord(ctx context.Context, c *Conn, st *connState, s *
 		return nil, err
 	}
 	s.pushMu.Lock()
+	defer c.Uncork() // after the unlock (deferred calls run last first)
 	defer s.pushMu.Unlock()
 	fresh := st.attach(c, s)
 	if hello {
@@ -268,7 +271,7 @@ func (srv *Server) resumeRecord(ctx context.Context, c *Conn, st *connState, s *
 		s.seq++
 		s.pos = ev.Pos
 		if s.seq > h {
-			_ = body.write(c, s.seq, false)
+			_ = body.write(c, s.seq, true)
 		}
 	}
 	s.releaseLocked(c)
@@ -286,17 +289,20 @@ func countEvents(evs []Event) int {
 	return n
 }
 
-// replay writes the events read from the history, numbered from h+1.
+// replay queues the events read from the history, numbered from h+1,
+// corked: the caller uncorks once the held events are queued too.
 func replay(c *Conn, evs []Event, h int64) {
 	for i, ev := range evs {
 		if body, err := eventBodyFromPayload(ev.Payload); err == nil {
-			_ = body.write(c, h+1+int64(i), false)
+			_ = body.write(c, h+1+int64(i), true)
 		}
 	}
 }
 
-// welcome writes {"welcome":{...}} for s on c, issuing its resume token (the
-// ID and the token need no JSON escaping).
+// welcome queues {"welcome":{...}} for s on c, issuing its resume token
+// (the ID and the token need no JSON escaping). It is corked, so that the
+// welcome, the replayed events and the events held meanwhile go out in
+// one write: every caller uncorks c after releasing its hold.
 func welcome(c *Conn, srv *Server, s *Session, resumed bool, reason string) {
 	buf := getBuffer(smallBufferSize)
 	b := append((*buf)[:0], `{"welcome":{"session":"`...)
@@ -312,7 +318,7 @@ func welcome(c *Conn, srv *Server, s *Session, resumed bool, reason string) {
 	b = append(b, `,"heartbeat":`...)
 	b = wire.AppendInt(b, srv.cfg.ClientHeartbeat.Milliseconds())
 	b = append(b, "}}"...)
-	_ = c.WriteMessage(TextMessage, b) // copies
+	_ = c.WriteMessageCorked(TextMessage, b) // copies
 	*buf = b
 	putBuffer(buf)
 }
