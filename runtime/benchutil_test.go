@@ -71,7 +71,7 @@ func startBenchServerWrap(tb testing.TB, opts Options, wrap func(net.Listener) n
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -120,7 +120,13 @@ func run() error {
 	hs := httpServer(srv, page, metricsPage)
 	hs.IdleTimeout = *idleTimeout
 
-	ln, err := net.Listen("tcp", *addr)
+	// runtime.Listen: no TCP keep-alive, the pings find dead peers; with
+	// them off (-ping-interval < 0), net.Listen keeps the kernel's probes.
+	listen := runtime.Listen
+	if *pingInterval < 0 {
+		listen = net.Listen
+	}
+	ln, err := listen("tcp", *addr)
 	if err != nil {
 		return err
 	}

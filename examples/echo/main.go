@@ -80,7 +80,13 @@ func run() error {
 	// supervisor (or a test) that signals right away never kills us.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	ln, err := net.Listen("tcp", *addr)
+	// runtime.Listen: no TCP keep-alive, the pings find dead peers; with
+	// them off (-ping-interval < 0), net.Listen keeps the kernel's probes.
+	listen := runtime.Listen
+	if *pingInterval < 0 {
+		listen = net.Listen
+	}
+	ln, err := listen("tcp", *addr)
 	if err != nil {
 		return err
 	}

@@ -138,7 +138,7 @@ func startOn(t testing.TB, p path, o transport.Options, wrap func(net.Listener) 
 	e := &env{t: t, srv: srv, rec: rec, path: p}
 	switch p {
 	case viaListener:
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := transport.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -120,7 +120,14 @@ func serverMain(args []string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// Each server listens as its library's docs show: duplex with its
+	// Listen (no TCP keep-alive, which its pings replace), the others
+	// with net.Listen.
+	listen := net.Listen
+	if *kind == kindDuplexRPC || *kind == kindDuplexEcho {
+		listen = duplex.Listen
+	}
+	ln, err := listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
