@@ -1,5 +1,7 @@
 package transport
 
+import "time"
+
 // QueuedBytes reports what c's outgoing queue holds (Conn.held): zero
 // when nothing waits and no writer goroutine holds a batch.
 func QueuedBytes(c *Conn) int {
@@ -21,4 +23,15 @@ func Writing(c *Conn) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.writing
+}
+
+// SetWorkerIdleTimeout sets how long s's idle workers live; call it before
+// s runs anything.
+func SetWorkerIdleTimeout(s *Server, d time.Duration) { s.pool.idleTimeout = d }
+
+// Workers reports the worker goroutines s's pool has.
+func Workers(s *Server) int {
+	s.pool.mu.Lock()
+	defer s.pool.mu.Unlock()
+	return s.pool.live
 }

@@ -62,6 +62,7 @@ func New(opts Options) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.pool.srv = s
 	s.pool.maxReaders = max(4, 2*runtime.GOMAXPROCS(0))
+	s.pool.idleTimeout = workerIdleTimeout
 	if !cfg.DisablePoller {
 		if p, err := netpoll.New(); err == nil {
 			s.poller = p

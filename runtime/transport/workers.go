@@ -8,8 +8,8 @@ import (
 )
 
 // workerIdleTimeout is how long a worker goroutine waits for work before
-// it exits, so that a server that was busy once holds no goroutines when
-// it is idle again.
+// it exits (up to half as long again: see workerPool.reap), so that a
+// server that was busy once holds no goroutines when it is idle again.
 const workerIdleTimeout = 5 * time.Second
 
 // task is one unit of work for the pool: reading a connection that the
@@ -27,8 +27,8 @@ type task struct {
 // worker is one goroutine of the pool, with the channel on which it waits
 // while idle. A zero task on it means exit.
 type worker struct {
-	ch        chan task
-	idleSince time.Time
+	ch       chan task
+	idleTick uint64 // the pool's tick when it last went idle
 }
 
 // workerPool runs the server's reads (poller readiness) and Tasks (RPC
@@ -41,8 +41,8 @@ type worker struct {
 // than processors only adds scheduling. Workers that are in a call
 // (which may block on the app: a database, a channel, ctx.Done) do not
 // count against maxReaders, so blocked calls never hold reads back, and a
-// call never waits for a worker. A worker idle for workerIdleTimeout
-// exits. Safe for concurrent use.
+// call never waits for a worker. A worker idle for idleTimeout (up to
+// half as long again) exits. Safe for concurrent use.
 type workerPool struct {
 	srv        *Server
 	mu         sync.Mutex
@@ -53,8 +53,12 @@ type workerPool struct {
 	inCall     atomic.Int32 // of them, running a call; changed under mu, except that exitCall only counts down
 	maxReaders int
 	closed     bool
-	reaper     *time.Timer
-	reaping    bool // reaper armed
+	// Idle workers are reaped by ticks of idleTimeout/2, counted in tick,
+	// rather than by reading the clock each time a worker goes idle.
+	idleTimeout time.Duration
+	tick        uint64
+	reaper      *time.Timer
+	reaping     bool // reaper armed
 }
 
 // submit hands t to an idle worker, starts a worker for it, or queues it.
@@ -109,14 +113,14 @@ func (p *workerPool) work(w *worker, t task) {
 			p.mu.Unlock()
 			return
 		}
-		w.idleSince = time.Now()
+		w.idleTick = p.tick
 		p.idle = append(p.idle, w)
 		if !p.reaping {
 			p.reaping = true
 			if p.reaper == nil {
-				p.reaper = time.AfterFunc(workerIdleTimeout, p.reap)
+				p.reaper = time.AfterFunc(p.idleTimeout/2, p.reap)
 			} else {
-				p.reaper.Reset(workerIdleTimeout)
+				p.reaper.Reset(p.idleTimeout / 2)
 			}
 		}
 		p.mu.Unlock()
@@ -155,13 +159,17 @@ func (p *workerPool) exitCall() {
 	p.inCall.Add(-1)
 }
 
-// reap stops the workers that have been idle for workerIdleTimeout (the
-// oldest are at the front of idle) and re-arms itself for the rest.
+// reap runs every idleTimeout/2 while some worker is idle: it counts a
+// tick and stops the workers idle since three ticks or more (the oldest
+// are at the front of idle). The first tick after a worker went idle
+// comes after it, the third a whole idleTimeout later: a worker exits
+// after idling between idleTimeout and 1.5 × idleTimeout, and going idle
+// costs no clock read.
 func (p *workerPool) reap() {
-	now := time.Now()
 	p.mu.Lock()
+	p.tick++
 	n := 0
-	for n < len(p.idle) && now.Sub(p.idle[n].idleSince) >= workerIdleTimeout {
+	for n < len(p.idle) && p.tick-p.idle[n].idleTick >= 3 {
 		p.idle[n].ch <- task{}
 		n++
 	}
@@ -170,7 +178,7 @@ func (p *workerPool) reap() {
 	clear(p.idle[rest:])
 	p.idle = p.idle[:rest]
 	if rest > 0 {
-		p.reaper.Reset(workerIdleTimeout - now.Sub(p.idle[0].idleSince))
+		p.reaper.Reset(p.idleTimeout / 2)
 	} else {
 		p.reaping = false
 	}
