@@ -163,8 +163,14 @@ func (s *Server) noHistory() bool { return s.cfg.Engine == nil && s.cfg.ReplayBu
 
 // releaseLocked numbers and writes the held events after the session's
 // position, and ends the hold: the last of its holds, when a Join waiting
-// for its record and a resume hold it at once. pushMu held.
+// for its record and a resume hold it at once. It uncorks c (when not
+// nil) in every case, so that what the caller queued corked (a welcome,
+// replayed events) goes out with the held events in one write, and is
+// not left queued by a hold that another holder still keeps. pushMu held.
 func (s *Session) releaseLocked(c *Conn) {
+	if c != nil {
+		defer c.Uncork()
+	}
 	if s.hold--; s.hold > 0 {
 		return
 	}
@@ -185,9 +191,6 @@ func (s *Session) releaseLocked(c *Conn) {
 		if c != nil {
 			_ = h.body.write(c, s.seq, true)
 		}
-	}
-	if c != nil && len(held) > 0 {
-		c.Uncork() // the held events in one write
 	}
 	s.dropHeldLocked()
 }

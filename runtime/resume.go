@@ -71,7 +71,6 @@ func welcomeAndRelease(c *Conn, srv *Server, fresh *Session, reason string) {
 	welcome(c, srv, fresh, false, reason)
 	fresh.releaseLocked(c)
 	fresh.pushMu.Unlock()
-	c.Uncork()
 }
 
 // How a resume ended, as Hooks.OnResume reports it. The refusals are
@@ -194,7 +193,6 @@ func (srv *Server) resumeHeld(ctx context.Context, c *Conn, st *connState, s *Se
 	replay(c, missed, h)
 	s.releaseLocked(c)
 	s.pushMu.Unlock()
-	c.Uncork()
 	if old != nil && old != c {
 		// Taken over from a connection not yet found dead: it learns
 		// that the session went elsewhere, and does not come back.
@@ -256,7 +254,6 @@ func (srv *Server) resumeRecord(ctx context.Context, c *Conn, st *connState, s *
 		return nil, err
 	}
 	s.pushMu.Lock()
-	defer c.Uncork() // after the unlock (deferred calls run last first)
 	defer s.pushMu.Unlock()
 	fresh := st.attach(c, s)
 	if hello {
@@ -290,7 +287,7 @@ func countEvents(evs []Event) int {
 }
 
 // replay queues the events read from the history, numbered from h+1,
-// corked: the caller uncorks once the held events are queued too.
+// corked: releasing the caller's hold uncorks them with the held events.
 func replay(c *Conn, evs []Event, h int64) {
 	for i, ev := range evs {
 		if body, err := eventBodyFromPayload(ev.Payload); err == nil {
@@ -302,7 +299,7 @@ func replay(c *Conn, evs []Event, h int64) {
 // welcome queues {"welcome":{...}} for s on c, issuing its resume token
 // (the ID and the token need no JSON escaping). It is corked, so that the
 // welcome, the replayed events and the events held meanwhile go out in
-// one write: every caller uncorks c after releasing its hold.
+// one write: every caller then releases its hold, which uncorks c.
 func welcome(c *Conn, srv *Server, s *Session, resumed bool, reason string) {
 	buf := getBuffer(smallBufferSize)
 	b := append((*buf)[:0], `{"welcome":{"session":"`...)
